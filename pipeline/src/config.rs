@@ -1,0 +1,316 @@
+//! The TOML pipeline config, parsed with serde (unknown keys are errors) and validated before
+//! any work starts. Relative paths resolve against the config file's directory.
+//!
+//! ```toml
+//! [[input]]
+//! paths = ["raw/*.jsonl.gz"]     # files, globs or directories
+//! format = "auto"                # auto | jsonl | parquet | text
+//! text_field = "text"
+//! id_field = "id"
+//! domain_field = "domain"
+//! default_domain = "web"
+//!
+//! [output]
+//! dir = "out"
+//!
+//! [run]
+//! workers = 2
+//! batch_size = 1024
+//! strict = false
+//!
+//! [[stages]]
+//! type = "length"
+//! min_chars = 20
+//! ```
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::PipelineError;
+use crate::stage::{StageEnv, StageKind, StageRegistry};
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PipelineConfig {
+    #[serde(rename = "input")]
+    pub inputs: Vec<InputConfig>,
+    pub output: OutputConfig,
+    #[serde(default)]
+    pub run: RunConfig,
+    #[serde(default)]
+    pub stages: Vec<toml::Table>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum InputFormat {
+    #[default]
+    Auto,
+    Jsonl,
+    Parquet,
+    Text,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InputConfig {
+    pub paths: Vec<String>,
+    #[serde(default)]
+    pub format: InputFormat,
+    #[serde(default = "default_text_field")]
+    pub text_field: String,
+    /// Field holding the document id; when a record lacks it the id is `source:line`.
+    #[serde(default = "default_id_field")]
+    pub id_field: String,
+    /// Field holding the domain label; when a record lacks it `default_domain` is used.
+    #[serde(default = "default_domain_field")]
+    pub domain_field: String,
+    #[serde(default = "default_domain")]
+    pub default_domain: String,
+    /// For text directories: take each file's domain from the name of its parent directory.
+    #[serde(default)]
+    pub domain_from_dir: bool,
+    /// For text directories: file extension of documents.
+    #[serde(default = "default_text_extension")]
+    pub text_extension: String,
+    /// For text directories: how many files make one shard.
+    #[serde(default = "default_files_per_shard")]
+    pub files_per_shard: usize,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OutputConfig {
+    pub dir: PathBuf,
+    /// Also write curated documents as JSON lines beside the Parquet files.
+    #[serde(default)]
+    pub jsonl: bool,
+    /// Keep rejected and quarantined documents under `OUT/rejected/`.
+    #[serde(default = "yes")]
+    pub rejected: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunConfig {
+    /// Worker threads; `--workers` overrides; default: all cores.
+    pub workers: Option<usize>,
+    #[serde(default = "default_batch_size")]
+    pub batch_size: usize,
+    /// Fail the run at the first bad input record instead of quarantining it.
+    #[serde(default)]
+    pub strict: bool,
+}
+
+impl Default for RunConfig {
+    fn default() -> Self {
+        RunConfig {
+            workers: None,
+            batch_size: default_batch_size(),
+            strict: false,
+        }
+    }
+}
+
+fn default_text_field() -> String {
+    "text".into()
+}
+fn default_id_field() -> String {
+    "id".into()
+}
+fn default_domain_field() -> String {
+    "domain".into()
+}
+fn default_domain() -> String {
+    "default".into()
+}
+fn default_text_extension() -> String {
+    "txt".into()
+}
+fn default_files_per_shard() -> usize {
+    256
+}
+fn default_batch_size() -> usize {
+    1024
+}
+fn yes() -> bool {
+    true
+}
+
+/// A config read from disk, validated, with its stages built and its paths resolved.
+pub struct LoadedPipeline {
+    pub config: PipelineConfig,
+    pub config_path: PathBuf,
+    pub base_dir: PathBuf,
+    pub stages: Vec<StageKind>,
+}
+
+impl PipelineConfig {
+    pub fn from_toml_str(s: &str, path: &Path) -> Result<Self, PipelineError> {
+        toml::from_str(s).map_err(|e| PipelineError::Config {
+            path: path.to_path_buf(),
+            message: e.to_string().trim_end().to_string(),
+        })
+    }
+
+    /// Checks values that serde cannot (empty lists, zero sizes).
+    pub fn validate(&self, path: &Path) -> Result<(), PipelineError> {
+        let err = |message: String| {
+            Err(PipelineError::Config {
+                path: path.to_path_buf(),
+                message,
+            })
+        };
+        if self.inputs.is_empty() {
+            return err("no [[input]] table; add one with `paths = [...]`".into());
+        }
+        for (i, input) in self.inputs.iter().enumerate() {
+            if input.paths.is_empty() {
+                return err(format!("input[{i}].paths is empty; list files, globs or directories"));
+            }
+            if input.text_field.is_empty() {
+                return err(format!("input[{i}].text_field is empty; name the field holding the text"));
+            }
+            if input.files_per_shard == 0 {
+                return err(format!("input[{i}].files_per_shard must be at least 1"));
+            }
+            if input.default_domain.is_empty() {
+                return err(format!("input[{i}].default_domain is empty; give a label such as \"web\""));
+            }
+        }
+        if self.run.batch_size == 0 {
+            return err("run.batch_size must be at least 1 (1024 is a good start)".into());
+        }
+        if self.run.workers == Some(0) {
+            return err("run.workers must be at least 1".into());
+        }
+        if self.output.dir.as_os_str().is_empty() {
+            return err("output.dir is empty; name the run's output directory".into());
+        }
+        Ok(())
+    }
+}
+
+impl LoadedPipeline {
+    /// Reads, validates and builds everything; no file outside the config is touched.
+    pub fn load(path: &Path, registry: &StageRegistry) -> Result<Self, PipelineError> {
+        let text = std::fs::read_to_string(path).map_err(|e| PipelineError::io(path, e))?;
+        let config = PipelineConfig::from_toml_str(&text, path)?;
+        let base_dir = path
+            .parent()
+            .map(|p| if p.as_os_str().is_empty() { Path::new(".") } else { p })
+            .unwrap_or(Path::new("."))
+            .to_path_buf();
+        Self::from_config(config, path, base_dir, registry)
+    }
+
+    pub fn from_config(
+        config: PipelineConfig,
+        config_path: &Path,
+        base_dir: PathBuf,
+        registry: &StageRegistry,
+    ) -> Result<Self, PipelineError> {
+        config.validate(config_path)?;
+        let env = StageEnv {
+            base_dir: base_dir.clone(),
+        };
+        let mut stages = Vec::with_capacity(config.stages.len());
+        for (i, table) in config.stages.iter().enumerate() {
+            let stage = registry
+                .build(table.clone(), &env)
+                .map_err(|message| PipelineError::Config {
+                    path: config_path.to_path_buf(),
+                    message: format!("stages[{i}]: {message}"),
+                })?;
+            stages.push(stage);
+        }
+        Ok(LoadedPipeline {
+            config,
+            config_path: config_path.to_path_buf(),
+            base_dir,
+            stages,
+        })
+    }
+
+    pub fn resolve(&self, p: &Path) -> PathBuf {
+        if p.is_absolute() {
+            p.to_path_buf()
+        } else {
+            self.base_dir.join(p)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load_str(s: &str) -> Result<LoadedPipeline, PipelineError> {
+        let config = PipelineConfig::from_toml_str(s, Path::new("p.toml"))?;
+        LoadedPipeline::from_config(
+            config,
+            Path::new("p.toml"),
+            PathBuf::from("."),
+            &StageRegistry::with_builtins(),
+        )
+    }
+
+    const OK: &str = r#"
+        [[input]]
+        paths = ["a.jsonl"]
+        [output]
+        dir = "out"
+        [[stages]]
+        type = "length"
+        min_chars = 5
+    "#;
+
+    #[test]
+    fn minimal_config_loads_with_defaults() {
+        let p = load_str(OK).unwrap();
+        assert_eq!(p.config.inputs[0].text_field, "text");
+        assert_eq!(p.config.run.batch_size, 1024);
+        assert!(p.config.output.rejected);
+        assert_eq!(p.stages.len(), 1);
+        assert_eq!(p.stages[0].name(), "length");
+    }
+
+    #[test]
+    fn unknown_keys_fail_with_their_name() {
+        let e = load_str(&OK.replace("dir = \"out\"", "dir = \"out\"\ndirr = 1"))
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(e.contains("dirr"), "{e}");
+        let e = load_str(&OK.replace("min_chars = 5", "min_char = 5"))
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(e.contains("stages[0]") && e.contains("min_char"), "{e}");
+    }
+
+    #[test]
+    fn impossible_values_say_what_to_change() {
+        let e = load_str(&format!("{OK}\n[run]\nbatch_size = 0"))
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(e.contains("run.batch_size must be at least 1"), "{e}");
+        let e = load_str(&OK.replace("type = \"length\"", "type = \"lenght\""))
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(e.contains("unknown stage type 'lenght'") && e.contains("length"), "{e}");
+        let e = load_str(&OK.replace("min_chars = 5", "min_chars = 5\nmax_chars = 1"))
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(e.contains("lower min_chars"), "{e}");
+        let e = load_str(&OK.replace("paths = [\"a.jsonl\"]", "paths = []"))
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(e.contains("input[0].paths is empty"), "{e}");
+    }
+}

@@ -1,0 +1,86 @@
+//! Error types of the pipeline crate.
+
+use std::path::PathBuf;
+
+/// Everything that can stop a pipeline run. Bad *records* are never an error: they are
+/// quarantined and counted (see [`crate::reader::Quarantined`]); these are the failures that
+/// leave no sensible way to go on (unreadable config, unwritable output, a second run).
+#[derive(Debug, thiserror::Error)]
+pub enum PipelineError {
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("config {path}: {message}")]
+    Config { path: PathBuf, message: String },
+    #[error(
+        "output dir {dir} is in use by another sluice run{holder}; wait for it to finish or choose another output dir"
+    )]
+    Locked { dir: PathBuf, holder: String },
+    #[error("output dir {dir}: {message}")]
+    OutputState { dir: PathBuf, message: String },
+    #[error("{path}: arrow: {source}")]
+    Arrow {
+        path: PathBuf,
+        #[source]
+        source: arrow::error::ArrowError,
+    },
+    #[error("{path}: parquet: {source}")]
+    Parquet {
+        path: PathBuf,
+        #[source]
+        source: parquet::errors::ParquetError,
+    },
+    #[error("stage '{stage}' (shard {shard}): {source}")]
+    Stage {
+        stage: String,
+        shard: usize,
+        #[source]
+        source: StageError,
+    },
+    #[error("strict input: {detail} (set run.strict = false to quarantine bad records and go on)")]
+    StrictInput { detail: String },
+}
+
+/// Failure inside a stage or barrier.
+#[derive(Debug, thiserror::Error)]
+pub enum StageError {
+    #[error("missing column '{0}' in the document batch")]
+    MissingColumn(String),
+    #[error("column '{column}' has type {found}, expected {expected}")]
+    ColumnType {
+        column: String,
+        found: String,
+        expected: &'static str,
+    },
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("arrow: {0}")]
+    Arrow(#[from] arrow::error::ArrowError),
+    #[error("{0}")]
+    Other(String),
+}
+
+impl PipelineError {
+    pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        PipelineError::Io {
+            path: path.into(),
+            source,
+        }
+    }
+}
+
+impl StageError {
+    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        StageError::Io {
+            path: path.into(),
+            source,
+        }
+    }
+}

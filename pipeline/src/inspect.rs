@@ -1,0 +1,86 @@
+//! `sluice inspect OUT`: a plain-text summary of a run (per-stage funnel and reject reasons)
+//! and, where a token manifest exists, tokens per domain.
+
+use std::fmt::Write;
+use std::path::Path;
+
+use crate::error::PipelineError;
+use crate::stats::RunStats;
+
+/// Summarises the run or shard set in `dir`.
+pub fn summarise(dir: &Path) -> Result<String, PipelineError> {
+    let stats_path = dir.join("stats.json");
+    let manifest_path = dir.join("manifest.json");
+    let mut s = String::new();
+    if stats_path.exists() {
+        let bytes = std::fs::read(&stats_path).map_err(|e| PipelineError::io(&stats_path, e))?;
+        let stats: RunStats = serde_json::from_slice(&bytes).map_err(|e| PipelineError::OutputState {
+            dir: stats_path.clone(),
+            message: format!("not a sluice stats file: {e}"),
+        })?;
+        write_stats(&mut s, &stats);
+    } else if dir.join("work").join("run.json").exists() {
+        writeln!(s, "{}: run not complete yet; shards done per phase:", dir.display()).unwrap();
+        let mut phase = 0;
+        while let Ok(rd) = std::fs::read_dir(dir.join("work").join(format!("phase-{phase}"))) {
+            let done = rd
+                .filter_map(Result::ok)
+                .filter(|e| e.file_name().to_string_lossy().starts_with("done-"))
+                .count();
+            writeln!(s, "  phase {phase}: {done} shards done").unwrap();
+            phase += 1;
+        }
+    }
+    if manifest_path.exists() {
+        let bytes = std::fs::read(&manifest_path).map_err(|e| PipelineError::io(&manifest_path, e))?;
+        let m: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| PipelineError::OutputState {
+            dir: manifest_path.clone(),
+            message: format!("not a JSON manifest: {e}"),
+        })?;
+        if let Some(domains) = m.get("domains").and_then(|d| d.as_object()) {
+            writeln!(s, "tokens per domain:").unwrap();
+            for (name, d) in domains {
+                let tokens = d.get("tokens").and_then(|t| t.as_u64()).unwrap_or(0);
+                let rows = d.get("rows").and_then(|t| t.as_u64()).unwrap_or(0);
+                writeln!(s, "  {name:<20} {tokens:>14} tokens {rows:>10} rows").unwrap();
+            }
+        }
+    }
+    if s.is_empty() {
+        return Err(PipelineError::OutputState {
+            dir: dir.to_path_buf(),
+            message: "holds neither stats.json nor manifest.json; is it a sluice output dir?".into(),
+        });
+    }
+    Ok(s)
+}
+
+fn write_stats(s: &mut String, st: &RunStats) {
+    writeln!(
+        s,
+        "shards {}  records read {}  quarantined {}  rejected {}  kept {} docs ({} bytes)",
+        st.shards, st.input_records, st.quarantined, st.rejected, st.output.docs, st.output.bytes
+    )
+    .unwrap();
+    writeln!(s, "{:<24} {:>12} {:>12} {:>12} {:>9}", "stage", "docs in", "docs out", "rejected", "cpu s").unwrap();
+    for stage in &st.stages {
+        writeln!(
+            s,
+            "{:<24} {:>12} {:>12} {:>12} {:>9.2}",
+            stage.name,
+            stage.docs_in,
+            stage.docs_out,
+            stage.rejected(),
+            stage.seconds
+        )
+        .unwrap();
+        let mut reasons: Vec<_> = stage.rejects.iter().collect();
+        reasons.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+        for (r, n) in reasons {
+            writeln!(s, "    {r:<36} {n:>10}").unwrap();
+        }
+        for (k, n) in &stage.counters {
+            writeln!(s, "    counter {k:<28} {n:>10}").unwrap();
+        }
+    }
+}

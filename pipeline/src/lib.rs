@@ -1,0 +1,27 @@
+//! The spine of sluice: the document model (Arrow `RecordBatch`es with `id`, `text`,
+//! `source`, `domain`, `meta`), the [`Stage`] and [`Barrier`] traits every component
+//! implements, readers (JSONL plain/.gz/.zst, Parquet, text directories) that quarantine bad
+//! records instead of failing, Parquet/JSONL writers, the TOML pipeline config, and the
+//! sharded executor whose runs are parallel, resumable, atomic and safe to start from cron.
+
+pub mod config;
+pub mod document;
+pub mod error;
+pub mod executor;
+pub mod inspect;
+pub mod lock;
+mod progress;
+pub mod reader;
+pub mod stage;
+pub mod stages;
+pub mod stats;
+pub mod writer;
+
+pub use config::{LoadedPipeline, PipelineConfig};
+pub use error::{PipelineError, StageError};
+pub use executor::{Executor, RunOptions, RunSummary};
+pub use stage::{
+    Barrier, BarrierObserver, Decisions, Stage, StageContext, StageEnv, StageKind, StageOutput,
+    StageRegistry,
+};
+pub use stats::{RunStats, StageStats};

@@ -1,0 +1,352 @@
+//! JSON lines, plain, gzip (`.gz`, multi-member) or zstd (`.zst`), one document per line.
+
+use std::fs::File;
+use std::io::{BufRead, BufReader, Read};
+use std::path::PathBuf;
+
+use serde_json::{Map, Value};
+
+use super::{raw_lossy, DocSource, Quarantined, ReadChunk};
+use crate::config::InputConfig;
+use crate::document::{DocBatchBuilder, Document};
+use crate::error::PipelineError;
+
+pub(crate) struct JsonlSource {
+    path: PathBuf,
+    name: String,
+    input: InputConfig,
+    batch_size: usize,
+    reader: Option<Box<dyn BufRead + Send>>,
+    opened: bool,
+    done: bool,
+    line_no: u64,
+    bytes_total: u64,
+    line: Vec<u8>,
+}
+
+impl JsonlSource {
+    pub(crate) fn new(path: PathBuf, name: String, input: InputConfig, batch_size: usize) -> Self {
+        JsonlSource {
+            path,
+            name,
+            input,
+            batch_size,
+            reader: None,
+            opened: false,
+            done: false,
+            line_no: 0,
+            bytes_total: 0,
+            line: Vec::new(),
+        }
+    }
+
+    fn open(&self) -> std::io::Result<Box<dyn BufRead + Send>> {
+        let file = File::open(&self.path)?;
+        let lower = self.name.to_lowercase();
+        let inner: Box<dyn Read + Send> = if lower.ends_with(".gz") {
+            Box::new(flate2::read::MultiGzDecoder::new(file))
+        } else if lower.ends_with(".zst") || lower.ends_with(".zstd") {
+            Box::new(zstd::stream::read::Decoder::new(file)?)
+        } else {
+            Box::new(file)
+        };
+        Ok(Box::new(BufReader::with_capacity(1 << 20, inner)))
+    }
+
+    fn bad(&self, reason: &'static str, detail: String, raw: &[u8]) -> Quarantined {
+        Quarantined {
+            reason,
+            detail,
+            source: self.name.clone(),
+            raw: raw_lossy(raw),
+        }
+    }
+}
+
+/// Turns one parsed JSON line into a document or says why it cannot be one.
+pub(crate) fn document_from_json(
+    value: Value,
+    input: &InputConfig,
+    source: &str,
+    record_no: u64,
+) -> Result<Document, (&'static str, String)> {
+    let mut obj: Map<String, Value> = match value {
+        Value::Object(o) => o,
+        other => {
+            return Err((
+                "malformed_json",
+                format!("expected a JSON object, found {}", json_kind(&other)),
+            ))
+        }
+    };
+    let text = match obj.remove(&input.text_field) {
+        Some(Value::String(s)) => s,
+        Some(other) => {
+            return Err((
+                "missing_text_field",
+                format!(
+                    "field '{}' is {}, expected a string",
+                    input.text_field,
+                    json_kind(&other)
+                ),
+            ))
+        }
+        None => {
+            return Err((
+                "missing_text_field",
+                format!("no field '{}'", input.text_field),
+            ))
+        }
+    };
+    let id = match obj.remove(&input.id_field) {
+        Some(Value::String(s)) => s,
+        Some(Value::Number(n)) => n.to_string(),
+        Some(other) => {
+            obj.insert(input.id_field.clone(), other);
+            format!("{source}:{record_no}")
+        }
+        None => format!("{source}:{record_no}"),
+    };
+    let domain = match obj.remove(&input.domain_field) {
+        Some(Value::String(s)) if !s.is_empty() => s,
+        Some(other) => {
+            if !other.is_null() && other != Value::String(String::new()) {
+                obj.insert(input.domain_field.clone(), other);
+            }
+            input.default_domain.clone()
+        }
+        None => input.default_domain.clone(),
+    };
+    let meta = if obj.is_empty() {
+        None
+    } else {
+        Some(Value::Object(obj).to_string())
+    };
+    Ok(Document {
+        id,
+        text,
+        source: source.to_string(),
+        domain,
+        meta,
+    })
+}
+
+fn json_kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+impl DocSource for JsonlSource {
+    fn next_chunk(&mut self) -> Result<Option<ReadChunk>, PipelineError> {
+        if self.done {
+            return Ok(None);
+        }
+        let mut docs = DocBatchBuilder::new();
+        let mut bad = Vec::new();
+        let mut records = 0u64;
+        let mut bytes = 0u64;
+        if !self.opened {
+            self.opened = true;
+            match self.open() {
+                Ok(r) => self.reader = Some(r),
+                Err(e) => {
+                    self.done = true;
+                    let detail = format!("{}: cannot open: {e}", self.name);
+                    bad.push(self.bad("unreadable_file", detail, b""));
+                    return Ok(Some(ReadChunk {
+                        docs: docs.finish(),
+                        bad,
+                        records: 1,
+                        bytes: 0,
+                    }));
+                }
+            }
+        }
+        while docs.len() < self.batch_size && bad.len() < self.batch_size {
+            self.line.clear();
+            let reader = self.reader.as_mut().expect("opened above");
+            match reader.read_until(b'\n', &mut self.line) {
+                Ok(0) => {
+                    self.done = true;
+                    if self.bytes_total == 0 {
+                        records += 1;
+                        let detail = format!("{}: empty file", self.name);
+                        bad.push(self.bad("empty_file", detail, b""));
+                    }
+                    break;
+                }
+                Ok(n) => {
+                    bytes += n as u64;
+                    self.bytes_total += n as u64;
+                    self.line_no += 1;
+                }
+                Err(e) => {
+                    // A truncated or corrupt compressed stream: what was read of the last line
+                    // goes to the quarantine, the rest of the file cannot be reached.
+                    self.done = true;
+                    records += 1;
+                    self.bytes_total += self.line.len() as u64;
+                    let detail = format!(
+                        "{}: input ends early after line {}: {e}",
+                        self.name, self.line_no
+                    );
+                    let q = self.bad("truncated_input", detail, &self.line);
+                    bad.push(q);
+                    break;
+                }
+            }
+            let mut line: &[u8] = &self.line;
+            while let Some((b'\n' | b'\r', rest)) = line.split_last() {
+                line = rest;
+            }
+            if line.iter().all(u8::is_ascii_whitespace) {
+                continue;
+            }
+            records += 1;
+            let loc = format!("{}:{}", self.name, self.line_no);
+            let s = match std::str::from_utf8(line) {
+                Ok(s) => s,
+                Err(e) => {
+                    let detail = format!("{loc}: invalid UTF-8 at byte {}", e.valid_up_to());
+                    bad.push(self.bad("invalid_utf8", detail, line));
+                    continue;
+                }
+            };
+            let parsed = serde_json::from_str::<Value>(s)
+                .map_err(|e| ("malformed_json", e.to_string()))
+                .and_then(|v| document_from_json(v, &self.input, &self.name, self.line_no));
+            match parsed {
+                Ok(doc) => docs.push(&doc),
+                Err((reason, msg)) => bad.push(self.bad(reason, format!("{loc}: {msg}"), line)),
+            }
+        }
+        Ok(Some(ReadChunk {
+            docs: docs.finish(),
+            bad,
+            records,
+            bytes,
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::InputFormat;
+    use crate::document::{str_column, DOMAIN, ID, META, TEXT};
+    use arrow::array::Array;
+    use std::io::Write;
+
+    pub(crate) fn input() -> InputConfig {
+        InputConfig {
+            paths: vec![],
+            format: InputFormat::Auto,
+            text_field: "text".into(),
+            id_field: "id".into(),
+            domain_field: "domain".into(),
+            default_domain: "web".into(),
+            domain_from_dir: false,
+            text_extension: "txt".into(),
+            files_per_shard: 1,
+        }
+    }
+
+    fn read_all(path: PathBuf, name: &str) -> (Vec<(String, String, String, Option<String>)>, Vec<Quarantined>, u64) {
+        let mut src = JsonlSource::new(path, name.into(), input(), 2);
+        let mut docs = vec![];
+        let mut bad = vec![];
+        let mut records = 0;
+        while let Some(c) = src.next_chunk().unwrap() {
+            records += c.records;
+            let (id, text, dom, meta) = (
+                str_column(&c.docs, ID).unwrap(),
+                str_column(&c.docs, TEXT).unwrap(),
+                str_column(&c.docs, DOMAIN).unwrap(),
+                str_column(&c.docs, META).unwrap(),
+            );
+            for i in 0..c.docs.num_rows() {
+                docs.push((
+                    id.value(i).to_string(),
+                    text.value(i).to_string(),
+                    dom.value(i).to_string(),
+                    (!meta.is_null(i)).then(|| meta.value(i).to_string()),
+                ));
+            }
+            bad.extend(c.bad);
+        }
+        (docs, bad, records)
+    }
+
+    #[test]
+    fn good_and_bad_lines_are_told_apart() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("a.jsonl");
+        let mut f = File::create(&p).unwrap();
+        f.write_all(b"{\"id\": 7, \"text\": \"\xe8\x82\xa1\xe7\xa5\xa8 ok\", \"domain\": \"finance\", \"url\": \"u\"}\n").unwrap();
+        f.write_all(b"\n{\"text\": \"no id\"}\r\n").unwrap();
+        f.write_all(b"{\"text\": \"bad \xff\xfe\"}\n").unwrap();
+        f.write_all(b"{\"text\": \n").unwrap();
+        f.write_all(b"{\"body\": \"x\"}\n").unwrap();
+        f.write_all(b"{\"text\": null}\n").unwrap();
+        f.write_all(b"[1,2]\n").unwrap();
+        f.write_all(b"{\"text\": \"last, no newline\"}").unwrap();
+        drop(f);
+        let (docs, bad, records) = read_all(p, "a.jsonl");
+        assert_eq!(records, 8);
+        assert_eq!(docs.len(), 3);
+        assert_eq!(docs[0], ("7".into(), "股票 ok".into(), "finance".into(), Some("{\"url\":\"u\"}".into())));
+        assert_eq!(docs[1].0, "a.jsonl:3");
+        assert_eq!(docs[1].2, "web");
+        assert_eq!(docs[2].1, "last, no newline");
+        let reasons: Vec<_> = bad.iter().map(|q| (q.reason, q.detail.split(':').nth(1).unwrap().to_string())).collect();
+        assert_eq!(
+            reasons,
+            vec![
+                ("invalid_utf8", "4".to_string()),
+                ("malformed_json", "5".into()),
+                ("missing_text_field", "6".into()),
+                ("missing_text_field", "7".into()),
+                ("malformed_json", "8".into()),
+            ]
+        );
+        assert!(bad[0].raw.contains("bad"));
+    }
+
+    #[test]
+    fn truncated_gzip_keeps_what_came_before() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("t.jsonl.gz");
+        let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        for i in 0..2000 {
+            writeln!(enc, "{{\"text\": \"document number {i} with some words\"}}").unwrap();
+        }
+        let full = enc.finish().unwrap();
+        std::fs::write(&p, &full[..full.len() / 2]).unwrap();
+        let (docs, bad, _) = read_all(p, "t.jsonl.gz");
+        assert!(!docs.is_empty() && docs.len() < 2000, "{}", docs.len());
+        assert_eq!(bad.len(), 1);
+        assert_eq!(bad[0].reason, "truncated_input");
+        assert!(bad[0].detail.starts_with("t.jsonl.gz: input ends early after line"), "{}", bad[0].detail);
+    }
+
+    #[test]
+    fn zstd_and_empty_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("z.jsonl.zst");
+        std::fs::write(&p, zstd::encode_all(&b"{\"text\":\"a\"}\n{\"text\":\"b\"}\n"[..], 3).unwrap()).unwrap();
+        let (docs, bad, _) = read_all(p, "z.jsonl.zst");
+        assert_eq!(docs.len(), 2);
+        assert!(bad.is_empty());
+        let e = dir.path().join("e.jsonl");
+        std::fs::write(&e, b"").unwrap();
+        let (docs, bad, records) = read_all(e, "e.jsonl");
+        assert!(docs.is_empty());
+        assert_eq!((bad[0].reason, records), ("empty_file", 1));
+    }
+}

@@ -1,0 +1,95 @@
+//! Directories of text files: each file is one document, its id the file's path.
+
+use std::path::PathBuf;
+
+use super::{raw_lossy, DocSource, Quarantined, ReadChunk};
+use crate::config::InputConfig;
+use crate::document::{DocBatchBuilder, Document};
+use crate::error::PipelineError;
+
+pub(crate) struct TextFilesSource {
+    files: Vec<(PathBuf, String)>,
+    next: usize,
+    input: InputConfig,
+    batch_size: usize,
+}
+
+impl TextFilesSource {
+    pub(crate) fn new(files: Vec<(PathBuf, String)>, input: InputConfig, batch_size: usize) -> Self {
+        TextFilesSource {
+            files,
+            next: 0,
+            input,
+            batch_size,
+        }
+    }
+}
+
+impl DocSource for TextFilesSource {
+    fn next_chunk(&mut self) -> Result<Option<ReadChunk>, PipelineError> {
+        if self.next >= self.files.len() {
+            return Ok(None);
+        }
+        let mut docs = DocBatchBuilder::new();
+        let mut bad = Vec::new();
+        let mut records = 0;
+        let mut bytes = 0;
+        while self.next < self.files.len() && docs.len() + bad.len() < self.batch_size {
+            let (path, name) = &self.files[self.next];
+            self.next += 1;
+            records += 1;
+            let quarantine = |reason, detail: String, raw: &[u8]| Quarantined {
+                reason,
+                detail,
+                source: name.clone(),
+                raw: raw_lossy(raw),
+            };
+            let data = match std::fs::read(path) {
+                Ok(d) => d,
+                Err(e) => {
+                    bad.push(quarantine("unreadable_file", format!("{name}: cannot read: {e}"), b""));
+                    continue;
+                }
+            };
+            bytes += data.len() as u64;
+            if data.iter().all(u8::is_ascii_whitespace) {
+                bad.push(quarantine("empty_file", format!("{name}: empty file"), &data));
+                continue;
+            }
+            let text = match String::from_utf8(data) {
+                Ok(t) => t,
+                Err(e) => {
+                    let at = e.utf8_error().valid_up_to();
+                    let line = 1 + e.as_bytes()[..at].iter().filter(|b| **b == b'\n').count();
+                    bad.push(quarantine(
+                        "invalid_utf8",
+                        format!("{name}:{line}: invalid UTF-8 at byte {at}"),
+                        e.as_bytes(),
+                    ));
+                    continue;
+                }
+            };
+            let domain = if self.input.domain_from_dir {
+                path.parent()
+                    .and_then(|p| p.file_name())
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_else(|| self.input.default_domain.clone())
+            } else {
+                self.input.default_domain.clone()
+            };
+            docs.push(&Document {
+                id: name.clone(),
+                text,
+                source: name.clone(),
+                domain,
+                meta: None,
+            });
+        }
+        Ok(Some(ReadChunk {
+            docs: docs.finish(),
+            bad,
+            records,
+            bytes,
+        }))
+    }
+}

@@ -1,0 +1,233 @@
+//! The `Stage` trait every component implements, the barrier stages that split a run into
+//! phases, and the registry that builds stages from `[[stages]]` tables of the TOML config.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use arrow::array::{BooleanArray, BooleanBuilder, RecordBatch, StringArray, StringBuilder};
+
+use crate::error::StageError;
+
+/// What a stage sees besides the batch: which shard, where the batch sits in the shard's
+/// stream for this stage, and free counters (e.g. PII matches per kind) merged into stats.
+#[derive(Debug, Default)]
+pub struct StageContext {
+    pub shard: usize,
+    /// Index, within this shard, of the batch's first row among all rows fed to this stage.
+    pub row_offset: u64,
+    counters: BTreeMap<String, u64>,
+}
+
+impl StageContext {
+    pub fn new(shard: usize) -> Self {
+        StageContext {
+            shard,
+            ..Default::default()
+        }
+    }
+
+    /// Adds `n` to the named counter of this stage.
+    pub fn count(&mut self, key: &str, n: u64) {
+        if n > 0 {
+            *self.counters.entry(key.to_string()).or_default() += n;
+        }
+    }
+
+    pub fn take_counters(&mut self) -> BTreeMap<String, u64> {
+        std::mem::take(&mut self.counters)
+    }
+}
+
+/// A stage's answer for one batch: the batch (columns may be added or replaced, rows never
+/// reordered), a keep mask, and for rejected rows a reason code (`gopher.stop_words`) and
+/// an optional free-text detail.
+#[derive(Debug, Clone)]
+pub struct StageOutput {
+    pub batch: RecordBatch,
+    pub keep: BooleanArray,
+    pub reason: StringArray,
+    pub detail: StringArray,
+}
+
+impl StageOutput {
+    /// Keeps every row.
+    pub fn keep_all(batch: RecordBatch) -> Self {
+        let mut d = Decisions::with_capacity(batch.num_rows());
+        for _ in 0..batch.num_rows() {
+            d.keep();
+        }
+        d.finish(batch)
+    }
+
+    pub fn kept(&self) -> usize {
+        self.keep.true_count()
+    }
+}
+
+/// Builds the keep mask and reason columns of a [`StageOutput`] row by row.
+#[derive(Default)]
+pub struct Decisions {
+    keep: BooleanBuilder,
+    reason: StringBuilder,
+    detail: StringBuilder,
+}
+
+impl Decisions {
+    pub fn with_capacity(n: usize) -> Self {
+        Decisions {
+            keep: BooleanBuilder::with_capacity(n),
+            reason: StringBuilder::with_capacity(n, 0),
+            detail: StringBuilder::with_capacity(n, 0),
+        }
+    }
+
+    pub fn keep(&mut self) {
+        self.keep.append_value(true);
+        self.reason.append_null();
+        self.detail.append_null();
+    }
+
+    pub fn reject(&mut self, reason: &str, detail: Option<&str>) {
+        self.keep.append_value(false);
+        self.reason.append_value(reason);
+        self.detail.append_option(detail);
+    }
+
+    /// Finishes the decisions for `batch`; panics if the row counts differ, which is a bug in
+    /// the stage, not bad input.
+    pub fn finish(mut self, batch: RecordBatch) -> StageOutput {
+        let keep = self.keep.finish();
+        assert_eq!(
+            keep.len(),
+            batch.num_rows(),
+            "a stage decided on a different number of rows than it was given"
+        );
+        StageOutput {
+            batch,
+            keep,
+            reason: self.reason.finish(),
+            detail: self.detail.finish(),
+        }
+    }
+}
+
+/// A streaming stage: sees one batch at a time and decides which rows go on.
+pub trait Stage: Send + Sync {
+    fn name(&self) -> &str;
+    fn process(
+        &self,
+        batch: RecordBatch,
+        ctx: &mut StageContext,
+    ) -> Result<StageOutput, StageError>;
+}
+
+/// A stage that needs every shard before it can decide (dedup). The executor ends a phase
+/// at a barrier: each shard's surviving rows are shown to an [`BarrierObserver`] and written
+/// to an intermediate file; once all shards are done `resolve` runs once; the next phase then
+/// starts each shard with the barrier's `applier`, which sees the rows in the same order.
+pub trait Barrier: Send + Sync {
+    fn name(&self) -> &str;
+    /// Collects what the barrier needs from one shard; files go under `dir` (the barrier's
+    /// own work dir) and must be written atomically by `finish`.
+    fn observer(&self, shard: usize, dir: &Path) -> Result<Box<dyn BarrierObserver>, StageError>;
+    /// Runs once after every shard was observed. Must be idempotent: a crash during it
+    /// is followed by a rerun.
+    fn resolve(&self, dir: &Path, shards: usize, workers: usize) -> Result<(), StageError>;
+    /// The stage that applies the decision to one shard's rows in the next phase.
+    fn applier(&self, shard: usize, dir: &Path) -> Result<Box<dyn Stage>, StageError>;
+}
+
+pub trait BarrierObserver: Send {
+    /// `row_offset` is the index within the shard of the batch's first row.
+    fn observe(&mut self, batch: &RecordBatch, row_offset: u64) -> Result<(), StageError>;
+    fn finish(self: Box<Self>) -> Result<(), StageError>;
+}
+
+/// A configured stage of either kind.
+pub enum StageKind {
+    Stream(Box<dyn Stage>),
+    Barrier(Box<dyn Barrier>),
+}
+
+impl StageKind {
+    pub fn name(&self) -> &str {
+        match self {
+            StageKind::Stream(s) => s.name(),
+            StageKind::Barrier(b) => b.name(),
+        }
+    }
+}
+
+/// What a stage factory may need besides its own table.
+#[derive(Debug, Clone)]
+pub struct StageEnv {
+    /// Directory of the config file; relative paths in stage tables resolve against it.
+    pub base_dir: PathBuf,
+}
+
+impl StageEnv {
+    pub fn resolve(&self, p: &str) -> PathBuf {
+        let p = Path::new(p);
+        if p.is_absolute() {
+            p.to_path_buf()
+        } else {
+            self.base_dir.join(p)
+        }
+    }
+}
+
+/// Builds a stage from its `[[stages]]` table (without the `type` key). The error is a message
+/// that says what to change.
+pub type StageFactory = fn(toml::Table, &StageEnv) -> Result<StageKind, String>;
+
+/// Maps the `type` of a `[[stages]]` table to the factory that builds it.
+#[derive(Default, Clone)]
+pub struct StageRegistry {
+    factories: BTreeMap<&'static str, StageFactory>,
+}
+
+impl StageRegistry {
+    /// A registry holding the pipeline crate's own generic stages.
+    pub fn with_builtins() -> Self {
+        let mut r = StageRegistry::default();
+        crate::stages::register(&mut r);
+        r
+    }
+
+    pub fn register(&mut self, type_name: &'static str, factory: StageFactory) {
+        self.factories.insert(type_name, factory);
+    }
+
+    pub fn types(&self) -> impl Iterator<Item = &'static str> + '_ {
+        self.factories.keys().copied()
+    }
+
+    /// Builds the stage described by `table` (which must have a string `type`).
+    pub fn build(&self, mut table: toml::Table, env: &StageEnv) -> Result<StageKind, String> {
+        let ty = match table.remove("type") {
+            Some(toml::Value::String(s)) => s,
+            Some(_) => return Err("`type` must be a string".into()),
+            None => {
+                return Err(format!(
+                    "missing `type`; one of: {}",
+                    self.types().collect::<Vec<_>>().join(", ")
+                ))
+            }
+        };
+        let factory = self.factories.get(ty.as_str()).ok_or_else(|| {
+            format!(
+                "unknown stage type '{ty}'; one of: {}",
+                self.types().collect::<Vec<_>>().join(", ")
+            )
+        })?;
+        factory(table, env).map_err(|e| format!("type '{ty}': {e}"))
+    }
+}
+
+/// Deserializes a stage table into its typed config (use `#[serde(deny_unknown_fields)]` on
+/// it so that misspelt keys fail).
+pub fn parse_stage_table<T: serde::de::DeserializeOwned>(table: toml::Table) -> Result<T, String> {
+    toml::Value::Table(table)
+        .try_into()
+        .map_err(|e: toml::de::Error| e.message().to_string())
+}

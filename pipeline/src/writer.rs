@@ -1,0 +1,270 @@
+//! Writers. Every file goes to `NAME.tmp` first and is renamed into place only when the whole
+//! shard is done (see [`PendingFiles`]), so a crash never leaves a partial file under its
+//! final name.
+
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
+
+use arrow::array::{ArrayRef, RecordBatch, StringArray};
+use arrow::compute::{filter_record_batch, not};
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use arrow::json::LineDelimitedWriter;
+use parquet::arrow::ArrowWriter;
+use parquet::basic::{Compression, ZstdLevel};
+use parquet::file::properties::WriterProperties;
+
+use crate::document::{str_column, DOMAIN, ID, META, SOURCE, TEXT};
+use crate::error::PipelineError;
+use crate::reader::Quarantined;
+use crate::stage::StageOutput;
+
+/// `path` with `.tmp` appended.
+pub fn tmp_path(path: &Path) -> PathBuf {
+    let mut s = path.as_os_str().to_owned();
+    s.push(".tmp");
+    PathBuf::from(s)
+}
+
+fn props() -> WriterProperties {
+    WriterProperties::builder()
+        .set_compression(Compression::ZSTD(ZstdLevel::try_new(3).expect("valid level")))
+        .set_max_row_group_row_count(Some(64 * 1024))
+        .build()
+}
+
+/// Files written under temporary names, renamed into place together by [`commit`](Self::commit).
+#[derive(Default)]
+pub struct PendingFiles {
+    files: Vec<PathBuf>,
+}
+
+impl PendingFiles {
+    pub fn push(&mut self, final_path: PathBuf) {
+        self.files.push(final_path);
+    }
+
+    /// Renames every `X.tmp` to `X`.
+    pub fn commit(self) -> Result<(), PipelineError> {
+        for f in self.files {
+            let tmp = tmp_path(&f);
+            std::fs::rename(&tmp, &f).map_err(|e| PipelineError::io(&tmp, e))?;
+        }
+        Ok(())
+    }
+}
+
+fn create_tmp(path: &Path) -> Result<File, PipelineError> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| PipelineError::io(dir, e))?;
+    }
+    let tmp = tmp_path(path);
+    File::create(&tmp).map_err(|e| PipelineError::io(&tmp, e))
+}
+
+/// A Parquet file created on the first non-empty batch (a shard with no rows writes nothing).
+pub struct ParquetSink {
+    path: PathBuf,
+    writer: Option<ArrowWriter<File>>,
+    rows: u64,
+}
+
+impl ParquetSink {
+    pub fn new(path: PathBuf) -> Self {
+        ParquetSink {
+            path,
+            writer: None,
+            rows: 0,
+        }
+    }
+
+    pub fn write(&mut self, batch: &RecordBatch) -> Result<(), PipelineError> {
+        if batch.num_rows() == 0 {
+            return Ok(());
+        }
+        let pq_err = |source| PipelineError::Parquet {
+            path: self.path.clone(),
+            source,
+        };
+        if self.writer.is_none() {
+            let file = create_tmp(&self.path)?;
+            self.writer = Some(ArrowWriter::try_new(file, batch.schema(), Some(props())).map_err(pq_err)?);
+        }
+        let w = self.writer.as_mut().expect("created above");
+        w.write(batch).map_err(|source| PipelineError::Parquet {
+            path: self.path.clone(),
+            source,
+        })?;
+        self.rows += batch.num_rows() as u64;
+        Ok(())
+    }
+
+    pub fn rows(&self) -> u64 {
+        self.rows
+    }
+
+    /// Closes the temporary file and queues its rename.
+    pub fn finish(self, pending: &mut PendingFiles) -> Result<(), PipelineError> {
+        if let Some(w) = self.writer {
+            let file = w.into_inner().map_err(|source| PipelineError::Parquet {
+                path: self.path.clone(),
+                source,
+            })?;
+            file.sync_all().map_err(|e| PipelineError::io(&self.path, e))?;
+            pending.push(self.path);
+        }
+        Ok(())
+    }
+}
+
+/// Curated documents as JSON lines (optional, beside the Parquet files).
+pub struct JsonlSink {
+    path: PathBuf,
+    writer: Option<LineDelimitedWriter<BufWriter<File>>>,
+}
+
+impl JsonlSink {
+    pub fn new(path: PathBuf) -> Self {
+        JsonlSink { path, writer: None }
+    }
+
+    pub fn write(&mut self, batch: &RecordBatch) -> Result<(), PipelineError> {
+        if batch.num_rows() == 0 {
+            return Ok(());
+        }
+        if self.writer.is_none() {
+            let f = create_tmp(&self.path)?;
+            self.writer = Some(LineDelimitedWriter::new(BufWriter::new(f)));
+        }
+        let w = self.writer.as_mut().expect("created above");
+        w.write(batch).map_err(|source| PipelineError::Arrow {
+            path: self.path.clone(),
+            source,
+        })
+    }
+
+    pub fn finish(self, pending: &mut PendingFiles) -> Result<(), PipelineError> {
+        if let Some(mut w) = self.writer {
+            w.finish().map_err(|source| PipelineError::Arrow {
+                path: self.path.clone(),
+                source,
+            })?;
+            let mut buf = w.into_inner();
+            buf.flush().map_err(|e| PipelineError::io(&self.path, e))?;
+            pending.push(self.path);
+        }
+        Ok(())
+    }
+}
+
+/// Schema of `OUT/rejected/*.parquet`: the document, the stage that dropped it, the reason
+/// code and a detail (file and line for quarantined input).
+pub fn rejected_schema() -> SchemaRef {
+    static SCHEMA: OnceLock<SchemaRef> = OnceLock::new();
+    SCHEMA
+        .get_or_init(|| {
+            Arc::new(Schema::new(vec![
+                Field::new(ID, DataType::Utf8, false),
+                Field::new(TEXT, DataType::Utf8, false),
+                Field::new(SOURCE, DataType::Utf8, false),
+                Field::new(DOMAIN, DataType::Utf8, false),
+                Field::new(META, DataType::Utf8, true),
+                Field::new("stage", DataType::Utf8, false),
+                Field::new("reason", DataType::Utf8, false),
+                Field::new("detail", DataType::Utf8, true),
+            ]))
+        })
+        .clone()
+}
+
+/// Rejected and quarantined documents of one shard and phase.
+pub struct RejectSink {
+    inner: Option<ParquetSink>,
+}
+
+impl RejectSink {
+    /// `path: None` drops rejects (output.rejected = false); they are still counted.
+    pub fn new(path: Option<PathBuf>) -> Self {
+        RejectSink {
+            inner: path.map(ParquetSink::new),
+        }
+    }
+
+    pub fn quarantine(&mut self, bad: &[Quarantined]) -> Result<(), PipelineError> {
+        let Some(sink) = &mut self.inner else {
+            return Ok(());
+        };
+        if bad.is_empty() {
+            return Ok(());
+        }
+        let col = |f: &dyn Fn(&Quarantined) -> Option<&str>| -> ArrayRef {
+            Arc::new(bad.iter().map(f).collect::<StringArray>())
+        };
+        let batch = RecordBatch::try_new(
+            rejected_schema(),
+            vec![
+                col(&|q| Some(q.detail.split(": ").next().unwrap_or(&q.source))),
+                col(&|q| Some(q.raw.as_str())),
+                col(&|q| Some(q.source.as_str())),
+                col(&|_| Some("")),
+                col(&|_| None),
+                col(&|_| Some("read")),
+                col(&|q| Some(q.reason)),
+                col(&|q| Some(q.detail.as_str())),
+            ],
+        )
+        .expect("rejected schema columns line up");
+        sink.write(&batch)
+    }
+
+    /// Writes the rows `out` rejects, tagged with the stage name.
+    pub fn stage_rejects(&mut self, stage: &str, out: &StageOutput) -> Result<(), PipelineError> {
+        let Some(sink) = &mut self.inner else {
+            return Ok(());
+        };
+        let arrow_err = |source| PipelineError::Arrow {
+            path: sink.path.clone(),
+            source,
+        };
+        let dropped = not(&out.keep).map_err(arrow_err)?;
+        if dropped.true_count() == 0 {
+            return Ok(());
+        }
+        let rows = filter_record_batch(&out.batch, &dropped).map_err(arrow_err)?;
+        let n = rows.num_rows();
+        let pick = |name: &str| -> Result<ArrayRef, PipelineError> {
+            str_column(&rows, name)
+                .map(|a| Arc::new(a.clone()) as ArrayRef)
+                .map_err(|e| PipelineError::Stage {
+                    stage: stage.to_string(),
+                    shard: 0,
+                    source: e,
+                })
+        };
+        let reason = arrow::compute::filter(&out.reason, &dropped).map_err(arrow_err)?;
+        let detail = arrow::compute::filter(&out.detail, &dropped).map_err(arrow_err)?;
+        let batch = RecordBatch::try_new(
+            rejected_schema(),
+            vec![
+                pick(ID)?,
+                pick(TEXT)?,
+                pick(SOURCE)?,
+                pick(DOMAIN)?,
+                pick(META)?,
+                Arc::new(StringArray::from(vec![stage; n])),
+                reason,
+                detail,
+            ],
+        )
+        .map_err(arrow_err)?;
+        sink.write(&batch)
+    }
+
+    pub fn finish(self, pending: &mut PendingFiles) -> Result<(), PipelineError> {
+        match self.inner {
+            Some(s) => s.finish(pending),
+            None => Ok(()),
+        }
+    }
+}
