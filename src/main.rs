@@ -1,1 +1,137 @@
-fn main() {}
+//! The `sluice` command line: parses arguments and calls the crates; no logic of its own.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand};
+use pipeline::{Executor, LoadedPipeline, RunOptions, StageRegistry};
+
+#[derive(Parser)]
+#[command(name = "sluice", version, about = "Turns raw text into training-ready data and feeds it to a trainer")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run a pipeline; rerunning the same command resumes an interrupted run.
+    Run {
+        /// Pipeline config (TOML).
+        config: PathBuf,
+        /// Worker threads (default: run.workers, else all cores). Does not change the output.
+        #[arg(long)]
+        workers: Option<usize>,
+        /// Output directory (default: output.dir of the config).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Summarise a run's output dir (stages, reject reasons) or a shard set (tokens per domain).
+    Inspect { dir: PathBuf },
+    /// List the stage types a pipeline config can use.
+    Stages,
+    /// Tokenizer commands (not yet available).
+    Tokenizer {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+    /// Train a model from a shard manifest (not yet available).
+    Train {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+    /// Bundled corpus → curate → tokenize → train (not yet available).
+    Demo {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+    /// Text classifier commands (not yet available).
+    Classifier {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+}
+
+fn registry() -> StageRegistry {
+    let mut r = StageRegistry::with_builtins();
+    filters::register(&mut r);
+    dedup::register(&mut r);
+    r
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_target(false)
+        .init();
+}
+
+fn run(config: PathBuf, workers: Option<usize>, out: Option<PathBuf>) -> Result<()> {
+    let loaded = LoadedPipeline::load(&config, &registry())?;
+    let exec = Executor::new(&loaded, &RunOptions { workers, out_dir: out })?;
+    tracing::info!(
+        shards = exec.shards().len(),
+        out = %exec.out_dir().display(),
+        "starting run of {}",
+        config.display()
+    );
+    let summary = exec.run()?;
+    let s = &summary.stats;
+    println!(
+        "{} {}: {} shards ({} shard-phases run now) in {:.1}s; read {} records, quarantined {}, rejected {}, kept {} docs",
+        if summary.already_complete { "already complete" } else { "run complete" },
+        summary.out_dir.display(),
+        s.shards,
+        summary.shards_processed,
+        summary.wall_seconds,
+        s.input_records,
+        s.quarantined,
+        s.rejected,
+        s.output.docs,
+    );
+    println!(
+        "curated: {}  rejected: {}  stats: {}",
+        summary.out_dir.join("curated").display(),
+        summary.out_dir.join("rejected").display(),
+        summary.out_dir.join("stats.json").display()
+    );
+    Ok(())
+}
+
+fn not_yet(what: &str, issue: u32) -> Result<()> {
+    anyhow::bail!("`sluice {what}` is not yet available (issue {issue})")
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging();
+    let result = match cli.command {
+        Command::Run { config, workers, out } => run(config, workers, out),
+        Command::Inspect { dir } => pipeline::inspect::summarise(&dir)
+            .with_context(|| format!("inspect {}", dir.display()))
+            .map(|s| print!("{s}")),
+        Command::Stages => {
+            for t in registry().types() {
+                println!("{t}");
+            }
+            Ok(())
+        }
+        Command::Tokenizer { .. } => not_yet("tokenizer", 5),
+        Command::Train { .. } => not_yet("train", 6),
+        Command::Demo { .. } => not_yet("demo", 7),
+        Command::Classifier { .. } => not_yet("classifier", 3),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

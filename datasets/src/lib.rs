@@ -1,2 +1,58 @@
-//! Bundled real sample corpora and their dataset definitions: where the default pipeline's
-//! data lives, with its domain labels and licenses.
+//! Bundled real sample corpora and their definitions: where the default pipeline's data
+//! lives, with domain labels, origins and licenses. The files are under `data/` and are
+//! rebuilt from their packages by `scripts/build-samples.sh`.
+
+use std::path::PathBuf;
+
+/// One bundled corpus.
+#[derive(Debug, Clone, Copy)]
+pub struct Corpus {
+    pub name: &'static str,
+    /// Path relative to this crate's `data/` directory.
+    pub path: &'static str,
+    pub language: &'static str,
+    pub license: &'static str,
+    pub origin: &'static str,
+}
+
+pub const DEFAULT: &[Corpus] = &[
+    Corpus {
+        name: "fortunes",
+        path: "default/fortunes.jsonl.gz",
+        language: "en",
+        license: "BSD",
+        origin: "Debian package fortunes 1:1.99.1-7.3",
+    },
+    Corpus {
+        name: "tang-poems",
+        path: "default/tang-poems.parquet",
+        language: "zh",
+        license: "MIT",
+        origin: "npm chinese-poetry@2.0.1",
+    },
+    Corpus {
+        name: "spdx-licenses",
+        path: "default/licenses",
+        language: "en",
+        license: "CC0-1.0",
+        origin: "npm spdx-license-list@6.12.0",
+    },
+];
+
+/// Absolute path of the bundled `data/` directory.
+pub fn data_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("data")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_bundled_corpus_is_present() {
+        for c in DEFAULT {
+            let p = data_dir().join(c.path);
+            assert!(p.exists(), "{} missing at {}", c.name, p.display());
+        }
+    }
+}

@@ -197,11 +197,12 @@ impl LoadedPipeline {
     pub fn load(path: &Path, registry: &StageRegistry) -> Result<Self, PipelineError> {
         let text = std::fs::read_to_string(path).map_err(|e| PipelineError::io(path, e))?;
         let config = PipelineConfig::from_toml_str(&text, path)?;
-        let base_dir = path
+        let parent = path
             .parent()
-            .map(|p| if p.as_os_str().is_empty() { Path::new(".") } else { p })
-            .unwrap_or(Path::new("."))
-            .to_path_buf();
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        // Absolute, so that names derived from it do not depend on the working directory.
+        let base_dir = parent.canonicalize().map_err(|e| PipelineError::io(parent, e))?;
         Self::from_config(config, path, base_dir, registry)
     }
 
@@ -233,13 +234,51 @@ impl LoadedPipeline {
         })
     }
 
+    /// `p` resolved against the config's directory, with `.` and `..` folded away.
     pub fn resolve(&self, p: &Path) -> PathBuf {
-        if p.is_absolute() {
-            p.to_path_buf()
-        } else {
-            self.base_dir.join(p)
+        clean_path(&self.base_dir.join(p))
+    }
+}
+
+/// `path` relative to `base` (both absolute and clean), with `..` where needed.
+pub fn relative_to(path: &Path, base: &Path) -> PathBuf {
+    let p: Vec<_> = path.components().collect();
+    let b: Vec<_> = base.components().collect();
+    let common = p.iter().zip(&b).take_while(|(x, y)| x == y).count();
+    if common == 0 {
+        return path.to_path_buf();
+    }
+    let mut out = PathBuf::new();
+    for _ in common..b.len() {
+        out.push("..");
+    }
+    for c in &p[common..] {
+        out.push(c);
+    }
+    out
+}
+
+/// Folds `.` and `name/..` out of a path without touching the file system.
+pub fn clean_path(p: &Path) -> PathBuf {
+    use std::path::Component;
+    let mut out = PathBuf::new();
+    for c in p.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                if matches!(out.components().next_back(), Some(Component::Normal(_))) {
+                    out.pop();
+                } else {
+                    out.push("..");
+                }
+            }
+            other => out.push(other),
         }
     }
+    if out.as_os_str().is_empty() {
+        out.push(".");
+    }
+    out
 }
 
 #[cfg(test)]
@@ -265,6 +304,16 @@ mod tests {
         type = "length"
         min_chars = 5
     "#;
+
+    #[test]
+    fn paths_are_folded() {
+        assert_eq!(clean_path(Path::new("pipelines/../out/x")), PathBuf::from("out/x"));
+        assert_eq!(clean_path(Path::new("./a/./b")), PathBuf::from("a/b"));
+        assert_eq!(clean_path(Path::new("../a")), PathBuf::from("../a"));
+        assert_eq!(clean_path(Path::new("/x/../y")), PathBuf::from("/y"));
+        assert_eq!(relative_to(Path::new("/r/data/a.jsonl"), Path::new("/r/pipelines")), PathBuf::from("../data/a.jsonl"));
+        assert_eq!(relative_to(Path::new("/r/p/a"), Path::new("/r/p")), PathBuf::from("a"));
+    }
 
     #[test]
     fn minimal_config_loads_with_defaults() {

@@ -345,6 +345,7 @@ impl<'a> Executor<'a> {
     /// Rows handed across barriers are not needed once the run is complete.
     fn remove_intermediates(&self) {
         for phase in &self.phases {
+            let _ = std::fs::remove_dir_all(self.barrier_dir(phase.index));
             for s in &self.shards {
                 let _ = std::fs::remove_file(self.intermediate(phase.index, s.index));
             }

@@ -85,10 +85,9 @@ pub fn open_shard(
 }
 
 /// The name a file goes by in `source` columns and messages: relative to the config's
-/// directory when under it, so outputs do not depend on where the checkout lives.
+/// directory, so outputs do not depend on where the checkout lives or the working directory.
 pub fn display_path(path: &Path, base_dir: &Path) -> String {
-    path.strip_prefix(base_dir)
-        .unwrap_or(path)
+    crate::config::relative_to(path, base_dir)
         .to_string_lossy()
         .into_owned()
 }
