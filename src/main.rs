@@ -9,7 +9,11 @@ use clap::{Parser, Subcommand};
 use pipeline::{Executor, LoadedPipeline, RunOptions, StageRegistry};
 
 #[derive(Parser)]
-#[command(name = "sluice", version, about = "Turns raw text into training-ready data and feeds it to a trainer")]
+#[command(
+    name = "sluice",
+    version,
+    about = "Turns raw text into training-ready data and feeds it to a trainer"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -74,7 +78,13 @@ fn init_logging() {
 
 fn run(config: PathBuf, workers: Option<usize>, out: Option<PathBuf>) -> Result<()> {
     let loaded = LoadedPipeline::load(&config, &registry())?;
-    let exec = Executor::new(&loaded, &RunOptions { workers, out_dir: out })?;
+    let exec = Executor::new(
+        &loaded,
+        &RunOptions {
+            workers,
+            out_dir: out,
+        },
+    )?;
     tracing::info!(
         shards = exec.shards().len(),
         out = %exec.out_dir().display(),
@@ -112,7 +122,11 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging();
     let result = match cli.command {
-        Command::Run { config, workers, out } => run(config, workers, out),
+        Command::Run {
+            config,
+            workers,
+            out,
+        } => run(config, workers, out),
         Command::Inspect { dir } => pipeline::inspect::summarise(&dir)
             .with_context(|| format!("inspect {}", dir.display()))
             .map(|s| print!("{s}")),

@@ -16,7 +16,10 @@ use arrow::array::RecordBatch;
 use pipeline::document::{str_column, ID, TEXT};
 use pipeline::stage::parse_stage_table;
 use pipeline::writer::tmp_path;
-use pipeline::{Barrier, BarrierObserver, Decisions, Stage, StageContext, StageEnv, StageError, StageKind, StageOutput};
+use pipeline::{
+    Barrier, BarrierObserver, Decisions, Stage, StageContext, StageEnv, StageError, StageKind,
+    StageOutput,
+};
 use serde::Deserialize;
 use xxhash_rust::xxh3::xxh3_128;
 
@@ -36,7 +39,9 @@ fn yes() -> bool {
 
 pub(crate) fn build(table: toml::Table, _env: &StageEnv) -> Result<StageKind, String> {
     let c: ExactConfig = parse_stage_table(table)?;
-    Ok(StageKind::Barrier(Box::new(ExactDedup { normalize: c.normalize })))
+    Ok(StageKind::Barrier(Box::new(ExactDedup {
+        normalize: c.normalize,
+    })))
 }
 
 #[derive(Debug, Clone)]
@@ -95,8 +100,13 @@ fn read_record(r: &mut impl Read, with_hash: bool) -> std::io::Result<Option<(u1
     r.read_exact(&mut len)?;
     let mut s = vec![0u8; u32::from_le_bytes(len) as usize];
     r.read_exact(&mut s)?;
-    let s = String::from_utf8(s).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))?;
-    Ok(Some((u128::from_le_bytes(hash), u64::from_le_bytes(row), s)))
+    let s = String::from_utf8(s)
+        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))?;
+    Ok(Some((
+        u128::from_le_bytes(hash),
+        u64::from_le_bytes(row),
+        s,
+    )))
 }
 
 struct ExactObserver {
@@ -138,11 +148,18 @@ impl Stage for ExactApplier {
         "exact_dedup"
     }
 
-    fn process(&self, batch: RecordBatch, ctx: &mut StageContext) -> Result<StageOutput, StageError> {
+    fn process(
+        &self,
+        batch: RecordBatch,
+        ctx: &mut StageContext,
+    ) -> Result<StageOutput, StageError> {
         let mut d = Decisions::with_capacity(batch.num_rows());
         for i in 0..batch.num_rows() {
             match self.drops.get(&(ctx.row_offset + i as u64)) {
-                Some(kept) => d.reject("exact_dedup.duplicate", Some(&format!("duplicate of {kept}"))),
+                Some(kept) => d.reject(
+                    "exact_dedup.duplicate",
+                    Some(&format!("duplicate of {kept}")),
+                ),
                 None => d.keep(),
             }
         }
@@ -223,7 +240,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let dd = ExactDedup { normalize: true };
         let shards = [
-            vec![("a", "Hello  world"), ("b", "other text"), ("c", "hello world")],
+            vec![
+                ("a", "Hello  world"),
+                ("b", "other text"),
+                ("c", "hello world"),
+            ],
             vec![("d", "HELLO WORLD"), ("e", "新闻 一"), ("f", "新闻　一")],
         ];
         for (s, docs) in shards.iter().enumerate() {
@@ -239,15 +260,18 @@ mod tests {
             let a = dd.applier(s, dir.path()).unwrap();
             let mut ctx = StageContext::new(s);
             let out = a.process(batch(docs), &mut ctx).unwrap();
-            for i in 0..docs.len() {
+            for (i, (id, _)) in docs.iter().enumerate() {
                 if out.keep.value(i) {
-                    kept.push(docs[i].0);
+                    kept.push(*id);
                 } else {
                     details.push(out.detail.value(i).to_string());
                 }
             }
         }
         assert_eq!(kept, vec!["a", "b", "e"]);
-        assert_eq!(details, vec!["duplicate of a", "duplicate of a", "duplicate of e"]);
+        assert_eq!(
+            details,
+            vec!["duplicate of a", "duplicate of a", "duplicate of e"]
+        );
     }
 }

@@ -28,6 +28,9 @@ mod tests {
     fn case_width_and_spacing_do_not_matter() {
         assert_eq!(normalize_for_hash("  Hello\t\nWORLD  "), "hello world");
         assert_eq!(normalize_for_hash("ＡＢＣ　股票"), "abc 股票");
-        assert_ne!(normalize_for_hash("hello world"), normalize_for_hash("hello, world"));
+        assert_ne!(
+            normalize_for_hash("hello world"),
+            normalize_for_hash("hello, world")
+        );
     }
 }

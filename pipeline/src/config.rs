@@ -167,16 +167,22 @@ impl PipelineConfig {
         }
         for (i, input) in self.inputs.iter().enumerate() {
             if input.paths.is_empty() {
-                return err(format!("input[{i}].paths is empty; list files, globs or directories"));
+                return err(format!(
+                    "input[{i}].paths is empty; list files, globs or directories"
+                ));
             }
             if input.text_field.is_empty() {
-                return err(format!("input[{i}].text_field is empty; name the field holding the text"));
+                return err(format!(
+                    "input[{i}].text_field is empty; name the field holding the text"
+                ));
             }
             if input.files_per_shard == 0 {
                 return err(format!("input[{i}].files_per_shard must be at least 1"));
             }
             if input.default_domain.is_empty() {
-                return err(format!("input[{i}].default_domain is empty; give a label such as \"web\""));
+                return err(format!(
+                    "input[{i}].default_domain is empty; give a label such as \"web\""
+                ));
             }
         }
         if self.run.batch_size == 0 {
@@ -202,7 +208,9 @@ impl LoadedPipeline {
             .filter(|p| !p.as_os_str().is_empty())
             .unwrap_or(Path::new("."));
         // Absolute, so that names derived from it do not depend on the working directory.
-        let base_dir = parent.canonicalize().map_err(|e| PipelineError::io(parent, e))?;
+        let base_dir = parent
+            .canonicalize()
+            .map_err(|e| PipelineError::io(parent, e))?;
         Self::from_config(config, path, base_dir, registry)
     }
 
@@ -218,12 +226,13 @@ impl LoadedPipeline {
         };
         let mut stages = Vec::with_capacity(config.stages.len());
         for (i, table) in config.stages.iter().enumerate() {
-            let stage = registry
-                .build(table.clone(), &env)
-                .map_err(|message| PipelineError::Config {
-                    path: config_path.to_path_buf(),
-                    message: format!("stages[{i}]: {message}"),
-                })?;
+            let stage =
+                registry
+                    .build(table.clone(), &env)
+                    .map_err(|message| PipelineError::Config {
+                        path: config_path.to_path_buf(),
+                        message: format!("stages[{i}]: {message}"),
+                    })?;
             stages.push(stage);
         }
         Ok(LoadedPipeline {
@@ -307,12 +316,21 @@ mod tests {
 
     #[test]
     fn paths_are_folded() {
-        assert_eq!(clean_path(Path::new("pipelines/../out/x")), PathBuf::from("out/x"));
+        assert_eq!(
+            clean_path(Path::new("pipelines/../out/x")),
+            PathBuf::from("out/x")
+        );
         assert_eq!(clean_path(Path::new("./a/./b")), PathBuf::from("a/b"));
         assert_eq!(clean_path(Path::new("../a")), PathBuf::from("../a"));
         assert_eq!(clean_path(Path::new("/x/../y")), PathBuf::from("/y"));
-        assert_eq!(relative_to(Path::new("/r/data/a.jsonl"), Path::new("/r/pipelines")), PathBuf::from("../data/a.jsonl"));
-        assert_eq!(relative_to(Path::new("/r/p/a"), Path::new("/r/p")), PathBuf::from("a"));
+        assert_eq!(
+            relative_to(Path::new("/r/data/a.jsonl"), Path::new("/r/pipelines")),
+            PathBuf::from("../data/a.jsonl")
+        );
+        assert_eq!(
+            relative_to(Path::new("/r/p/a"), Path::new("/r/p")),
+            PathBuf::from("a")
+        );
     }
 
     #[test]
@@ -350,7 +368,10 @@ mod tests {
             .err()
             .unwrap()
             .to_string();
-        assert!(e.contains("unknown stage type 'lenght'") && e.contains("length"), "{e}");
+        assert!(
+            e.contains("unknown stage type 'lenght'") && e.contains("length"),
+            "{e}"
+        );
         let e = load_str(&OK.replace("min_chars = 5", "min_chars = 5\nmax_chars = 1"))
             .err()
             .unwrap()

@@ -3,7 +3,8 @@
 //! after a crash resumes where it stopped and gives byte-identical output.
 //!
 //! Layout of `OUT/`:
-//! - `curated/part-NNNNN.parquet` (and `.jsonl` if asked): kept documents of shard NNNNN.
+//! - `curated/part-NNNNN.parquet`: kept documents of shard NNNNN (a Parquet dataset).
+//! - `curated-jsonl/part-NNNNN.jsonl`: the same as JSON lines, if `output.jsonl = true`.
 //! - `rejected/phaseK-part-NNNNN.parquet`: dropped and quarantined documents with reasons.
 //! - `stats.json`: merged per-stage statistics, written when the run completes.
 //! - `work/run.json`: the run's fingerprint (config + input files); a different config or
@@ -195,7 +196,8 @@ impl<'a> Executor<'a> {
     }
 
     fn intermediate(&self, phase: usize, shard: usize) -> PathBuf {
-        self.phase_dir(phase).join(format!("part-{shard:05}.parquet"))
+        self.phase_dir(phase)
+            .join(format!("part-{shard:05}.parquet"))
     }
 
     /// Hash of what decides the output: the config (less the output dir) and the input files.
@@ -205,7 +207,11 @@ impl<'a> Executor<'a> {
         cfg.run.workers = None;
         let mut h = xxhash_rust::xxh3::Xxh3::new();
         h.update(env!("CARGO_PKG_VERSION").as_bytes());
-        h.update(serde_json::to_string(&cfg).expect("config serializes").as_bytes());
+        h.update(
+            serde_json::to_string(&cfg)
+                .expect("config serializes")
+                .as_bytes(),
+        );
         for s in &self.shards {
             for f in &s.files {
                 let len = std::fs::metadata(f).map_err(io(f))?.len();
@@ -251,7 +257,10 @@ impl<'a> Executor<'a> {
                 ),
             });
         }
-        write_atomic(&run_file, &serde_json::to_vec_pretty(&ident).expect("serializes"))
+        write_atomic(
+            &run_file,
+            &serde_json::to_vec_pretty(&ident).expect("serializes"),
+        )
     }
 
     /// Runs (or resumes) the pipeline to completion.
@@ -271,7 +280,7 @@ impl<'a> Executor<'a> {
                 wall_seconds: started.elapsed().as_secs_f64(),
             });
         }
-        for d in ["curated", "rejected", "work"] {
+        for d in ["curated", "curated-jsonl", "rejected", "work"] {
             remove_tmp_files(&self.out.join(d))?;
         }
         let pool = rayon::ThreadPoolBuilder::new()
@@ -323,7 +332,9 @@ impl<'a> Executor<'a> {
                 }
             }
             for s in &self.shards {
-                all_stats.push(read_json::<ShardStats>(&self.done_marker(phase.index, s.index))?);
+                all_stats.push(read_json::<ShardStats>(
+                    &self.done_marker(phase.index, s.index),
+                )?);
             }
         }
         let stats = RunStats::merge(&self.stage_names(), self.phases.len(), &all_stats);
@@ -352,7 +363,11 @@ impl<'a> Executor<'a> {
         }
     }
 
-    fn stage_error(&self, stage: &str, shard: usize) -> impl FnOnce(crate::error::StageError) -> PipelineError + '_ {
+    fn stage_error(
+        &self,
+        stage: &str,
+        shard: usize,
+    ) -> impl FnOnce(crate::error::StageError) -> PipelineError + '_ {
         let stage = stage.to_string();
         move |source| PipelineError::Stage {
             stage,
@@ -402,7 +417,10 @@ impl<'a> Executor<'a> {
             ..Default::default()
         };
         let mut read_stats = StageStats::named("read");
-        let mut chain_stats: Vec<StageStats> = chain.iter().map(|(_, s)| StageStats::named(s.name())).collect();
+        let mut chain_stats: Vec<StageStats> = chain
+            .iter()
+            .map(|(_, s)| StageStats::named(s.name()))
+            .collect();
         let mut offsets = vec![0u64; chain.len()];
         let mut ctx = StageContext::new(shard);
 
@@ -413,13 +431,18 @@ impl<'a> Executor<'a> {
                 .join(format!("phase{}-part-{shard:05}.parquet", phase.index))
         }));
         let (mut out, mut jsonl) = if last {
-            let base = self.out.join("curated").join(format!("part-{shard:05}"));
+            let name = format!("part-{shard:05}");
             (
-                ParquetSink::new(base.with_extension("parquet")),
-                config.output.jsonl.then(|| JsonlSink::new(base.with_extension("jsonl"))),
+                ParquetSink::new(self.out.join("curated").join(format!("{name}.parquet"))),
+                config.output.jsonl.then(|| {
+                    JsonlSink::new(self.out.join("curated-jsonl").join(format!("{name}.jsonl")))
+                }),
             )
         } else {
-            (ParquetSink::new(self.intermediate(phase.index, shard)), None)
+            (
+                ParquetSink::new(self.intermediate(phase.index, shard)),
+                None,
+            )
         };
         let mut observer = match phase.barrier {
             Some((_, b)) => Some(
@@ -490,14 +513,20 @@ impl<'a> Executor<'a> {
                 if res.kept() < n {
                     for r in 0..n {
                         if !res.keep.value(r) {
-                            let reason = if res.reason.is_null(r) { "unspecified" } else { res.reason.value(r) };
+                            let reason = if res.reason.is_null(r) {
+                                "unspecified"
+                            } else {
+                                res.reason.value(r)
+                            };
                             *st.rejects.entry(reason.to_string()).or_default() += 1;
                         }
                     }
                     rejects.stage_rejects(stage.name(), &res)?;
-                    batch = filter_record_batch(&res.batch, &res.keep).map_err(|source| PipelineError::Arrow {
-                        path: self.out.clone(),
-                        source,
+                    batch = filter_record_batch(&res.batch, &res.keep).map_err(|source| {
+                        PipelineError::Arrow {
+                            path: self.out.clone(),
+                            source,
+                        }
                     })?;
                 } else {
                     batch = res.batch;
@@ -510,8 +539,10 @@ impl<'a> Executor<'a> {
                 continue;
             }
             if let Some(obs) = observer.as_mut() {
-                obs.observe(&batch, out.rows())
-                    .map_err(self.stage_error(phase.barrier.expect("observer implies barrier").1.name(), shard))?;
+                obs.observe(&batch, out.rows()).map_err(self.stage_error(
+                    phase.barrier.expect("observer implies barrier").1.name(),
+                    shard,
+                ))?;
             }
             stats.output_docs += batch.num_rows() as u64;
             stats.output_bytes += text_bytes(&batch);

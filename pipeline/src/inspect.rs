@@ -14,13 +14,19 @@ pub fn summarise(dir: &Path) -> Result<String, PipelineError> {
     let mut s = String::new();
     if stats_path.exists() {
         let bytes = std::fs::read(&stats_path).map_err(|e| PipelineError::io(&stats_path, e))?;
-        let stats: RunStats = serde_json::from_slice(&bytes).map_err(|e| PipelineError::OutputState {
-            dir: stats_path.clone(),
-            message: format!("not a sluice stats file: {e}"),
-        })?;
+        let stats: RunStats =
+            serde_json::from_slice(&bytes).map_err(|e| PipelineError::OutputState {
+                dir: stats_path.clone(),
+                message: format!("not a sluice stats file: {e}"),
+            })?;
         write_stats(&mut s, &stats);
     } else if dir.join("work").join("run.json").exists() {
-        writeln!(s, "{}: run not complete yet; shards done per phase:", dir.display()).unwrap();
+        writeln!(
+            s,
+            "{}: run not complete yet; shards done per phase:",
+            dir.display()
+        )
+        .unwrap();
         let mut phase = 0;
         while let Ok(rd) = std::fs::read_dir(dir.join("work").join(format!("phase-{phase}"))) {
             let done = rd
@@ -32,11 +38,13 @@ pub fn summarise(dir: &Path) -> Result<String, PipelineError> {
         }
     }
     if manifest_path.exists() {
-        let bytes = std::fs::read(&manifest_path).map_err(|e| PipelineError::io(&manifest_path, e))?;
-        let m: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| PipelineError::OutputState {
-            dir: manifest_path.clone(),
-            message: format!("not a JSON manifest: {e}"),
-        })?;
+        let bytes =
+            std::fs::read(&manifest_path).map_err(|e| PipelineError::io(&manifest_path, e))?;
+        let m: serde_json::Value =
+            serde_json::from_slice(&bytes).map_err(|e| PipelineError::OutputState {
+                dir: manifest_path.clone(),
+                message: format!("not a JSON manifest: {e}"),
+            })?;
         if let Some(domains) = m.get("domains").and_then(|d| d.as_object()) {
             writeln!(s, "tokens per domain:").unwrap();
             for (name, d) in domains {
@@ -49,7 +57,8 @@ pub fn summarise(dir: &Path) -> Result<String, PipelineError> {
     if s.is_empty() {
         return Err(PipelineError::OutputState {
             dir: dir.to_path_buf(),
-            message: "holds neither stats.json nor manifest.json; is it a sluice output dir?".into(),
+            message: "holds neither stats.json nor manifest.json; is it a sluice output dir?"
+                .into(),
         });
     }
     Ok(s)
@@ -62,7 +71,12 @@ fn write_stats(s: &mut String, st: &RunStats) {
         st.shards, st.input_records, st.quarantined, st.rejected, st.output.docs, st.output.bytes
     )
     .unwrap();
-    writeln!(s, "{:<24} {:>12} {:>12} {:>12} {:>9}", "stage", "docs in", "docs out", "rejected", "cpu s").unwrap();
+    writeln!(
+        s,
+        "{:<24} {:>12} {:>12} {:>12} {:>9}",
+        "stage", "docs in", "docs out", "rejected", "cpu s"
+    )
+    .unwrap();
     for stage in &st.stages {
         writeln!(
             s,

@@ -63,7 +63,10 @@ mod tests {
         let first = RunLock::acquire(dir.path()).unwrap();
         let err = RunLock::acquire(dir.path()).unwrap_err().to_string();
         assert!(err.contains("in use by another sluice run"), "{err}");
-        assert!(err.contains(&format!("pid {}", std::process::id())), "{err}");
+        assert!(
+            err.contains(&format!("pid {}", std::process::id())),
+            "{err}"
+        );
         drop(first);
         RunLock::acquire(dir.path()).unwrap();
     }

@@ -18,9 +18,11 @@ impl Progress {
         let bar = std::io::stderr().is_terminal().then(|| {
             let b = ProgressBar::new(total as u64);
             b.set_style(
-                ProgressStyle::with_template("{prefix} [{bar:40}] {pos}/{len} shards {elapsed_precise} eta {eta}")
-                    .expect("valid template")
-                    .progress_chars("=> "),
+                ProgressStyle::with_template(
+                    "{prefix} [{bar:40}] {pos}/{len} shards {elapsed_precise} eta {eta}",
+                )
+                .expect("valid template")
+                .progress_chars("=> "),
             );
             b.set_prefix(label.to_string());
             b.set_position(already_done as u64);

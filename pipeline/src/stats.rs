@@ -83,7 +83,8 @@ impl RunStats {
     pub const FORMAT_VERSION: u32 = 1;
 
     pub fn merge(stage_names: &[String], phases: usize, shards: &[ShardStats]) -> Self {
-        let mut stages: Vec<StageStats> = stage_names.iter().map(|n| StageStats::named(n)).collect();
+        let mut stages: Vec<StageStats> =
+            stage_names.iter().map(|n| StageStats::named(n)).collect();
         let mut output = OutputStats::default();
         let mut shard_ids = std::collections::BTreeSet::new();
         for s in shards {

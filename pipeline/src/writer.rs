@@ -29,7 +29,9 @@ pub fn tmp_path(path: &Path) -> PathBuf {
 
 fn props() -> WriterProperties {
     WriterProperties::builder()
-        .set_compression(Compression::ZSTD(ZstdLevel::try_new(3).expect("valid level")))
+        .set_compression(Compression::ZSTD(
+            ZstdLevel::try_new(3).expect("valid level"),
+        ))
         .set_max_row_group_row_count(Some(64 * 1024))
         .build()
 }
@@ -89,7 +91,8 @@ impl ParquetSink {
         };
         if self.writer.is_none() {
             let file = create_tmp(&self.path)?;
-            self.writer = Some(ArrowWriter::try_new(file, batch.schema(), Some(props())).map_err(pq_err)?);
+            self.writer =
+                Some(ArrowWriter::try_new(file, batch.schema(), Some(props())).map_err(pq_err)?);
         }
         let w = self.writer.as_mut().expect("created above");
         w.write(batch).map_err(|source| PipelineError::Parquet {
@@ -111,7 +114,8 @@ impl ParquetSink {
                 path: self.path.clone(),
                 source,
             })?;
-            file.sync_all().map_err(|e| PipelineError::io(&self.path, e))?;
+            file.sync_all()
+                .map_err(|e| PipelineError::io(&self.path, e))?;
             pending.push(self.path);
         }
         Ok(())

@@ -257,7 +257,9 @@ mod tests {
         }
     }
 
-    fn read_all(path: PathBuf, name: &str) -> (Vec<(String, String, String, Option<String>)>, Vec<Quarantined>, u64) {
+    type Row = (String, String, String, Option<String>);
+
+    fn read_all(path: PathBuf, name: &str) -> (Vec<Row>, Vec<Quarantined>, u64) {
         let mut src = JsonlSource::new(path, name.into(), input(), 2);
         let mut docs = vec![];
         let mut bad = vec![];
@@ -300,11 +302,22 @@ mod tests {
         let (docs, bad, records) = read_all(p, "a.jsonl");
         assert_eq!(records, 8);
         assert_eq!(docs.len(), 3);
-        assert_eq!(docs[0], ("7".into(), "股票 ok".into(), "finance".into(), Some("{\"url\":\"u\"}".into())));
+        assert_eq!(
+            docs[0],
+            (
+                "7".into(),
+                "股票 ok".into(),
+                "finance".into(),
+                Some("{\"url\":\"u\"}".into())
+            )
+        );
         assert_eq!(docs[1].0, "a.jsonl:3");
         assert_eq!(docs[1].2, "web");
         assert_eq!(docs[2].1, "last, no newline");
-        let reasons: Vec<_> = bad.iter().map(|q| (q.reason, q.detail.split(':').nth(1).unwrap().to_string())).collect();
+        let reasons: Vec<_> = bad
+            .iter()
+            .map(|q| (q.reason, q.detail.split(':').nth(1).unwrap().to_string()))
+            .collect();
         assert_eq!(
             reasons,
             vec![
@@ -332,14 +345,24 @@ mod tests {
         assert!(!docs.is_empty() && docs.len() < 2000, "{}", docs.len());
         assert_eq!(bad.len(), 1);
         assert_eq!(bad[0].reason, "truncated_input");
-        assert!(bad[0].detail.starts_with("t.jsonl.gz: input ends early after line"), "{}", bad[0].detail);
+        assert!(
+            bad[0]
+                .detail
+                .starts_with("t.jsonl.gz: input ends early after line"),
+            "{}",
+            bad[0].detail
+        );
     }
 
     #[test]
     fn zstd_and_empty_files() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("z.jsonl.zst");
-        std::fs::write(&p, zstd::encode_all(&b"{\"text\":\"a\"}\n{\"text\":\"b\"}\n"[..], 3).unwrap()).unwrap();
+        std::fs::write(
+            &p,
+            zstd::encode_all(&b"{\"text\":\"a\"}\n{\"text\":\"b\"}\n"[..], 3).unwrap(),
+        )
+        .unwrap();
         let (docs, bad, _) = read_all(p, "z.jsonl.zst");
         assert_eq!(docs.len(), 2);
         assert!(bad.is_empty());

@@ -4,7 +4,6 @@
 use std::fs::File;
 use std::path::PathBuf;
 
-
 use arrow::array::{Array, RecordBatch, StringArray};
 use arrow::compute::cast;
 use arrow::datatypes::DataType;
@@ -52,8 +51,12 @@ impl ParquetSource {
 
     /// Opens the file; a file that cannot be used at all becomes one quarantined record.
     fn open(&mut self) -> Result<ParquetRecordBatchReader, Quarantined> {
-        let file = File::open(&self.path)
-            .map_err(|e| self.bad("unreadable_file", format!("{}: cannot open: {e}", self.name)))?;
+        let file = File::open(&self.path).map_err(|e| {
+            self.bad(
+                "unreadable_file",
+                format!("{}: cannot open: {e}", self.name),
+            )
+        })?;
         let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| {
             self.bad(
                 "unreadable_file",
@@ -88,8 +91,12 @@ impl ParquetSource {
         let Some(col) = batch.column_by_name(name) else {
             return Ok(None);
         };
-        let casted = cast(col, &DataType::Utf8)
-            .map_err(|e| format!("column '{name}' ({}) cannot be read as text: {e}", col.data_type()))?;
+        let casted = cast(col, &DataType::Utf8).map_err(|e| {
+            format!(
+                "column '{name}' ({}) cannot be read as text: {e}",
+                col.data_type()
+            )
+        })?;
         Ok(Some(
             casted
                 .as_any()
@@ -108,7 +115,9 @@ impl ParquetSource {
             .enumerate()
             .filter(|(_, f)| {
                 let n = f.name();
-                n != &self.input.text_field && n != &self.input.id_field && n != &self.input.domain_field
+                n != &self.input.text_field
+                    && n != &self.input.id_field
+                    && n != &self.input.domain_field
             })
             .map(|(i, _)| i)
             .collect();
@@ -132,8 +141,15 @@ impl ParquetSource {
         Ok(rows)
     }
 
-    fn convert(&mut self, batch: RecordBatch, out: &mut DocBatchBuilder, bad: &mut Vec<Quarantined>) -> Result<(), String> {
-        let text = self.utf8(&batch, &self.input.text_field.clone())?.expect("checked at open");
+    fn convert(
+        &mut self,
+        batch: RecordBatch,
+        out: &mut DocBatchBuilder,
+        bad: &mut Vec<Quarantined>,
+    ) -> Result<(), String> {
+        let text = self
+            .utf8(&batch, &self.input.text_field.clone())?
+            .expect("checked at open");
         let id = self.utf8(&batch, &self.input.id_field.clone())?;
         let domain = self.utf8(&batch, &self.input.domain_field.clone())?;
         let meta = self.meta_rows(&batch)?;
@@ -142,7 +158,10 @@ impl ParquetSource {
             if text.is_null(i) {
                 bad.push(self.bad(
                     "missing_text_field",
-                    format!("{}: row {}: '{}' is null", self.name, self.row, self.input.text_field),
+                    format!(
+                        "{}: row {}: '{}' is null",
+                        self.name, self.row, self.input.text_field
+                    ),
                 ));
                 continue;
             }
@@ -212,7 +231,12 @@ impl DocSource for ParquetSource {
                     bad.clear();
                     bad.push(self.bad(
                         "unreadable_file",
-                        format!("{}: rows {}..{}: {msg}", self.name, rows_before + 1, rows_before + n),
+                        format!(
+                            "{}: rows {}..{}: {msg}",
+                            self.name,
+                            rows_before + 1,
+                            rows_before + n
+                        ),
                     ));
                 }
             }
@@ -227,4 +251,3 @@ impl DocSource for ParquetSource {
         }))
     }
 }
-

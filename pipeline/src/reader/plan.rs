@@ -72,9 +72,8 @@ pub fn plan_shards(p: &LoadedPipeline) -> Result<Vec<ShardSpec>, PipelineError> 
                 let paths = glob::glob(&pattern)
                     .map_err(|e| cfg_err(format!("input[{i}].paths: bad glob '{pat}': {e}")))?;
                 for entry in paths {
-                    let path = entry.map_err(|e| {
-                        cfg_err(format!("input[{i}].paths: '{pat}': {e}"))
-                    })?;
+                    let path =
+                        entry.map_err(|e| cfg_err(format!("input[{i}].paths: '{pat}': {e}")))?;
                     candidates.push((path, false));
                 }
                 if candidates.is_empty() {

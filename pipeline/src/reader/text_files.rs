@@ -15,7 +15,11 @@ pub(crate) struct TextFilesSource {
 }
 
 impl TextFilesSource {
-    pub(crate) fn new(files: Vec<(PathBuf, String)>, input: InputConfig, batch_size: usize) -> Self {
+    pub(crate) fn new(
+        files: Vec<(PathBuf, String)>,
+        input: InputConfig,
+        batch_size: usize,
+    ) -> Self {
         TextFilesSource {
             files,
             next: 0,
@@ -47,13 +51,21 @@ impl DocSource for TextFilesSource {
             let data = match std::fs::read(path) {
                 Ok(d) => d,
                 Err(e) => {
-                    bad.push(quarantine("unreadable_file", format!("{name}: cannot read: {e}"), b""));
+                    bad.push(quarantine(
+                        "unreadable_file",
+                        format!("{name}: cannot read: {e}"),
+                        b"",
+                    ));
                     continue;
                 }
             };
             bytes += data.len() as u64;
             if data.iter().all(u8::is_ascii_whitespace) {
-                bad.push(quarantine("empty_file", format!("{name}: empty file"), &data));
+                bad.push(quarantine(
+                    "empty_file",
+                    format!("{name}: empty file"),
+                    &data,
+                ));
                 continue;
             }
             let text = match String::from_utf8(data) {

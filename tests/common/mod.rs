@@ -1,0 +1,106 @@
+//! Shared fixtures of the end-to-end tests: real text from the bundled corpora, written into
+//! the shapes (and breakages) the readers must handle.
+
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+pub fn sluice() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_sluice"));
+    c.env("RUST_LOG", "warn")
+        .env_remove("SLUICE_TEST_SHARD_DELAY_MS");
+    c
+}
+
+pub fn run_ok(args: &[&str]) -> Output {
+    let out = sluice().args(args).output().expect("sluice starts");
+    assert!(
+        out.status.success(),
+        "sluice {args:?} failed: {}\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        String::from_utf8_lossy(&out.stdout)
+    );
+    out
+}
+
+pub fn bundled(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("datasets/data/default")
+        .join(rel)
+}
+
+/// Real English documents: the bundled fortunes as (id, text, domain).
+pub fn fortunes() -> Vec<(String, String, String)> {
+    let f = std::fs::File::open(bundled("fortunes.jsonl.gz")).unwrap();
+    BufReader::new(flate2::read::GzDecoder::new(f))
+        .lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(&l.unwrap()).unwrap();
+            (
+                v["id"].as_str().unwrap().to_string(),
+                v["text"].as_str().unwrap().to_string(),
+                v["domain"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+pub fn json_line(id: &str, text: &str, domain: &str) -> String {
+    serde_json::json!({"id": id, "text": text, "domain": domain}).to_string()
+}
+
+pub fn write_gz(path: &Path, lines: &[Vec<u8>]) -> Vec<u8> {
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    for l in lines {
+        enc.write_all(l).unwrap();
+        enc.write_all(b"\n").unwrap();
+    }
+    let bytes = enc.finish().unwrap();
+    std::fs::write(path, &bytes).unwrap();
+    bytes
+}
+
+/// Every file under `dir` (relative path → bytes), for byte-for-byte comparisons.
+pub fn tree(dir: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
+    fn walk(root: &Path, d: &Path, out: &mut std::collections::BTreeMap<String, Vec<u8>>) {
+        let Ok(rd) = std::fs::read_dir(d) else { return };
+        for e in rd {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                walk(root, &p, out);
+            } else {
+                out.insert(
+                    p.strip_prefix(root).unwrap().to_string_lossy().into_owned(),
+                    std::fs::read(&p).unwrap(),
+                );
+            }
+        }
+    }
+    let mut out = Default::default();
+    walk(dir, dir, &mut out);
+    out
+}
+
+/// The output a run must reproduce exactly: curated and rejected documents.
+pub fn data_outputs(out: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
+    let mut t = tree(&out.join("curated"));
+    for (k, v) in tree(&out.join("rejected")) {
+        t.insert(format!("rejected/{k}"), v);
+    }
+    t
+}
+
+pub fn stats(out: &Path) -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(out.join("stats.json")).unwrap()).unwrap()
+}
+
+/// stats.json without the timings, which differ run to run.
+pub fn stats_without_seconds(out: &Path) -> serde_json::Value {
+    let mut s = stats(out);
+    for st in s["stages"].as_array_mut().unwrap() {
+        st.as_object_mut().unwrap().remove("seconds");
+    }
+    s
+}

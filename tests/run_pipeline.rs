@@ -1,0 +1,354 @@
+//! End to end: a pipeline over JSONL.gz, Parquet and a text directory, with broken records
+//! among them; checks stats.json, the quarantine and that the Parquet output reads back.
+
+mod common;
+
+use std::path::Path;
+use std::sync::Arc;
+
+use arrow::array::{Array, RecordBatch, StringArray};
+use arrow::datatypes::{DataType, Field, Schema};
+use common::*;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+
+fn read_parquet_dir(dir: &Path) -> Vec<RecordBatch> {
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    files
+        .into_iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "parquet"))
+        .flat_map(|p| {
+            ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(p).unwrap())
+                .unwrap()
+                .build()
+                .unwrap()
+                .map(Result::unwrap)
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+fn col<'a>(b: &'a RecordBatch, name: &str) -> &'a StringArray {
+    b.column_by_name(name)
+        .unwrap()
+        .as_any()
+        .downcast_ref()
+        .unwrap()
+}
+
+struct Fixture {
+    _tmp: tempfile::TempDir,
+    root: std::path::PathBuf,
+    good_docs: usize,
+}
+
+/// Writes the inputs; returns how many good documents they hold.
+fn fixture() -> Fixture {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().to_path_buf();
+    std::fs::create_dir_all(root.join("raw")).unwrap();
+    let docs = fortunes();
+
+    // a.jsonl.gz: 300 real docs with a malformed line, invalid UTF-8, a record without text.
+    let mut lines: Vec<Vec<u8>> = docs[..300]
+        .iter()
+        .map(|(id, t, d)| json_line(id, t, d).into_bytes())
+        .collect();
+    lines.insert(
+        10,
+        b"{\"id\": \"broken\", \"text\": \"no closing quote}".to_vec(),
+    );
+    lines.insert(
+        20,
+        b"{\"id\": \"latin1\", \"text\": \"caf\xe9 au lait\"}".to_vec(),
+    );
+    lines.insert(
+        30,
+        b"{\"id\": \"notext\", \"body\": \"wrong field\"}".to_vec(),
+    );
+    write_gz(&root.join("raw/a.jsonl.gz"), &lines);
+
+    // b.jsonl.gz: truncated in the middle of the compressed stream.
+    let lines: Vec<Vec<u8>> = docs[300..1300]
+        .iter()
+        .map(|(id, t, d)| json_line(id, t, d).into_bytes())
+        .collect();
+    let full = write_gz(&root.join("raw/b.jsonl.gz"), &lines);
+    std::fs::write(root.join("raw/b.jsonl.gz"), &full[..full.len() * 2 / 3]).unwrap();
+
+    // An empty file.
+    std::fs::write(root.join("raw/empty.jsonl"), b"").unwrap();
+
+    // Parquet: the bundled Tang poems, plus a file with a null text.
+    std::fs::copy(bundled("tang-poems.parquet"), root.join("raw/tang.parquet")).unwrap();
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("id", DataType::Utf8, true),
+        Field::new("text", DataType::Utf8, true),
+        Field::new("lang", DataType::Utf8, true),
+    ]));
+    let batch = RecordBatch::try_new(
+        schema.clone(),
+        vec![
+            Arc::new(StringArray::from(vec![Some("p1"), Some("p2"), Some("p3")])),
+            Arc::new(StringArray::from(vec![
+                Some("股票代码和K线图是金融文本的常见内容。"),
+                None,
+                Some("The quick brown fox."),
+            ])),
+            Arc::new(StringArray::from(vec![Some("zh"), Some("zh"), None])),
+        ],
+    )
+    .unwrap();
+    let f = std::fs::File::create(root.join("raw/extra.parquet")).unwrap();
+    let mut w = parquet::arrow::ArrowWriter::try_new(f, schema, None).unwrap();
+    w.write(&batch).unwrap();
+    w.close().unwrap();
+
+    // Text directory: SPDX licenses by domain dir, plus a file that is not UTF-8.
+    let texts = root.join("texts/legal");
+    std::fs::create_dir_all(&texts).unwrap();
+    for lic in ["MIT", "Apache-2.0", "BSD-3-Clause", "ISC"] {
+        std::fs::copy(
+            bundled(&format!("licenses/legal/{lic}.txt")),
+            texts.join(format!("{lic}.txt")),
+        )
+        .unwrap();
+    }
+    std::fs::write(texts.join("broken.txt"), b"line one\nline \xff\xfe two\n").unwrap();
+    std::fs::write(texts.join("README.md"), b"not a document").unwrap();
+
+    std::fs::write(
+        root.join("pipeline.toml"),
+        r#"
+[[input]]
+paths = ["raw/*.jsonl.gz", "raw/empty.jsonl"]
+default_domain = "web"
+
+[[input]]
+paths = ["raw/*.parquet"]
+default_domain = "poetry-zh"
+
+[[input]]
+paths = ["texts"]
+format = "text"
+domain_from_dir = true
+files_per_shard = 2
+
+[output]
+dir = "out"
+jsonl = true
+
+[run]
+batch_size = 64
+
+[[stages]]
+type = "length"
+min_chars = 1
+"#,
+    )
+    .unwrap();
+    let tang_rows = 688;
+    Fixture {
+        _tmp: tmp,
+        root,
+        // 300 + some of b (counted below) + tang + 2 parquet + 4 licenses
+        good_docs: 300 + tang_rows + 2 + 4,
+    }
+}
+
+#[test]
+fn mixed_inputs_with_bad_records_are_counted_and_quarantined() {
+    let fx = fixture();
+    let cfg = fx.root.join("pipeline.toml");
+    let out = run_ok(&["run", cfg.to_str().unwrap(), "--workers", "2"]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("run complete"));
+    let outdir = fx.root.join("out");
+    let s = stats(&outdir);
+    let read = &s["stages"][0];
+    assert_eq!(read["name"], "read");
+    let rejects = &read["rejects"];
+    assert_eq!(rejects["malformed_json"], 1, "{s}");
+    assert_eq!(rejects["invalid_utf8"], 2, "{s}");
+    assert_eq!(rejects["missing_text_field"], 2, "{s}");
+    assert_eq!(rejects["truncated_input"], 1, "{s}");
+    assert_eq!(rejects["empty_file"], 1, "{s}");
+    assert_eq!(s["quarantined"], 7);
+    // The truncated file gave some but not all of its 1000 documents.
+    let from_b = read["docs_out"].as_u64().unwrap() as usize - fx.good_docs;
+    assert!(from_b > 100 && from_b < 1000, "{from_b}");
+    assert_eq!(
+        s["input_records"].as_u64().unwrap() as usize,
+        fx.good_docs + from_b + 7
+    );
+    // a, b, empty, tang, extra, and 5 text files in groups of 2 → 3
+    assert_eq!(s["shards"], 8);
+
+    // Curated Parquet reads back with the documents and their domains.
+    let curated = read_parquet_dir(&outdir.join("curated"));
+    let n: usize = curated.iter().map(|b| b.num_rows()).sum();
+    assert_eq!(n as u64, s["output"]["docs"].as_u64().unwrap());
+    assert_eq!(n, fx.good_docs + from_b);
+    let mut domains = std::collections::BTreeSet::new();
+    let mut saw_meta = false;
+    for b in &curated {
+        for i in 0..b.num_rows() {
+            domains.insert(col(b, "domain").value(i).to_string());
+            if col(b, "id").value(i) == "p1" {
+                assert_eq!(col(b, "meta").value(i), r#"{"lang":"zh"}"#);
+                assert_eq!(col(b, "domain").value(i), "poetry-zh");
+                saw_meta = true;
+            }
+        }
+    }
+    assert!(saw_meta);
+    for d in ["legal", "poetry-zh", "computers"] {
+        assert!(domains.contains(d), "{d} missing from {domains:?}");
+    }
+
+    // Quarantined records carry file and line.
+    let rejected = read_parquet_dir(&outdir.join("rejected"));
+    let mut details = vec![];
+    for b in &rejected {
+        for i in 0..b.num_rows() {
+            assert_eq!(col(b, "stage").value(i), "read");
+            details.push(format!(
+                "{} {}",
+                col(b, "reason").value(i),
+                col(b, "detail").value(i)
+            ));
+        }
+    }
+    details.sort();
+    let expect_prefixes = [
+        "empty_file raw/empty.jsonl: empty file",
+        "invalid_utf8 raw/a.jsonl.gz:21: invalid UTF-8",
+        "invalid_utf8 texts/legal/broken.txt:2: invalid UTF-8",
+        "malformed_json raw/a.jsonl.gz:11:",
+        "missing_text_field raw/a.jsonl.gz:31: no field 'text'",
+        "missing_text_field raw/extra.parquet: row 2: 'text' is null",
+        "truncated_input raw/b.jsonl.gz: input ends early after line",
+    ];
+    assert_eq!(details.len(), expect_prefixes.len(), "{details:#?}");
+    for (d, p) in details.iter().zip(expect_prefixes) {
+        assert!(d.starts_with(p), "{d:?} does not start with {p:?}");
+    }
+
+    // JSONL copies of the curated docs.
+    let jsonl_lines: usize = std::fs::read_dir(outdir.join("curated-jsonl"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "jsonl"))
+        .map(|p| std::fs::read_to_string(p).unwrap().lines().count())
+        .sum();
+    assert_eq!(jsonl_lines, n);
+
+    // inspect summarises the same numbers.
+    let out = run_ok(&["inspect", outdir.to_str().unwrap()]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("quarantined 7"), "{text}");
+    assert!(text.contains("truncated_input"), "{text}");
+}
+
+#[test]
+fn pyarrow_reads_the_outputs() {
+    let fx = fixture();
+    let cfg = fx.root.join("pipeline.toml");
+    run_ok(&["run", cfg.to_str().unwrap()]);
+    let out = fx.root.join("out");
+    let script = r#"
+import json, sys
+import pyarrow.dataset as ds
+out = sys.argv[1]
+cur = ds.dataset(out + "/curated", format="parquet").to_table()
+rej = ds.dataset(out + "/rejected", format="parquet").to_table()
+stats = json.load(open(out + "/stats.json"))
+assert cur.num_rows == stats["output"]["docs"], (cur.num_rows, stats["output"])
+assert rej.num_rows == stats["quarantined"] + stats["rejected"]
+assert set(cur.column_names) >= {"id", "text", "source", "domain", "meta"}
+assert set(rej.column_names) >= {"stage", "reason", "detail"}
+print("pyarrow ok", cur.num_rows, rej.num_rows)
+"#;
+    let res = std::process::Command::new("python3")
+        .args(["-c", script, out.to_str().unwrap()])
+        .output()
+        .expect("python3 runs (scripts/test.sh installs pyarrow)");
+    assert!(
+        res.status.success(),
+        "pyarrow check failed (is pyarrow installed? scripts/test.sh installs it): {}",
+        String::from_utf8_lossy(&res.stderr)
+    );
+    assert!(String::from_utf8_lossy(&res.stdout).contains("pyarrow ok"));
+}
+
+#[test]
+fn strict_mode_fails_on_the_first_bad_record() {
+    let fx = fixture();
+    let cfg = fx.root.join("pipeline.toml");
+    let text = std::fs::read_to_string(&cfg)
+        .unwrap()
+        .replace("batch_size = 64", "batch_size = 64\nstrict = true");
+    std::fs::write(&cfg, text).unwrap();
+    let out = sluice()
+        .args(["run", cfg.to_str().unwrap(), "--workers", "1"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("strict input") && err.contains("raw/a.jsonl.gz:11"),
+        "{err}"
+    );
+    assert_eq!(err.trim().lines().count(), 1, "one-line cause: {err}");
+}
+
+#[test]
+fn bad_config_fails_before_any_work() {
+    let fx = fixture();
+    let cfg = fx.root.join("pipeline.toml");
+    let text = std::fs::read_to_string(&cfg)
+        .unwrap()
+        .replace("min_chars = 1", "min_chars = 1\nmin_chars_typo = 2");
+    std::fs::write(&cfg, text).unwrap();
+    let out = sluice()
+        .args(["run", cfg.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("stages[0]") && err.contains("min_chars_typo"),
+        "{err}"
+    );
+    assert!(
+        !fx.root.join("out").exists(),
+        "nothing written for a bad config"
+    );
+}
+
+#[test]
+fn workers_do_not_change_the_output() {
+    let fx = fixture();
+    let cfg = fx.root.join("pipeline.toml");
+    let (a, b) = (fx.root.join("w1"), fx.root.join("w4"));
+    run_ok(&[
+        "run",
+        cfg.to_str().unwrap(),
+        "--workers",
+        "1",
+        "--out",
+        a.to_str().unwrap(),
+    ]);
+    run_ok(&[
+        "run",
+        cfg.to_str().unwrap(),
+        "--workers",
+        "4",
+        "--out",
+        b.to_str().unwrap(),
+    ]);
+    assert_eq!(data_outputs(&a), data_outputs(&b));
+    assert_eq!(stats_without_seconds(&a), stats_without_seconds(&b));
+}
