@@ -1,9 +1,17 @@
-//! Document filters: cleaning, quality rules (Gopher, C4, FineWeb), language ID, domain
-//! labelling and sensitive-content/PII handling, each a pipeline `Stage`, zh and en alike.
+//! Document filters as pipeline stages: quality rules (Gopher quality, Gopher repetition,
+//! C4, FineWeb) with the peers' published thresholds as defaults, CJK-aware so Chinese text
+//! is judged by rules that fit it.
 //!
-//! Not built yet (issue 3): this crate registers no stages so far.
+//! Still to come (issue 3): cleaning, language ID, domain labelling and the trainable
+//! classifier, sensitive-content and PII filtering.
+
+pub mod quality;
+pub mod text;
+pub mod words;
 
 use pipeline::StageRegistry;
 
-/// Adds this crate's stages to `registry` (none yet).
-pub fn register(_registry: &mut StageRegistry) {}
+/// Adds this crate's stages to `registry`.
+pub fn register(registry: &mut StageRegistry) {
+    quality::register(registry);
+}

@@ -241,6 +241,7 @@ mod tests {
     use crate::config::InputFormat;
     use crate::document::{str_column, DOMAIN, ID, META, TEXT};
     use arrow::array::Array;
+    use proptest::strategy::Strategy;
     use std::io::Write;
 
     pub(crate) fn input() -> InputConfig {
@@ -371,5 +372,44 @@ mod tests {
         let (docs, bad, records) = read_all(e, "e.jsonl");
         assert!(docs.is_empty());
         assert_eq!((bad[0].reason, records), ("empty_file", 1));
+    }
+
+    proptest::proptest! {
+        /// Every non-blank line becomes exactly one document or one quarantined record,
+        /// whatever the bytes, and reading never panics.
+        #[test]
+        fn nothing_is_silently_lost(lines in proptest::collection::vec(
+            proptest::prop_oneof![
+                "[a-z 股票代码]{0,20}".prop_map(|t| format!("{{\"text\": \"{t}\"}}").into_bytes()),
+                proptest::collection::vec(proptest::prelude::any::<u8>(), 0..40),
+            ],
+            0..30,
+        )) {
+            let dir = tempfile::tempdir().unwrap();
+            let p = dir.path().join("p.jsonl");
+            let mut bytes = Vec::new();
+            let mut expected = 0u64;
+            for l in &lines {
+                let l: Vec<u8> = l.iter().copied().filter(|b| *b != b'\n').collect();
+                let stripped: &[u8] = {
+                    let mut s: &[u8] = &l;
+                    while let Some((b'\r', rest)) = s.split_last() { s = rest; }
+                    s
+                };
+                if !stripped.iter().all(u8::is_ascii_whitespace) {
+                    expected += 1;
+                }
+                bytes.extend_from_slice(&l);
+                bytes.push(b'\n');
+            }
+            std::fs::write(&p, &bytes).unwrap();
+            let (docs, bad, records) = read_all(p, "p.jsonl");
+            if bytes.is_empty() {
+                proptest::prop_assert_eq!(bad.len(), 1);
+            } else {
+                proptest::prop_assert_eq!(records, expected);
+                proptest::prop_assert_eq!(docs.len() as u64 + bad.len() as u64, expected);
+            }
+        }
     }
 }

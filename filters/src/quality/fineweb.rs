@@ -1,0 +1,126 @@
+//! FineWeb's additional rules (Penedo et al. 2024) as in datatrove: at least 12% of lines end
+//! in terminal punctuation, at most 67% of lines are short, at most 1% of characters sit in
+//! duplicated lines, at most 0.3 newlines per word.
+
+use serde::Deserialize;
+
+use super::{check_ratio, find_duplicates, DocRule, Judgement};
+use crate::text::{char_len, is_cjk_text, is_terminal_punct};
+use crate::words::words;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FineWebConfig {
+    pub line_punct_thr: f64,
+    pub line_punct_exclude_zero: bool,
+    pub short_line_thr: f64,
+    pub short_line_length: usize,
+    /// Short-line length for CJK text, where a character carries about a word.
+    pub cjk_short_line_length: usize,
+    pub char_duplicates_ratio: f64,
+    pub new_line_ratio: f64,
+}
+
+impl Default for FineWebConfig {
+    fn default() -> Self {
+        FineWebConfig {
+            line_punct_thr: 0.12,
+            line_punct_exclude_zero: false,
+            short_line_thr: 0.67,
+            short_line_length: 30,
+            cjk_short_line_length: 10,
+            char_duplicates_ratio: 0.01,
+            new_line_ratio: 0.3,
+        }
+    }
+}
+
+pub struct FineWebQuality {
+    c: FineWebConfig,
+}
+
+impl FineWebQuality {
+    pub fn new(c: FineWebConfig) -> Result<Self, String> {
+        check_ratio("line_punct_thr", c.line_punct_thr)?;
+        check_ratio("short_line_thr", c.short_line_thr)?;
+        check_ratio("char_duplicates_ratio", c.char_duplicates_ratio)?;
+        Ok(FineWebQuality { c })
+    }
+}
+
+impl DocRule for FineWebQuality {
+    fn name(&self) -> &'static str {
+        "fineweb_quality"
+    }
+
+    fn judge(&self, text: &str) -> Judgement {
+        let c = &self.c;
+        let lines: Vec<&str> = text.split('\n').filter(|l| !l.trim().is_empty()).collect();
+        if lines.is_empty() {
+            return Judgement::Drop("fineweb.empty");
+        }
+        let n = lines.len() as f64;
+        let punct = lines
+            .iter()
+            .filter(|l| l.chars().next_back().is_some_and(is_terminal_punct))
+            .count() as f64
+            / n;
+        if punct < c.line_punct_thr && !(punct == 0.0 && c.line_punct_exclude_zero) {
+            return Judgement::Drop("fineweb.line_punct_ratio");
+        }
+        let short_len = if is_cjk_text(text) {
+            c.cjk_short_line_length
+        } else {
+            c.short_line_length
+        };
+        let short = lines.iter().filter(|l| char_len(l) <= short_len).count() as f64 / n;
+        if short > c.short_line_thr {
+            return Judgement::Drop("fineweb.short_line_ratio");
+        }
+        let (_, dup_chars) = find_duplicates(lines.iter().copied());
+        let non_newline = text.chars().filter(|&ch| ch != '\n').count().max(1);
+        if dup_chars as f64 / non_newline as f64 > c.char_duplicates_ratio {
+            return Judgement::Drop("fineweb.char_dup_ratio");
+        }
+        let n_words = words(text).len().max(1);
+        if text.matches('\n').count() as f64 / n_words as f64 > c.new_line_ratio {
+            return Judgement::Drop("fineweb.list_ratio");
+        }
+        Judgement::Keep
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn f() -> FineWebQuality {
+        FineWebQuality::new(FineWebConfig::default()).unwrap()
+    }
+
+    #[test]
+    fn prose_passes_lists_and_menus_fail() {
+        let prose = "The council approved the new budget on Thursday after a long debate.\n\
+            Spending on schools will rise by four percent, while road repairs get a smaller share.";
+        assert_eq!(f().judge(prose), Judgement::Keep);
+        let menu = "Home\nNews\nSport\nWeather\nContact us\nAbout";
+        assert_eq!(f().judge(menu), Judgement::Drop("fineweb.line_punct_ratio"));
+        let short =
+            "Yes.\nNo.\nMaybe.\nThe committee will decide on the matter next week, officials said.";
+        assert_eq!(
+            f().judge(short),
+            Judgement::Drop("fineweb.short_line_ratio")
+        );
+        let dup = format!(
+            "{prose}\nShare this article on social media.\nShare this article on social media."
+        );
+        assert_eq!(f().judge(&dup), Judgement::Drop("fineweb.char_dup_ratio"));
+    }
+
+    #[test]
+    fn chinese_prose_passes() {
+        let zh = "国家统计局今天发布数据，前三季度国内生产总值同比增长百分之五点二。\n\
+            其中，第三产业增加值增长较快，对经济增长的贡献率超过六成，消费继续发挥主要拉动作用。";
+        assert_eq!(f().judge(zh), Judgement::Keep);
+    }
+}

@@ -1,0 +1,220 @@
+//! Gopher quality rules (Rae et al. 2021, table A1), defaults as in datatrove.
+
+use serde::Deserialize;
+
+use super::{check_ratio, DocRule, Judgement};
+use crate::text::{count_matches, is_cjk_text, is_punct, py_splitlines};
+use crate::words::words;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GopherQualityConfig {
+    pub min_doc_words: usize,
+    pub max_doc_words: usize,
+    pub min_avg_word_length: f64,
+    pub max_avg_word_length: f64,
+    pub max_symbol_word_ratio: f64,
+    pub max_bullet_lines_ratio: f64,
+    pub max_ellipsis_lines_ratio: f64,
+    pub max_non_alpha_words_ratio: f64,
+    pub min_stop_words: usize,
+    pub stop_words: Vec<String>,
+    /// Skip the English-only rules (mean word length, stop words) on CJK text.
+    pub cjk_aware: bool,
+}
+
+impl Default for GopherQualityConfig {
+    fn default() -> Self {
+        GopherQualityConfig {
+            min_doc_words: 50,
+            max_doc_words: 100_000,
+            min_avg_word_length: 3.0,
+            max_avg_word_length: 10.0,
+            max_symbol_word_ratio: 0.1,
+            max_bullet_lines_ratio: 0.9,
+            max_ellipsis_lines_ratio: 0.3,
+            max_non_alpha_words_ratio: 0.8,
+            min_stop_words: 2,
+            stop_words: ["the", "be", "to", "of", "and", "that", "have", "with"]
+                .map(String::from)
+                .to_vec(),
+            cjk_aware: true,
+        }
+    }
+}
+
+pub struct GopherQuality {
+    c: GopherQualityConfig,
+}
+
+impl GopherQuality {
+    pub fn new(c: GopherQualityConfig) -> Result<Self, String> {
+        for (n, v) in [
+            ("max_bullet_lines_ratio", c.max_bullet_lines_ratio),
+            ("max_ellipsis_lines_ratio", c.max_ellipsis_lines_ratio),
+            ("max_non_alpha_words_ratio", c.max_non_alpha_words_ratio),
+        ] {
+            check_ratio(n, v)?;
+        }
+        if c.min_doc_words > c.max_doc_words {
+            return Err("min_doc_words is larger than max_doc_words".into());
+        }
+        if c.min_avg_word_length > c.max_avg_word_length {
+            return Err("min_avg_word_length is larger than max_avg_word_length".into());
+        }
+        Ok(GopherQuality { c })
+    }
+}
+
+impl DocRule for GopherQuality {
+    fn name(&self) -> &'static str {
+        "gopher_quality"
+    }
+
+    fn judge(&self, text: &str) -> Judgement {
+        let c = &self.c;
+        let words = words(text);
+        let n_words = words.len();
+        let non_symbol: Vec<&str> = words
+            .iter()
+            .copied()
+            .filter(|w| w.chars().any(|ch| !is_punct(ch)))
+            .collect();
+        let n = non_symbol.len();
+        if n < c.min_doc_words || n == 0 {
+            return Judgement::Drop("gopher.short_doc");
+        }
+        if n > c.max_doc_words {
+            return Judgement::Drop("gopher.long_doc");
+        }
+        let cjk = c.cjk_aware && is_cjk_text(text);
+        if !cjk {
+            let avg = non_symbol.iter().map(|w| w.chars().count()).sum::<usize>() as f64 / n as f64;
+            if avg < c.min_avg_word_length {
+                return Judgement::Drop("gopher.below_avg_word_length");
+            }
+            if avg > c.max_avg_word_length {
+                return Judgement::Drop("gopher.above_avg_word_length");
+            }
+        }
+        let nw = n_words as f64;
+        if count_matches(text, "#") as f64 / nw > c.max_symbol_word_ratio {
+            return Judgement::Drop("gopher.too_many_hashes");
+        }
+        if (count_matches(text, "...") + count_matches(text, "…")) as f64 / nw
+            > c.max_symbol_word_ratio
+        {
+            return Judgement::Drop("gopher.too_many_ellipsis");
+        }
+        let lines = py_splitlines(text);
+        let nl = lines.len().max(1) as f64;
+        let bullets = lines
+            .iter()
+            .filter(|l| {
+                let t = l.trim_start();
+                t.starts_with('•') || t.starts_with('-')
+            })
+            .count();
+        if bullets as f64 / nl > c.max_bullet_lines_ratio {
+            return Judgement::Drop("gopher.too_many_bullets");
+        }
+        let ellipsis = lines
+            .iter()
+            .filter(|l| {
+                let t = l.trim_end();
+                t.ends_with("...") || t.ends_with('…')
+            })
+            .count();
+        if ellipsis as f64 / nl > c.max_ellipsis_lines_ratio {
+            return Judgement::Drop("gopher.too_many_end_ellipsis");
+        }
+        let alpha = words
+            .iter()
+            .filter(|w| w.chars().any(char::is_alphabetic))
+            .count();
+        if (alpha as f64 / nw) < c.max_non_alpha_words_ratio {
+            return Judgement::Drop("gopher.below_alpha_threshold");
+        }
+        if !cjk {
+            let stop = words
+                .iter()
+                .filter(|w| c.stop_words.iter().any(|s| s == *w))
+                .count();
+            if stop < c.min_stop_words {
+                return Judgement::Drop("gopher.stop_words");
+            }
+        }
+        Judgement::Keep
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn g() -> GopherQuality {
+        GopherQuality::new(GopherQualityConfig::default()).unwrap()
+    }
+
+    const PROSE: &str = "The committee met on Tuesday to review the proposal for a new library. \
+        Members agreed that the current building is too small for the number of visitors and that \
+        the reading rooms have become crowded. After a long discussion, they voted to ask the city \
+        council for funding to begin the design work early next year, with construction to follow \
+        if the budget allows it.";
+
+    #[test]
+    fn real_prose_passes() {
+        assert_eq!(g().judge(PROSE), Judgement::Keep);
+    }
+
+    #[test]
+    fn each_rule_fires() {
+        assert_eq!(
+            g().judge("Too short to be a document."),
+            Judgement::Drop("gopher.short_doc")
+        );
+        let spam = "#buy #now #cheap #deals ".repeat(20) + PROSE;
+        assert_eq!(g().judge(&spam), Judgement::Drop("gopher.too_many_hashes"));
+        let bullets = "- the item of the list\n".repeat(40);
+        assert_eq!(
+            g().judge(&bullets),
+            Judgement::Drop("gopher.too_many_bullets")
+        );
+        let numbers = "12 34 56 78 90 ".repeat(20);
+        assert_eq!(
+            g().judge(&numbers),
+            Judgement::Drop("gopher.below_avg_word_length")
+        );
+        let long = "incomprehensibilities ".repeat(60);
+        assert_eq!(
+            g().judge(&long),
+            Judgement::Drop("gopher.above_avg_word_length")
+        );
+        let no_stop = "Apples bananas cherries dates elderberries figs grapes. ".repeat(10);
+        assert_eq!(g().judge(&no_stop), Judgement::Drop("gopher.stop_words"));
+        let trailing = "and then the story went on...\n".repeat(20);
+        assert_eq!(
+            g().judge(&trailing),
+            Judgement::Drop("gopher.too_many_ellipsis")
+        );
+    }
+
+    #[test]
+    fn chinese_prose_is_not_judged_by_english_word_rules() {
+        let zh = "中国人民银行今天宣布，将下调金融机构存款准备金率零点五个百分点，\
+            以保持银行体系流动性合理充裕。分析人士认为，这一举措有助于降低实体经济的融资成本，\
+            支持小微企业和民营企业发展。股票市场对此反应积极，上证指数收盘上涨百分之一点二。";
+        assert_eq!(g().judge(zh), Judgement::Keep);
+        let strict = GopherQualityConfig {
+            cjk_aware: false,
+            ..Default::default()
+        };
+        assert_ne!(
+            GopherQuality::new(strict).unwrap().judge(zh),
+            Judgement::Keep
+        );
+        // Chinese spam still fails: symbols, not words.
+        let spam = "【广告】！！！###￥￥￥ ".repeat(30);
+        assert_ne!(g().judge(&spam), Judgement::Keep);
+    }
+}

@@ -1,0 +1,210 @@
+//! Gopher repetition rules (Rae et al. 2021, table A1), computed as datatrove does:
+//! duplicate paragraphs and lines by count and by characters, the most frequent 2/3/4-gram's
+//! share of characters, and the share of characters in repeated 5..10-grams.
+
+use std::collections::{HashMap, HashSet};
+
+use serde::Deserialize;
+
+use super::{check_ratio, find_duplicates, DocRule, Judgement};
+use crate::text::{char_len, is_cjk_text, split_newline_runs};
+use crate::words::words;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GopherRepetitionConfig {
+    pub dup_line_frac: f64,
+    pub dup_para_frac: f64,
+    pub dup_line_char_frac: f64,
+    pub dup_para_char_frac: f64,
+    /// (n, max fraction) for the top n-gram rule.
+    pub top_n_grams: Vec<(usize, f64)>,
+    /// (n, max fraction) for the duplicated n-gram rule.
+    pub dup_n_grams: Vec<(usize, f64)>,
+}
+
+impl Default for GopherRepetitionConfig {
+    fn default() -> Self {
+        GopherRepetitionConfig {
+            dup_line_frac: 0.3,
+            dup_para_frac: 0.3,
+            dup_line_char_frac: 0.2,
+            dup_para_char_frac: 0.2,
+            top_n_grams: vec![(2, 0.2), (3, 0.18), (4, 0.16)],
+            dup_n_grams: vec![
+                (5, 0.15),
+                (6, 0.14),
+                (7, 0.13),
+                (8, 0.12),
+                (9, 0.11),
+                (10, 0.10),
+            ],
+        }
+    }
+}
+
+pub struct GopherRepetition {
+    c: GopherRepetitionConfig,
+    top_reasons: Vec<&'static str>,
+    dup_reasons: Vec<&'static str>,
+}
+
+fn reason(prefix: &str, n: usize) -> &'static str {
+    Box::leak(format!("gopher_repetition.{prefix}_{n}_gram").into_boxed_str())
+}
+
+impl GopherRepetition {
+    pub fn new(c: GopherRepetitionConfig) -> Result<Self, String> {
+        for (name, v) in [
+            ("dup_line_frac", c.dup_line_frac),
+            ("dup_para_frac", c.dup_para_frac),
+            ("dup_line_char_frac", c.dup_line_char_frac),
+            ("dup_para_char_frac", c.dup_para_char_frac),
+        ] {
+            check_ratio(name, v)?;
+        }
+        for &(n, f) in c.top_n_grams.iter().chain(&c.dup_n_grams) {
+            if n == 0 {
+                return Err("n-gram sizes must be at least 1".into());
+            }
+            check_ratio("n-gram fraction", f)?;
+        }
+        Ok(GopherRepetition {
+            top_reasons: c
+                .top_n_grams
+                .iter()
+                .map(|(n, _)| reason("top", *n))
+                .collect(),
+            dup_reasons: c
+                .dup_n_grams
+                .iter()
+                .map(|(n, _)| reason("duplicated", *n))
+                .collect(),
+            c,
+        })
+    }
+}
+
+/// Characters of the most frequent n-gram times its count (ties: first seen). The n-gram's
+/// words are joined by `sep_chars` characters (1 for a space; 0 for CJK, written without).
+fn top_ngram_chars(words: &[&str], n: usize, sep_chars: usize) -> Option<usize> {
+    if words.len() < n {
+        return None;
+    }
+    let mut counts: HashMap<&[&str], (usize, usize)> = HashMap::new();
+    for (i, g) in words.windows(n).enumerate() {
+        counts.entry(g).or_insert((0, i)).0 += 1;
+    }
+    let (gram, (count, _)) = counts
+        .into_iter()
+        .max_by(|a, b| a.1 .0.cmp(&b.1 .0).then(b.1 .1.cmp(&a.1 .1)))?;
+    let len = gram.iter().map(|w| char_len(w)).sum::<usize>() + (n - 1) * sep_chars;
+    Some(len * count)
+}
+
+/// Characters in n-grams (words concatenated without spaces) already seen, skipping past a
+/// repeat (datatrove's `find_all_duplicate`).
+fn duplicated_ngram_chars(words: &[&str], n: usize) -> usize {
+    let mut seen: HashSet<&[&str]> = HashSet::new();
+    let (mut chars, mut i) = (0, 0);
+    while i + n <= words.len() {
+        let g = &words[i..i + n];
+        if seen.contains(g) {
+            chars += g.iter().map(|w| char_len(w)).sum::<usize>();
+            i += n;
+        } else {
+            seen.insert(g);
+            i += 1;
+        }
+    }
+    chars
+}
+
+impl DocRule for GopherRepetition {
+    fn name(&self) -> &'static str {
+        "gopher_repetition"
+    }
+
+    fn judge(&self, text: &str) -> Judgement {
+        let c = &self.c;
+        if text.is_empty() {
+            return Judgement::Drop("gopher_repetition.empty");
+        }
+        let total = char_len(text) as f64;
+        let paragraphs = split_newline_runs(text.trim(), 2);
+        let (dups, dup_chars) = find_duplicates(paragraphs.iter().copied());
+        if dups as f64 / paragraphs.len() as f64 > c.dup_para_frac {
+            return Judgement::Drop("gopher_repetition.dup_para_frac");
+        }
+        if dup_chars as f64 / total > c.dup_para_char_frac {
+            return Judgement::Drop("gopher_repetition.dup_para_char_frac");
+        }
+        let lines = split_newline_runs(text, 1);
+        let (dups, dup_chars) = find_duplicates(lines.iter().copied());
+        if dups as f64 / lines.len() as f64 > c.dup_line_frac {
+            return Judgement::Drop("gopher_repetition.dup_line_frac");
+        }
+        if dup_chars as f64 / total > c.dup_line_char_frac {
+            return Judgement::Drop("gopher_repetition.dup_line_char_frac");
+        }
+        let words = words(text);
+        let sep = if is_cjk_text(text) { 0 } else { 1 };
+        for (k, &(n, frac)) in c.top_n_grams.iter().enumerate() {
+            if let Some(chars) = top_ngram_chars(&words, n, sep) {
+                if chars as f64 / total > frac {
+                    return Judgement::Drop(self.top_reasons[k]);
+                }
+            }
+        }
+        for (k, &(n, frac)) in c.dup_n_grams.iter().enumerate() {
+            if duplicated_ngram_chars(&words, n) as f64 / total > frac {
+                return Judgement::Drop(self.dup_reasons[k]);
+            }
+        }
+        Judgement::Keep
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn r() -> GopherRepetition {
+        GopherRepetition::new(GopherRepetitionConfig::default()).unwrap()
+    }
+
+    #[test]
+    fn varied_text_passes_and_repeats_fail() {
+        let prose = "The river rose overnight after heavy rain in the hills.\n\
+            Farmers moved their animals to higher ground before dawn.\n\
+            By noon the water had reached the old stone bridge, and the road was closed.\n\
+            Officials said the level should fall again by the weekend.";
+        assert_eq!(r().judge(prose), Judgement::Keep);
+        let dup_lines = "Click here to subscribe.\nClick here to subscribe.\nClick here to subscribe.\nNews today.";
+        assert_eq!(
+            r().judge(dup_lines),
+            Judgement::Drop("gopher_repetition.dup_line_frac")
+        );
+        let ngrams =
+            "buy cheap pills online buy cheap pills online today and buy cheap pills online now";
+        assert!(matches!(r().judge(ngrams), Judgement::Drop(r) if r.contains("gram")));
+    }
+
+    #[test]
+    fn chinese_repetition_is_caught_per_character() {
+        let spam = "点击这里领取红包点击这里领取红包点击这里领取红包点击这里领取红包";
+        assert!(matches!(r().judge(spam), Judgement::Drop(_)));
+        let poem = "床前明月光，疑是地上霜。\n举头望明月，低头思故乡。";
+        assert_eq!(r().judge(poem), Judgement::Keep);
+    }
+
+    #[test]
+    fn helpers_match_reference_semantics() {
+        let w = ["a", "b", "a", "b", "a", "b"];
+        // "a b" appears 3 times: 3 chars x 3
+        assert_eq!(top_ngram_chars(&w, 2, 1), Some(9));
+        assert_eq!(top_ngram_chars(&w, 2, 0), Some(6));
+        // 2-grams: ab(0) ba(1) ab(2) repeat → +2, skip to 4: ab repeat → +2
+        assert_eq!(duplicated_ngram_chars(&w, 2), 4);
+    }
+}

@@ -1,0 +1,161 @@
+//! Character classes and splitting rules shared by the filters: punctuation sets, CJK
+//! detection, and line/paragraph splitting with the semantics of the reference tools.
+
+use std::collections::HashSet;
+use std::sync::OnceLock;
+
+fn parse_codepoints(data: &str) -> HashSet<char> {
+    data.lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+        .map(|l| {
+            let hex = l.trim().trim_start_matches("U+");
+            char::from_u32(u32::from_str_radix(hex, 16).expect("hex code point"))
+                .expect("valid char")
+        })
+        .collect()
+}
+
+/// Punctuation and control characters: a token of only these is a symbol, not a word.
+pub fn is_punct(c: char) -> bool {
+    static SET: OnceLock<HashSet<char>> = OnceLock::new();
+    SET.get_or_init(|| parse_codepoints(include_str!("../data/punctuation.txt")))
+        .contains(&c)
+}
+
+/// Sentence-terminal punctuation (Unicode Sentence_Terminal), incl. `。！？`.
+pub fn is_terminal_punct(c: char) -> bool {
+    static SET: OnceLock<HashSet<char>> = OnceLock::new();
+    SET.get_or_init(|| parse_codepoints(include_str!("../data/terminal_punctuation.txt")))
+        .contains(&c)
+}
+
+/// Han ideographs, kana, hangul, CJK punctuation and full-width forms: scripts written
+/// without spaces between words, counted per character.
+pub fn is_cjk(c: char) -> bool {
+    matches!(c as u32,
+        0x3040..=0x30FF   // hiragana, katakana
+        | 0x3400..=0x4DBF // CJK ext A
+        | 0x4E00..=0x9FFF // CJK unified
+        | 0xAC00..=0xD7AF // hangul syllables
+        | 0xF900..=0xFAFF // compatibility ideographs
+        | 0x20000..=0x2FA1F // ext B..F, compatibility supplement
+    )
+}
+
+/// True when at least 30% of the letters are CJK: English word rules (mean word length,
+/// English stop words) do not apply to such text.
+pub fn is_cjk_text(text: &str) -> bool {
+    let (mut letters, mut cjk) = (0usize, 0usize);
+    for c in text.chars() {
+        if is_cjk(c) {
+            cjk += 1;
+            letters += 1;
+        } else if c.is_alphabetic() {
+            letters += 1;
+        }
+    }
+    letters > 0 && cjk * 10 >= letters * 3
+}
+
+/// Python's `str.splitlines()`: splits on \n, \r, \r\n, \v, \f, \x1c-\x1e, \x85, U+2028/9.
+pub fn py_splitlines(text: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    let mut it = text.char_indices().peekable();
+    while let Some((i, c)) = it.next() {
+        let is_break = matches!(
+            c,
+            '\n' | '\r'
+                | '\x0b'
+                | '\x0c'
+                | '\x1c'
+                | '\x1d'
+                | '\x1e'
+                | '\u{85}'
+                | '\u{2028}'
+                | '\u{2029}'
+        );
+        if is_break {
+            out.push(&text[start..i]);
+            let mut end = i + c.len_utf8();
+            if c == '\r' {
+                if let Some((_, '\n')) = it.peek() {
+                    it.next();
+                    end += 1;
+                }
+            }
+            start = end;
+        }
+    }
+    if start < text.len() {
+        out.push(&text[start..]);
+    }
+    out
+}
+
+/// Splits on runs of `\n` of at least `min_run` (`re.split("\n{min_run,}")`).
+pub fn split_newline_runs(text: &str, min_run: usize) -> Vec<&str> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::new();
+    let (mut start, mut i) = (0, 0);
+    while i < bytes.len() {
+        if bytes[i] == b'\n' {
+            let mut j = i;
+            while j < bytes.len() && bytes[j] == b'\n' {
+                j += 1;
+            }
+            if j - i >= min_run {
+                out.push(&text[start..i]);
+                start = j;
+            }
+            i = j;
+        } else {
+            i += 1;
+        }
+    }
+    out.push(&text[start..]);
+    out
+}
+
+/// Number of code points (Python's `len`).
+pub fn char_len(s: &str) -> usize {
+    s.chars().count()
+}
+
+/// Non-overlapping occurrences of `pat` (Python's `str.count`).
+pub fn count_matches(text: &str, pat: &str) -> usize {
+    text.matches(pat).count()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn splitlines_matches_python() {
+        assert_eq!(py_splitlines("a\nb\r\nc\rd\n"), vec!["a", "b", "c", "d"]);
+        assert_eq!(py_splitlines("a\n\nb"), vec!["a", "", "b"]);
+        assert_eq!(py_splitlines(""), Vec::<&str>::new());
+        assert_eq!(py_splitlines("x\u{2028}y"), vec!["x", "y"]);
+    }
+
+    #[test]
+    fn newline_runs_match_re_split() {
+        assert_eq!(
+            split_newline_runs("a\n\nb\nc\n\n\nd", 2),
+            vec!["a", "b\nc", "d"]
+        );
+        assert_eq!(split_newline_runs("a\nb", 1), vec!["a", "b"]);
+        assert_eq!(split_newline_runs("\na", 1), vec!["", "a"]);
+    }
+
+    #[test]
+    fn character_classes() {
+        assert!(is_punct('.') && is_punct('，') && is_punct('\x07') && !is_punct('a'));
+        assert!(is_terminal_punct('。') && is_terminal_punct('?') && !is_terminal_punct(','));
+        assert!(is_cjk('股') && is_cjk('カ') && !is_cjk('a'));
+        assert!(is_cjk_text("股票代码 K线图 is here"));
+        assert!(!is_cjk_text("The price of 股票 rose today in the market"));
+        assert_eq!(count_matches("a....b", "..."), 1);
+    }
+}
