@@ -5,6 +5,8 @@
 //! Still to come (issue 3): cleaning, language ID, domain labelling and the trainable
 //! classifier, sensitive-content and PII filtering.
 
+pub mod clean;
+pub mod lang;
 pub mod quality;
 pub mod text;
 pub mod words;
@@ -13,5 +15,7 @@ use pipeline::StageRegistry;
 
 /// Adds this crate's stages to `registry`.
 pub fn register(registry: &mut StageRegistry) {
+    registry.register("clean", clean::build);
+    registry.register("language", lang::build);
     quality::register(registry);
 }
