@@ -73,10 +73,33 @@ pub(crate) fn build(table: toml::Table, _env: &StageEnv) -> Result<StageKind, St
 }
 
 const CP1252: [(char, u8); 27] = [
-    ('€', 0x80), ('‚', 0x82), ('ƒ', 0x83), ('„', 0x84), ('…', 0x85), ('†', 0x86), ('‡', 0x87), ('ˆ', 0x88),
-    ('‰', 0x89), ('Š', 0x8A), ('‹', 0x8B), ('Œ', 0x8C), ('Ž', 0x8E), ('‘', 0x91), ('’', 0x92), ('“', 0x93),
-    ('”', 0x94), ('•', 0x95), ('–', 0x96), ('—', 0x97), ('˜', 0x98), ('™', 0x99), ('š', 0x9A), ('›', 0x9B),
-    ('œ', 0x9C), ('ž', 0x9E), ('Ÿ', 0x9F),
+    ('€', 0x80),
+    ('‚', 0x82),
+    ('ƒ', 0x83),
+    ('„', 0x84),
+    ('…', 0x85),
+    ('†', 0x86),
+    ('‡', 0x87),
+    ('ˆ', 0x88),
+    ('‰', 0x89),
+    ('Š', 0x8A),
+    ('‹', 0x8B),
+    ('Œ', 0x8C),
+    ('Ž', 0x8E),
+    ('‘', 0x91),
+    ('’', 0x92),
+    ('“', 0x93),
+    ('”', 0x94),
+    ('•', 0x95),
+    ('–', 0x96),
+    ('—', 0x97),
+    ('˜', 0x98),
+    ('™', 0x99),
+    ('š', 0x9A),
+    ('›', 0x9B),
+    ('œ', 0x9C),
+    ('ž', 0x9E),
+    ('Ÿ', 0x9F),
 ];
 
 /// Repairs text that is UTF-8 decoded as CP1252/Latin-1 (`cafÃ©` → `café`), segment by
@@ -141,8 +164,10 @@ impl Cleaner {
             .map_err(|e| format!("boilerplate_phrases: {e}"))?;
         Ok(Cleaner {
             c,
-            ansi: Regex::new(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[@-Z\\-_]")
-                .expect("valid regex"),
+            ansi: Regex::new(
+                r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[@-Z\\-_]",
+            )
+            .expect("valid regex"),
             boilerplate,
         })
     }
@@ -177,7 +202,9 @@ impl Cleaner {
                     '\n' => Some('\n'),
                     '\t' => Some(' '),
                     '\r' => None,
-                    ch if ch.is_control() || matches!(ch, '\u{200B}' | '\u{FEFF}' | '\u{00AD}') => None,
+                    ch if ch.is_control() || matches!(ch, '\u{200B}' | '\u{FEFF}' | '\u{00AD}') => {
+                        None
+                    }
                     ch => Some(ch),
                 })
                 .collect();
@@ -225,7 +252,11 @@ impl Stage for Cleaner {
         "clean"
     }
 
-    fn process(&self, batch: RecordBatch, ctx: &mut StageContext) -> Result<StageOutput, StageError> {
+    fn process(
+        &self,
+        batch: RecordBatch,
+        ctx: &mut StageContext,
+    ) -> Result<StageOutput, StageError> {
         let text = str_column(&batch, TEXT)?;
         let mut d = Decisions::with_capacity(batch.num_rows());
         let mut out = StringBuilder::with_capacity(text.len(), text.value_data().len());
@@ -266,7 +297,8 @@ mod tests {
     #[test]
     fn ansi_control_and_whitespace() {
         // fortunes-zh style colour codes around a Tang poem line.
-        let (t, n) = cleaner().clean("\x1b[1;33m床前明月光\x1b[0m，  疑是\t地上霜。\x07\r\n\n\n\n举头望明月");
+        let (t, n) = cleaner()
+            .clean("\x1b[1;33m床前明月光\x1b[0m，  疑是\t地上霜。\x07\r\n\n\n\n举头望明月");
         assert_eq!(t, "床前明月光， 疑是 地上霜。\n\n举头望明月");
         assert_eq!(n.ansi, 2);
         assert_eq!(n.control, 2);
@@ -274,9 +306,15 @@ mod tests {
 
     #[test]
     fn mojibake_is_repaired() {
-        assert_eq!(fix_mojibake("cafÃ© and naÃ¯ve â€œquotesâ€\u{9d}").as_deref(), Some("café and naïve “quotes”"));
+        assert_eq!(
+            fix_mojibake("cafÃ© and naÃ¯ve â€œquotesâ€\u{9d}").as_deref(),
+            Some("café and naïve “quotes”")
+        );
         // `à` is C3 A0: its mojibake is Ã followed by a no-break space.
-        assert_eq!(fix_mojibake("Ã©tÃ© Ã\u{a0}Paris").as_deref(), Some("été àParis"));
+        assert_eq!(
+            fix_mojibake("Ã©tÃ© Ã\u{a0}Paris").as_deref(),
+            Some("été àParis")
+        );
         assert_eq!(fix_mojibake("café déjà vu"), None);
         assert_eq!(fix_mojibake("plain ascii"), None);
     }
@@ -287,13 +325,20 @@ mod tests {
         assert_eq!(t, "The actual article text is here.\n正文内容。");
         assert_eq!(n.boilerplate_lines, 3);
         // A long paragraph that mentions a phrase is content, not boilerplate.
-        let long = format!("{}read more about it in the report.", "The council discussed the budget at length ".repeat(4));
+        let long = format!(
+            "{}read more about it in the report.",
+            "The council discussed the budget at length ".repeat(4)
+        );
         assert_eq!(cleaner().clean(&long).0, long);
     }
 
     #[test]
     fn nfkc_is_optional() {
-        let c = Cleaner::new(CleanConfig { normalization: Normalization::Nfkc, ..Default::default() }).unwrap();
+        let c = Cleaner::new(CleanConfig {
+            normalization: Normalization::Nfkc,
+            ..Default::default()
+        })
+        .unwrap();
         assert_eq!(c.clean("ＡＢＣ１２３").0, "ABC123");
         assert_eq!(cleaner().clean("ＡＢＣ１２３").0, "ＡＢＣ１２３");
         assert_eq!(cleaner().clean("e\u{301}").0, "é");

@@ -70,7 +70,10 @@ fn short_code(lang: whatlang::Lang) -> &'static str {
 impl LanguageId {
     pub fn new(c: LanguageConfig) -> Result<Self, String> {
         if !(0.0..=1.0).contains(&c.min_score) {
-            return Err(format!("min_score = {} must be between 0 and 1", c.min_score));
+            return Err(format!(
+                "min_score = {} must be between 0 and 1",
+                c.min_score
+            ));
         }
         if c.max_chars == 0 {
             return Err("max_chars must be at least 1".into());
@@ -80,7 +83,10 @@ impl LanguageId {
 
     /// (code, score) of `text`; `("und", 0.0)` when nothing can be said.
     pub fn detect(&self, text: &str) -> (&'static str, f32) {
-        let end = text.char_indices().nth(self.c.max_chars).map_or(text.len(), |(i, _)| i);
+        let end = text
+            .char_indices()
+            .nth(self.c.max_chars)
+            .map_or(text.len(), |(i, _)| i);
         match whatlang::detect(&text[..end]) {
             Some(info) => (short_code(info.lang()), info.confidence() as f32),
             None => ("und", 0.0),
@@ -131,7 +137,11 @@ mod tests {
         let (en, s) = l.detect("The committee met on Tuesday to review the proposal for a new public library in the city centre.");
         assert_eq!(en, "en");
         assert!(s > 0.5);
-        assert_eq!(l.detect("中国人民银行今天宣布下调金融机构存款准备金率，以保持流动性合理充裕。").0, "zh");
+        assert_eq!(
+            l.detect("中国人民银行今天宣布下调金融机构存款准备金率，以保持流动性合理充裕。")
+                .0,
+            "zh"
+        );
         assert_eq!(l.detect("").0, "und");
     }
 }

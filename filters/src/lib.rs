@@ -6,8 +6,12 @@
 //! classifier, sensitive-content and PII filtering.
 
 pub mod clean;
+pub mod domain;
 pub mod lang;
+pub mod phrases;
+pub mod pii;
 pub mod quality;
+pub mod sensitive;
 pub mod text;
 pub mod words;
 
@@ -17,5 +21,8 @@ use pipeline::StageRegistry;
 pub fn register(registry: &mut StageRegistry) {
     registry.register("clean", clean::build);
     registry.register("language", lang::build);
+    registry.register("pii", pii::build);
+    registry.register("sensitive_words", sensitive::build);
+    registry.register("domain_keywords", domain::build);
     quality::register(registry);
 }

@@ -111,11 +111,19 @@ pub fn str_column<'a>(batch: &'a RecordBatch, name: &str) -> Result<&'a StringAr
 }
 
 /// `batch` with column `name` set to `array`: replaced where it exists, appended otherwise.
-pub fn with_column(batch: &RecordBatch, name: &str, array: ArrayRef) -> Result<RecordBatch, StageError> {
+pub fn with_column(
+    batch: &RecordBatch,
+    name: &str,
+    array: ArrayRef,
+) -> Result<RecordBatch, StageError> {
     let schema = batch.schema();
     let mut fields: Vec<Field> = schema.fields().iter().map(|f| f.as_ref().clone()).collect();
     let mut cols: Vec<ArrayRef> = batch.columns().to_vec();
-    let field = Field::new(name, array.data_type().clone(), array.null_count() > 0 || array.is_empty());
+    let field = Field::new(
+        name,
+        array.data_type().clone(),
+        array.null_count() > 0 || array.is_empty(),
+    );
     match schema.index_of(name) {
         Ok(i) => {
             fields[i] = field.with_nullable(fields[i].is_nullable() || array.null_count() > 0);
