@@ -137,7 +137,7 @@ pub fn valid_luhn(s: &str) -> bool {
             }
         })
         .sum();
-    sum % 10 == 0
+    sum.is_multiple_of(10)
 }
 
 fn valid_ipv4(s: &str) -> bool {
