@@ -51,11 +51,82 @@ enum Command {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
-    /// Text classifier commands (not yet available).
+    /// Text classifier commands.
     Classifier {
-        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
-        args: Vec<String>,
+        #[command(subcommand)]
+        command: ClassifierCommand,
     },
+}
+
+#[derive(Subcommand)]
+enum ClassifierCommand {
+    /// Train a hashed n-gram linear classifier from labelled JSON lines (.jsonl or .jsonl.gz).
+    Train {
+        #[arg(long)]
+        input: PathBuf,
+        #[arg(long)]
+        out: PathBuf,
+        #[arg(long, default_value = "text")]
+        text_field: String,
+        #[arg(long, default_value = "label")]
+        label_field: String,
+        #[arg(long, default_value_t = 20)]
+        epochs: usize,
+        #[arg(long, default_value_t = 0.5)]
+        lr: f32,
+        /// Hash buckets (model size: buckets × labels × 4 bytes).
+        #[arg(long, default_value_t = 1 << 18)]
+        buckets: u32,
+        /// Every Nth example is held out to report accuracy (0: none).
+        #[arg(long, default_value_t = 10)]
+        holdout_every: usize,
+    },
+}
+
+fn classifier_train(cmd: ClassifierCommand) -> Result<()> {
+    use filters::classifier::{read_labelled, TextClassifier, TrainOptions};
+    let ClassifierCommand::Train {
+        input,
+        out,
+        text_field,
+        label_field,
+        epochs,
+        lr,
+        buckets,
+        holdout_every,
+    } = cmd;
+    let all = read_labelled(&input, &text_field, &label_field)?;
+    let (mut train, mut held) = (Vec::new(), Vec::new());
+    for (i, e) in all.into_iter().enumerate() {
+        if holdout_every > 0 && i % holdout_every == holdout_every - 1 {
+            held.push(e);
+        } else {
+            train.push(e);
+        }
+    }
+    let opts = TrainOptions {
+        epochs,
+        learning_rate: lr,
+        buckets,
+        ..Default::default()
+    };
+    let model = TextClassifier::train(&train, &opts)?;
+    model.save(&out)?;
+    println!(
+        "trained on {} examples, labels: {}",
+        train.len(),
+        model.labels().join(", ")
+    );
+    if !held.is_empty() {
+        let correct = held.iter().filter(|(t, l)| model.predict(t).0 == l).count();
+        println!(
+            "held-out accuracy: {:.3} ({correct}/{})",
+            correct as f64 / held.len() as f64,
+            held.len()
+        );
+    }
+    println!("model: {}", out.display());
+    Ok(())
 }
 
 fn registry() -> StageRegistry {
@@ -118,6 +189,21 @@ fn not_yet(what: &str, issue: u32) -> Result<()> {
     anyhow::bail!("`sluice {what}` is not yet available (issue {issue})")
 }
 
+/// The error and its causes on one line, leaving out causes the message already quotes.
+fn one_line(e: &anyhow::Error) -> String {
+    let mut msg = String::new();
+    for cause in e.chain() {
+        let c = cause.to_string();
+        if !msg.contains(&c) {
+            if !msg.is_empty() {
+                msg.push_str(": ");
+            }
+            msg.push_str(&c);
+        }
+    }
+    msg.replace('\n', " ")
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging();
@@ -139,12 +225,12 @@ fn main() -> ExitCode {
         Command::Tokenizer { .. } => not_yet("tokenizer", 5),
         Command::Train { .. } => not_yet("train", 6),
         Command::Demo { .. } => not_yet("demo", 7),
-        Command::Classifier { .. } => not_yet("classifier", 3),
+        Command::Classifier { command } => classifier_train(command),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", one_line(&e));
             ExitCode::FAILURE
         }
     }

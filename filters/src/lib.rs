@@ -5,6 +5,7 @@
 //! Still to come (issue 3): cleaning, language ID, domain labelling and the trainable
 //! classifier, sensitive-content and PII filtering.
 
+pub mod classifier;
 pub mod clean;
 pub mod domain;
 pub mod lang;
@@ -24,5 +25,6 @@ pub fn register(registry: &mut StageRegistry) {
     registry.register("pii", pii::build);
     registry.register("sensitive_words", sensitive::build);
     registry.register("domain_keywords", domain::build);
+    registry.register("classifier", classifier::build);
     quality::register(registry);
 }
