@@ -426,7 +426,9 @@ impl Stage for ClassifierStage {
             } else {
                 domain.value(i)
             });
-            if !self.c.keep.is_empty() && !(confident && self.c.keep.iter().any(|k| k == label)) {
+            let wanted =
+                self.c.keep.is_empty() || confident && self.c.keep.iter().any(|k| k == label);
+            if !wanted {
                 d.reject("classifier.not_kept", Some(&format!("{label} {p:.2}")));
             } else {
                 d.keep();
@@ -444,7 +446,9 @@ mod tests {
     use super::*;
 
     /// Bundled fortunes of three categories; every 5th held out.
-    fn fortunes() -> (Vec<(String, String)>, Vec<(String, String)>) {
+    type Examples = Vec<(String, String)>;
+
+    fn fortunes() -> (Examples, Examples) {
         let path = Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("../datasets/data/default/fortunes.jsonl.gz");
         let all = read_labelled(&path, "text", "domain").unwrap();
