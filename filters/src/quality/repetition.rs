@@ -2,7 +2,10 @@
 //! duplicate paragraphs and lines by count and by characters, the most frequent 2/3/4-gram's
 //! share of characters, and the share of characters in repeated 5..10-grams.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+
+use xxhash_rust::xxh3::xxh3_64;
 
 use serde::Deserialize;
 
@@ -85,35 +88,88 @@ impl GopherRepetition {
     }
 }
 
+/// Word hashes and lengths of a document, computed once for all n-gram rules.
+struct Words {
+    hash: Vec<u64>,
+    /// Prefix sums of word lengths in chars: `len[j] - len[i]` is the length of words i..j.
+    len: Vec<usize>,
+}
+
+impl Words {
+    fn new(words: &[&str]) -> Self {
+        let mut len = Vec::with_capacity(words.len() + 1);
+        len.push(0);
+        for w in words {
+            len.push(len.last().copied().unwrap_or(0) + char_len(w));
+        }
+        Words {
+            hash: words.iter().map(|w| xxh3_64(w.as_bytes())).collect(),
+            len,
+        }
+    }
+
+    fn count(&self) -> usize {
+        self.hash.len()
+    }
+
+    /// Hash of the n words starting at i (order-sensitive).
+    fn ngram(&self, i: usize, n: usize) -> u64 {
+        self.hash[i..i + n]
+            .iter()
+            .fold(0x9E37_79B9_7F4A_7C15u64, |h, w| (h.rotate_left(23) ^ w).wrapping_mul(0x2545_F491_4F6C_DD1D))
+    }
+
+    fn chars(&self, i: usize, n: usize) -> usize {
+        self.len[i + n] - self.len[i]
+    }
+}
+
+/// Hashes that are already well mixed pass through unchanged.
+#[derive(Default, Clone, Copy)]
+struct PassThrough(u64);
+
+impl Hasher for PassThrough {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, _: &[u8]) {
+        unreachable!("only u64 keys")
+    }
+    fn write_u64(&mut self, v: u64) {
+        self.0 = v;
+    }
+}
+
+type U64Map<V> = HashMap<u64, V, BuildHasherDefault<PassThrough>>;
+
 /// Characters of the most frequent n-gram times its count (ties: first seen). The n-gram's
 /// words are joined by `sep_chars` characters (1 for a space; 0 for CJK, written without).
-fn top_ngram_chars(words: &[&str], n: usize, sep_chars: usize) -> Option<usize> {
-    if words.len() < n {
+fn top_ngram_chars(words: &Words, n: usize, sep_chars: usize) -> Option<usize> {
+    if words.count() < n {
         return None;
     }
-    let mut counts: HashMap<&[&str], (usize, usize)> = HashMap::new();
-    for (i, g) in words.windows(n).enumerate() {
-        counts.entry(g).or_insert((0, i)).0 += 1;
+    let mut counts: U64Map<(usize, usize)> = U64Map::default();
+    for i in 0..=words.count() - n {
+        counts.entry(words.ngram(i, n)).or_insert((0, i)).0 += 1;
     }
-    let (gram, (count, _)) = counts
-        .into_iter()
-        .max_by(|a, b| a.1 .0.cmp(&b.1 .0).then(b.1 .1.cmp(&a.1 .1)))?;
-    let len = gram.iter().map(|w| char_len(w)).sum::<usize>() + (n - 1) * sep_chars;
-    Some(len * count)
+    let (count, first) = counts
+        .into_values()
+        .max_by(|a, b| a.0.cmp(&b.0).then(b.1.cmp(&a.1)))?;
+    Some((words.chars(first, n) + (n - 1) * sep_chars) * count)
 }
 
 /// Characters in n-grams (words concatenated without spaces) already seen, skipping past a
 /// repeat (datatrove's `find_all_duplicate`).
-fn duplicated_ngram_chars(words: &[&str], n: usize) -> usize {
-    let mut seen: HashSet<&[&str]> = HashSet::new();
+fn duplicated_ngram_chars(words: &Words, n: usize) -> usize {
+    let mut seen: U64Map<()> = U64Map::default();
     let (mut chars, mut i) = (0, 0);
-    while i + n <= words.len() {
-        let g = &words[i..i + n];
-        if seen.contains(g) {
-            chars += g.iter().map(|w| char_len(w)).sum::<usize>();
+    while i + n <= words.count() {
+        let h = words.ngram(i, n);
+        if seen.contains_key(&h) {
+            chars += words.chars(i, n);
             i += n;
         } else {
-            seen.insert(g);
+            seen.insert(h, ());
             i += 1;
         }
     }
@@ -147,7 +203,7 @@ impl DocRule for GopherRepetition {
         if dup_chars as f64 / total > c.dup_line_char_frac {
             return Judgement::Drop("gopher_repetition.dup_line_char_frac");
         }
-        let words = words(text);
+        let words = Words::new(&words(text));
         let sep = if is_cjk_text(text) { 0 } else { 1 };
         for (k, &(n, frac)) in c.top_n_grams.iter().enumerate() {
             if let Some(chars) = top_ngram_chars(&words, n, sep) {
@@ -200,7 +256,7 @@ mod tests {
 
     #[test]
     fn helpers_match_reference_semantics() {
-        let w = ["a", "b", "a", "b", "a", "b"];
+        let w = Words::new(&["a", "b", "a", "b", "a", "b"]);
         // "a b" appears 3 times: 3 chars x 3
         assert_eq!(top_ngram_chars(&w, 2, 1), Some(9));
         assert_eq!(top_ngram_chars(&w, 2, 0), Some(6));
