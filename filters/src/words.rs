@@ -31,8 +31,8 @@ const SPLIT_WORDS: &[(&str, usize)] = &[("cannot", 3), ("gonna", 3), ("gotta", 3
 const ABBREVIATIONS: &[&str] = &[
     "mr.", "mrs.", "ms.", "dr.", "st.", "vs.", "jr.", "sr.", "inc.", "ltd.", "co.", "corp.",
     "prof.", "no.", "jan.", "feb.", "mar.", "apr.", "jun.", "jul.", "aug.", "sep.", "sept.",
-    "oct.", "nov.", "dec.", "mt.", "gen.", "gov.", "sen.", "rep.", "rev.", "ave.", "e.g.", "i.e.",
-    "a.m.", "p.m.",
+    "oct.", "nov.", "dec.", "mt.", "gen.", "gov.", "sen.", "rep.", "rev.", "e.g.", "i.e.", "a.m.",
+    "p.m.",
 ];
 
 /// Splits `text` into words and punctuation tokens (slices of `text`), whitespace dropped.
@@ -64,6 +64,22 @@ fn split_cjk<'a>(chunk: &'a str, out: &mut Vec<&'a str>) {
     }
 }
 
+/// Byte length of a run of two or more of the same `-'"!?` at the start (or end) of `s`,
+/// when something else remains beside it.
+fn punct_run(s: &str, at_end: bool) -> Option<usize> {
+    let b = s.as_bytes();
+    let first = if at_end { *b.last()? } else { *b.first()? };
+    if !matches!(first, b'-' | b'\'' | b'"' | b'!' | b'?') {
+        return None;
+    }
+    let run = if at_end {
+        b.iter().rev().take_while(|&&x| x == first).count()
+    } else {
+        b.iter().take_while(|&&x| x == first).count()
+    };
+    (run >= 2 && run < b.len()).then_some(run)
+}
+
 fn is_url(s: &str) -> bool {
     let l = s.to_ascii_lowercase();
     l.starts_with("http://") || l.starts_with("https://") || l.starts_with("www.")
@@ -80,6 +96,12 @@ fn split_latin<'a>(chunk: &'a str, out: &mut Vec<&'a str>) {
         if let Some(rest) = s.strip_prefix("...") {
             out.push(&s[..3]);
             s = rest;
+            continue;
+        }
+        // Runs of one punctuation character (`--`, `''`, `!!`) are one token.
+        if let Some(run) = punct_run(s, false) {
+            out.push(&s[..run]);
+            s = &s[run..];
             continue;
         }
         match s.chars().next() {
@@ -100,6 +122,11 @@ fn split_latin<'a>(chunk: &'a str, out: &mut Vec<&'a str>) {
         if s.len() > 3 && s.ends_with("...") {
             suffixes.push(&s[s.len() - 3..]);
             s = &s[..s.len() - 3];
+            continue;
+        }
+        if let Some(run) = punct_run(s, true) {
+            suffixes.push(&s[s.len() - run..]);
+            s = &s[..s.len() - run];
             continue;
         }
         let Some(c) = s.chars().next_back() else {
@@ -209,10 +236,25 @@ fn split_infixes<'a>(s: &'a str, out: &mut Vec<&'a str>) {
             '.' => prev.is_some_and(char::is_lowercase) && next.is_some_and(char::is_uppercase),
             _ => false,
         };
+        // `--` (or longer) between words is one infix token.
+        let dash_run = if c == '-' {
+            s[pos..].bytes().take_while(|b| *b == b'-').count()
+        } else {
+            0
+        };
+        let split = split
+            || (dash_run >= 2
+                && alnum(prev)
+                && s[pos + dash_run..]
+                    .chars()
+                    .next()
+                    .is_some_and(char::is_alphanumeric));
         if split && pos > start {
             out.push(&s[start..pos]);
             let len = if s[pos..].starts_with("...") {
                 3
+            } else if dash_run >= 2 {
+                dash_run
             } else {
                 c.len_utf8()
             };
@@ -236,6 +278,10 @@ mod tests {
 
     #[test]
     fn english_like_spacy() {
+        assert_eq!(
+            words("wait--what?! ''quoted''"),
+            vec!["wait", "--", "what", "?", "!", "''", "quoted", "''"]
+        );
         assert_eq!(words("Hello, world!"), vec!["Hello", ",", "world", "!"]);
         assert_eq!(
             words("I don't know (really)."),

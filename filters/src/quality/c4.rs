@@ -113,14 +113,13 @@ impl DocRule for C4Quality {
             if c.remove_citations && line.contains('[') {
                 line = self.citation.replace_all(&line, "").into_owned();
             }
+            let cjk_line = c.cjk_aware && crate::text::is_cjk_text(&line);
             if c.filter_no_terminal_punct {
-                let ends =
-                    line.ends_with(END_PUNCT) || (c.cjk_aware && line.ends_with(CJK_END_PUNCT));
+                let ends = line.ends_with(END_PUNCT) || (cjk_line && line.ends_with(CJK_END_PUNCT));
                 if !ends || line.ends_with("...") {
                     continue;
                 }
             }
-            let cjk_line = c.cjk_aware && crate::text::is_cjk_text(&line);
             let enough_words = if cjk_line {
                 // No spaces between Chinese words: count characters as words.
                 line.chars().filter(|ch| !ch.is_whitespace()).count() >= c.min_words_per_line

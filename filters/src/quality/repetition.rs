@@ -116,7 +116,9 @@ impl Words {
     fn ngram(&self, i: usize, n: usize) -> u64 {
         self.hash[i..i + n]
             .iter()
-            .fold(0x9E37_79B9_7F4A_7C15u64, |h, w| (h.rotate_left(23) ^ w).wrapping_mul(0x2545_F491_4F6C_DD1D))
+            .fold(0x9E37_79B9_7F4A_7C15u64, |h, w| {
+                (h.rotate_left(23) ^ w).wrapping_mul(0x2545_F491_4F6C_DD1D)
+            })
     }
 
     fn chars(&self, i: usize, n: usize) -> usize {
