@@ -2,7 +2,7 @@
 //! duplicate paragraphs and lines by count and by characters, the most frequent 2/3/4-gram's
 //! share of characters, and the share of characters in repeated 5..10-grams.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasherDefault, Hasher};
 
 use xxhash_rust::xxh3::xxh3_64;
@@ -163,16 +163,15 @@ fn top_ngram_chars(words: &Words, n: usize, sep_chars: usize) -> Option<usize> {
 /// Characters in n-grams (words concatenated without spaces) already seen, skipping past a
 /// repeat (datatrove's `find_all_duplicate`).
 fn duplicated_ngram_chars(words: &Words, n: usize) -> usize {
-    let mut seen: U64Map<()> = U64Map::default();
+    let mut seen: HashSet<u64, BuildHasherDefault<PassThrough>> = HashSet::default();
     let (mut chars, mut i) = (0, 0);
     while i + n <= words.count() {
         let h = words.ngram(i, n);
-        if seen.contains_key(&h) {
+        if seen.insert(h) {
+            i += 1;
+        } else {
             chars += words.chars(i, n);
             i += n;
-        } else {
-            seen.insert(h, ());
-            i += 1;
         }
     }
     chars
