@@ -184,9 +184,15 @@ impl Cleaner {
             text.to_string()
         };
         if c.fix_mojibake {
-            if let Some(fixed) = fix_mojibake(&t) {
-                n.mojibake = 1;
-                t = fixed;
+            // Text encoded twice needs two passes (`Ã¢Â\u{80}Â\u{99}` → `â\u{80}\u{99}` → `’`).
+            for _ in 0..3 {
+                match fix_mojibake(&t) {
+                    Some(fixed) => {
+                        n.mojibake = 1;
+                        t = fixed;
+                    }
+                    None => break,
+                }
             }
         }
         t = match c.normalization {
@@ -316,6 +322,8 @@ mod tests {
             Some("été àParis")
         );
         assert_eq!(fix_mojibake("café déjà vu"), None);
+        // Doubly encoded, as in Debian's fortunes (law): fixed by the cleaner's second pass.
+        assert_eq!(cleaner().clean("donÃ¢Â\u{80}Â\u{99}t").0, "don’t");
         assert_eq!(fix_mojibake("plain ascii"), None);
     }
 
