@@ -36,10 +36,10 @@ enum Command {
     Inspect { dir: PathBuf },
     /// List the stage types a pipeline config can use.
     Stages,
-    /// Tokenizer commands (not yet available).
+    /// Tokenizer commands.
     Tokenizer {
-        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
-        args: Vec<String>,
+        #[command(subcommand)]
+        command: TokenizerCommand,
     },
     /// Train a model from a shard manifest (not yet available).
     Train {
@@ -56,6 +56,45 @@ enum Command {
         #[command(subcommand)]
         command: ClassifierCommand,
     },
+}
+
+#[derive(Subcommand)]
+enum TokenizerCommand {
+    /// Train a byte-level BPE tokenizer (tokenizers crate) and write tokenizer.json.
+    Train {
+        /// Curated Parquet (file or dir), .jsonl[.gz] or .txt files.
+        #[arg(long, required = true, num_args = 1..)]
+        input: Vec<PathBuf>,
+        #[arg(long)]
+        vocab_size: usize,
+        #[arg(long)]
+        out: PathBuf,
+        /// Special tokens, first in the vocabulary (EOS first).
+        #[arg(long, num_args = 1.., default_values = ["<|endoftext|>", "<|pad|>"])]
+        special: Vec<String>,
+        #[arg(long, default_value = "text")]
+        text_field: String,
+    },
+}
+
+fn tokenizer_train(cmd: TokenizerCommand) -> Result<()> {
+    let TokenizerCommand::Train {
+        input,
+        vocab_size,
+        out,
+        special,
+        text_field,
+    } = cmd;
+    let texts = tokenize::texts::read_texts(&input, &text_field)?;
+    let n = texts.len();
+    tokenize::train_bpe(texts.into_iter(), vocab_size, &special, &out)?;
+    let tok = tokenize::Tok::load(&out, &special[0], None)?;
+    println!(
+        "trained byte-level BPE on {n} documents: {} tokens -> {}",
+        tok.vocab_size,
+        out.display()
+    );
+    Ok(())
 }
 
 #[derive(Subcommand)]
@@ -149,6 +188,16 @@ fn init_logging() {
 
 fn run(config: PathBuf, workers: Option<usize>, out: Option<PathBuf>) -> Result<()> {
     let loaded = LoadedPipeline::load(&config, &registry())?;
+    // The tokenize settings and the tokenizer are checked before any work starts.
+    let pack = match &loaded.config.tokenize {
+        Some(t) => {
+            let cfg = tokenize::TokenizeConfig::from_table(t.clone())
+                .with_context(|| format!("{}: [tokenize]", config.display()))?;
+            let tok = cfg.load_tokenizer(&loaded.base_dir)?;
+            Some((cfg, tok))
+        }
+        None => None,
+    };
     let exec = Executor::new(
         &loaded,
         &RunOptions {
@@ -162,7 +211,23 @@ fn run(config: PathBuf, workers: Option<usize>, out: Option<PathBuf>) -> Result<
         "starting run of {}",
         config.display()
     );
-    let summary = exec.run()?;
+    let summary = exec.run_with(&|out, workers| {
+        if let Some((cfg, tok)) = &pack {
+            tracing::info!(
+                "tokenizing and packing curated documents (seq_len {})",
+                cfg.seq_len
+            );
+            let m = tokenize::tokenize_curated(out, cfg, tok, workers).map_err(|e| {
+                pipeline::PipelineError::Finish {
+                    step: "tokenize".into(),
+                    message: e.to_string(),
+                }
+            })?;
+            let tokens: u64 = m.domains.values().map(|d| d.tokens).sum();
+            tracing::info!("packed {tokens} tokens in {} domains", m.domains.len());
+        }
+        Ok(())
+    })?;
     let s = &summary.stats;
     println!(
         "{} {}: {} shards ({} shard-phases run now) in {:.1}s; read {} records, quarantined {}, rejected {}, kept {} docs",
@@ -176,6 +241,14 @@ fn run(config: PathBuf, workers: Option<usize>, out: Option<PathBuf>) -> Result<
         s.rejected,
         s.output.docs,
     );
+    let manifest = summary.out_dir.join("manifest.json");
+    if manifest.exists() {
+        println!(
+            "token shards: {}  manifest: {}",
+            summary.out_dir.join("shards").display(),
+            manifest.display()
+        );
+    }
     println!(
         "curated: {}  rejected: {}  stats: {}",
         summary.out_dir.join("curated").display(),
@@ -222,7 +295,7 @@ fn main() -> ExitCode {
             }
             Ok(())
         }
-        Command::Tokenizer { .. } => not_yet("tokenizer", 5),
+        Command::Tokenizer { command } => tokenizer_train(command),
         Command::Train { .. } => not_yet("train", 6),
         Command::Demo { .. } => not_yet("demo", 7),
         Command::Classifier { command } => classifier_train(command),

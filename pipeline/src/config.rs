@@ -40,6 +40,9 @@ pub struct PipelineConfig {
     pub run: RunConfig,
     #[serde(default)]
     pub stages: Vec<toml::Table>,
+    /// Tokenize-and-pack settings, read by the tokenize crate (runs after curation).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tokenize: Option<toml::Table>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]

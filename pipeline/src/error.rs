@@ -40,6 +40,8 @@ pub enum PipelineError {
         #[source]
         source: StageError,
     },
+    #[error("{step}: {message}")]
+    Finish { step: String, message: String },
     #[error("strict input: {detail} (set run.strict = false to quarantine bad records and go on)")]
     StrictInput { detail: String },
 }

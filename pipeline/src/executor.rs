@@ -265,6 +265,16 @@ impl<'a> Executor<'a> {
 
     /// Runs (or resumes) the pipeline to completion.
     pub fn run(&self) -> Result<RunSummary, PipelineError> {
+        self.run_with(&|_, _| Ok(()))
+    }
+
+    /// Like [`run`](Self::run), with `finish(out_dir, workers)` called after curation, under
+    /// the run's lock and before the run is marked complete (the tokenize phase uses it): if
+    /// it fails or the process dies in it, the next run calls it again.
+    pub fn run_with(
+        &self,
+        finish: &dyn Fn(&Path, usize) -> Result<(), PipelineError>,
+    ) -> Result<RunSummary, PipelineError> {
         let started = Instant::now();
         let _lock = RunLock::acquire(&self.out)?;
         self.claim_output()?;
@@ -342,6 +352,7 @@ impl<'a> Executor<'a> {
             &self.out.join("stats.json"),
             &serde_json::to_vec_pretty(&stats).expect("serializes"),
         )?;
+        finish(&self.out, self.workers)?;
         write_atomic(&complete, b"{}")?;
         self.remove_intermediates();
         Ok(RunSummary {

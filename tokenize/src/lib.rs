@@ -1,4 +1,18 @@
-//! Tokenization and packing: loads or trains Hugging Face tokenizers and writes packed
-//! fixed-length token rows as Arrow IPC shards with a manifest.
-//!
-//! Not built yet (issue 5).
+//! Tokenization and packing: loads any Hugging Face `tokenizer.json` or trains a byte-level
+//! BPE, encodes curated documents in parallel, appends EOS after each document and packs the
+//! token stream of each domain into fixed rows of `seq_len + 1` tokens (inputs and shifted
+//! targets from one row), written as Arrow IPC **file** shards per domain with a manifest.
+
+pub mod error;
+pub mod manifest;
+pub mod packer;
+pub mod run;
+pub mod shards;
+pub mod texts;
+pub mod vocab;
+
+pub use error::TokenizeError;
+pub use manifest::Manifest;
+pub use packer::{PackedRow, Packer};
+pub use run::{tokenize_curated, TokenizeConfig};
+pub use vocab::{train_bpe, Tok};

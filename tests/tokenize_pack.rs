@@ -1,0 +1,279 @@
+//! End to end: `sluice tokenizer train`, then a pipeline whose `[tokenize]` packs the curated
+//! documents into Arrow IPC shards; the rows decode back to the documents token for token
+//! (English and Chinese), the shards are identical whatever the worker count, and pyarrow
+//! reads them consistently with the manifest.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use arrow::array::{Array, FixedSizeListArray, ListArray, StringArray, UInt32Array};
+use arrow::ipc::reader::FileReader;
+use common::*;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+
+fn setup(root: &Path) {
+    std::fs::create_dir_all(root.join("raw")).unwrap();
+    std::fs::copy(
+        bundled("fortunes.jsonl.gz"),
+        root.join("raw/fortunes.jsonl.gz"),
+    )
+    .unwrap();
+    std::fs::copy(bundled("tang-poems.parquet"), root.join("raw/tang.parquet")).unwrap();
+    let out = run_ok(&[
+        "tokenizer",
+        "train",
+        "--input",
+        root.join("raw/fortunes.jsonl.gz").to_str().unwrap(),
+        bundled("tang-poems.parquet").to_str().unwrap(),
+        "--vocab-size",
+        "3000",
+        "--out",
+        root.join("tokenizer.json").to_str().unwrap(),
+    ]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("trained byte-level BPE"));
+    std::fs::write(
+        root.join("pipeline.toml"),
+        r#"
+[[input]]
+paths = ["raw/fortunes.jsonl.gz"]
+[[input]]
+paths = ["raw/tang.parquet"]
+default_domain = "poetry-zh"
+[output]
+dir = "out"
+[[stages]]
+type = "length"
+min_chars = 10
+[tokenize]
+tokenizer = "tokenizer.json"
+eos_token = "<|endoftext|>"
+pad_token = "<|pad|>"
+seq_len = 63
+shard_tokens = 20000
+"#,
+    )
+    .unwrap();
+}
+
+/// Per domain: the valid tokens of all rows in order, and the doc start offsets.
+fn read_shards(out: &Path) -> BTreeMap<String, (Vec<u32>, Vec<usize>)> {
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("manifest.json")).unwrap()).unwrap();
+    let row_len = manifest["row_len"].as_u64().unwrap() as usize;
+    let mut res = BTreeMap::new();
+    for (domain, d) in manifest["domains"].as_object().unwrap() {
+        let (mut stream, mut starts) = (vec![], vec![]);
+        let (mut rows, mut tokens) = (0u64, 0u64);
+        for shard in d["shards"].as_array().unwrap() {
+            let f = std::fs::File::open(out.join(shard["path"].as_str().unwrap())).unwrap();
+            for b in FileReader::try_new(f, None).unwrap() {
+                let b = b.unwrap();
+                let ids: &FixedSizeListArray = b
+                    .column_by_name("input_ids")
+                    .unwrap()
+                    .as_any()
+                    .downcast_ref()
+                    .unwrap();
+                assert_eq!(ids.value_length() as usize, row_len);
+                let valid: &UInt32Array = b
+                    .column_by_name("valid_len")
+                    .unwrap()
+                    .as_any()
+                    .downcast_ref()
+                    .unwrap();
+                let ds: &ListArray = b
+                    .column_by_name("doc_starts")
+                    .unwrap()
+                    .as_any()
+                    .downcast_ref()
+                    .unwrap();
+                let dom: &StringArray = b
+                    .column_by_name("domain")
+                    .unwrap()
+                    .as_any()
+                    .downcast_ref()
+                    .unwrap();
+                for r in 0..b.num_rows() {
+                    assert_eq!(dom.value(r), domain);
+                    let row = ids.value(r);
+                    let row: &UInt32Array = row.as_any().downcast_ref().unwrap();
+                    let s = ds.value(r);
+                    let s: &UInt32Array = s.as_any().downcast_ref().unwrap();
+                    starts.extend(s.values().iter().map(|x| stream.len() + *x as usize));
+                    stream.extend_from_slice(&row.values()[..valid.value(r) as usize]);
+                    rows += 1;
+                    tokens += valid.value(r) as u64;
+                }
+            }
+        }
+        assert_eq!(rows, d["rows"].as_u64().unwrap());
+        assert_eq!(tokens, d["tokens"].as_u64().unwrap());
+        res.insert(domain.clone(), (stream, starts));
+    }
+    res
+}
+
+#[test]
+fn packed_rows_round_trip_to_the_documents() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    setup(root);
+    let out = run_ok(&[
+        "run",
+        root.join("pipeline.toml").to_str().unwrap(),
+        "--workers",
+        "2",
+    ]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("manifest"));
+    let outdir = root.join("out");
+    let tok = tokenize::Tok::load(
+        &root.join("tokenizer.json"),
+        "<|endoftext|>",
+        Some("<|pad|>"),
+    )
+    .unwrap();
+
+    // The curated documents per domain, in curated order.
+    let mut docs: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let mut files: Vec<_> = std::fs::read_dir(outdir.join("curated"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    for f in files {
+        for b in ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(f).unwrap())
+            .unwrap()
+            .build()
+            .unwrap()
+        {
+            let b = b.unwrap();
+            let t: &StringArray = b
+                .column_by_name("text")
+                .unwrap()
+                .as_any()
+                .downcast_ref()
+                .unwrap();
+            let d: &StringArray = b
+                .column_by_name("domain")
+                .unwrap()
+                .as_any()
+                .downcast_ref()
+                .unwrap();
+            for i in 0..b.num_rows() {
+                docs.entry(d.value(i).to_string())
+                    .or_default()
+                    .push(t.value(i).to_string());
+            }
+        }
+    }
+    let shards = read_shards(&outdir);
+    assert_eq!(
+        shards.keys().collect::<Vec<_>>(),
+        docs.keys().collect::<Vec<_>>()
+    );
+    for (domain, texts) in &docs {
+        let (stream, starts) = &shards[domain];
+        let mut expected = vec![];
+        let mut expected_starts = vec![];
+        for t in texts {
+            expected_starts.push(expected.len());
+            expected.extend(tok.encode(t).unwrap());
+            expected.push(tok.eos_id);
+        }
+        assert_eq!(stream, &expected, "{domain}: token stream");
+        assert_eq!(starts, &expected_starts, "{domain}: document starts");
+        // Decoding each document's tokens gives its text back (byte-level BPE is lossless).
+        for (k, t) in texts.iter().enumerate().step_by(97) {
+            let end = starts.get(k + 1).copied().unwrap_or(stream.len()) - 1;
+            assert_eq!(
+                &tok.decode(&stream[starts[k]..end]).unwrap(),
+                t,
+                "{domain} doc {k}"
+            );
+        }
+    }
+    assert!(docs.contains_key("poetry-zh") && docs.contains_key("computers"));
+    // The manifest is what inspect reports.
+    let inspect = run_ok(&["inspect", outdir.to_str().unwrap()]);
+    assert!(String::from_utf8_lossy(&inspect.stdout).contains("poetry-zh"));
+
+    // Same bytes with 1 worker.
+    let one = root.join("one");
+    run_ok(&[
+        "run",
+        root.join("pipeline.toml").to_str().unwrap(),
+        "--workers",
+        "1",
+        "--out",
+        one.to_str().unwrap(),
+    ]);
+    assert_eq!(tree(&one.join("shards")), tree(&outdir.join("shards")));
+    assert_eq!(
+        std::fs::read(one.join("manifest.json")).unwrap(),
+        std::fs::read(outdir.join("manifest.json")).unwrap()
+    );
+
+    // pyarrow opens a shard, and the manifest's counts match what it reads.
+    let script = r#"
+import json, sys, pyarrow as pa, pyarrow.ipc as ipc
+out = sys.argv[1]
+m = json.load(open(out + "/manifest.json"))
+for name, d in m["domains"].items():
+    rows = tokens = 0
+    for s in d["shards"]:
+        t = ipc.open_file(out + "/" + s["path"]).read_all()
+        assert t.schema.field("input_ids").type == pa.list_(pa.field("item", pa.uint32(), nullable=False), m["row_len"]), t.schema
+        assert set(t.column("domain").to_pylist()) == {name}
+        assert t.num_rows == s["rows"]
+        rows += t.num_rows
+        tokens += sum(t.column("valid_len").to_pylist())
+    assert rows == d["rows"] and tokens == d["tokens"], (name, rows, tokens, d)
+print("pyarrow shards ok")
+"#;
+    let res = std::process::Command::new("python3")
+        .args(["-c", script, outdir.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(
+        res.status.success(),
+        "{}",
+        String::from_utf8_lossy(&res.stderr)
+    );
+}
+
+#[test]
+fn bad_tokenize_settings_fail_before_any_work() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    setup(root);
+    let cfg = root.join("pipeline.toml");
+    let text = std::fs::read_to_string(&cfg).unwrap();
+    std::fs::write(
+        &cfg,
+        text.replace("eos_token = \"<|endoftext|>\"", "eos_token = \"</s>\""),
+    )
+    .unwrap();
+    let out = sluice()
+        .args(["run", cfg.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("has no token '</s>'"));
+    assert!(!root.join("out").exists());
+    std::fs::write(
+        &cfg,
+        text.replace("seq_len = 63", "seq_len = 63\nseq_lenn = 1"),
+    )
+    .unwrap();
+    let out = sluice()
+        .args(["run", cfg.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("seq_lenn"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -1,0 +1,47 @@
+//! `OUT/manifest.json`: what the trainer needs to read the shards.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Manifest {
+    pub format_version: u32,
+    pub tokenizer: TokenizerInfo,
+    pub seq_len: u32,
+    /// Tokens per row: `seq_len + 1` (inputs are `[..seq_len]`, targets `[1..]`).
+    pub row_len: u32,
+    /// What happened to each domain's last partial row: `pad` or `drop`.
+    pub remainder: String,
+    pub domains: BTreeMap<String, DomainShards>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct TokenizerInfo {
+    pub path: String,
+    pub xxh3_128: String,
+    pub vocab_size: u32,
+    pub eos_id: u32,
+    pub pad_id: u32,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+pub struct DomainShards {
+    pub shards: Vec<ShardEntry>,
+    pub rows: u64,
+    /// Real tokens (EOS included, padding not).
+    pub tokens: u64,
+    pub docs: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ShardEntry {
+    /// Relative to the manifest's directory.
+    pub path: String,
+    pub rows: u64,
+    pub tokens: u64,
+}
+
+impl Manifest {
+    pub const FORMAT_VERSION: u32 = 1;
+}

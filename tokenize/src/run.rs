@@ -1,0 +1,220 @@
+//! The tokenize phase of a run: reads `OUT/curated/*.parquet` in order, encodes documents in
+//! parallel (rayon, batched; output order fixed), packs each domain's token stream and writes
+//! `OUT/shards/<domain>/part-NNNNN.arrow` and, last and atomically, `OUT/manifest.json`.
+//! A run whose manifest matches its config is complete; an interrupted one is redone from the
+//! start of this phase (the curated documents are already on disk), giving the same bytes.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use arrow::array::Array;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use pipeline::document::{str_column, DOMAIN, TEXT};
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::error::TokenizeError;
+use crate::manifest::{DomainShards, Manifest, TokenizerInfo};
+use crate::packer::Packer;
+use crate::shards::DomainShardWriter;
+use crate::vocab::Tok;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Remainder {
+    /// Pad each domain's last partial row (its `valid_len` tells the trainer where).
+    Pad,
+    /// Drop each domain's last partial row (loses fewer than `seq_len + 1` tokens per domain).
+    Drop,
+}
+
+/// The `[tokenize]` table of a pipeline config.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokenizeConfig {
+    /// A tokenizer.json, relative to the config file.
+    pub tokenizer: String,
+    #[serde(default = "default_eos")]
+    pub eos_token: String,
+    /// Defaults to the EOS token.
+    pub pad_token: Option<String>,
+    #[serde(default = "default_seq_len")]
+    pub seq_len: usize,
+    /// Target tokens per shard file.
+    #[serde(default = "default_shard_tokens")]
+    pub shard_tokens: u64,
+    #[serde(default = "default_remainder")]
+    pub remainder: Remainder,
+    /// Documents encoded per parallel batch.
+    #[serde(default = "default_batch_docs")]
+    pub batch_docs: usize,
+}
+
+fn default_eos() -> String {
+    "<|endoftext|>".into()
+}
+fn default_seq_len() -> usize {
+    1024
+}
+fn default_shard_tokens() -> u64 {
+    1 << 24
+}
+fn default_remainder() -> Remainder {
+    Remainder::Pad
+}
+fn default_batch_docs() -> usize {
+    1024
+}
+
+impl TokenizeConfig {
+    pub fn from_table(table: toml::Table) -> Result<Self, TokenizeError> {
+        let c: TokenizeConfig = toml::Value::Table(table)
+            .try_into()
+            .map_err(|e: toml::de::Error| TokenizeError::Config(e.message().to_string()))?;
+        if c.seq_len == 0 {
+            return Err(TokenizeError::Config("seq_len must be at least 1".into()));
+        }
+        if c.batch_docs == 0 || c.shard_tokens == 0 {
+            return Err(TokenizeError::Config(
+                "batch_docs and shard_tokens must be at least 1".into(),
+            ));
+        }
+        Ok(c)
+    }
+
+    /// Loads the tokenizer named by the config (relative to `base_dir`).
+    pub fn load_tokenizer(&self, base_dir: &Path) -> Result<Tok, TokenizeError> {
+        Tok::load(
+            &base_dir.join(&self.tokenizer),
+            &self.eos_token,
+            self.pad_token.as_deref(),
+        )
+    }
+}
+
+fn curated_files(dir: &Path) -> Result<Vec<PathBuf>, TokenizeError> {
+    let mut files: Vec<PathBuf> = match std::fs::read_dir(dir) {
+        Ok(rd) => rd
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|e| e == "parquet"))
+            .collect(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => vec![],
+        Err(e) => return Err(TokenizeError::io(dir, e)),
+    };
+    files.sort();
+    Ok(files)
+}
+
+/// Tokenizes and packs `out/curated` into `out/shards` + `out/manifest.json`.
+pub fn tokenize_curated(
+    out: &Path,
+    cfg: &TokenizeConfig,
+    tok: &Tok,
+    workers: usize,
+) -> Result<Manifest, TokenizeError> {
+    let row_len = cfg.seq_len + 1;
+    let rows_per_shard = cfg.shard_tokens.div_ceil(row_len as u64);
+    let shards_dir = out.join("shards");
+    if shards_dir.exists() {
+        std::fs::remove_dir_all(&shards_dir).map_err(|e| TokenizeError::io(&shards_dir, e))?;
+    }
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(workers.max(1))
+        .build()
+        .map_err(|e| TokenizeError::Config(format!("cannot start {workers} threads: {e}")))?;
+    let mut domains: BTreeMap<String, (Packer, DomainShardWriter)> = BTreeMap::new();
+    let mut rows = Vec::new();
+    for file in curated_files(&out.join("curated"))? {
+        let f = std::fs::File::open(&file).map_err(|e| TokenizeError::io(&file, e))?;
+        let reader = ParquetRecordBatchReaderBuilder::try_new(f)
+            .and_then(|b| b.with_batch_size(cfg.batch_docs).build())
+            .map_err(|e| TokenizeError::Arrow {
+                path: file.clone(),
+                message: e.to_string(),
+            })?;
+        for batch in reader {
+            let batch = batch.map_err(|e| TokenizeError::Arrow {
+                path: file.clone(),
+                message: e.to_string(),
+            })?;
+            let arrow_err = |e: pipeline::StageError| TokenizeError::Arrow {
+                path: file.clone(),
+                message: e.to_string(),
+            };
+            let text = str_column(&batch, TEXT).map_err(arrow_err)?;
+            let domain = str_column(&batch, DOMAIN).map_err(arrow_err)?;
+            let encoded: Vec<Vec<u32>> = pool.install(|| {
+                (0..text.len())
+                    .into_par_iter()
+                    .map(|i| tok.encode(text.value(i)))
+                    .collect::<Result<_, _>>()
+            })?;
+            for (i, ids) in encoded.iter().enumerate() {
+                let d = domain.value(i);
+                if !domains.contains_key(d) {
+                    domains.insert(
+                        d.to_string(),
+                        (
+                            Packer::new(row_len, tok.eos_id),
+                            DomainShardWriter::new(out, d, row_len, rows_per_shard),
+                        ),
+                    );
+                }
+                let (packer, writer) = domains.get_mut(d).expect("inserted above");
+                packer.push(ids, &mut rows);
+                for r in rows.drain(..) {
+                    writer.push(r)?;
+                }
+            }
+        }
+    }
+    let mut manifest = Manifest {
+        format_version: Manifest::FORMAT_VERSION,
+        tokenizer: TokenizerInfo {
+            path: tok
+                .path
+                .file_name()
+                .map_or_else(String::new, |n| n.to_string_lossy().into_owned()),
+            xxh3_128: tok.file_hash.clone(),
+            vocab_size: tok.vocab_size,
+            eos_id: tok.eos_id,
+            pad_id: tok.pad_id,
+        },
+        seq_len: cfg.seq_len as u32,
+        row_len: row_len as u32,
+        remainder: match cfg.remainder {
+            Remainder::Pad => "pad",
+            Remainder::Drop => "drop",
+        }
+        .into(),
+        domains: BTreeMap::new(),
+    };
+    for (name, (packer, mut writer)) in domains {
+        let docs = packer.docs();
+        if cfg.remainder == Remainder::Pad {
+            if let Some(r) = packer.finish(tok.pad_id) {
+                writer.push(r)?;
+            }
+        }
+        let shards = writer.finish()?;
+        manifest.domains.insert(
+            name,
+            DomainShards {
+                rows: shards.iter().map(|s| s.rows).sum(),
+                tokens: shards.iter().map(|s| s.tokens).sum(),
+                docs,
+                shards,
+            },
+        );
+    }
+    let path = out.join("manifest.json");
+    let tmp = pipeline::writer::tmp_path(&path);
+    std::fs::write(
+        &tmp,
+        serde_json::to_vec_pretty(&manifest).expect("serializes"),
+    )
+    .map_err(|e| TokenizeError::io(&tmp, e))?;
+    std::fs::rename(&tmp, &path).map_err(|e| TokenizeError::io(&path, e))?;
+    Ok(manifest)
+}

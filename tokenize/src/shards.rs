@@ -1,0 +1,208 @@
+//! Arrow IPC file shards of packed rows, one directory per domain:
+//! `shards/<domain>/part-NNNNN.arrow` with columns `input_ids` (FixedSizeList<UInt32> of
+//! `row_len`), `domain` (Utf8), `doc_starts` (List<UInt32>, offsets of document starts in the
+//! row) and `valid_len` (UInt32). Files are written under `.tmp` names and renamed when closed.
+
+use std::fs::File;
+use std::io::BufWriter;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use arrow::array::{
+    ArrayRef, FixedSizeListArray, ListBuilder, RecordBatch, StringArray, UInt32Array, UInt32Builder,
+};
+use arrow::buffer::OffsetBuffer;
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use arrow::ipc::writer::FileWriter;
+
+use crate::error::TokenizeError;
+use crate::manifest::ShardEntry;
+use crate::packer::PackedRow;
+
+pub fn row_schema(row_len: usize) -> SchemaRef {
+    let item = Arc::new(Field::new("item", DataType::UInt32, false));
+    Arc::new(Schema::new(vec![
+        Field::new(
+            "input_ids",
+            DataType::FixedSizeList(item, row_len as i32),
+            false,
+        ),
+        Field::new("domain", DataType::Utf8, false),
+        Field::new(
+            "doc_starts",
+            DataType::List(Arc::new(Field::new("item", DataType::UInt32, true))),
+            false,
+        ),
+        Field::new("valid_len", DataType::UInt32, false),
+    ]))
+}
+
+/// A directory name for a domain label: letters, digits, `-`, `_`, `.` kept, others `_`.
+pub fn domain_dir_name(domain: &str) -> String {
+    let s: String = domain
+        .chars()
+        .map(|c| {
+            if c.is_alphanumeric() || matches!(c, '-' | '_' | '.') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if s.is_empty() || s.starts_with('.') {
+        format!("_{s}")
+    } else {
+        s
+    }
+}
+
+const BATCH_ROWS: usize = 1024;
+
+pub struct DomainShardWriter {
+    out_root: PathBuf,
+    rel_dir: String,
+    domain: String,
+    row_len: usize,
+    rows_per_shard: u64,
+    schema: SchemaRef,
+    part: usize,
+    writer: Option<(FileWriter<BufWriter<File>>, PathBuf)>,
+    rows_in_part: u64,
+    tokens_in_part: u64,
+    pending: Vec<PackedRow>,
+    pub shards: Vec<ShardEntry>,
+}
+
+impl DomainShardWriter {
+    pub fn new(out_root: &Path, domain: &str, row_len: usize, rows_per_shard: u64) -> Self {
+        DomainShardWriter {
+            out_root: out_root.to_path_buf(),
+            rel_dir: format!("shards/{}", domain_dir_name(domain)),
+            domain: domain.to_string(),
+            row_len,
+            rows_per_shard: rows_per_shard.max(1),
+            schema: row_schema(row_len),
+            part: 0,
+            writer: None,
+            rows_in_part: 0,
+            tokens_in_part: 0,
+            pending: Vec::new(),
+            shards: Vec::new(),
+        }
+    }
+
+    pub fn push(&mut self, row: PackedRow) -> Result<(), TokenizeError> {
+        self.pending.push(row);
+        let room = (self.rows_per_shard - self.rows_in_part) as usize;
+        if self.pending.len() >= BATCH_ROWS.min(room) {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    fn rel_path(&self) -> String {
+        format!("{}/part-{:05}.arrow", self.rel_dir, self.part)
+    }
+
+    fn flush(&mut self) -> Result<(), TokenizeError> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let rows = std::mem::take(&mut self.pending);
+        if self.writer.is_none() {
+            let path = self.out_root.join(self.rel_path());
+            std::fs::create_dir_all(path.parent().expect("has a parent"))
+                .map_err(|e| TokenizeError::io(&path, e))?;
+            let tmp = pipeline::writer::tmp_path(&path);
+            let f = File::create(&tmp).map_err(|e| TokenizeError::io(&tmp, e))?;
+            let w = FileWriter::try_new(BufWriter::new(f), &self.schema)
+                .map_err(|e| self.arrow_err(&path, e))?;
+            self.writer = Some((w, path));
+        }
+        let batch = self.batch(&rows)?;
+        let (w, path) = self.writer.as_mut().expect("opened above");
+        w.write(&batch).map_err(|e| TokenizeError::Arrow {
+            path: path.clone(),
+            message: e.to_string(),
+        })?;
+        self.rows_in_part += rows.len() as u64;
+        self.tokens_in_part += rows.iter().map(|r| r.valid_len as u64).sum::<u64>();
+        if self.rows_in_part >= self.rows_per_shard {
+            self.close_part()?;
+        }
+        Ok(())
+    }
+
+    fn arrow_err(&self, path: &Path, e: arrow::error::ArrowError) -> TokenizeError {
+        TokenizeError::Arrow {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        }
+    }
+
+    fn batch(&self, rows: &[PackedRow]) -> Result<RecordBatch, TokenizeError> {
+        let mut ids = Vec::with_capacity(rows.len() * self.row_len);
+        let mut starts = ListBuilder::new(UInt32Builder::new());
+        for r in rows {
+            ids.extend_from_slice(&r.ids);
+            starts.values().append_slice(&r.doc_starts);
+            starts.append(true);
+        }
+        let item = Arc::new(Field::new("item", DataType::UInt32, false));
+        let input_ids = FixedSizeListArray::try_new(
+            item,
+            self.row_len as i32,
+            Arc::new(UInt32Array::from(ids)),
+            None,
+        )
+        .map_err(|e| self.arrow_err(Path::new(&self.rel_dir), e))?;
+        let starts = starts.finish();
+        // Rebuild the list with the schema's (nullable) item field.
+        let starts = arrow::array::ListArray::try_new(
+            Arc::new(Field::new("item", DataType::UInt32, true)),
+            OffsetBuffer::new(starts.offsets().inner().clone()),
+            starts.values().clone(),
+            None,
+        )
+        .map_err(|e| self.arrow_err(Path::new(&self.rel_dir), e))?;
+        let cols: Vec<ArrayRef> = vec![
+            Arc::new(input_ids),
+            Arc::new(StringArray::from(vec![self.domain.as_str(); rows.len()])),
+            Arc::new(starts),
+            Arc::new(UInt32Array::from(
+                rows.iter().map(|r| r.valid_len).collect::<Vec<_>>(),
+            )),
+        ];
+        RecordBatch::try_new(self.schema.clone(), cols)
+            .map_err(|e| self.arrow_err(Path::new(&self.rel_dir), e))
+    }
+
+    fn close_part(&mut self) -> Result<(), TokenizeError> {
+        if let Some((mut w, path)) = self.writer.take() {
+            w.finish().map_err(|e| self.arrow_err(&path, e))?;
+            let inner = w.into_inner().map_err(|e| self.arrow_err(&path, e))?;
+            let f = inner
+                .into_inner()
+                .map_err(|e| TokenizeError::io(&path, e.into_error()))?;
+            f.sync_all().map_err(|e| TokenizeError::io(&path, e))?;
+            std::fs::rename(pipeline::writer::tmp_path(&path), &path)
+                .map_err(|e| TokenizeError::io(&path, e))?;
+            self.shards.push(ShardEntry {
+                path: self.rel_path(),
+                rows: self.rows_in_part,
+                tokens: self.tokens_in_part,
+            });
+            self.part += 1;
+            self.rows_in_part = 0;
+            self.tokens_in_part = 0;
+        }
+        Ok(())
+    }
+
+    /// Writes what is pending and closes the last part.
+    pub fn finish(mut self) -> Result<Vec<ShardEntry>, TokenizeError> {
+        self.flush()?;
+        self.close_part()?;
+        Ok(self.shards)
+    }
+}
