@@ -110,15 +110,27 @@ mod tests {
                 valid_len: 4
             }
         );
-        assert_eq!(rows.len(), 1);
-        let last = p.finish(9).unwrap();
+        // 4 5 6 E fills the second row exactly: nothing is left to pad.
         assert_eq!(
-            last,
+            rows[1],
             PackedRow {
                 ids: vec![4, 5, 6, 0],
                 doc_starts: vec![],
                 valid_len: 4
             }
+        );
+        assert_eq!(p.finish(9), None);
+        let mut p = Packer::new(4, 0);
+        let mut rows = vec![];
+        p.push(&[7], &mut rows);
+        assert!(rows.is_empty());
+        assert_eq!(
+            p.finish(9),
+            Some(PackedRow {
+                ids: vec![7, 0, 9, 9],
+                doc_starts: vec![0],
+                valid_len: 2
+            })
         );
     }
 
