@@ -8,7 +8,7 @@ VENV="$CACHE/peers"
 if [[ ! -f "$VENV/.complete" ]]; then
   python3 -m venv "$VENV"
   "$VENV/bin/pip" install --quiet --disable-pip-version-check \
-    "datatrove==0.10.1" spacy xxhash nltk numpy "pyarrow==26.0.1" >&2
+    "datatrove==0.10.1" spacy xxhash nltk numpy "pyarrow==26.0.1" "tokenizers==0.23.3" >&2
   touch "$VENV/.complete"
 fi
 PKGS="$CACHE/pkgs"

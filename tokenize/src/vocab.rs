@@ -122,6 +122,9 @@ where
         .map_err(|e| err(e.to_string()))?;
     tok.train(&mut trainer, texts)
         .map_err(|e| err(e.to_string()))?;
+    if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|e| TokenizeError::io(dir, e))?;
+    }
     let tmp = pipeline::writer::tmp_path(out);
     tok.save(&tmp, false).map_err(|e| err(e.to_string()))?;
     std::fs::rename(&tmp, out).map_err(|e| TokenizeError::io(out, e))
