@@ -1,15 +1,16 @@
 #!/usr/bin/env bash
 # Installs the peer tools used by the comparison scripts under benches/ into a venv outside
 # the work tree, and fetches the real corpora they run on. Idempotent. Prints the venv path.
-# Versions: shared/docs/DATA.md.
+# Versions: shared/docs/DATA.md. xxhash < 3.6: datatrove 0.10.1 hashes str, which 3.6+ refuse.
 set -euo pipefail
 CACHE=${SLUICE_CACHE:-$HOME/.cache/sluice}
 VENV="$CACHE/peers"
-if [[ ! -f "$VENV/.complete" ]]; then
+if [[ ! -f "$VENV/.complete-3" ]]; then
   python3 -m venv "$VENV"
   "$VENV/bin/pip" install --quiet --disable-pip-version-check \
-    "datatrove==0.10.1" spacy xxhash nltk numpy "pyarrow==26.0.1" "tokenizers==0.23.3" >&2
-  touch "$VENV/.complete"
+    "datatrove==0.10.1" spacy "xxhash<3.6" nltk numpy "pyarrow==26.0.1" "tokenizers==0.23.3" \
+    "datasketch==2.0.0" "rensa==0.5.0" >&2
+  touch "$VENV/.complete-3"
 fi
 PKGS="$CACHE/pkgs"
 mkdir -p "$PKGS"

@@ -36,6 +36,13 @@ enum Command {
     Inspect { dir: PathBuf },
     /// List the stage types a pipeline config can use.
     Stages,
+    /// Print the LSH banding that minhash_dedup picks and its S-curve.
+    MinhashParams {
+        #[arg(long, default_value_t = 0.8)]
+        threshold: f64,
+        #[arg(long, default_value_t = 128)]
+        num_perm: usize,
+    },
     /// Tokenizer commands.
     Tokenizer {
         #[command(subcommand)]
@@ -294,6 +301,31 @@ fn main() -> ExitCode {
                 println!("{t}");
             }
             Ok(())
+        }
+        Command::MinhashParams {
+            threshold,
+            num_perm,
+        } => {
+            let c = dedup::MinHashConfig {
+                threshold,
+                num_perm,
+                ..Default::default()
+            };
+            match c.params() {
+                Err(e) => Err(anyhow::anyhow!("minhash-params: {e}")),
+                Ok(p) => {
+                    println!("threshold {threshold}: {}", p.describe());
+                    println!("similarity  P(candidate)");
+                    for s in [0.3, 0.4, 0.5, 0.6, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95] {
+                        let pr = dedup::minhash::catch_probability(s, p.bands, p.rows);
+                        println!(
+                            "{s:>10.2}  {pr:.3}  {}",
+                            "#".repeat((pr * 40.0).round() as usize)
+                        );
+                    }
+                    Ok(())
+                }
+            }
         }
         Command::Tokenizer { command } => tokenizer_train(command),
         Command::Train { .. } => not_yet("train", 6),

@@ -1,0 +1,644 @@
+//! `minhash_dedup`: near-duplicate removal by MinHash LSH, in phases that scale past memory.
+//!
+//! 1. Observer (per shard, parallel): shingles → signature → one key per band, appended
+//!    to `bands-SSSSS-PPP.bin` for partition `key % partitions`; ids, lengths and scores
+//!    (and, when verifying, signatures or shingle sets) go to per-shard side files.
+//! 2. Resolve, per partition in parallel: the partition's band records of all shards are
+//!    sorted on disk within `memory_mb` (external merge sort); documents sharing a key are
+//!    candidate pairs, optionally verified, and written to `pairs-PPP.bin`. A finished
+//!    partition is skipped when a crashed resolve is rerun.
+//! 3. Connected components over all pairs with a lock-free parallel union-find whose roots
+//!    are the smallest run-order index.
+//! 4. Per component the keep rule picks one survivor; `clusters-SSSSS.bin` lists each
+//!    member's row, cluster size and survivor id.
+//! 5. Applier: adds `dup_cluster` (survivor's id) and `dup_cluster_size` columns and rejects
+//!    the other members with the survivor's id as detail.
+//!
+//! Memory: the observer streams; a partition is sorted in at most `memory_mb` split across
+//! the workers; the union-find holds 4 bytes per document (the documented exception, as in
+//! every connected-components dedup), and the cluster lists hold only the duplicates.
+//! Nothing depends on `--workers`: keys are sorted, edges are unordered facts, roots are
+//! minima, and ties in the keep rule go to the earliest document.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use arrow::array::{Array, ArrayRef, RecordBatch, StringBuilder, UInt32Builder};
+use arrow::compute::cast;
+use arrow::datatypes::DataType;
+use pipeline::document::{str_column, with_column, ID, TEXT};
+use pipeline::stage::parse_stage_table;
+use pipeline::{
+    Barrier, BarrierObserver, Decisions, Stage, StageContext, StageEnv, StageError, StageKind,
+    StageOutput,
+};
+use rayon::prelude::*;
+use serde::Deserialize;
+
+use crate::docstore::{DocStore, DocStoreWriter};
+use crate::minhash::{band_keys, estimated_jaccard, LshParams, MinHasher};
+use crate::records::{ioe, sorted_merge, RecordReader, RecordWriter};
+use crate::shingle::{jaccard, shingles, ShingleKind};
+use crate::unionfind::UnionFind;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verify {
+    /// Every document sharing a band key is a duplicate (as datasketch, rensa, datatrove).
+    None,
+    /// Candidates must have a signature-estimated Jaccard ≥ threshold.
+    Signature,
+    /// Candidates must have a true Jaccard of their shingle sets ≥ threshold.
+    Exact,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KeepRule {
+    /// The earliest document in run order.
+    First,
+    /// The longest text (in characters); ties to the earliest.
+    Longest,
+    /// The highest value of `score_column`; ties to the earliest.
+    Score,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MinHashConfig {
+    #[serde(default = "d_threshold")]
+    pub threshold: f64,
+    #[serde(default = "d_perm")]
+    pub num_perm: usize,
+    /// Both or neither; when unset they are chosen from `threshold`.
+    pub bands: Option<usize>,
+    pub rows: Option<usize>,
+    #[serde(default = "d_shingle")]
+    pub shingle: ShingleKind,
+    #[serde(default = "d_ngram")]
+    pub ngram: usize,
+    #[serde(default = "d_seed")]
+    pub seed: u64,
+    #[serde(default = "d_verify")]
+    pub verify: Verify,
+    #[serde(default = "d_keep")]
+    pub keep: KeepRule,
+    pub score_column: Option<String>,
+    #[serde(default = "d_partitions")]
+    pub partitions: usize,
+    #[serde(default = "d_memory")]
+    pub memory_mb: usize,
+}
+
+fn d_threshold() -> f64 {
+    0.8
+}
+fn d_perm() -> usize {
+    128
+}
+fn d_shingle() -> ShingleKind {
+    ShingleKind::Word
+}
+fn d_ngram() -> usize {
+    5
+}
+fn d_seed() -> u64 {
+    1
+}
+fn d_verify() -> Verify {
+    Verify::Exact
+}
+fn d_keep() -> KeepRule {
+    KeepRule::First
+}
+fn d_partitions() -> usize {
+    16
+}
+fn d_memory() -> usize {
+    512
+}
+
+impl Default for MinHashConfig {
+    fn default() -> Self {
+        parse_stage_table(toml::Table::new()).expect("defaults parse")
+    }
+}
+
+impl MinHashConfig {
+    /// Checks the settings and works out the banding.
+    pub fn params(&self) -> Result<LshParams, String> {
+        if !(self.threshold > 0.0 && self.threshold < 1.0) {
+            return Err(format!(
+                "threshold = {} must be between 0 and 1",
+                self.threshold
+            ));
+        }
+        if self.num_perm == 0 || self.num_perm > 4096 {
+            return Err(format!("num_perm = {} must be 1..=4096", self.num_perm));
+        }
+        if self.ngram == 0 {
+            return Err("ngram must be at least 1".into());
+        }
+        if self.partitions == 0 || self.partitions > 4096 {
+            return Err(format!("partitions = {} must be 1..=4096", self.partitions));
+        }
+        if self.memory_mb == 0 {
+            return Err("memory_mb must be at least 1".into());
+        }
+        if (self.keep == KeepRule::Score) != self.score_column.is_some() {
+            return Err(
+                "keep = \"score\" needs score_column (and score_column needs keep = \"score\")"
+                    .into(),
+            );
+        }
+        match (self.bands, self.rows) {
+            (None, None) => Ok(LshParams::for_threshold(self.threshold, self.num_perm)),
+            (Some(b), Some(r)) if b > 0 && r > 0 && b * r <= self.num_perm => Ok(LshParams {
+                num_perm: self.num_perm,
+                bands: b,
+                rows: r,
+            }),
+            (Some(b), Some(r)) => Err(format!(
+                "bands x rows = {b} x {r} must be positive and at most num_perm = {}",
+                self.num_perm
+            )),
+            _ => Err("set both bands and rows, or neither (then they follow threshold)".into()),
+        }
+    }
+}
+
+pub(crate) fn build(table: toml::Table, _env: &StageEnv) -> Result<StageKind, String> {
+    let c: MinHashConfig = parse_stage_table(table)?;
+    Ok(StageKind::Barrier(Box::new(MinHashDedup::new(c)?)))
+}
+
+/// The `minhash_dedup` barrier.
+pub struct MinHashDedup {
+    config: MinHashConfig,
+    params: LshParams,
+    hasher: MinHasher,
+}
+
+impl MinHashDedup {
+    pub fn new(config: MinHashConfig) -> Result<Self, String> {
+        let params = config.params()?;
+        tracing::info!("minhash_dedup: {}", params.describe());
+        Ok(MinHashDedup {
+            hasher: MinHasher::new(params.num_perm, config.seed),
+            params,
+            config,
+        })
+    }
+
+    pub fn params(&self) -> LshParams {
+        self.params
+    }
+
+    fn extra_kind(&self) -> Option<&'static str> {
+        match self.config.verify {
+            Verify::None => None,
+            Verify::Signature => Some("sigs"),
+            Verify::Exact => Some("shingles"),
+        }
+    }
+}
+
+fn bands_file(dir: &Path, shard: usize, part: usize) -> PathBuf {
+    dir.join(format!("bands-{shard:05}-{part:03}.bin"))
+}
+
+fn pairs_file(dir: &Path, part: usize) -> PathBuf {
+    dir.join(format!("pairs-{part:03}.bin"))
+}
+
+fn clusters_file(dir: &Path, shard: usize) -> PathBuf {
+    dir.join(format!("clusters-{shard:05}.bin"))
+}
+
+struct Observer {
+    shard: usize,
+    parts: Vec<RecordWriter<(u64, u64)>>,
+    store: DocStoreWriter,
+    dd: MinHashDedupRef,
+}
+
+/// What an observer needs of the barrier (cloned, so observers are `'static`).
+#[derive(Clone)]
+struct MinHashDedupRef {
+    hasher: MinHasher,
+    params: LshParams,
+    shingle: ShingleKind,
+    ngram: usize,
+    verify: Verify,
+    score_column: Option<String>,
+}
+
+fn score_values(batch: &RecordBatch, col: &str) -> Result<Vec<f32>, StageError> {
+    let c = batch
+        .column_by_name(col)
+        .ok_or_else(|| StageError::MissingColumn(col.to_string()))?;
+    let f = cast(c, &DataType::Float32).map_err(|_| StageError::ColumnType {
+        column: col.to_string(),
+        found: c.data_type().to_string(),
+        expected: "a number",
+    })?;
+    let f = f
+        .as_any()
+        .downcast_ref::<arrow::array::Float32Array>()
+        .expect("cast to Float32");
+    Ok((0..f.len())
+        .map(|i| {
+            if f.is_null(i) {
+                f32::NEG_INFINITY
+            } else {
+                f.value(i)
+            }
+        })
+        .collect())
+}
+
+impl BarrierObserver for Observer {
+    fn observe(&mut self, batch: &RecordBatch, row_offset: u64) -> Result<(), StageError> {
+        let text = str_column(batch, TEXT)?;
+        let ids = str_column(batch, ID)?;
+        let scores = match &self.dd.score_column {
+            Some(c) => Some(score_values(batch, c)?),
+            None => None,
+        };
+        let d = &self.dd;
+        let per_doc: Vec<(Vec<u64>, Vec<u32>, u32)> = (0..batch.num_rows())
+            .into_par_iter()
+            .map(|i| {
+                let t = text.value(i);
+                let sh = shingles(t, d.shingle, d.ngram);
+                let mut keys = Vec::new();
+                let mut sig = Vec::new();
+                if !sh.is_empty() {
+                    d.hasher.signature_into(&sh, &mut sig);
+                    band_keys(&sig, &d.params, &mut keys);
+                }
+                let extra = match d.verify {
+                    Verify::None => Vec::new(),
+                    Verify::Signature => sig,
+                    Verify::Exact => sh,
+                };
+                (keys, extra, t.chars().count() as u32)
+            })
+            .collect();
+        let parts = self.parts.len() as u64;
+        for (i, (keys, extra, len)) in per_doc.into_iter().enumerate() {
+            let row = row_offset + i as u64;
+            if row > u32::MAX as u64 {
+                return Err(StageError::Other(format!(
+                    "minhash_dedup: shard {} has more than 2^32 rows; split the input",
+                    self.shard
+                )));
+            }
+            let docref = ((self.shard as u64) << 32) | row;
+            for k in keys {
+                self.parts[(k % parts) as usize].push(&(k, docref))?;
+            }
+            let score = scores.as_ref().map_or(0.0, |s| s[i]);
+            self.store.push(ids.value(i), len, score, &extra)?;
+        }
+        Ok(())
+    }
+
+    fn finish(self: Box<Self>) -> Result<(), StageError> {
+        for p in self.parts {
+            p.commit()?;
+        }
+        self.store.commit()
+    }
+}
+
+/// Counts of one resolve, logged and written to `summary.json`.
+#[derive(Default)]
+struct Tally {
+    candidate_pairs: AtomicU64,
+    verified_pairs: AtomicU64,
+}
+
+impl MinHashDedup {
+    fn partition_pairs(
+        &self,
+        dir: &Path,
+        part: usize,
+        shards: usize,
+        store: &DocStore,
+        budget: usize,
+        tally: &Tally,
+    ) -> Result<(), StageError> {
+        let out = pairs_file(dir, part);
+        if out.exists() {
+            return Ok(());
+        }
+        let inputs: Vec<PathBuf> = (0..shards).map(|s| bands_file(dir, s, part)).collect();
+        let mut w = RecordWriter::<(u64, u64)>::create(&out)?;
+        let mut group: Vec<u64> = Vec::new();
+        let mut cur: Option<u64> = None;
+        let flush = |group: &mut Vec<u64>, w: &mut RecordWriter<(u64, u64)>| {
+            let r = self.emit_group(group, store, w, tally);
+            group.clear();
+            r
+        };
+        sorted_merge::<(u64, u64)>(
+            &inputs,
+            &dir.join(format!("sort-{part:03}")),
+            budget,
+            |(k, d)| {
+                if cur != Some(k) {
+                    flush(&mut group, &mut w)?;
+                    cur = Some(k);
+                }
+                group.push(d);
+                Ok(())
+            },
+        )?;
+        flush(&mut group, &mut w)?;
+        w.commit()
+    }
+
+    /// Edges for one band bucket (`members` in run order). Unverified: a star to the first.
+    /// Verified: each member links to the first earlier member (of up to 8) that passes.
+    fn emit_group(
+        &self,
+        members: &[u64],
+        store: &DocStore,
+        w: &mut RecordWriter<(u64, u64)>,
+        tally: &Tally,
+    ) -> Result<(), StageError> {
+        if members.len() < 2 {
+            return Ok(());
+        }
+        tally
+            .candidate_pairs
+            .fetch_add(members.len() as u64 - 1, Ordering::Relaxed);
+        let dense: Vec<u64> = members.iter().map(|&d| store.dense(d)).collect();
+        if self.config.verify == Verify::None {
+            for &m in &dense[1..] {
+                w.push(&(dense[0], m))?;
+            }
+            tally
+                .verified_pairs
+                .fetch_add(members.len() as u64 - 1, Ordering::Relaxed);
+            return Ok(());
+        }
+        let sets = dense
+            .iter()
+            .map(|&d| store.extra(d))
+            .collect::<Result<Vec<_>, _>>()?;
+        for j in 1..dense.len() {
+            for i in 0..j.min(8) {
+                let sim = match self.config.verify {
+                    Verify::Exact => jaccard(&sets[i], &sets[j]),
+                    _ => estimated_jaccard(&sets[i], &sets[j]),
+                };
+                if sim >= self.config.threshold {
+                    w.push(&(dense[i], dense[j]))?;
+                    tally.verified_pairs.fetch_add(1, Ordering::Relaxed);
+                    break;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn keeper(&self, members: &[u32], store: &DocStore) -> Result<u32, StageError> {
+        let mut best = members[0];
+        if self.config.keep == KeepRule::First {
+            return Ok(best);
+        }
+        let key = |m: u32| -> Result<f64, StageError> {
+            let (len, score) = store.meta(m as u64)?;
+            Ok(match self.config.keep {
+                KeepRule::Longest => len as f64,
+                _ => score as f64,
+            })
+        };
+        let mut best_key = key(best)?;
+        for &m in &members[1..] {
+            let k = key(m)?;
+            if k > best_key {
+                best = m;
+                best_key = k;
+            }
+        }
+        Ok(best)
+    }
+
+    fn resolve_inner(&self, dir: &Path, shards: usize, workers: usize) -> Result<(), StageError> {
+        let store = DocStore::open(dir, shards, self.extra_kind())?;
+        let total = store.total();
+        if total >= u32::MAX as u64 {
+            return Err(StageError::Other(format!(
+                "minhash_dedup: {total} documents in one run; at most {} are supported",
+                u32::MAX - 1
+            )));
+        }
+        let parts = self.config.partitions;
+        let budget = self.config.memory_mb * (1 << 20) / workers.clamp(1, parts);
+        let tally = Tally::default();
+        (0..parts)
+            .into_par_iter()
+            .try_for_each(|p| self.partition_pairs(dir, p, shards, &store, budget, &tally))?;
+
+        let uf = UnionFind::new(total as usize);
+        (0..parts).into_par_iter().try_for_each(|p| {
+            let path = pairs_file(dir, p);
+            let mut r = RecordReader::<(u64, u64)>::open(&path)?;
+            while let Some((a, b)) = r.next_record()? {
+                uf.union(a as u32, b as u32);
+            }
+            Ok::<(), StageError>(())
+        })?;
+
+        // (root, member) for every document in a non-trivial component.
+        let mut linked: Vec<(u32, u32)> = (0..total as u32)
+            .into_par_iter()
+            .filter_map(|i| {
+                let r = uf.find(i);
+                (r != i).then_some((r, i))
+            })
+            .collect();
+        drop(uf);
+        linked.par_sort_unstable();
+        // (member, cluster size, dropped, survivor)
+        let mut members: Vec<(u32, u32, bool, u32)> = Vec::with_capacity(linked.len() * 2);
+        let mut clusters = 0u64;
+        let mut i = 0;
+        while i < linked.len() {
+            let root = linked[i].0;
+            let mut group = vec![root];
+            while i < linked.len() && linked[i].0 == root {
+                group.push(linked[i].1);
+                i += 1;
+            }
+            let keep = self.keeper(&group, &store)?;
+            clusters += 1;
+            for &m in &group {
+                members.push((m, group.len() as u32, m != keep, keep));
+            }
+        }
+        members.par_sort_unstable();
+        let dropped = members.iter().filter(|m| m.2).count();
+
+        let mut id_cache: HashMap<u32, String> = HashMap::new();
+        let mut k = 0;
+        for shard in 0..shards {
+            let path = clusters_file(dir, shard);
+            let mut out = Vec::new();
+            let end = store.offsets[shard + 1];
+            while k < members.len() && (members[k].0 as u64) < end {
+                let (m, size, drop, keep) = members[k];
+                let id = match id_cache.get(&keep) {
+                    Some(s) => s.clone(),
+                    None => {
+                        let s = store.id(keep as u64)?;
+                        id_cache.insert(keep, s.clone());
+                        s
+                    }
+                };
+                let row = m as u64 - store.offsets[shard];
+                out.extend_from_slice(&row.to_le_bytes());
+                out.extend_from_slice(&size.to_le_bytes());
+                out.push(drop as u8);
+                out.extend_from_slice(&(id.len() as u32).to_le_bytes());
+                out.extend_from_slice(id.as_bytes());
+                k += 1;
+            }
+            write_atomic(&path, &out)?;
+        }
+        let summary = format!(
+            "{{\"documents\": {total}, \"candidate_pairs\": {}, \"verified_pairs\": {}, \"clusters\": {clusters}, \"dropped\": {dropped}, \"bands\": {}, \"rows\": {}}}\n",
+            tally.candidate_pairs.load(Ordering::Relaxed),
+            tally.verified_pairs.load(Ordering::Relaxed),
+            self.params.bands,
+            self.params.rows
+        );
+        write_atomic(&dir.join("summary.json"), summary.as_bytes())?;
+        tracing::info!("minhash_dedup resolved: {}", summary.trim());
+        Ok(())
+    }
+}
+
+fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), StageError> {
+    let tmp = pipeline::writer::tmp_path(path);
+    std::fs::write(&tmp, bytes).map_err(ioe(&tmp))?;
+    std::fs::rename(&tmp, path).map_err(ioe(path))
+}
+
+struct Applier {
+    /// row → (cluster size, dropped, survivor id)
+    members: HashMap<u64, (u32, bool, String)>,
+}
+
+fn read_clusters(path: &Path) -> Result<HashMap<u64, (u32, bool, String)>, StageError> {
+    let bytes = std::fs::read(path).map_err(ioe(path))?;
+    let bad = || StageError::Other(format!("{}: cut short or corrupt", path.display()));
+    let mut out = HashMap::new();
+    let mut p = 0;
+    while p < bytes.len() {
+        let h = bytes.get(p..p + 17).ok_or_else(bad)?;
+        let row = u64::from_le_bytes(h[..8].try_into().unwrap());
+        let size = u32::from_le_bytes(h[8..12].try_into().unwrap());
+        let drop = h[12] != 0;
+        let n = u32::from_le_bytes(h[13..17].try_into().unwrap()) as usize;
+        let id = bytes.get(p + 17..p + 17 + n).ok_or_else(bad)?;
+        let id = String::from_utf8(id.to_vec()).map_err(|_| bad())?;
+        out.insert(row, (size, drop, id));
+        p += 17 + n;
+    }
+    Ok(out)
+}
+
+impl Stage for Applier {
+    fn name(&self) -> &str {
+        "minhash_dedup"
+    }
+
+    fn process(
+        &self,
+        batch: RecordBatch,
+        ctx: &mut StageContext,
+    ) -> Result<StageOutput, StageError> {
+        let n = batch.num_rows();
+        let mut d = Decisions::with_capacity(n);
+        let mut cluster = StringBuilder::with_capacity(n, 0);
+        let mut size = UInt32Builder::with_capacity(n);
+        for i in 0..n {
+            match self.members.get(&(ctx.row_offset + i as u64)) {
+                Some((s, drop, keep)) => {
+                    cluster.append_value(keep);
+                    size.append_value(*s);
+                    if *drop {
+                        d.reject(
+                            "minhash_dedup.near_duplicate",
+                            Some(&format!("near-duplicate of {keep}")),
+                        );
+                    } else {
+                        ctx.count("clusters_kept", 1);
+                        d.keep();
+                    }
+                }
+                None => {
+                    cluster.append_null();
+                    size.append_value(1);
+                    d.keep();
+                }
+            }
+        }
+        let batch = with_column(
+            &batch,
+            "dup_cluster",
+            std::sync::Arc::new(cluster.finish()) as ArrayRef,
+        )?;
+        let batch = with_column(
+            &batch,
+            "dup_cluster_size",
+            std::sync::Arc::new(size.finish()) as ArrayRef,
+        )?;
+        Ok(d.finish(batch))
+    }
+}
+
+impl Barrier for MinHashDedup {
+    fn name(&self) -> &str {
+        "minhash_dedup"
+    }
+
+    fn observer(&self, shard: usize, dir: &Path) -> Result<Box<dyn BarrierObserver>, StageError> {
+        std::fs::create_dir_all(dir).map_err(ioe(dir))?;
+        let parts = (0..self.config.partitions)
+            .map(|p| RecordWriter::create(&bands_file(dir, shard, p)))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Box::new(Observer {
+            shard,
+            parts,
+            store: DocStoreWriter::create(dir, shard, self.extra_kind())?,
+            dd: MinHashDedupRef {
+                hasher: self.hasher.clone(),
+                params: self.params,
+                shingle: self.config.shingle,
+                ngram: self.config.ngram,
+                verify: self.config.verify,
+                score_column: self.config.score_column.clone(),
+            },
+        }))
+    }
+
+    fn resolve(&self, dir: &Path, shards: usize, workers: usize) -> Result<(), StageError> {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(workers.max(1))
+            .build()
+            .map_err(|e| StageError::Other(format!("thread pool: {e}")))?;
+        pool.install(|| self.resolve_inner(dir, shards, workers))
+    }
+
+    fn applier(&self, shard: usize, dir: &Path) -> Result<Box<dyn Stage>, StageError> {
+        Ok(Box::new(Applier {
+            members: read_clusters(&clusters_file(dir, shard))?,
+        }))
+    }
+}

@@ -1,0 +1,164 @@
+//! Shingling for MinHash: the text is normalised (NFKC, lower case), then cut into word
+//! n-grams or character n-grams, each hashed to 32 bits with xxh3.
+//!
+//! Words are runs of letters/digits; every CJK character is a word of its own, so Chinese
+//! text gets character n-grams in `word` mode without a segmenter, and mixed text works.
+//! A text shorter than one n-gram is one shingle of everything it has.
+
+use serde::Deserialize;
+use std::borrow::Cow;
+
+use unicode_normalization::{is_nfkc_quick, IsNormalized, UnicodeNormalization};
+use xxhash_rust::xxh3::xxh3_64;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ShingleKind {
+    /// Word n-grams (CJK characters count as words).
+    Word,
+    /// Character n-grams over the whitespace-collapsed text.
+    Char,
+}
+
+fn is_cjk(c: char) -> bool {
+    matches!(c as u32,
+        0x3040..=0x30FF | 0x3400..=0x4DBF | 0x4E00..=0x9FFF | 0xF900..=0xFAFF
+        | 0xAC00..=0xD7AF | 0x20000..=0x2FA1F)
+}
+
+/// `text` in NFKC, borrowed when it already is (always for ASCII).
+fn nfkc(text: &str) -> Cow<'_, str> {
+    if text.is_ascii() || is_nfkc_quick(text.chars()) == IsNormalized::Yes {
+        Cow::Borrowed(text)
+    } else {
+        Cow::Owned(text.nfkc().collect())
+    }
+}
+
+/// Sorted, distinct 32-bit shingle hashes of `text`.
+pub fn shingles(text: &str, kind: ShingleKind, n: usize) -> Vec<u32> {
+    let n = n.max(1);
+    let text = nfkc(text);
+    let mut tokens: Vec<u64> = Vec::new();
+    match kind {
+        ShingleKind::Word => {
+            let mut word: Vec<u8> = Vec::with_capacity(32);
+            let flush = |word: &mut Vec<u8>, tokens: &mut Vec<u64>| {
+                if !word.is_empty() {
+                    tokens.push(xxh3_64(word));
+                    word.clear();
+                }
+            };
+            for c in text.chars() {
+                if c.is_ascii() {
+                    if c.is_ascii_alphanumeric() {
+                        word.push(c.to_ascii_lowercase() as u8);
+                    } else {
+                        flush(&mut word, &mut tokens);
+                    }
+                } else if is_cjk(c) {
+                    flush(&mut word, &mut tokens);
+                    let mut b = [0u8; 4];
+                    tokens.push(xxh3_64(c.encode_utf8(&mut b).as_bytes()));
+                } else if c.is_alphanumeric() {
+                    for l in c.to_lowercase() {
+                        let mut b = [0u8; 4];
+                        word.extend_from_slice(l.encode_utf8(&mut b).as_bytes());
+                    }
+                } else {
+                    flush(&mut word, &mut tokens);
+                }
+            }
+            flush(&mut word, &mut tokens);
+        }
+        ShingleKind::Char => {
+            let mut space = false;
+            for c in text.chars().flat_map(char::to_lowercase) {
+                if c.is_whitespace() {
+                    space = !tokens.is_empty();
+                    continue;
+                }
+                if space {
+                    tokens.push(u64::from(' '));
+                    space = false;
+                }
+                tokens.push(u64::from(c));
+            }
+        }
+    }
+    if tokens.is_empty() {
+        return Vec::new();
+    }
+    let mut out: Vec<u32> = if tokens.len() <= n {
+        vec![hash_gram(&tokens)]
+    } else {
+        tokens.windows(n).map(hash_gram).collect()
+    };
+    out.sort_unstable();
+    out.dedup();
+    out
+}
+
+/// Order-sensitive mix of the n token hashes (each already an xxh3 value), finished with
+/// the murmur3 64-bit finaliser.
+fn hash_gram(g: &[u64]) -> u32 {
+    let mut h: u64 = 0x243F_6A88_85A3_08D3;
+    for &t in g {
+        h = (h.rotate_left(23) ^ t).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xFF51_AFD7_ED55_8CCD);
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xC4CE_B9FE_1A85_EC53);
+    h ^= h >> 33;
+    h as u32
+}
+
+/// Jaccard similarity of two sorted, distinct sets.
+pub fn jaccard(a: &[u32], b: &[u32]) -> f64 {
+    if a.is_empty() && b.is_empty() {
+        return 1.0;
+    }
+    let (mut i, mut j, mut inter) = (0, 0, 0usize);
+    while i < a.len() && j < b.len() {
+        match a[i].cmp(&b[j]) {
+            std::cmp::Ordering::Less => i += 1,
+            std::cmp::Ordering::Greater => j += 1,
+            std::cmp::Ordering::Equal => {
+                inter += 1;
+                i += 1;
+                j += 1;
+            }
+        }
+    }
+    inter as f64 / (a.len() + b.len() - inter) as f64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn word_shingles_ignore_case_and_punctuation() {
+        let a = shingles("The quick brown fox jumps!", ShingleKind::Word, 3);
+        let b = shingles("the QUICK, brown   fox -- jumps", ShingleKind::Word, 3);
+        assert_eq!(a, b);
+        assert_eq!(a.len(), 3);
+    }
+
+    #[test]
+    fn chinese_gets_character_grams_in_word_mode() {
+        let s = shingles("床前明月光，疑是地上霜。", ShingleKind::Word, 5);
+        // 10 CJK characters, punctuation dropped: 6 distinct 5-grams.
+        assert_eq!(s.len(), 6);
+        let c = shingles("床前明月光", ShingleKind::Char, 2);
+        assert_eq!(c.len(), 4);
+    }
+
+    #[test]
+    fn short_and_empty_texts() {
+        assert_eq!(shingles("two words", ShingleKind::Word, 5).len(), 1);
+        assert!(shingles("  ... ", ShingleKind::Word, 5).is_empty());
+        assert_eq!(jaccard(&[1, 2, 3], &[2, 3, 4]), 0.5);
+    }
+}
