@@ -48,10 +48,13 @@ enum Command {
         #[command(subcommand)]
         command: TokenizerCommand,
     },
-    /// Train a model from a shard manifest (not yet available).
+    /// Train a GPT on a shard manifest (TRAIN.toml); rerunning resumes from the last
+    /// checkpoint. Under `mpirun -np N` the ranks train data-parallel.
     Train {
-        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
-        args: Vec<String>,
+        config: PathBuf,
+        /// Run at most this many steps, then checkpoint and exit (a later run continues).
+        #[arg(long)]
+        stop_after: Option<u64>,
     },
     /// Bundled corpus → curate → tokenize → train (not yet available).
     Demo {
@@ -265,6 +268,55 @@ fn run(config: PathBuf, workers: Option<usize>, out: Option<PathBuf>) -> Result<
     Ok(())
 }
 
+fn train_cmd(config: &std::path::Path, stop_after: Option<u64>) -> Result<()> {
+    let cfg =
+        train::TrainConfig::load(config).with_context(|| format!("train {}", config.display()))?;
+    let comm = train::comm::init();
+    let mut t =
+        train::Trainer::new(cfg, comm).with_context(|| format!("train {}", config.display()))?;
+    let s = t.run(stop_after).context("training")?;
+    let sums = t.checksums_of_all_ranks();
+    if t.rank() == 0 {
+        let same = sums
+            .iter()
+            .all(|c| (c - sums[0]).abs() <= 1e-6 * sums[0].abs().max(1.0));
+        let mut v = serde_json::to_value(&s)?;
+        v["ranks"] = serde_json::json!(t.world());
+        v["param_checksums"] = serde_json::json!(sums);
+        v["ranks_in_sync"] = serde_json::json!(same);
+        std::fs::write(
+            s.out_dir.join("summary.json"),
+            serde_json::to_vec_pretty(&v)?,
+        )
+        .with_context(|| format!("writing {}", s.out_dir.join("summary.json").display()))?;
+        println!(
+            "trained {} steps{} on {} rank(s): train loss {:.4}, val loss {}",
+            s.steps,
+            if s.stopped_early { " (early stop)" } else { "" },
+            t.world(),
+            s.final_train_loss,
+            s.val_loss
+                .iter()
+                .map(|(k, v)| format!("{k} {v:.3}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        println!(
+            "mixture: {}",
+            s.weights
+                .iter()
+                .map(|(k, v)| format!("{k} {v:.3}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        println!("outputs in {}", s.out_dir.display());
+        if !same {
+            anyhow::bail!("ranks ended with different parameters: {sums:?}");
+        }
+    }
+    Ok(())
+}
+
 fn not_yet(what: &str, issue: u32) -> Result<()> {
     anyhow::bail!("`sluice {what}` is not yet available (issue {issue})")
 }
@@ -328,7 +380,7 @@ fn main() -> ExitCode {
             }
         }
         Command::Tokenizer { command } => tokenizer_train(command),
-        Command::Train { .. } => not_yet("train", 6),
+        Command::Train { config, stop_after } => train_cmd(&config, stop_after),
         Command::Demo { .. } => not_yet("demo", 7),
         Command::Classifier { command } => classifier_train(command),
     };

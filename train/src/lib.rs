@@ -1,8 +1,21 @@
 //! The trainer: a decoder-only GPT in libtorch (through `tch`) fed from sluice's packed Arrow
-//! token shards, with data-parallel ranks and loss-weighted domain sampling.
-//!
-//! So far (issue 2) this crate only establishes the libtorch build: [`TorchInfo`] reports the
-//! linked libtorch and its devices. The model and the training loop come with issue 6.
+//! token shards (memory-mapped), with AdamW + warmup/cosine, gradient accumulation and
+//! clipping, evaluation with early stopping, sample-exact checkpoints, data-parallel ranks
+//! over MPI, and domain mixture weights that follow the per-domain training loss.
+
+pub mod comm;
+pub mod config;
+pub mod data;
+pub mod error;
+pub mod loader;
+pub mod model;
+pub mod optim;
+pub mod sampler;
+pub mod trainer;
+
+pub use config::TrainConfig;
+pub use error::TrainError;
+pub use trainer::{TrainSummary, Trainer};
 
 use tch::{Device, Kind, Tensor};
 
@@ -38,7 +51,6 @@ mod tests {
 
     #[test]
     fn libtorch_links_and_computes() {
-        // trace(2I · 1) = 2n
         assert_eq!(matmul_trace(8), 16.0);
         let info = TorchInfo::probe();
         assert!(info.threads >= 1);

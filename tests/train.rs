@@ -1,0 +1,205 @@
+//! The trainer end to end on real packed text (fortunes by category + Tang poems, curated
+//! and packed by `sluice run`): the loss falls; a run stopped at a checkpoint and continued
+//! reproduces the uninterrupted run's losses; 2 MPI ranks keep identical parameters and
+//! match 1 rank on the same global batch; early stopping fires on a flat validation loss.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use common::*;
+
+/// Packed shards of the bundled corpus (built once per test binary).
+fn shards() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = tempfile::tempdir().unwrap().keep();
+        let tok = dir.join("tokenizer.json");
+        run_ok(&[
+            "tokenizer",
+            "train",
+            "--input",
+            bundled("fortunes.jsonl.gz").to_str().unwrap(),
+            "--input",
+            bundled("tang-poems.parquet").to_str().unwrap(),
+            "--vocab-size",
+            "1200",
+            "--out",
+            tok.to_str().unwrap(),
+        ]);
+        let cfg = dir.join("pipeline.toml");
+        std::fs::write(
+            &cfg,
+            format!(
+                r#"
+[[input]]
+paths = ["{f}"]
+[[input]]
+paths = ["{p}"]
+[output]
+dir = "out"
+[[stages]]
+type = "length"
+min_chars = 20
+[tokenize]
+tokenizer = "tokenizer.json"
+seq_len = 64
+"#,
+                f = bundled("fortunes.jsonl.gz").display(),
+                p = bundled("tang-poems.parquet").display()
+            ),
+        )
+        .unwrap();
+        run_ok(&["run", cfg.to_str().unwrap()]);
+        dir.join("out")
+    })
+}
+
+fn train_config(dir: &Path, extra: &str) -> PathBuf {
+    let cfg = dir.join("train.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            r#"
+[data]
+manifest = "{m}"
+val_fraction = 0.1
+doc_mask = true
+[model]
+preset = "tiny"
+[optim]
+lr = 0.006
+warmup_steps = 5
+max_steps = 40
+batch_size = 8
+[eval]
+every = 20
+rows_per_domain = 8
+[mixing]
+rule = "exp3"
+update_every = 5
+[run]
+out_dir = "run"
+threads = 1
+checkpoint_every = 20
+{extra}
+"#,
+            m = shards().join("manifest.json").display()
+        ),
+    )
+    .unwrap();
+    cfg
+}
+
+fn losses(run: &Path) -> Vec<(u64, f64)> {
+    std::fs::read_to_string(run.join("log.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|v| v.get("loss").is_some())
+        .map(|v| (v["step"].as_u64().unwrap(), v["loss"].as_f64().unwrap()))
+        .collect()
+}
+
+fn summary(run: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(run.join("summary.json")).unwrap()).unwrap()
+}
+
+#[test]
+fn loss_falls_and_a_resumed_run_continues_the_same_curve() {
+    let a = tempfile::tempdir().unwrap();
+    let cfg = train_config(a.path(), "");
+    run_ok(&["train", cfg.to_str().unwrap()]);
+    let full = losses(&a.path().join("run"));
+    assert_eq!(full.len(), 40);
+    let first: f64 = full[..5].iter().map(|x| x.1).sum::<f64>() / 5.0;
+    let last: f64 = full[35..].iter().map(|x| x.1).sum::<f64>() / 5.0;
+    assert!(first > 6.0, "starts near ln(vocab): {first}");
+    assert!(last < first - 0.8, "loss did not fall: {first} -> {last}");
+    let s = summary(&a.path().join("run"));
+    assert!(s["val_loss"]["_all"].as_f64().unwrap() < first - 0.7, "{s}");
+    // The mixture was updated (exp3) and logged with versions.
+    let w = std::fs::read_to_string(a.path().join("run/weights.jsonl")).unwrap();
+    assert!(w.lines().count() >= 5, "{w}");
+
+    let b = tempfile::tempdir().unwrap();
+    let cfg = train_config(b.path(), "");
+    let out = run_ok(&["train", cfg.to_str().unwrap(), "--stop-after", "13"]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("trained 13 steps"));
+    run_ok(&["train", cfg.to_str().unwrap()]);
+    let resumed = losses(&b.path().join("run"));
+    assert_eq!(resumed.len(), 40);
+    for ((sa, la), (sb, lb)) in full.iter().zip(&resumed) {
+        assert_eq!(sa, sb);
+        assert!(
+            (la - lb).abs() <= 1e-4 * la.abs(),
+            "step {sa}: {la} vs {lb}"
+        );
+    }
+    assert_eq!(
+        std::fs::read_to_string(a.path().join("run/weights.jsonl")).unwrap(),
+        std::fs::read_to_string(b.path().join("run/weights.jsonl")).unwrap()
+    );
+}
+
+#[test]
+fn two_mpi_ranks_stay_in_sync_and_match_one_rank() {
+    let mpirun = ["/usr/bin/mpirun", "/usr/local/bin/mpirun"]
+        .into_iter()
+        .find(|p| Path::new(p).exists())
+        .expect("OpenMPI's mpirun is not installed; scripts/setup.sh installs it");
+    let one = tempfile::tempdir().unwrap();
+    let cfg1 = train_config(one.path(), "");
+    run_ok(&["train", cfg1.to_str().unwrap()]);
+    let two = tempfile::tempdir().unwrap();
+    let cfg2 = train_config(two.path(), "");
+    let out = std::process::Command::new(mpirun)
+        .args(["--allow-run-as-root", "--oversubscribe", "-np", "2"])
+        .arg(env!("CARGO_BIN_EXE_sluice"))
+        .args(["train", cfg2.to_str().unwrap()])
+        .env("RUST_LOG", "warn")
+        .env("OMPI_MCA_rmaps_base_oversubscribe", "1")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "mpirun failed: {}\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let s = summary(&two.path().join("run"));
+    assert_eq!(s["ranks"], 2, "{s}");
+    assert_eq!(s["ranks_in_sync"], true, "{s}");
+    let (l1, l2) = (
+        losses(&one.path().join("run")),
+        losses(&two.path().join("run")),
+    );
+    assert_eq!(l1.len(), l2.len());
+    for ((s1, a), (_, b)) in l1.iter().zip(&l2) {
+        assert!(
+            (a - b).abs() <= 2e-3 * a.abs(),
+            "step {s1}: 1 rank {a}, 2 ranks {b}"
+        );
+    }
+}
+
+#[test]
+fn early_stopping_fires_on_a_flat_validation_loss() {
+    let d = tempfile::tempdir().unwrap();
+    let cfg = train_config(d.path(), "");
+    let text = std::fs::read_to_string(&cfg)
+        .unwrap()
+        .replace("lr = 0.006", "lr = 0.0000001")
+        .replace(
+            "[eval]\nevery = 20",
+            "[eval]\nevery = 4\npatience = 2\nmin_delta = 0.01",
+        );
+    std::fs::write(&cfg, text).unwrap();
+    let out = run_ok(&["train", cfg.to_str().unwrap()]);
+    let s = summary(&d.path().join("run"));
+    assert_eq!(s["stopped_early"], true, "{s}");
+    // Evals at steps 4, 8, 12: the first sets the best, two more without gain stop it.
+    assert_eq!(s["steps"], 12, "{s}");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("early stop"));
+}

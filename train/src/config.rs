@@ -1,0 +1,312 @@
+//! `TRAIN.toml`: what to train on, the model size, the optimiser, evaluation, mixing and
+//! checkpoints. Unknown keys are errors; values are checked before anything runs.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::TrainError;
+use crate::sampler::Rule;
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct TrainConfig {
+    pub data: DataConfig,
+    #[serde(default)]
+    pub model: ModelConfig,
+    #[serde(default)]
+    pub optim: OptimConfig,
+    #[serde(default)]
+    pub eval: EvalConfig,
+    #[serde(default)]
+    pub mixing: MixingConfig,
+    #[serde(default)]
+    pub run: RunConfig,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct DataConfig {
+    /// The tokenize step's manifest.json (relative to this file).
+    pub manifest: PathBuf,
+    #[serde(default = "d_val")]
+    pub val_fraction: f64,
+    /// Restart positions and mask attention at document boundaries inside a row.
+    #[serde(default)]
+    pub doc_mask: bool,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ModelConfig {
+    #[serde(default = "d_preset")]
+    pub preset: String,
+    pub n_layer: Option<i64>,
+    pub n_head: Option<i64>,
+    pub n_embd: Option<i64>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct OptimConfig {
+    #[serde(default = "d_lr")]
+    pub lr: f64,
+    #[serde(default = "d_min_lr")]
+    pub min_lr_ratio: f64,
+    #[serde(default = "d_warmup")]
+    pub warmup_steps: u64,
+    #[serde(default = "d_steps")]
+    pub max_steps: u64,
+    /// Sequences per optimiser step, over all ranks and accumulation steps.
+    #[serde(default = "d_batch")]
+    pub batch_size: usize,
+    #[serde(default = "d_one")]
+    pub grad_accum: usize,
+    #[serde(default = "d_wd")]
+    pub weight_decay: f64,
+    #[serde(default = "d_b1")]
+    pub beta1: f64,
+    #[serde(default = "d_b2")]
+    pub beta2: f64,
+    #[serde(default = "d_clip")]
+    pub grad_clip: f64,
+    #[serde(default)]
+    pub label_smoothing: f64,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct EvalConfig {
+    /// Evaluate every this many steps (0: only at the end).
+    #[serde(default = "d_eval_every")]
+    pub every: u64,
+    /// Validation rows per domain per evaluation (at most).
+    #[serde(default = "d_eval_rows")]
+    pub rows_per_domain: usize,
+    /// Stop after this many evaluations without improvement (0: never).
+    #[serde(default)]
+    pub patience: u32,
+    #[serde(default)]
+    pub min_delta: f64,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct MixingConfig {
+    #[serde(default = "d_rule")]
+    pub rule: Rule,
+    #[serde(default = "d_update")]
+    pub update_every: u64,
+    #[serde(default = "d_eta")]
+    pub eta: f64,
+    #[serde(default = "d_smooth")]
+    pub smoothing: f64,
+    #[serde(default = "d_minw")]
+    pub min_weight: f64,
+    /// Initial weights by domain (default: proportional to tokens).
+    #[serde(default)]
+    pub weights: BTreeMap<String, f64>,
+    /// DoReMi reference loss by domain (default: the first window's loss).
+    #[serde(default)]
+    pub reference_loss: BTreeMap<String, f64>,
+    /// A weights.jsonl of an earlier run to replay instead of computing updates.
+    pub replay: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct RunConfig {
+    #[serde(default = "d_out")]
+    pub out_dir: PathBuf,
+    #[serde(default = "d_one_u64")]
+    pub seed: u64,
+    /// "cpu", "cuda" or "auto".
+    #[serde(default = "d_device")]
+    pub device: String,
+    /// libtorch intra-op threads (0: libtorch's default).
+    #[serde(default)]
+    pub threads: i32,
+    #[serde(default = "d_ckpt")]
+    pub checkpoint_every: u64,
+    /// Peak FLOP/s of the device in TFLOP/s, for MFU in the log (0: not reported).
+    #[serde(default)]
+    pub peak_tflops: f64,
+    #[serde(default = "d_log_every")]
+    pub log_every: u64,
+}
+
+fn d_val() -> f64 {
+    0.05
+}
+fn d_preset() -> String {
+    "tiny".into()
+}
+fn d_lr() -> f64 {
+    3e-3
+}
+fn d_min_lr() -> f64 {
+    0.1
+}
+fn d_warmup() -> u64 {
+    20
+}
+fn d_steps() -> u64 {
+    200
+}
+fn d_batch() -> usize {
+    16
+}
+fn d_one() -> usize {
+    1
+}
+fn d_one_u64() -> u64 {
+    1
+}
+fn d_wd() -> f64 {
+    0.1
+}
+fn d_b1() -> f64 {
+    0.9
+}
+fn d_b2() -> f64 {
+    0.95
+}
+fn d_clip() -> f64 {
+    1.0
+}
+fn d_eval_every() -> u64 {
+    50
+}
+fn d_eval_rows() -> usize {
+    16
+}
+fn d_rule() -> Rule {
+    Rule::Static
+}
+fn d_update() -> u64 {
+    10
+}
+fn d_eta() -> f64 {
+    0.1
+}
+fn d_smooth() -> f64 {
+    1e-3
+}
+fn d_minw() -> f64 {
+    0.02
+}
+fn d_out() -> PathBuf {
+    "train-out".into()
+}
+fn d_device() -> String {
+    "auto".into()
+}
+fn d_ckpt() -> u64 {
+    100
+}
+fn d_log_every() -> u64 {
+    1
+}
+
+impl Default for ModelConfig {
+    fn default() -> Self {
+        toml::from_str("").unwrap()
+    }
+}
+impl Default for OptimConfig {
+    fn default() -> Self {
+        toml::from_str("").unwrap()
+    }
+}
+impl Default for EvalConfig {
+    fn default() -> Self {
+        toml::from_str("").unwrap()
+    }
+}
+impl Default for MixingConfig {
+    fn default() -> Self {
+        toml::from_str("").unwrap()
+    }
+}
+impl Default for RunConfig {
+    fn default() -> Self {
+        toml::from_str("").unwrap()
+    }
+}
+
+impl TrainConfig {
+    /// Reads and checks a config; relative paths are made relative to its directory.
+    pub fn load(path: &Path) -> Result<Self, TrainError> {
+        let text = std::fs::read_to_string(path).map_err(|e| TrainError::io(path, e))?;
+        let mut c: TrainConfig = toml::from_str(&text).map_err(|e| TrainError::Config {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        let fix = |p: &mut PathBuf| {
+            if p.is_relative() {
+                *p = base.join(&*p);
+            }
+        };
+        fix(&mut c.data.manifest);
+        fix(&mut c.run.out_dir);
+        if let Some(r) = &mut c.mixing.replay {
+            fix(r);
+        }
+        c.validate().map_err(|message| TrainError::Config {
+            path: path.to_path_buf(),
+            message,
+        })?;
+        Ok(c)
+    }
+
+    pub fn validate(&self) -> Result<(), String> {
+        let o = &self.optim;
+        if o.batch_size == 0 || o.grad_accum == 0 {
+            return Err("optim.batch_size and optim.grad_accum must be at least 1".into());
+        }
+        if !o.batch_size.is_multiple_of(o.grad_accum) {
+            return Err(format!(
+                "optim.batch_size = {} must be a multiple of optim.grad_accum = {}",
+                o.batch_size, o.grad_accum
+            ));
+        }
+        if o.lr.is_nan() || o.lr <= 0.0 || !(0.0..=1.0).contains(&o.min_lr_ratio) {
+            return Err("optim.lr must be > 0 and optim.min_lr_ratio within 0..=1".into());
+        }
+        if o.max_steps == 0 {
+            return Err("optim.max_steps must be at least 1".into());
+        }
+        if !(0.0..1.0).contains(&o.label_smoothing) {
+            return Err("optim.label_smoothing must be within 0..1".into());
+        }
+        if !(0.0..0.5).contains(&self.data.val_fraction) {
+            return Err("data.val_fraction must be within 0..0.5".into());
+        }
+        let m = &self.mixing;
+        if m.update_every == 0 {
+            return Err("mixing.update_every must be at least 1".into());
+        }
+        if !(0.0..1.0).contains(&m.min_weight) || !(0.0..1.0).contains(&m.smoothing) {
+            return Err("mixing.min_weight and mixing.smoothing must be within 0..1".into());
+        }
+        if !matches!(self.run.device.as_str(), "cpu" | "cuda" | "auto") {
+            return Err(format!(
+                "run.device = {:?}: use \"cpu\", \"cuda\" or \"auto\"",
+                self.run.device
+            ));
+        }
+        if self.model.n_layer.is_none()
+            && self.model.n_head.is_none()
+            && self.model.n_embd.is_none()
+            && !matches!(self.model.preset.as_str(), "tiny" | "small" | "124m")
+        {
+            return Err(format!(
+                "model.preset = {:?}: use tiny, small or 124m",
+                self.model.preset
+            ));
+        }
+        Ok(())
+    }
+}

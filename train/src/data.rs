@@ -1,0 +1,236 @@
+//! The packed token shards, memory-mapped: each Arrow IPC file is mapped once and its
+//! record batches are decoded in place (the `input_ids` values are the mapped bytes, no
+//! copy). Rows are addressed as (domain, row) and split into train and validation rows
+//! deterministically.
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::ptr::NonNull;
+use std::sync::Arc;
+
+use arrow::array::{Array, AsArray, FixedSizeListArray, ListArray, RecordBatch, UInt32Array};
+use arrow::buffer::Buffer;
+use arrow::datatypes::UInt32Type;
+use arrow::ipc::reader::{read_footer_length, FileDecoder};
+use arrow::ipc::{convert::try_fb_to_schema, root_as_footer};
+use tokenize::manifest::Manifest;
+
+use crate::error::TrainError;
+
+/// One decoded batch of a shard file, pointing into the mapping.
+struct MappedBatch {
+    ids: UInt32Array,
+    doc_starts: ListArray,
+    valid_len: UInt32Array,
+}
+
+/// All rows of one domain.
+pub struct DomainRows {
+    pub name: String,
+    batches: Vec<MappedBatch>,
+    /// `starts[i]` = first row of batch i; last = total rows.
+    starts: Vec<usize>,
+    /// Rows used for training / validation (indices into this domain's rows).
+    pub train: Vec<u32>,
+    pub val: Vec<u32>,
+    pub tokens: u64,
+}
+
+/// A row: `row_len` token ids, where documents start, and how many tokens are real.
+pub struct Row<'a> {
+    pub ids: &'a [u32],
+    pub doc_starts: Vec<u32>,
+    pub valid_len: usize,
+}
+
+impl DomainRows {
+    pub fn rows(&self) -> usize {
+        *self.starts.last().unwrap_or(&0)
+    }
+
+    pub fn row(&self, r: usize, row_len: usize) -> Row<'_> {
+        let b = self.starts.partition_point(|&s| s <= r) - 1;
+        let local = r - self.starts[b];
+        let mb = &self.batches[b];
+        let vals = mb.ids.values();
+        let ds = mb.doc_starts.value(local);
+        let ds = ds.as_primitive::<UInt32Type>();
+        Row {
+            ids: &vals[local * row_len..(local + 1) * row_len],
+            doc_starts: ds.values().to_vec(),
+            valid_len: mb.valid_len.value(local) as usize,
+        }
+    }
+}
+
+/// The shard set of one manifest.
+pub struct ShardSet {
+    pub manifest: Manifest,
+    pub dir: PathBuf,
+    pub row_len: usize,
+    pub domains: Vec<DomainRows>,
+}
+
+fn map_file(path: &Path) -> Result<Buffer, TrainError> {
+    let f = File::open(path).map_err(|e| TrainError::io(path, e))?;
+    // SAFETY: shards are written once under a temporary name and renamed; nothing writes
+    // to a finished shard while it is mapped.
+    let mmap = unsafe { memmap2::Mmap::map(&f) }.map_err(|e| TrainError::io(path, e))?;
+    let len = mmap.len();
+    if len < 10 {
+        return Err(TrainError::data(path, "too short to be an Arrow IPC file"));
+    }
+    let ptr = NonNull::new(mmap.as_ptr() as *mut u8).expect("mmap is non-null");
+    // SAFETY: the buffer keeps the mapping alive through `owner`.
+    Ok(unsafe { Buffer::from_custom_allocation(ptr, len, Arc::new(mmap)) })
+}
+
+fn decode(path: &Path, row_len: usize) -> Result<Vec<MappedBatch>, TrainError> {
+    let buf = map_file(path)?;
+    let bad = |m: String| TrainError::data(path, m);
+    let tail: [u8; 10] = buf[buf.len() - 10..].try_into().unwrap();
+    let footer_len =
+        read_footer_length(tail).map_err(|e| bad(format!("not an Arrow IPC file: {e}")))?;
+    let footer_start = buf
+        .len()
+        .checked_sub(10 + footer_len)
+        .ok_or_else(|| bad("footer longer than the file".into()))?;
+    let footer = root_as_footer(&buf[footer_start..buf.len() - 10])
+        .map_err(|e| bad(format!("bad footer: {e}")))?;
+    let schema = Arc::new(
+        try_fb_to_schema(footer.schema().ok_or_else(|| bad("no schema".into()))?)
+            .map_err(|e| bad(format!("bad schema: {e}")))?,
+    );
+    let decoder = FileDecoder::new(schema, footer.version());
+    let mut out = vec![];
+    for block in footer.recordBatches().into_iter().flatten() {
+        let len = block.bodyLength() as usize + block.metaDataLength() as usize;
+        let data = buf.slice_with_length(block.offset() as usize, len);
+        let batch: RecordBatch = decoder
+            .read_record_batch(block, &data)
+            .map_err(|e| bad(format!("record batch: {e}")))?
+            .ok_or_else(|| bad("empty record batch block".into()))?;
+        let col = |name: &str| {
+            batch
+                .column_by_name(name)
+                .cloned()
+                .ok_or_else(|| bad(format!("missing column `{name}`")))
+        };
+        let ids = col("input_ids")?;
+        let ids = ids
+            .as_any()
+            .downcast_ref::<FixedSizeListArray>()
+            .ok_or_else(|| bad("`input_ids` is not a FixedSizeList".into()))?;
+        if ids.value_length() as usize != row_len {
+            return Err(bad(format!(
+                "rows of {} tokens, the manifest says {row_len}",
+                ids.value_length()
+            )));
+        }
+        let values = ids
+            .values()
+            .as_any()
+            .downcast_ref::<UInt32Array>()
+            .ok_or_else(|| bad("`input_ids` items are not UInt32".into()))?
+            .slice(ids.offset() * row_len, ids.len() * row_len);
+        let doc_starts = col("doc_starts")?
+            .as_any()
+            .downcast_ref::<ListArray>()
+            .ok_or_else(|| bad("`doc_starts` is not a List".into()))?
+            .clone();
+        let valid_len = col("valid_len")?
+            .as_any()
+            .downcast_ref::<UInt32Array>()
+            .ok_or_else(|| bad("`valid_len` is not UInt32".into()))?
+            .clone();
+        out.push(MappedBatch {
+            ids: values,
+            doc_starts,
+            valid_len,
+        });
+    }
+    Ok(out)
+}
+
+impl ShardSet {
+    /// Opens `manifest.json` and maps every shard. `val_fraction` of each domain's rows
+    /// (every k-th row, at least one when the domain has two or more) is held out.
+    pub fn open(manifest_path: &Path, val_fraction: f64) -> Result<Self, TrainError> {
+        let text =
+            std::fs::read_to_string(manifest_path).map_err(|e| TrainError::io(manifest_path, e))?;
+        let manifest: Manifest = serde_json::from_str(&text)
+            .map_err(|e| TrainError::data(manifest_path, format!("not a sluice manifest: {e}")))?;
+        let dir = manifest_path
+            .parent()
+            .unwrap_or(Path::new("."))
+            .to_path_buf();
+        let row_len = manifest.row_len as usize;
+        let mut domains = vec![];
+        for (name, d) in &manifest.domains {
+            let mut batches = vec![];
+            let mut starts = vec![0usize];
+            for s in &d.shards {
+                let p = dir.join(&s.path);
+                for b in decode(&p, row_len)? {
+                    starts.push(starts.last().unwrap() + b.valid_len.len());
+                    batches.push(b);
+                }
+            }
+            let n = *starts.last().unwrap();
+            if n as u64 != d.rows {
+                return Err(TrainError::data(
+                    manifest_path,
+                    format!(
+                        "domain {name}: the shards hold {n} rows, the manifest says {}",
+                        d.rows
+                    ),
+                ));
+            }
+            let stride = if val_fraction > 0.0 {
+                (1.0 / val_fraction).round().max(2.0) as usize
+            } else {
+                usize::MAX
+            };
+            let (mut train, mut val) = (vec![], vec![]);
+            for r in 0..n as u32 {
+                if n >= 2 && (r as usize) % stride == stride - 1 {
+                    val.push(r);
+                } else {
+                    train.push(r);
+                }
+            }
+            if n >= 2 && val.is_empty() && val_fraction > 0.0 {
+                val.push(train.pop().unwrap());
+            }
+            domains.push(DomainRows {
+                name: name.clone(),
+                batches,
+                starts,
+                train,
+                val,
+                tokens: d.tokens,
+            });
+        }
+        domains.retain(|d| !d.train.is_empty());
+        if domains.is_empty() {
+            return Err(TrainError::data(
+                manifest_path,
+                "no domain has training rows",
+            ));
+        }
+        Ok(ShardSet {
+            manifest,
+            dir,
+            row_len,
+            domains,
+        })
+    }
+
+    pub fn seq_len(&self) -> usize {
+        self.row_len - 1
+    }
+
+    pub fn vocab_size(&self) -> usize {
+        self.manifest.tokenizer.vocab_size as usize
+    }
+}

@@ -1,0 +1,163 @@
+//! Turns the sample plan of a step into host buffers on a background thread: the global
+//! batch is drawn from the mixture (a pure function of seed, step and weights), each rank
+//! takes a strided slice, and a worker thread gathers the rows while the previous step
+//! computes.
+
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+use crate::data::ShardSet;
+use crate::sampler::{epoch_order, pick_domain, Cursor};
+
+/// The global batch of one step: (domain, row) per sample.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Plan {
+    pub step: u64,
+    pub samples: Vec<(usize, u32)>,
+}
+
+/// Draws the global batch of `step` and advances the per-domain cursors.
+pub fn plan_step(
+    set: &ShardSet,
+    weights: &[f64],
+    seed: u64,
+    step: u64,
+    batch: usize,
+    cursor: &mut Cursor,
+    orders: &mut [(u64, Vec<u32>)],
+) -> Plan {
+    let mut samples = Vec::with_capacity(batch);
+    for i in 0..batch {
+        let d = pick_domain(weights, seed, step, i as u64);
+        let n = set.domains[d].train.len();
+        if cursor.pos[d] as usize >= n {
+            cursor.epoch[d] += 1;
+            cursor.pos[d] = 0;
+        }
+        if orders[d].0 != cursor.epoch[d] || orders[d].1.len() != n {
+            orders[d] = (cursor.epoch[d], epoch_order(seed, d, cursor.epoch[d], n));
+        }
+        let row = set.domains[d].train[orders[d].1[cursor.pos[d] as usize] as usize];
+        cursor.pos[d] += 1;
+        samples.push((d, row));
+    }
+    Plan { step, samples }
+}
+
+/// One rank's micro-batch as host buffers.
+#[derive(Debug, Clone)]
+pub struct HostBatch {
+    pub n: usize,
+    pub t: usize,
+    pub inputs: Vec<i64>,
+    /// -100 where there is no target (padding).
+    pub targets: Vec<i64>,
+    pub domains: Vec<i64>,
+    pub doc_starts: Vec<Vec<u32>>,
+}
+
+/// Number of real target tokens of a row: positions j < T with j + 1 < valid_len.
+pub fn row_targets(valid_len: usize, t: usize) -> usize {
+    valid_len.saturating_sub(1).min(t)
+}
+
+pub fn gather(set: &ShardSet, rows: &[(usize, u32)]) -> HostBatch {
+    let t = set.seq_len();
+    let mut b = HostBatch {
+        n: rows.len(),
+        t,
+        inputs: Vec::with_capacity(rows.len() * t),
+        targets: Vec::with_capacity(rows.len() * t),
+        domains: Vec::with_capacity(rows.len()),
+        doc_starts: Vec::with_capacity(rows.len()),
+    };
+    for &(d, r) in rows {
+        let row = set.domains[d].row(r as usize, set.row_len);
+        b.inputs.extend(row.ids[..t].iter().map(|&x| x as i64));
+        let valid = row_targets(row.valid_len, t);
+        b.targets
+            .extend(
+                row.ids[1..=t]
+                    .iter()
+                    .enumerate()
+                    .map(|(j, &x)| if j < valid { x as i64 } else { -100 }),
+            );
+        b.domains.push(d as i64);
+        b.doc_starts.push(row.doc_starts);
+    }
+    b
+}
+
+/// The rows of `plan` that `rank` of `world` trains on, split into `accum` micro-batches.
+pub fn rank_micro_batches(
+    plan: &Plan,
+    rank: usize,
+    world: usize,
+    accum: usize,
+) -> Vec<Vec<(usize, u32)>> {
+    let mine: Vec<(usize, u32)> = plan
+        .samples
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| i % world == rank)
+        .map(|(_, s)| *s)
+        .collect();
+    let per = mine.len().div_ceil(accum).max(1);
+    mine.chunks(per).map(|c| c.to_vec()).collect()
+}
+
+/// One rank's micro-batches of a step, as (domain, row) lists.
+pub type MicroPlan = Vec<Vec<(usize, u32)>>;
+
+/// A background thread that gathers micro-batches ahead of the training step.
+pub struct Prefetcher {
+    tx: Option<SyncSender<MicroPlan>>,
+    rx: Receiver<Vec<HostBatch>>,
+    handle: Option<JoinHandle<()>>,
+}
+
+impl Prefetcher {
+    pub fn new(set: Arc<ShardSet>) -> Self {
+        let (tx, jobs) = sync_channel::<MicroPlan>(2);
+        let (done, rx) = sync_channel::<Vec<HostBatch>>(2);
+        let handle = std::thread::Builder::new()
+            .name("sluice-loader".into())
+            .spawn(move || {
+                for job in jobs {
+                    let out = job.iter().map(|rows| gather(&set, rows)).collect();
+                    if done.send(out).is_err() {
+                        return;
+                    }
+                }
+            })
+            .expect("spawn loader thread");
+        Prefetcher {
+            tx: Some(tx),
+            rx,
+            handle: Some(handle),
+        }
+    }
+
+    pub fn submit(&self, micro: Vec<Vec<(usize, u32)>>) {
+        self.tx
+            .as_ref()
+            .expect("open")
+            .send(micro)
+            .expect("loader thread alive");
+    }
+
+    pub fn take(&self) -> Vec<HostBatch> {
+        self.rx.recv().expect("loader thread alive")
+    }
+}
+
+impl Drop for Prefetcher {
+    fn drop(&mut self) {
+        self.tx.take();
+        while self.rx.try_recv().is_ok() {}
+        if let Some(h) = self.handle.take() {
+            let _ = h.join();
+        }
+    }
+}

@@ -1,0 +1,769 @@
+//! The training loop: sample → forward/backward per micro-batch → all-reduce gradients and
+//! per-domain losses → clip → AdamW → mixture update → eval / early stopping → checkpoint.
+//!
+//! The loss of a step is the mean over every real target token of the global batch, so the
+//! gradients summed over ranks equal a single process's on the same batch.
+
+use std::collections::BTreeMap;
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use serde::{Deserialize, Serialize};
+use tch::{nn, Device, Kind, Tensor};
+
+use crate::comm::Comm;
+use crate::config::TrainConfig;
+use crate::data::ShardSet;
+use crate::error::TrainError;
+use crate::loader::{
+    gather, plan_step, rank_micro_batches, row_targets, HostBatch, Plan, Prefetcher,
+};
+use crate::model::{doc_positions_and_mask, Gpt, GptConfig};
+use crate::optim::{lr_at, AdamW, AdamWConfig};
+use crate::sampler::{Cursor, DomainSampler, WeightsUpdate};
+
+/// What a checkpoint holds besides the tensors.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct TrainState {
+    /// The next step to run.
+    pub step: u64,
+    pub opt_t: i64,
+    pub sampler: DomainSampler,
+    pub cursor: Cursor,
+    pub window: Vec<(f64, f64)>,
+    pub best_val: Option<f64>,
+    pub bad_evals: u32,
+    pub stopped_early: bool,
+    pub config: TrainConfig,
+    pub model: GptConfig,
+}
+
+/// What a finished (or stopped) run reports.
+#[derive(Debug, Clone, Serialize)]
+pub struct TrainSummary {
+    pub steps: u64,
+    pub resumed_from: Option<u64>,
+    pub stopped_early: bool,
+    pub final_train_loss: f64,
+    pub val_loss: BTreeMap<String, f64>,
+    pub weights: BTreeMap<String, f64>,
+    pub out_dir: PathBuf,
+    pub tokens_per_s: f64,
+}
+
+pub struct Trainer {
+    pub cfg: TrainConfig,
+    pub set: Arc<ShardSet>,
+    comm: Box<dyn Comm>,
+    device: Device,
+    vs: nn::VarStore,
+    model: Gpt,
+    opt: AdamW,
+    pub state: TrainState,
+    orders: Vec<(u64, Vec<u32>)>,
+    replay: Vec<WeightsUpdate>,
+    log: Option<File>,
+    weights_log: Option<File>,
+    resumed_from: Option<u64>,
+}
+
+fn ckpt_dir(out: &Path, name: &str) -> PathBuf {
+    out.join(format!("ckpt-{name}"))
+}
+
+fn write_json_line(f: &mut Option<File>, v: &serde_json::Value) -> Result<(), TrainError> {
+    if let Some(f) = f {
+        writeln!(f, "{v}").map_err(|e| TrainError::Other(format!("writing log: {e}")))?;
+    }
+    Ok(())
+}
+
+/// Keeps the lines of a JSONL log whose `step` is below `step` (a resumed run rewrites
+/// what came after its checkpoint).
+fn truncate_log(path: &Path, step: u64) -> Result<(), TrainError> {
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return Ok(());
+    };
+    let kept: String = text
+        .lines()
+        .filter(|l| {
+            serde_json::from_str::<serde_json::Value>(l)
+                .ok()
+                .and_then(|v| v["step"].as_u64())
+                .is_some_and(|s| s < step)
+        })
+        .map(|l| format!("{l}\n"))
+        .collect();
+    std::fs::write(path, kept).map_err(|e| TrainError::io(path, e))
+}
+
+impl Trainer {
+    pub fn new(cfg: TrainConfig, comm: Box<dyn Comm>) -> Result<Self, TrainError> {
+        if cfg.run.threads > 0 {
+            tch::set_num_threads(cfg.run.threads);
+        }
+        let device = match cfg.run.device.as_str() {
+            "cpu" => Device::Cpu,
+            "cuda" => {
+                if !tch::Cuda::is_available() {
+                    return Err(TrainError::Other(
+                        "run.device = \"cuda\" but libtorch sees no CUDA device".into(),
+                    ));
+                }
+                Device::Cuda(comm.rank() % tch::Cuda::device_count() as usize)
+            }
+            _ => Device::cuda_if_available(),
+        };
+        let set = Arc::new(ShardSet::open(&cfg.data.manifest, cfg.data.val_fraction)?);
+        let world = comm.size();
+        if !cfg
+            .optim
+            .batch_size
+            .is_multiple_of(world * cfg.optim.grad_accum)
+        {
+            return Err(TrainError::Other(format!(
+                "optim.batch_size = {} must be a multiple of ranks ({world}) x grad_accum ({})",
+                cfg.optim.batch_size, cfg.optim.grad_accum
+            )));
+        }
+        let mc = &cfg.model;
+        let mut model_cfg =
+            GptConfig::preset(&mc.preset, set.vocab_size() as i64, set.seq_len() as i64).unwrap_or(
+                GptConfig::preset("tiny", set.vocab_size() as i64, set.seq_len() as i64).unwrap(),
+            );
+        if let Some(v) = mc.n_layer {
+            model_cfg.n_layer = v;
+        }
+        if let Some(v) = mc.n_head {
+            model_cfg.n_head = v;
+        }
+        if let Some(v) = mc.n_embd {
+            model_cfg.n_embd = v;
+        }
+        if model_cfg.n_embd % model_cfg.n_head != 0
+            || (model_cfg.n_embd / model_cfg.n_head) % 2 != 0
+        {
+            return Err(TrainError::Other(format!(
+                "model: n_embd = {} must be a multiple of n_head = {} with an even head size",
+                model_cfg.n_embd, model_cfg.n_head
+            )));
+        }
+        tch::manual_seed(cfg.run.seed as i64);
+        let vs = nn::VarStore::new(device);
+        let model = Gpt::new(&vs.root(), model_cfg);
+        let params: Vec<(String, Tensor)> = vs.variables().into_iter().collect();
+        let opt = AdamW::new(
+            params,
+            AdamWConfig {
+                beta1: cfg.optim.beta1,
+                beta2: cfg.optim.beta2,
+                eps: 1e-8,
+                weight_decay: cfg.optim.weight_decay,
+            },
+        );
+        let names: Vec<String> = set.domains.iter().map(|d| d.name.clone()).collect();
+        let total: f64 = set.domains.iter().map(|d| d.tokens as f64).sum();
+        let initial: Vec<f64> = set
+            .domains
+            .iter()
+            .map(|d| {
+                cfg.mixing
+                    .weights
+                    .get(&d.name)
+                    .copied()
+                    .unwrap_or(d.tokens as f64 / total.max(1.0))
+            })
+            .collect();
+        for k in cfg
+            .mixing
+            .weights
+            .keys()
+            .chain(cfg.mixing.reference_loss.keys())
+        {
+            if !names.contains(k) {
+                return Err(TrainError::Other(format!(
+                    "mixing: domain '{k}' is not in the manifest (domains: {})",
+                    names.join(", ")
+                )));
+            }
+        }
+        let s: f64 = initial.iter().sum();
+        let initial: Vec<f64> = initial.iter().map(|w| w / s).collect();
+        let reference = names
+            .iter()
+            .map(|n| {
+                cfg.mixing
+                    .reference_loss
+                    .get(n)
+                    .copied()
+                    .unwrap_or(f64::NAN)
+            })
+            .collect();
+        let sampler = DomainSampler::new(
+            names.clone(),
+            initial,
+            cfg.mixing.rule,
+            cfg.mixing.eta,
+            cfg.mixing.smoothing,
+            cfg.mixing.min_weight,
+            reference,
+        );
+        let replay = match &cfg.mixing.replay {
+            Some(p) => std::fs::read_to_string(p)
+                .map_err(|e| TrainError::io(p, e))?
+                .lines()
+                .map(|l| {
+                    serde_json::from_str::<WeightsUpdate>(l)
+                        .map_err(|e| TrainError::data(p, format!("not a weights update: {e}")))
+                })
+                .collect::<Result<Vec<_>, _>>()?,
+            None => vec![],
+        };
+        let d = names.len();
+        let state = TrainState {
+            step: 0,
+            opt_t: 0,
+            sampler,
+            cursor: Cursor::new(d),
+            window: vec![(0.0, 0.0); d],
+            best_val: None,
+            bad_evals: 0,
+            stopped_early: false,
+            config: cfg.clone(),
+            model: model_cfg,
+        };
+        let mut t = Trainer {
+            orders: vec![(u64::MAX, vec![]); d],
+            cfg,
+            set,
+            comm,
+            device,
+            vs,
+            model,
+            opt,
+            state,
+            replay,
+            log: None,
+            weights_log: None,
+            resumed_from: None,
+        };
+        t.resume_or_start()?;
+        Ok(t)
+    }
+
+    fn out(&self) -> &Path {
+        &self.cfg.run.out_dir
+    }
+
+    fn resume_or_start(&mut self) -> Result<(), TrainError> {
+        let out = self.out().to_path_buf();
+        std::fs::create_dir_all(&out).map_err(|e| TrainError::io(&out, e))?;
+        let latest = ckpt_dir(&out, "latest");
+        let old = ckpt_dir(&out, "latest.old");
+        let found = if latest.join("state.json").exists() {
+            Some(latest)
+        } else if old.join("state.json").exists() {
+            Some(old)
+        } else {
+            None
+        };
+        match found {
+            Some(dir) => {
+                self.load_checkpoint(&dir)?;
+                self.resumed_from = Some(self.state.step);
+            }
+            None => {
+                // Every rank starts from rank 0's initial parameters.
+                self.broadcast_params();
+            }
+        }
+        if self.comm.rank() == 0 {
+            let step = self.state.step;
+            for name in ["log.jsonl", "weights.jsonl"] {
+                let p = out.join(name);
+                if step == 0 {
+                    let _ = std::fs::remove_file(&p);
+                } else {
+                    truncate_log(&p, step)?;
+                }
+            }
+            let open = |p: PathBuf| {
+                OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(&p)
+                    .map_err(|e| TrainError::io(&p, e))
+            };
+            self.log = Some(open(out.join("log.jsonl"))?);
+            self.weights_log = Some(open(out.join("weights.jsonl"))?);
+            if step == 0 {
+                let w = serde_json::to_value(WeightsUpdate {
+                    version: 0,
+                    step: 0,
+                    weights: self.state.sampler.weights.clone(),
+                    losses: vec![],
+                })
+                .unwrap();
+                write_json_line(&mut self.weights_log, &w)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn broadcast_params(&mut self) {
+        if self.comm.size() == 1 {
+            return;
+        }
+        tch::no_grad(|| {
+            for (_, p) in self.opt.params.iter_mut() {
+                let mut host = Vec::<f32>::try_from(
+                    p.to_kind(Kind::Float).flatten(0, -1).to_device(Device::Cpu),
+                )
+                .expect("f32 params");
+                self.comm.broadcast_f32(&mut host);
+                let t = Tensor::from_slice(&host)
+                    .view(p.size().as_slice())
+                    .to_kind(p.kind())
+                    .to_device(p.device());
+                p.copy_(&t);
+            }
+        });
+    }
+
+    fn save_checkpoint(&mut self, name: &str) -> Result<(), TrainError> {
+        if self.comm.rank() != 0 {
+            return Ok(());
+        }
+        let out = self.out().to_path_buf();
+        let dir = ckpt_dir(&out, name);
+        let tmp = ckpt_dir(&out, &format!("{name}.tmp"));
+        let _ = std::fs::remove_dir_all(&tmp);
+        std::fs::create_dir_all(&tmp).map_err(|e| TrainError::io(&tmp, e))?;
+        self.vs.save(tmp.join("model.ot"))?;
+        let mut named: Vec<(String, Tensor)> = vec![];
+        for (i, (n, _)) in self.opt.params.iter().enumerate() {
+            named.push((format!("m.{n}"), self.opt.m[i].shallow_clone()));
+            named.push((format!("v.{n}"), self.opt.v[i].shallow_clone()));
+        }
+        Tensor::save_multi(&named, tmp.join("optim.ot"))?;
+        self.state.opt_t = self.opt.t;
+        let state = serde_json::to_vec_pretty(&self.state).expect("state serialises");
+        std::fs::write(tmp.join("state.json"), state).map_err(|e| TrainError::io(&tmp, e))?;
+        // Swap in: the old checkpoint stays until the new one is in place.
+        let old = ckpt_dir(&out, &format!("{name}.old"));
+        let _ = std::fs::remove_dir_all(&old);
+        if dir.exists() {
+            std::fs::rename(&dir, &old).map_err(|e| TrainError::io(&dir, e))?;
+        }
+        std::fs::rename(&tmp, &dir).map_err(|e| TrainError::io(&dir, e))?;
+        let _ = std::fs::remove_dir_all(&old);
+        Ok(())
+    }
+
+    /// Saves with the loader cursor as it stood before the next step (the live cursor may
+    /// already be ahead by the prefetched plan).
+    fn save_at(&mut self, cursor: &Cursor, name: &str) -> Result<(), TrainError> {
+        let live = std::mem::replace(&mut self.state.cursor, cursor.clone());
+        let r = self.save_checkpoint(name);
+        self.state.cursor = live;
+        r
+    }
+
+    fn load_checkpoint(&mut self, dir: &Path) -> Result<(), TrainError> {
+        let bad = |m: String| TrainError::Checkpoint {
+            path: dir.to_path_buf(),
+            message: m,
+        };
+        let text = std::fs::read_to_string(dir.join("state.json"))
+            .map_err(|e| TrainError::io(dir.join("state.json"), e))?;
+        let state: TrainState =
+            serde_json::from_str(&text).map_err(|e| bad(format!("state.json: {e}")))?;
+        if state.model != self.state.model {
+            return Err(bad(format!(
+                "was trained with model {:?}, the config now gives {:?}; use a new run.out_dir",
+                state.model, self.state.model
+            )));
+        }
+        if state.sampler.names != self.state.sampler.names {
+            return Err(bad(
+                "the manifest's domains changed since this checkpoint".into()
+            ));
+        }
+        let mut cfg_then = state.config.clone();
+        cfg_then.optim.max_steps = self.cfg.optim.max_steps;
+        cfg_then.eval = self.cfg.eval.clone();
+        cfg_then.run.checkpoint_every = self.cfg.run.checkpoint_every;
+        if cfg_then != self.cfg {
+            return Err(bad(
+                "the config changed since this checkpoint (only optim.max_steps, [eval] and run.checkpoint_every may); use a new run.out_dir".into(),
+            ));
+        }
+        self.vs.load(dir.join("model.ot"))?;
+        let loaded: BTreeMap<String, Tensor> = Tensor::load_multi(dir.join("optim.ot"))?
+            .into_iter()
+            .collect();
+        tch::no_grad(|| -> Result<(), TrainError> {
+            for (i, (n, _)) in self.opt.params.iter().enumerate() {
+                for (pre, dst) in [("m", &mut self.opt.m[i]), ("v", &mut self.opt.v[i])] {
+                    let t = loaded
+                        .get(&format!("{pre}.{n}"))
+                        .ok_or_else(|| bad(format!("optim.ot lacks {pre}.{n}")))?;
+                    dst.copy_(t);
+                }
+            }
+            Ok(())
+        })?;
+        self.opt.t = state.opt_t;
+        self.state = state;
+        self.state.config = self.cfg.clone();
+        Ok(())
+    }
+
+    fn batch_tensors(&self, b: &HostBatch) -> (Tensor, Tensor, Option<(Tensor, Tensor)>) {
+        let (n, t) = (b.n as i64, b.t as i64);
+        let x = Tensor::from_slice(&b.inputs)
+            .view([n, t])
+            .to_device(self.device);
+        let y = Tensor::from_slice(&b.targets)
+            .view([n, t])
+            .to_device(self.device);
+        let pm = self
+            .cfg
+            .data
+            .doc_mask
+            .then(|| doc_positions_and_mask(&b.doc_starts, t, self.device));
+        (x, y, pm)
+    }
+
+    /// Per-token cross entropy `[n, t]` (0 where there is no target).
+    fn token_losses(&self, b: &HostBatch, smoothing: f64) -> Tensor {
+        let (x, y, pm) = self.batch_tensors(b);
+        let run = || {
+            let logits = match &pm {
+                Some((p, m)) => self.model.forward(&x, Some(p), Some(m)),
+                None => self.model.forward(&x, None, None),
+            };
+            let v = logits.size()[2];
+            logits
+                .view([-1, v])
+                .to_kind(Kind::Float)
+                .cross_entropy_loss::<Tensor>(
+                    &y.view([-1]),
+                    None,
+                    tch::Reduction::None,
+                    -100,
+                    smoothing,
+                )
+                .view([b.n as i64, b.t as i64])
+        };
+        if self.device.is_cuda() {
+            tch::autocast(true, run)
+        } else {
+            run()
+        }
+    }
+
+    /// Per-domain (loss sum, tokens) of rows (ranks share the work; summed over ranks).
+    fn eval_rows(&self, rows: &[(usize, u32)]) -> Vec<(f64, f64)> {
+        let d = self.set.domains.len();
+        let mut acc = vec![0f64; 2 * d];
+        let world = self.comm.size();
+        let mine: Vec<(usize, u32)> = rows
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| i % world == self.comm.rank())
+            .map(|(_, r)| *r)
+            .collect();
+        tch::no_grad(|| {
+            for chunk in mine.chunks(self.cfg.optim.batch_size.max(1)) {
+                let b = gather(&self.set, chunk);
+                let per_row = self
+                    .token_losses(&b, 0.0)
+                    .sum_dim_intlist(1, false, Kind::Double);
+                let per_row = Vec::<f64>::try_from(per_row.to_device(Device::Cpu)).unwrap();
+                for (k, &(dom, _)) in chunk.iter().enumerate() {
+                    acc[2 * dom] += per_row[k];
+                    acc[2 * dom + 1] += b.targets[k * b.t..(k + 1) * b.t]
+                        .iter()
+                        .filter(|&&y| y >= 0)
+                        .count() as f64;
+                }
+            }
+        });
+        self.comm.allreduce_f64(&mut acc);
+        (0..d).map(|i| (acc[2 * i], acc[2 * i + 1])).collect()
+    }
+
+    /// Validation loss per domain on up to `rows_per_domain` held-out rows each.
+    pub fn evaluate(&self) -> BTreeMap<String, f64> {
+        let mut rows = vec![];
+        for (d, dom) in self.set.domains.iter().enumerate() {
+            rows.extend(
+                dom.val
+                    .iter()
+                    .take(self.cfg.eval.rows_per_domain)
+                    .map(|&r| (d, r)),
+            );
+        }
+        let per = self.eval_rows(&rows);
+        let mut out = BTreeMap::new();
+        let (mut s, mut n) = (0.0, 0.0);
+        for (d, (ls, lt)) in per.iter().enumerate() {
+            if *lt > 0.0 {
+                out.insert(self.set.domains[d].name.clone(), ls / lt);
+                s += ls;
+                n += lt;
+            }
+        }
+        if n > 0.0 {
+            out.insert("_all".into(), s / n);
+        }
+        out
+    }
+
+    fn plan(&mut self, step: u64) -> Plan {
+        plan_step(
+            &self.set,
+            &self.state.sampler.weights,
+            self.cfg.run.seed,
+            step,
+            self.cfg.optim.batch_size,
+            &mut self.state.cursor,
+            &mut self.orders,
+        )
+    }
+
+    /// Trains until `max_steps`, early stopping, or `stop_after` more steps (then leaves a
+    /// checkpoint for a later run to continue from).
+    pub fn run(&mut self, stop_after: Option<u64>) -> Result<TrainSummary, TrainError> {
+        let cfg = self.cfg.clone();
+        let o = &cfg.optim;
+        let world = self.comm.size();
+        let rank = self.comm.rank();
+        let d = self.set.domains.len();
+        let flops = self.state.model.flops_per_token();
+        let prefetch = Prefetcher::new(self.set.clone());
+        let end = match stop_after {
+            Some(n) => (self.state.step + n).min(o.max_steps),
+            None => o.max_steps,
+        };
+        let mut last_loss = f64::NAN;
+        let mut val = BTreeMap::new();
+        let mut tokens_total = 0f64;
+        let started = Instant::now();
+        // The cursor as it stands before the step about to run (what a checkpoint records).
+        let mut cursor_now;
+        let mut pending: Option<Plan> = None;
+        if self.state.step < end && !self.state.stopped_early {
+            let p = self.plan(self.state.step);
+            prefetch.submit(rank_micro_batches(&p, rank, world, o.grad_accum));
+            pending = Some(p);
+        }
+        while let Some(plan) = pending.take() {
+            let step = plan.step;
+            let t0 = Instant::now();
+            let micro = prefetch.take();
+            let after_cursor = self.state.cursor.clone();
+            // Plan the next step now unless the mixture may change before it.
+            let boundary = (step + 1) % cfg.mixing.update_every == 0
+                || self.replay.iter().any(|u| u.step == step + 1);
+            if step + 1 < end && !boundary {
+                let p = self.plan(step + 1);
+                prefetch.submit(rank_micro_batches(&p, rank, world, o.grad_accum));
+                pending = Some(p);
+            }
+            // Every rank knows the whole plan: the global count of target tokens.
+            let global_tokens: f64 = plan
+                .samples
+                .iter()
+                .map(|&(dd, r)| {
+                    row_targets(
+                        self.set.domains[dd]
+                            .row(r as usize, self.set.row_len)
+                            .valid_len,
+                        self.set.seq_len(),
+                    ) as f64
+                })
+                .sum();
+            let mut dom = vec![0f64; 2 * d + 1];
+            self.opt.zero_grad();
+            for b in &micro {
+                if b.n == 0 {
+                    continue;
+                }
+                let tl = self.token_losses(b, o.label_smoothing);
+                let loss = tl.sum(Kind::Float) / global_tokens.max(1.0);
+                loss.backward();
+                let per_row = Vec::<f64>::try_from(
+                    tl.detach()
+                        .sum_dim_intlist(1, false, Kind::Double)
+                        .to_device(Device::Cpu),
+                )
+                .unwrap();
+                for (k, row_loss) in per_row.iter().enumerate() {
+                    let dd = b.domains[k] as usize;
+                    dom[2 * dd] += row_loss;
+                    dom[2 * dd + 1] += b.targets[k * b.t..(k + 1) * b.t]
+                        .iter()
+                        .filter(|&&y| y >= 0)
+                        .count() as f64;
+                }
+            }
+            if world > 1 {
+                let mut g = self.opt.flat_grads();
+                self.comm.allreduce_f32(&mut g);
+                self.opt.set_flat_grads(&g);
+                self.comm.allreduce_f64(&mut dom);
+            }
+            let grad_norm = self.opt.clip_grad_norm(o.grad_clip);
+            let lr = lr_at(step, o.lr, o.warmup_steps, o.max_steps, o.min_lr_ratio);
+            self.opt.step(lr);
+            let (ls, lt): (f64, f64) =
+                (0..d).fold((0.0, 0.0), |a, i| (a.0 + dom[2 * i], a.1 + dom[2 * i + 1]));
+            last_loss = ls / lt.max(1.0);
+            for i in 0..d {
+                self.state.window[i].0 += dom[2 * i];
+                self.state.window[i].1 += dom[2 * i + 1];
+            }
+            self.state.step = step + 1;
+            cursor_now = if pending.is_some() {
+                after_cursor
+            } else {
+                self.state.cursor.clone()
+            };
+            let secs = t0.elapsed().as_secs_f64();
+            let toks = plan.samples.len() as f64 * self.set.seq_len() as f64;
+            tokens_total += toks;
+            if rank == 0 && (step % cfg.run.log_every == 0 || step + 1 == end) {
+                let per_domain: BTreeMap<&str, f64> = (0..d)
+                    .filter(|&i| dom[2 * i + 1] > 0.0)
+                    .map(|i| {
+                        (
+                            self.set.domains[i].name.as_str(),
+                            dom[2 * i] / dom[2 * i + 1],
+                        )
+                    })
+                    .collect();
+                let mfu = (cfg.run.peak_tflops > 0.0)
+                    .then(|| flops * toks / secs / (cfg.run.peak_tflops * 1e12) / world as f64);
+                write_json_line(
+                    &mut self.log,
+                    &serde_json::json!({"step": step, "loss": last_loss, "lr": lr,
+                        "grad_norm": grad_norm, "tokens_per_s": toks / secs, "mfu": mfu,
+                        "domain_loss": per_domain, "weights_version": self.state.sampler.version}),
+                )?;
+            }
+            // Mixture update (or replay) for the steps from step + 1 on.
+            if let Some(u) = self.replay.iter().find(|u| u.step == step + 1).cloned() {
+                self.state.sampler.apply(&u);
+                write_json_line(&mut self.weights_log, &serde_json::to_value(&u).unwrap())?;
+                self.state.window = vec![(0.0, 0.0); d];
+            } else if self.replay.is_empty() && (step + 1) % cfg.mixing.update_every == 0 {
+                if self.state.sampler.reference.iter().any(|r| r.is_nan()) {
+                    // DoReMi without a configured reference: the first window is the reference.
+                    for (i, r) in self.state.sampler.reference.iter_mut().enumerate() {
+                        if r.is_nan() {
+                            let (s, n) = self.state.window[i];
+                            *r = if n > 0.0 { s / n } else { 0.0 };
+                        }
+                    }
+                } else if let Some(u) = self.state.sampler.update(&self.state.window, step + 1) {
+                    write_json_line(&mut self.weights_log, &serde_json::to_value(&u).unwrap())?;
+                }
+                self.state.window = vec![(0.0, 0.0); d];
+            }
+            let mut stop = false;
+            let eval_now =
+                (cfg.eval.every > 0 && (step + 1) % cfg.eval.every == 0) || step + 1 == o.max_steps;
+            if eval_now {
+                val = self.evaluate();
+                let all = val.get("_all").copied().unwrap_or(f64::NAN);
+                write_json_line(
+                    &mut self.log,
+                    &serde_json::json!({"step": step, "eval": &val}),
+                )?;
+                let improved = self
+                    .state
+                    .best_val
+                    .is_none_or(|b| all < b - cfg.eval.min_delta);
+                if improved {
+                    self.state.best_val = Some(all);
+                    self.state.bad_evals = 0;
+                    self.save_at(&cursor_now, "best")?;
+                } else {
+                    self.state.bad_evals += 1;
+                    if cfg.eval.patience > 0 && self.state.bad_evals >= cfg.eval.patience {
+                        self.state.stopped_early = true;
+                        stop = true;
+                    }
+                }
+            }
+            let ckpt_now = (cfg.run.checkpoint_every > 0
+                && (step + 1) % cfg.run.checkpoint_every == 0)
+                || step + 1 == end
+                || stop;
+            if ckpt_now {
+                self.save_at(&cursor_now, "latest")?;
+            }
+            if stop {
+                break;
+            }
+            if pending.is_none() && step + 1 < end {
+                let p = self.plan(step + 1);
+                prefetch.submit(rank_micro_batches(&p, rank, world, o.grad_accum));
+                pending = Some(p);
+            }
+        }
+        drop(prefetch);
+        self.comm.barrier();
+        if val.is_empty() {
+            val = self.evaluate();
+        }
+        let weights = self
+            .state
+            .sampler
+            .names
+            .iter()
+            .cloned()
+            .zip(self.state.sampler.weights.iter().copied())
+            .collect();
+        Ok(TrainSummary {
+            steps: self.state.step,
+            resumed_from: self.resumed_from,
+            stopped_early: self.state.stopped_early,
+            final_train_loss: last_loss,
+            val_loss: val,
+            weights,
+            out_dir: self.out().to_path_buf(),
+            tokens_per_s: tokens_total / started.elapsed().as_secs_f64().max(1e-9),
+        })
+    }
+
+    /// A checksum of all parameters (sum of |p|), to compare ranks and runs.
+    pub fn param_checksum(&self) -> f64 {
+        self.opt
+            .params
+            .iter()
+            .map(|(_, p)| p.abs().sum(Kind::Double).double_value(&[]))
+            .sum()
+    }
+
+    pub fn rank(&self) -> usize {
+        self.comm.rank()
+    }
+
+    pub fn world(&self) -> usize {
+        self.comm.size()
+    }
+
+    /// Gathers each rank's parameter checksum on every rank.
+    pub fn checksums_of_all_ranks(&self) -> Vec<f64> {
+        let mut v = vec![0f64; self.comm.size()];
+        v[self.comm.rank()] = self.param_checksum();
+        self.comm.allreduce_f64(&mut v);
+        v
+    }
+}
