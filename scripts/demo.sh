@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
-# The main job on the bundled default data: builds sluice, trains a byte-level BPE on the
-# bundled corpus (fortunes, Tang poems, SPDX licenses), curates it and packs it into token
-# shards under out/default. Rerunning resumes or finds it done. (Training joins with `sluice demo`.)
+# The main job on the bundled default data (fortunes by category, Tang poems in two editions,
+# SPDX license texts): installs what it needs (scripts/setup.sh), builds sluice and runs
+# `sluice demo`: train a byte-level BPE once, curate + dedup + pack with
+# pipelines/default.toml into out/default, then train a tiny GPT with loss-weighted domain
+# mixing into out/demo-train. Rerunning resumes or finds each part done.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+scripts/setup.sh
+source scripts/env.sh
 cargo build --release --locked --bin sluice
-if [[ ! -f out/tokenizer.json ]]; then
-  ./target/release/sluice tokenizer train --input datasets/data/default --vocab-size 8000 --out out/tokenizer.json
-fi
-./target/release/sluice run pipelines/default.toml "$@"
-./target/release/sluice inspect out/default
+./target/release/sluice demo "$@"

@@ -56,10 +56,15 @@ enum Command {
         #[arg(long)]
         stop_after: Option<u64>,
     },
-    /// Bundled corpus → curate → tokenize → train (not yet available).
+    /// The main job on the bundled corpus: train a tokenizer (once), curate and pack with
+    /// pipelines/default.toml, then train a tiny GPT with loss-weighted domain mixing.
     Demo {
-        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
-        args: Vec<String>,
+        /// Training steps.
+        #[arg(long, default_value_t = 300)]
+        steps: u64,
+        /// Worker threads for curation.
+        #[arg(long)]
+        workers: Option<usize>,
     },
     /// Text classifier commands.
     Classifier {
@@ -317,8 +322,52 @@ fn train_cmd(config: &std::path::Path, stop_after: Option<u64>) -> Result<()> {
     Ok(())
 }
 
-fn not_yet(what: &str, issue: u32) -> Result<()> {
-    anyhow::bail!("`sluice {what}` is not yet available (issue {issue})")
+/// The checkout this binary was built from (the demo's config and data live there).
+fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn demo(steps: u64, workers: Option<usize>) -> Result<()> {
+    let root = repo_root();
+    let out = root.join("out");
+    let tok = out.join("tokenizer.json");
+    if !tok.exists() {
+        println!("== tokenizer: training a byte-level BPE (8000 tokens) on the bundled corpus");
+        tokenizer_train(TokenizerCommand::Train {
+            input: vec![datasets::data_dir().join("default")],
+            vocab_size: 8000,
+            out: tok.clone(),
+            special: vec!["<|endoftext|>".into(), "<|pad|>".into()],
+            text_field: "text".into(),
+        })?;
+    }
+    println!("== curate + tokenize: pipelines/default.toml");
+    run(root.join("pipelines/default.toml"), workers, None)?;
+    let curated = out.join("default");
+    print!(
+        "{}",
+        pipeline::inspect::summarise(&curated).context("inspect")?
+    );
+    println!("== train: tiny GPT, {steps} steps, exp3 loss-weighted mixing");
+    let cfg = out.join("demo-train.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "# written by `sluice demo`\n[data]\nmanifest = \"default/manifest.json\"\nval_fraction = 0.05\n\
+             [model]\npreset = \"tiny\"\n[optim]\nlr = 0.003\nwarmup_steps = 20\nmax_steps = {steps}\nbatch_size = 16\n\
+             [eval]\nevery = 50\nrows_per_domain = 16\n[mixing]\nrule = \"exp3\"\nupdate_every = 10\neta = 0.05\nmin_weight = 0.02\n\
+             [run]\nout_dir = \"demo-train\"\ncheckpoint_every = 100\n"
+        ),
+    )
+    .with_context(|| format!("writing {}", cfg.display()))?;
+    train_cmd(&cfg, None)?;
+    println!(
+        "outputs: curated {}, token shards {}, model and logs {}",
+        curated.join("curated").display(),
+        curated.join("shards").display(),
+        out.join("demo-train").display()
+    );
+    Ok(())
 }
 
 /// The error and its causes on one line, leaving out causes the message already quotes.
@@ -381,7 +430,7 @@ fn main() -> ExitCode {
         }
         Command::Tokenizer { command } => tokenizer_train(command),
         Command::Train { config, stop_after } => train_cmd(&config, stop_after),
-        Command::Demo { .. } => not_yet("demo", 7),
+        Command::Demo { steps, workers } => demo(steps, workers),
         Command::Classifier { command } => classifier_train(command),
     };
     match result {
