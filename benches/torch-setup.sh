@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Installs PyTorch 2.13.0 (the version sluice's libtorch comes from) into a venv outside the
+# work tree for benches/train_bench.py. PyPI's only Linux wheel is CUDA-built, so its nvidia
+# runtime wheels come along (~3 GB once); the comparison itself runs on the CPU.
+# Idempotent. Prints the venv path.
+set -euo pipefail
+CACHE=${SLUICE_CACHE:-$HOME/.cache/sluice}
+VENV="$CACHE/torchpy"
+if [[ ! -f "$VENV/.complete" ]]; then
+  python3 -m venv "$VENV"
+  "$VENV/bin/pip" install --quiet --disable-pip-version-check --find-links "$CACHE/wheels" \
+    "torch==2.13.0" numpy "pyarrow==26.0.1" >&2
+  "$VENV/bin/python" -c "import torch; torch.randn(2, 2).sum()" >&2
+  touch "$VENV/.complete"
+fi
+echo "$VENV"
