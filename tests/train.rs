@@ -144,6 +144,46 @@ fn loss_falls_and_a_resumed_run_continues_the_same_curve() {
 }
 
 #[test]
+fn high_loss_resampling_is_replayed_exactly_after_a_resume() {
+    let extra_mixing = "hard_fraction = 0.5\nhard_pool = 16\n";
+    let with = |dir: &Path| {
+        let cfg = train_config(dir, "");
+        let t = std::fs::read_to_string(&cfg)
+            .unwrap()
+            .replace(
+                "update_every = 5\n",
+                &format!("update_every = 5\n{extra_mixing}"),
+            )
+            .replace("max_steps = 40", "max_steps = 24");
+        std::fs::write(&cfg, t).unwrap();
+        cfg
+    };
+    let a = tempfile::tempdir().unwrap();
+    run_ok(&["train", with(a.path()).to_str().unwrap()]);
+    let b = tempfile::tempdir().unwrap();
+    let cfg = with(b.path());
+    run_ok(&["train", cfg.to_str().unwrap(), "--stop-after", "11"]);
+    run_ok(&["train", cfg.to_str().unwrap()]);
+    let (la, lb) = (losses(&a.path().join("run")), losses(&b.path().join("run")));
+    assert_eq!(la.len(), 24);
+    assert_eq!(la.len(), lb.len());
+    for ((s, x), (_, y)) in la.iter().zip(&lb) {
+        assert!((x - y).abs() <= 1e-4 * x.abs(), "step {s}: {x} vs {y}");
+    }
+    let state: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(a.path().join("run/ckpt-latest/state.json")).unwrap(),
+    )
+    .unwrap();
+    let pooled: usize = state["pools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p.as_array().unwrap().len())
+        .sum();
+    assert!(pooled > 20, "{}", state["pools"]);
+}
+
+#[test]
 fn two_mpi_ranks_stay_in_sync_and_match_one_rank() {
     let mpirun = ["/usr/bin/mpirun", "/usr/local/bin/mpirun"]
         .into_iter()

@@ -45,6 +45,7 @@ fn main() {
             cfg.optim.batch_size,
             &mut cursor,
             &mut orders,
+            None,
         );
         let b = gather(&set, &p.samples);
         sink += b.inputs[0];

@@ -112,6 +112,16 @@ pub struct MixingConfig {
     pub reference_loss: BTreeMap<String, f64>,
     /// A weights.jsonl of an earlier run to replay instead of computing updates.
     pub replay: Option<PathBuf>,
+    /// Within a domain, the share of draws taken from a pool of recently seen high-loss
+    /// rows instead of the next row of the shuffled pass (0: off).
+    #[serde(default)]
+    pub hard_fraction: f64,
+    /// Rows kept per domain in that pool (the highest losses win).
+    #[serde(default = "d_pool")]
+    pub hard_pool: usize,
+    /// Pool rows are drawn with probability ∝ exp(loss / temperature).
+    #[serde(default = "d_one_f64")]
+    pub hard_temperature: f64,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
@@ -195,6 +205,12 @@ fn d_smooth() -> f64 {
 }
 fn d_minw() -> f64 {
     0.02
+}
+fn d_pool() -> usize {
+    64
+}
+fn d_one_f64() -> f64 {
+    1.0
 }
 fn d_out() -> PathBuf {
     "train-out".into()
@@ -290,6 +306,10 @@ impl TrainConfig {
         }
         if !(0.0..1.0).contains(&m.min_weight) || !(0.0..1.0).contains(&m.smoothing) {
             return Err("mixing.min_weight and mixing.smoothing must be within 0..1".into());
+        }
+        if !(0.0..=1.0).contains(&m.hard_fraction) || m.hard_pool == 0 || m.hard_temperature <= 0.0
+        {
+            return Err("mixing.hard_fraction must be within 0..=1, hard_pool >= 1 and hard_temperature > 0".into());
         }
         if !matches!(self.run.device.as_str(), "cpu" | "cuda" | "auto") {
             return Err(format!(

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 
 use crate::data::ShardSet;
-use crate::sampler::{epoch_order, pick_domain, Cursor};
+use crate::sampler::{epoch_order, pick_domain, unit, Cursor};
 
 /// The global batch of one step: (domain, row) per sample.
 #[derive(Debug, Clone, PartialEq)]
@@ -17,7 +17,53 @@ pub struct Plan {
     pub samples: Vec<(usize, u32)>,
 }
 
+/// Per-sample reweighting inside a domain: pools of recently seen (loss, row) per domain.
+pub struct Hard<'a> {
+    pub pools: &'a [Vec<(f32, u32)>],
+    pub fraction: f64,
+    pub temperature: f64,
+}
+
+/// Draws a row of `pool` with probability ∝ exp(loss / temperature).
+fn pick_hard(pool: &[(f32, u32)], temperature: f64, u: f64) -> u32 {
+    let max = pool.iter().map(|p| p.0 as f64).fold(f64::MIN, f64::max);
+    let w: Vec<f64> = pool
+        .iter()
+        .map(|p| ((p.0 as f64 - max) / temperature).exp())
+        .collect();
+    let total: f64 = w.iter().sum();
+    let mut acc = 0.0;
+    for (k, x) in w.iter().enumerate() {
+        acc += x / total;
+        if u < acc {
+            return pool[k].1;
+        }
+    }
+    pool[pool.len() - 1].1
+}
+
+/// Adds the losses of a step's samples to the pools, keeping the `cap` highest per domain
+/// (ties to the lower row); a row already in the pool gets its new loss.
+pub fn update_pools(
+    pools: &mut [Vec<(f32, u32)>],
+    samples: &[(usize, u32)],
+    losses: &[f64],
+    cap: usize,
+) {
+    for (&(d, row), &l) in samples.iter().zip(losses) {
+        if !l.is_finite() {
+            continue;
+        }
+        let p = &mut pools[d];
+        p.retain(|x| x.1 != row);
+        p.push((l as f32, row));
+        p.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+        p.truncate(cap);
+    }
+}
+
 /// Draws the global batch of `step` and advances the per-domain cursors.
+#[allow(clippy::too_many_arguments)]
 pub fn plan_step(
     set: &ShardSet,
     weights: &[f64],
@@ -26,10 +72,19 @@ pub fn plan_step(
     batch: usize,
     cursor: &mut Cursor,
     orders: &mut [(u64, Vec<u32>)],
+    hard: Option<&Hard>,
 ) -> Plan {
     let mut samples = Vec::with_capacity(batch);
     for i in 0..batch {
         let d = pick_domain(weights, seed, step, i as u64);
+        if let Some(h) = hard {
+            let pool = &h.pools[d];
+            if !pool.is_empty() && unit(seed ^ 0x4A2D, step, i as u64) < h.fraction {
+                let u = unit(seed ^ 0x91E7, step, i as u64);
+                samples.push((d, pick_hard(pool, h.temperature, u)));
+                continue;
+            }
+        }
         let n = set.domains[d].train.len();
         if cursor.pos[d] as usize >= n {
             cursor.epoch[d] += 1;
@@ -43,6 +98,42 @@ pub fn plan_step(
         samples.push((d, row));
     }
     Plan { step, samples }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pools_keep_the_highest_losses_and_draws_favour_them() {
+        let mut pools = vec![vec![]];
+        let samples: Vec<(usize, u32)> = (0..10).map(|r| (0, r)).collect();
+        let losses: Vec<f64> = (0..10).map(|r| r as f64).collect();
+        update_pools(&mut pools, &samples, &losses, 4);
+        assert_eq!(
+            pools[0].iter().map(|p| p.1).collect::<Vec<_>>(),
+            vec![9, 8, 7, 6]
+        );
+        // Row 9 seen again with a low loss moves to the bottom, then falls out.
+        update_pools(&mut pools, &[(0, 9)], &[0.5], 4);
+        assert_eq!(
+            pools[0].iter().map(|p| p.1).collect::<Vec<_>>(),
+            vec![8, 7, 6, 9]
+        );
+        update_pools(&mut pools, &[(0, 2)], &[2.0], 4);
+        assert_eq!(
+            pools[0].iter().map(|p| p.1).collect::<Vec<_>>(),
+            vec![8, 7, 6, 2]
+        );
+        let mut hits = [0usize; 10];
+        for k in 0..2000 {
+            hits[pick_hard(&pools[0], 0.5, unit(3, k, 0)) as usize] += 1;
+        }
+        assert!(
+            hits[8] > hits[7] && hits[7] > hits[6] && hits[6] > 0,
+            "{hits:?}"
+        );
+    }
 }
 
 /// One rank's micro-batch as host buffers.

@@ -19,7 +19,8 @@ use crate::config::TrainConfig;
 use crate::data::ShardSet;
 use crate::error::TrainError;
 use crate::loader::{
-    gather, plan_step, rank_micro_batches, row_targets, HostBatch, Plan, Prefetcher,
+    gather, plan_step, rank_micro_batches, row_targets, update_pools, Hard, HostBatch, Plan,
+    Prefetcher,
 };
 use crate::model::{doc_positions_and_mask, Gpt, GptConfig};
 use crate::optim::{lr_at, AdamW, AdamWConfig};
@@ -37,6 +38,9 @@ pub struct TrainState {
     pub best_val: Option<f64>,
     pub bad_evals: u32,
     pub stopped_early: bool,
+    /// Per domain, recently seen (loss, row) of the high-loss pool (`mixing.hard_fraction`).
+    #[serde(default)]
+    pub pools: Vec<Vec<(f32, u32)>>,
     pub config: TrainConfig,
     pub model: GptConfig,
 }
@@ -232,6 +236,7 @@ impl Trainer {
             best_val: None,
             bad_evals: 0,
             stopped_early: false,
+            pools: vec![vec![]; d],
             config: cfg.clone(),
             model: model_cfg,
         };
@@ -525,6 +530,12 @@ impl Trainer {
     }
 
     fn plan(&mut self, step: u64) -> Plan {
+        let m = &self.cfg.mixing;
+        let hard = Hard {
+            pools: &self.state.pools,
+            fraction: m.hard_fraction,
+            temperature: m.hard_temperature,
+        };
         plan_step(
             &self.set,
             &self.state.sampler.weights,
@@ -533,6 +544,7 @@ impl Trainer {
             self.cfg.optim.batch_size,
             &mut self.state.cursor,
             &mut self.orders,
+            (m.hard_fraction > 0.0).then_some(&hard),
         )
     }
 
@@ -568,7 +580,9 @@ impl Trainer {
             let micro = prefetch.take();
             let after_cursor = self.state.cursor.clone();
             // Plan the next step now unless the mixture may change before it.
-            let boundary = (step + 1) % cfg.mixing.update_every == 0
+            // With the high-loss pool the next plan needs this step's losses.
+            let boundary = cfg.mixing.hard_fraction > 0.0
+                || (step + 1) % cfg.mixing.update_every == 0
                 || self.replay.iter().any(|u| u.step == step + 1);
             if step + 1 < end && !boundary {
                 let p = self.plan(step + 1);
@@ -589,6 +603,10 @@ impl Trainer {
                 })
                 .sum();
             let mut dom = vec![0f64; 2 * d + 1];
+            // Per global sample: (loss sum, tokens); this rank's k-th row is sample rank + k·world.
+            let bsz = plan.samples.len();
+            let mut per_sample = vec![0f64; 2 * bsz];
+            let mut k_global = 0usize;
             self.opt.zero_grad();
             for b in &micro {
                 if b.n == 0 {
@@ -605,11 +623,16 @@ impl Trainer {
                 .unwrap();
                 for (k, row_loss) in per_row.iter().enumerate() {
                     let dd = b.domains[k] as usize;
-                    dom[2 * dd] += row_loss;
-                    dom[2 * dd + 1] += b.targets[k * b.t..(k + 1) * b.t]
+                    let toks = b.targets[k * b.t..(k + 1) * b.t]
                         .iter()
                         .filter(|&&y| y >= 0)
                         .count() as f64;
+                    dom[2 * dd] += row_loss;
+                    dom[2 * dd + 1] += toks;
+                    let g = rank + k_global * world;
+                    per_sample[2 * g] = *row_loss;
+                    per_sample[2 * g + 1] = toks;
+                    k_global += 1;
                 }
             }
             if world > 1 {
@@ -617,6 +640,26 @@ impl Trainer {
                 self.comm.allreduce_f32(&mut g);
                 self.opt.set_flat_grads(&g);
                 self.comm.allreduce_f64(&mut dom);
+                if cfg.mixing.hard_fraction > 0.0 {
+                    self.comm.allreduce_f64(&mut per_sample);
+                }
+            }
+            if cfg.mixing.hard_fraction > 0.0 {
+                let losses: Vec<f64> = (0..bsz)
+                    .map(|i| {
+                        if per_sample[2 * i + 1] > 0.0 {
+                            per_sample[2 * i] / per_sample[2 * i + 1]
+                        } else {
+                            f64::NAN
+                        }
+                    })
+                    .collect();
+                update_pools(
+                    &mut self.state.pools,
+                    &plan.samples,
+                    &losses,
+                    cfg.mixing.hard_pool,
+                );
             }
             let grad_norm = self.opt.clip_grad_norm(o.grad_clip);
             let lr = lr_at(step, o.lr, o.warmup_steps, o.max_steps, o.min_lr_ratio);
