@@ -1,149 +1,326 @@
-//! `exact_dedup`: drops documents whose normalised text was seen before in run order.
+//! `exact_dedup`: drops documents (or lines, or paragraphs) whose normalised text was seen
+//! earlier in run order, in the same disk-backed shape as `minhash_dedup`.
 //!
-//! Observer: per shard, `hashes-NNNNN.bin` of (xxh3-128, row, id) records. Resolve: one pass
-//! over the shards in order keeps the first row of each hash and writes `drop-NNNNN.bin`
-//! (row, id of the kept copy) per shard. Applier: rejects the listed rows with
-//! `exact_dedup.duplicate` and the kept document's id as detail.
-//! The hash table of resolve holds 16 bytes + id per distinct document in memory; the
-//! partitioned on-disk version arrives with the MinHash work (issue 4).
+//! Observer: per shard, one (xxh3-128, position) record per unit into
+//! `xbands-SSSSS-PPP.bin` for partition `hash % partitions`, plus the ids. Position =
+//! shard (16 bits) · row (32 bits) · unit (16 bits), so sorting positions is run order.
+//! Resolve: each partition is sorted on disk (external merge sort within `memory_mb`); in
+//! every group of equal hashes the first position survives and the others are written as
+//! (dropped, kept) pairs; the pairs are then sorted by position into `drop-SSSSS.bin` per
+//! shard. Applier: document mode rejects the row (`exact_dedup.duplicate`, detail: the kept
+//! id); line/paragraph mode removes the repeated units from the text and rejects a document
+//! only when nothing is left (`exact_dedup.all_units_duplicate`).
+//! Memory: the sort budget, plus the drop lists while they are written (duplicates only).
 
 use std::collections::HashMap;
-use std::fs::File;
-use std::io::{BufReader, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
-use arrow::array::RecordBatch;
-use pipeline::document::{str_column, ID, TEXT};
+use arrow::array::{ArrayRef, RecordBatch, StringArray};
+use pipeline::document::{str_column, with_column, ID, TEXT};
 use pipeline::stage::parse_stage_table;
-use pipeline::writer::tmp_path;
 use pipeline::{
     Barrier, BarrierObserver, Decisions, Stage, StageContext, StageEnv, StageError, StageKind,
     StageOutput,
 };
+use rayon::prelude::*;
 use serde::Deserialize;
 use xxhash_rust::xxh3::xxh3_128;
 
+use crate::docstore::{DocStore, DocStoreWriter};
 use crate::normalize::normalize_for_hash;
+use crate::records::{ioe, sorted_merge, RecordWriter};
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Granularity {
+    Document,
+    /// Lines (split on `\n`).
+    Line,
+    /// Paragraphs (split on blank lines).
+    Paragraph,
+}
+
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct ExactConfig {
+pub struct ExactConfig {
     /// Hash NFKC-lowercased, whitespace-collapsed text (true) or the raw text (false).
     #[serde(default = "yes")]
-    normalize: bool,
+    pub normalize: bool,
+    #[serde(default = "doc")]
+    pub granularity: Granularity,
+    /// Line/paragraph mode: units shorter than this (characters, after trimming) are never
+    /// treated as duplicates (blank lines, "Thanks!", list bullets).
+    #[serde(default = "min_chars")]
+    pub min_unit_chars: usize,
+    #[serde(default = "parts")]
+    pub partitions: usize,
+    #[serde(default = "mem")]
+    pub memory_mb: usize,
 }
 
 fn yes() -> bool {
     true
 }
+fn doc() -> Granularity {
+    Granularity::Document
+}
+fn min_chars() -> usize {
+    20
+}
+fn parts() -> usize {
+    16
+}
+fn mem() -> usize {
+    512
+}
+
+impl Default for ExactConfig {
+    fn default() -> Self {
+        parse_stage_table(toml::Table::new()).expect("defaults parse")
+    }
+}
 
 pub(crate) fn build(table: toml::Table, _env: &StageEnv) -> Result<StageKind, String> {
     let c: ExactConfig = parse_stage_table(table)?;
-    Ok(StageKind::Barrier(Box::new(ExactDedup {
-        normalize: c.normalize,
-    })))
+    if c.partitions == 0 || c.partitions > 4096 || c.memory_mb == 0 {
+        return Err("partitions must be 1..=4096 and memory_mb at least 1".into());
+    }
+    Ok(StageKind::Barrier(Box::new(ExactDedup { config: c })))
 }
 
 #[derive(Debug, Clone)]
 pub struct ExactDedup {
-    pub normalize: bool,
+    pub config: ExactConfig,
 }
 
-fn hashes_file(dir: &Path, shard: usize) -> PathBuf {
-    dir.join(format!("hashes-{shard:05}.bin"))
+const ROW_BITS: u64 = 32;
+const UNIT_BITS: u64 = 16;
+
+fn pos(shard: usize, row: u64, unit: u64) -> u64 {
+    ((shard as u64) << (ROW_BITS + UNIT_BITS)) | (row << UNIT_BITS) | unit
+}
+
+fn unpack(p: u64) -> (usize, u64, u64) {
+    (
+        (p >> (ROW_BITS + UNIT_BITS)) as usize,
+        (p >> UNIT_BITS) & 0xFFFF_FFFF,
+        p & 0xFFFF,
+    )
+}
+
+fn bands_file(dir: &Path, shard: usize, part: usize) -> PathBuf {
+    dir.join(format!("xbands-{shard:05}-{part:03}.bin"))
+}
+
+fn pairs_file(dir: &Path, part: usize) -> PathBuf {
+    dir.join(format!("xdrops-{part:03}.bin"))
 }
 
 fn drop_file(dir: &Path, shard: usize) -> PathBuf {
     dir.join(format!("drop-{shard:05}.bin"))
 }
 
-fn ioe(path: &Path) -> impl FnOnce(std::io::Error) -> StageError + '_ {
-    move |e| StageError::io(path, e)
-}
-
-fn create_tmp(path: &Path) -> Result<BufWriter<File>, StageError> {
-    if let Some(d) = path.parent() {
-        std::fs::create_dir_all(d).map_err(ioe(d))?;
-    }
-    let tmp = tmp_path(path);
-    Ok(BufWriter::new(File::create(&tmp).map_err(ioe(&tmp))?))
-}
-
-fn commit(mut w: BufWriter<File>, path: &Path) -> Result<(), StageError> {
-    w.flush().map_err(ioe(path))?;
-    drop(w);
-    std::fs::rename(tmp_path(path), path).map_err(ioe(path))
-}
-
-fn write_str(w: &mut impl Write, s: &str) -> std::io::Result<()> {
-    w.write_all(&(s.len() as u32).to_le_bytes())?;
-    w.write_all(s.as_bytes())
-}
-
-/// Reads one (u128?, u64, string) record; `None` at a clean end of file.
-fn read_record(r: &mut impl Read, with_hash: bool) -> std::io::Result<Option<(u128, u64, String)>> {
-    let mut hash = [0u8; 16];
-    if with_hash {
-        match r.read_exact(&mut hash) {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(None),
-            Err(e) => return Err(e),
+/// The units of `text` with their byte ranges.
+fn units(text: &str, g: Granularity) -> Vec<(usize, usize)> {
+    let mut out = vec![];
+    match g {
+        Granularity::Document => out.push((0, text.len())),
+        Granularity::Line => {
+            let mut start = 0;
+            for (i, b) in text.bytes().enumerate() {
+                if b == b'\n' {
+                    out.push((start, i + 1));
+                    start = i + 1;
+                }
+            }
+            if start < text.len() {
+                out.push((start, text.len()));
+            }
+        }
+        Granularity::Paragraph => {
+            let mut start = 0;
+            let bytes = text.as_bytes();
+            let mut i = 0;
+            while i < bytes.len() {
+                if bytes[i] == b'\n' {
+                    let mut j = i + 1;
+                    while j < bytes.len()
+                        && (bytes[j] == b' ' || bytes[j] == b'\t' || bytes[j] == b'\r')
+                    {
+                        j += 1;
+                    }
+                    if j < bytes.len() && bytes[j] == b'\n' {
+                        while j < bytes.len() && bytes[j].is_ascii_whitespace() {
+                            j += 1;
+                        }
+                        out.push((start, j));
+                        start = j;
+                        i = j;
+                        continue;
+                    }
+                }
+                i += 1;
+            }
+            if start < text.len() {
+                out.push((start, text.len()));
+            }
         }
     }
-    let mut row = [0u8; 8];
-    match r.read_exact(&mut row) {
-        Ok(()) => {}
-        Err(e) if !with_hash && e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(None),
-        Err(e) => return Err(e),
+    out
+}
+
+impl ExactDedup {
+    fn unit_hash(&self, s: &str) -> Option<u128> {
+        if self.config.granularity != Granularity::Document
+            && s.trim().chars().count() < self.config.min_unit_chars
+        {
+            return None;
+        }
+        Some(if self.config.normalize {
+            xxh3_128(normalize_for_hash(s).as_bytes())
+        } else {
+            xxh3_128(s.as_bytes())
+        })
     }
-    let mut len = [0u8; 4];
-    r.read_exact(&mut len)?;
-    let mut s = vec![0u8; u32::from_le_bytes(len) as usize];
-    r.read_exact(&mut s)?;
-    let s = String::from_utf8(s)
-        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))?;
-    Ok(Some((
-        u128::from_le_bytes(hash),
-        u64::from_le_bytes(row),
-        s,
-    )))
 }
 
-struct ExactObserver {
-    normalize: bool,
-    path: PathBuf,
-    out: BufWriter<File>,
+struct Observer {
+    dd: ExactDedup,
+    shard: usize,
+    parts: Vec<RecordWriter<(u128, u64)>>,
+    store: DocStoreWriter,
 }
 
-impl BarrierObserver for ExactObserver {
+impl BarrierObserver for Observer {
     fn observe(&mut self, batch: &RecordBatch, row_offset: u64) -> Result<(), StageError> {
         let text = str_column(batch, TEXT)?;
         let ids = str_column(batch, ID)?;
-        for i in 0..batch.num_rows() {
-            let h = if self.normalize {
-                xxh3_128(normalize_for_hash(text.value(i)).as_bytes())
-            } else {
-                xxh3_128(text.value(i).as_bytes())
-            };
-            let w = &mut self.out;
-            w.write_all(&h.to_le_bytes())
-                .and_then(|_| w.write_all(&(row_offset + i as u64).to_le_bytes()))
-                .and_then(|_| write_str(w, ids.value(i)))
-                .map_err(ioe(&self.path))?;
+        let dd = &self.dd;
+        let hashes: Vec<Vec<(u64, u128)>> = (0..batch.num_rows())
+            .into_par_iter()
+            .map(|i| {
+                let t = text.value(i);
+                units(t, dd.config.granularity)
+                    .into_iter()
+                    .enumerate()
+                    .take(1 << UNIT_BITS)
+                    .filter_map(|(u, (a, b))| dd.unit_hash(&t[a..b]).map(|h| (u as u64, h)))
+                    .collect()
+            })
+            .collect();
+        let n = self.parts.len() as u128;
+        for (i, hs) in hashes.into_iter().enumerate() {
+            let row = row_offset + i as u64;
+            if row >= 1 << ROW_BITS {
+                return Err(StageError::Other(format!(
+                    "exact_dedup: shard {} has more than 2^32 rows; split the input",
+                    self.shard
+                )));
+            }
+            for (u, h) in hs {
+                self.parts[(h % n) as usize].push(&(h, pos(self.shard, row, u)))?;
+            }
+            self.store.push(ids.value(i), 0, 0.0, &[])?;
         }
         Ok(())
     }
 
     fn finish(self: Box<Self>) -> Result<(), StageError> {
-        commit(self.out, &self.path)
+        for p in self.parts {
+            p.commit()?;
+        }
+        self.store.commit()
     }
 }
 
-struct ExactApplier {
-    drops: HashMap<u64, String>,
+impl ExactDedup {
+    fn resolve_inner(&self, dir: &Path, shards: usize, workers: usize) -> Result<(), StageError> {
+        let parts = self.config.partitions;
+        let budget = self.config.memory_mb * (1 << 20) / workers.clamp(1, parts);
+        // Duplicates per partition: (dropped position, kept position).
+        (0..parts).into_par_iter().try_for_each(|p| {
+            let out = pairs_file(dir, p);
+            if out.exists() {
+                return Ok(());
+            }
+            let inputs: Vec<PathBuf> = (0..shards).map(|s| bands_file(dir, s, p)).collect();
+            let mut w = RecordWriter::<(u64, u64)>::create(&out)?;
+            let mut cur: Option<(u128, u64)> = None;
+            sorted_merge::<(u128, u64)>(
+                &inputs,
+                &dir.join(format!("xsort-{p:03}")),
+                budget,
+                |(h, at)| match cur {
+                    Some((ch, kept)) if ch == h => w.push(&(at, kept)),
+                    _ => {
+                        cur = Some((h, at));
+                        Ok(())
+                    }
+                },
+            )?;
+            w.commit()
+        })?;
+        // Per shard, in position order, with the kept document's id.
+        let store = DocStore::open(dir, shards, None)?;
+        let inputs: Vec<PathBuf> = (0..parts).map(|p| pairs_file(dir, p)).collect();
+        let mut per_shard: Vec<Vec<u8>> = vec![Vec::new(); shards];
+        let mut ids: HashMap<(usize, u64), String> = HashMap::new();
+        sorted_merge::<(u64, u64)>(&inputs, &dir.join("xsort-all"), budget, |(at, kept)| {
+            let (s, row, unit) = unpack(at);
+            let (ks, krow, _) = unpack(kept);
+            let id = match ids.get(&(ks, krow)) {
+                Some(id) => id.clone(),
+                None => {
+                    let id = store.id(store.offsets[ks] + krow)?;
+                    ids.insert((ks, krow), id.clone());
+                    id
+                }
+            };
+            let out = &mut per_shard[s];
+            out.extend_from_slice(&row.to_le_bytes());
+            out.extend_from_slice(&(unit as u16).to_le_bytes());
+            out.extend_from_slice(&(id.len() as u32).to_le_bytes());
+            out.extend_from_slice(id.as_bytes());
+            Ok(())
+        })?;
+        for (s, bytes) in per_shard.into_iter().enumerate() {
+            let p = drop_file(dir, s);
+            let tmp = pipeline::writer::tmp_path(&p);
+            std::fs::write(&tmp, bytes).map_err(ioe(&tmp))?;
+            std::fs::rename(&tmp, &p).map_err(ioe(&p))?;
+        }
+        Ok(())
+    }
 }
 
-impl Stage for ExactApplier {
+/// row → [(unit, kept id)]
+type Drops = HashMap<u64, Vec<(u16, String)>>;
+
+fn read_drops(path: &Path) -> Result<Drops, StageError> {
+    let bytes = std::fs::read(path).map_err(ioe(path))?;
+    let bad = || StageError::Other(format!("{}: cut short or corrupt", path.display()));
+    let mut out: Drops = HashMap::new();
+    let mut p = 0;
+    while p < bytes.len() {
+        let h = bytes.get(p..p + 14).ok_or_else(bad)?;
+        let row = u64::from_le_bytes(h[..8].try_into().unwrap());
+        let unit = u16::from_le_bytes(h[8..10].try_into().unwrap());
+        let n = u32::from_le_bytes(h[10..14].try_into().unwrap()) as usize;
+        let id = bytes.get(p + 14..p + 14 + n).ok_or_else(bad)?;
+        let id = String::from_utf8(id.to_vec()).map_err(|_| bad())?;
+        out.entry(row).or_default().push((unit, id));
+        p += 14 + n;
+    }
+    Ok(out)
+}
+
+struct Applier {
+    granularity: Granularity,
+    drops: Drops,
+}
+
+impl Stage for Applier {
     fn name(&self) -> &str {
         "exact_dedup"
     }
@@ -153,16 +330,62 @@ impl Stage for ExactApplier {
         batch: RecordBatch,
         ctx: &mut StageContext,
     ) -> Result<StageOutput, StageError> {
-        let mut d = Decisions::with_capacity(batch.num_rows());
-        for i in 0..batch.num_rows() {
+        let n = batch.num_rows();
+        let mut d = Decisions::with_capacity(n);
+        if self.granularity == Granularity::Document {
+            for i in 0..n {
+                match self.drops.get(&(ctx.row_offset + i as u64)) {
+                    Some(v) => d.reject(
+                        "exact_dedup.duplicate",
+                        Some(&format!("duplicate of {}", v[0].1)),
+                    ),
+                    None => d.keep(),
+                }
+            }
+            return Ok(d.finish(batch));
+        }
+        let text = str_column(&batch, TEXT)?;
+        let mut new_text: Vec<String> = Vec::with_capacity(n);
+        let mut changed = false;
+        for i in 0..n {
+            let t = text.value(i);
             match self.drops.get(&(ctx.row_offset + i as u64)) {
-                Some(kept) => d.reject(
-                    "exact_dedup.duplicate",
-                    Some(&format!("duplicate of {kept}")),
-                ),
-                None => d.keep(),
+                None => {
+                    new_text.push(t.to_string());
+                    d.keep();
+                }
+                Some(v) => {
+                    changed = true;
+                    let gone: std::collections::HashSet<u16> = v.iter().map(|x| x.0).collect();
+                    let mut kept = String::with_capacity(t.len());
+                    for (u, (a, b)) in units(t, self.granularity).into_iter().enumerate() {
+                        if !gone.contains(&(u as u16)) {
+                            kept.push_str(&t[a..b]);
+                        }
+                    }
+                    ctx.count("units_removed", gone.len() as u64);
+                    if kept.trim().is_empty() {
+                        d.reject(
+                            "exact_dedup.all_units_duplicate",
+                            Some(&format!("every unit seen before (first in {})", v[0].1)),
+                        );
+                    } else {
+                        ctx.count("docs_edited", 1);
+                        d.keep();
+                    }
+                    new_text.push(kept);
+                }
             }
         }
+        let batch = if changed {
+            with_column(
+                &batch,
+                TEXT,
+                Arc::new(StringArray::from(new_text)) as ArrayRef,
+            )?
+        } else {
+            batch
+        };
         Ok(d.finish(batch))
     }
 }
@@ -173,52 +396,43 @@ impl Barrier for ExactDedup {
     }
 
     fn observer(&self, shard: usize, dir: &Path) -> Result<Box<dyn BarrierObserver>, StageError> {
-        let path = hashes_file(dir, shard);
-        Ok(Box::new(ExactObserver {
-            normalize: self.normalize,
-            out: create_tmp(&path)?,
-            path,
+        if shard >= 1 << 16 {
+            return Err(StageError::Other(
+                "exact_dedup: more than 65536 shards; merge input files".into(),
+            ));
+        }
+        std::fs::create_dir_all(dir).map_err(ioe(dir))?;
+        let parts = (0..self.config.partitions)
+            .map(|p| RecordWriter::create(&bands_file(dir, shard, p)))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Box::new(Observer {
+            dd: self.clone(),
+            shard,
+            parts,
+            store: DocStoreWriter::create(dir, shard, None)?,
         }))
     }
 
-    fn resolve(&self, dir: &Path, shards: usize, _workers: usize) -> Result<(), StageError> {
-        let mut first: HashMap<u128, String> = HashMap::new();
-        for shard in 0..shards {
-            let path = hashes_file(dir, shard);
-            let mut r = BufReader::new(File::open(&path).map_err(ioe(&path))?);
-            let out_path = drop_file(dir, shard);
-            let mut w = create_tmp(&out_path)?;
-            while let Some((h, row, id)) = read_record(&mut r, true).map_err(ioe(&path))? {
-                match first.get(&h) {
-                    Some(kept) => {
-                        w.write_all(&row.to_le_bytes())
-                            .and_then(|_| write_str(&mut w, kept))
-                            .map_err(ioe(&out_path))?;
-                    }
-                    None => {
-                        first.insert(h, id);
-                    }
-                }
-            }
-            commit(w, &out_path)?;
-        }
-        Ok(())
+    fn resolve(&self, dir: &Path, shards: usize, workers: usize) -> Result<(), StageError> {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(workers.max(1))
+            .build()
+            .map_err(|e| StageError::Other(format!("thread pool: {e}")))?;
+        pool.install(|| self.resolve_inner(dir, shards, workers))
     }
 
     fn applier(&self, shard: usize, dir: &Path) -> Result<Box<dyn Stage>, StageError> {
-        let path = drop_file(dir, shard);
-        let mut r = BufReader::new(File::open(&path).map_err(ioe(&path))?);
-        let mut drops = HashMap::new();
-        while let Some((_, row, kept)) = read_record(&mut r, false).map_err(ioe(&path))? {
-            drops.insert(row, kept);
-        }
-        Ok(Box::new(ExactApplier { drops }))
+        Ok(Box::new(Applier {
+            granularity: self.config.granularity,
+            drops: read_drops(&drop_file(dir, shard))?,
+        }))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use arrow::array::Array;
     use pipeline::document::{DocBatchBuilder, Document};
 
     fn batch(texts: &[(&str, &str)]) -> RecordBatch {
@@ -235,10 +449,44 @@ mod tests {
         b.finish()
     }
 
+    fn run(dd: &ExactDedup, shards: &[Vec<(&str, &str)>]) -> Vec<(String, bool, String, String)> {
+        let dir = tempfile::tempdir().unwrap();
+        for (s, docs) in shards.iter().enumerate() {
+            let mut o = dd.observer(s, dir.path()).unwrap();
+            o.observe(&batch(&docs[..1]), 0).unwrap();
+            o.observe(&batch(&docs[1..]), 1).unwrap();
+            o.finish().unwrap();
+        }
+        dd.resolve(dir.path(), shards.len(), 2).unwrap();
+        // A rerun of resolve (after a crash) is harmless.
+        dd.resolve(dir.path(), shards.len(), 1).unwrap();
+        let mut out = vec![];
+        for (s, docs) in shards.iter().enumerate() {
+            let a = dd.applier(s, dir.path()).unwrap();
+            let mut ctx = StageContext::new(s);
+            let r = a.process(batch(docs), &mut ctx).unwrap();
+            let t = str_column(&r.batch, TEXT).unwrap();
+            for (i, (id, _)) in docs.iter().enumerate() {
+                out.push((
+                    id.to_string(),
+                    r.keep.value(i),
+                    t.value(i).to_string(),
+                    if r.detail.is_null(i) {
+                        String::new()
+                    } else {
+                        r.detail.value(i).to_string()
+                    },
+                ));
+            }
+        }
+        out
+    }
+
     #[test]
     fn first_occurrence_in_run_order_survives() {
-        let dir = tempfile::tempdir().unwrap();
-        let dd = ExactDedup { normalize: true };
+        let dd = ExactDedup {
+            config: ExactConfig::default(),
+        };
         let shards = [
             vec![
                 ("a", "Hello  world"),
@@ -247,31 +495,54 @@ mod tests {
             ],
             vec![("d", "HELLO WORLD"), ("e", "新闻 一"), ("f", "新闻　一")],
         ];
-        for (s, docs) in shards.iter().enumerate() {
-            let mut o = dd.observer(s, dir.path()).unwrap();
-            o.observe(&batch(&docs[..1]), 0).unwrap();
-            o.observe(&batch(&docs[1..]), 1).unwrap();
-            o.finish().unwrap();
-        }
-        dd.resolve(dir.path(), 2, 1).unwrap();
-        let mut kept = vec![];
-        let mut details = vec![];
-        for (s, docs) in shards.iter().enumerate() {
-            let a = dd.applier(s, dir.path()).unwrap();
-            let mut ctx = StageContext::new(s);
-            let out = a.process(batch(docs), &mut ctx).unwrap();
-            for (i, (id, _)) in docs.iter().enumerate() {
-                if out.keep.value(i) {
-                    kept.push(*id);
-                } else {
-                    details.push(out.detail.value(i).to_string());
-                }
-            }
-        }
+        let r = run(&dd, &shards);
+        let kept: Vec<&str> = r.iter().filter(|x| x.1).map(|x| x.0.as_str()).collect();
         assert_eq!(kept, vec!["a", "b", "e"]);
+        let details: Vec<&str> = r.iter().filter(|x| !x.1).map(|x| x.3.as_str()).collect();
         assert_eq!(
             details,
             vec!["duplicate of a", "duplicate of a", "duplicate of e"]
         );
+    }
+
+    #[test]
+    fn line_mode_removes_repeated_lines_and_keeps_the_rest() {
+        let dd = ExactDedup {
+            config: ExactConfig {
+                granularity: Granularity::Line,
+                min_unit_chars: 10,
+                partitions: 3,
+                ..Default::default()
+            },
+        };
+        let nav = "Home | News | Sport | Contact us\n";
+        let (a, b, c) = (
+            format!("{nav}First story about the harbour.\nok\n"),
+            format!("{nav}Second story, on the railway.\nok\n"),
+            format!("{nav}First story about the harbour.\n"),
+        );
+        let shards = [
+            vec![("a", &*a), ("b", &*b)],
+            vec![("c", &*c), ("d", "short\n")],
+        ];
+        let r = run(&dd, &shards);
+        assert_eq!(r[0].2, format!("{nav}First story about the harbour.\nok\n"));
+        // The menu line goes; "ok" is under min_unit_chars and stays.
+        assert_eq!(r[1].2, "Second story, on the railway.\nok\n");
+        assert!(r[1].1);
+        assert!(!r[2].1, "every line of c was seen before");
+        assert_eq!(r[2].3, "every unit seen before (first in a)");
+        assert!(r[3].1);
+    }
+
+    #[test]
+    fn paragraphs_split_on_blank_lines() {
+        let t = "one\ntwo\n\n  \nthree\n\nfour";
+        let u: Vec<&str> = units(t, Granularity::Paragraph)
+            .iter()
+            .map(|&(a, b)| &t[a..b])
+            .collect();
+        assert_eq!(u, vec!["one\ntwo\n\n  \n", "three\n\n", "four"]);
+        assert_eq!(u.concat(), t);
     }
 }

@@ -13,7 +13,7 @@ pub mod records;
 pub mod shingle;
 mod unionfind;
 
-pub use exact::ExactDedup;
+pub use exact::{ExactConfig, ExactDedup, Granularity};
 pub use near::{KeepRule, MinHashConfig, MinHashDedup, Verify};
 pub use normalize::normalize_for_hash;
 pub use unionfind::UnionFind;
