@@ -4,6 +4,8 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+mod report;
+
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use pipeline::{Executor, LoadedPipeline, RunOptions, StageRegistry};
@@ -34,6 +36,15 @@ enum Command {
     },
     /// Summarise a run's output dir (stages, reject reasons) or a shard set (tokens per domain).
     Inspect { dir: PathBuf },
+    /// Write an HTML report of a run (funnel, reject reasons, tokens per domain) and,
+    /// with --train, of a training run (loss curves, mixture weights).
+    Report {
+        run: PathBuf,
+        #[arg(long)]
+        train: Option<PathBuf>,
+        #[arg(long, default_value = "report.html")]
+        out: PathBuf,
+    },
     /// List the stage types a pipeline config can use.
     Stages,
     /// Print the LSH banding that minhash_dedup picks and its S-curve.
@@ -361,6 +372,9 @@ fn demo(steps: u64, workers: Option<usize>) -> Result<()> {
     )
     .with_context(|| format!("writing {}", cfg.display()))?;
     train_cmd(&cfg, None)?;
+    let report = out.join("report.html");
+    report::write_report(&curated, Some(&out.join("demo-train")), &report)?;
+    println!("report: {}", report.display());
     println!(
         "outputs: curated {}, token shards {}, model and logs {}",
         curated.join("curated").display(),
@@ -397,6 +411,8 @@ fn main() -> ExitCode {
         Command::Inspect { dir } => pipeline::inspect::summarise(&dir)
             .with_context(|| format!("inspect {}", dir.display()))
             .map(|s| print!("{s}")),
+        Command::Report { run, train, out } => report::write_report(&run, train.as_deref(), &out)
+            .map(|_| println!("report: {}", out.display())),
         Command::Stages => {
             for t in registry().types() {
                 println!("{t}");

@@ -141,6 +141,29 @@ fn loss_falls_and_a_resumed_run_continues_the_same_curve() {
         std::fs::read_to_string(a.path().join("run/weights.jsonl")).unwrap(),
         std::fs::read_to_string(b.path().join("run/weights.jsonl")).unwrap()
     );
+
+    // The HTML report of the curation run and this training run.
+    let html = a.path().join("report.html");
+    run_ok(&[
+        "report",
+        shards().to_str().unwrap(),
+        "--train",
+        a.path().join("run").to_str().unwrap(),
+        "--out",
+        html.to_str().unwrap(),
+    ]);
+    let page = std::fs::read_to_string(&html).unwrap();
+    for want in [
+        "Documents after each stage",
+        "length.too_short",
+        "poetry-zh",
+        "Training loss",
+        "val _all",
+        "Mixture weights",
+    ] {
+        assert!(page.contains(want), "report lacks {want}");
+    }
+    assert!(page.matches("<polyline").count() >= 10);
 }
 
 #[test]

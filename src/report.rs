@@ -1,0 +1,271 @@
+//! `sluice report`: one self-contained HTML page (inline SVG, no scripts) for a run: the
+//! per-stage funnel, reject reasons, tokens per domain, and, for a training dir, the loss
+//! curves and the mixture weights over steps.
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use serde_json::Value;
+
+const COLORS: [&str; 12] = [
+    "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
+    "#bcbd22", "#17becf", "#393b79", "#ad494a",
+];
+
+fn esc(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+fn read_json(p: &Path) -> Result<Value> {
+    let t = std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?;
+    serde_json::from_str(&t).with_context(|| format!("parsing {}", p.display()))
+}
+
+fn read_jsonl(p: &Path) -> Result<Vec<Value>> {
+    let t = std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?;
+    t.lines()
+        .enumerate()
+        .map(|(i, l)| {
+            serde_json::from_str(l).with_context(|| format!("{}: line {}", p.display(), i + 1))
+        })
+        .collect()
+}
+
+/// Horizontal bars: (label, value, note).
+fn bars(rows: &[(String, f64, String)]) -> String {
+    let max = rows.iter().map(|r| r.1).fold(1.0, f64::max);
+    let h = 22 * rows.len() + 10;
+    let mut s = format!("<svg width='760' height='{h}' role='img'>");
+    for (i, (label, v, note)) in rows.iter().enumerate() {
+        let y = 5 + 22 * i;
+        let w = (v / max * 420.0).max(1.0);
+        let _ = write!(
+            s,
+            "<text x='180' y='{}' text-anchor='end' font-size='13'>{}</text>\
+             <rect x='190' y='{y}' width='{w:.1}' height='16' fill='#4c78a8'/>\
+             <text x='{:.1}' y='{}' font-size='12'>{}</text>",
+            y + 13,
+            esc(label),
+            195.0 + w,
+            y + 13,
+            esc(note)
+        );
+    }
+    s + "</svg>"
+}
+
+/// Line chart of several series of (x, y).
+fn lines(series: &[(String, Vec<(f64, f64)>)], y_label: &str) -> String {
+    let pts: Vec<&(f64, f64)> = series.iter().flat_map(|s| s.1.iter()).collect();
+    if pts.is_empty() {
+        return "<p>(no data)</p>".into();
+    }
+    let (x0, x1) = pts
+        .iter()
+        .fold((f64::MAX, f64::MIN), |a, p| (a.0.min(p.0), a.1.max(p.0)));
+    let (y0, y1) = pts
+        .iter()
+        .fold((f64::MAX, f64::MIN), |a, p| (a.0.min(p.1), a.1.max(p.1)));
+    let (x1, y1) = (
+        if x1 > x0 { x1 } else { x0 + 1.0 },
+        if y1 > y0 { y1 } else { y0 + 1.0 },
+    );
+    let (w, h, l, t) = (600.0, 260.0, 60.0, 10.0);
+    let sx = |x: f64| l + (x - x0) / (x1 - x0) * w;
+    let sy = |y: f64| t + h - (y - y0) / (y1 - y0) * h;
+    let mut s = format!("<svg width='860' height='{}' role='img'>", h + 50.0);
+    let _ = write!(
+        s,
+        "<rect x='{l}' y='{t}' width='{w}' height='{h}' fill='none' stroke='#999'/>\
+         <text x='{l}' y='{}' font-size='12'>{y1:.3}</text><text x='{l}' y='{}' font-size='12'>{y0:.3}</text>\
+         <text x='{}' y='{}' font-size='12'>step {x0:.0} … {x1:.0}</text>\
+         <text x='5' y='{}' font-size='12'>{}</text>",
+        t - 1.0 + 12.0,
+        t + h - 2.0,
+        l + w / 2.0 - 40.0,
+        t + h + 18.0,
+        t + h / 2.0,
+        esc(y_label)
+    );
+    for (k, (name, p)) in series.iter().enumerate() {
+        let c = COLORS[k % COLORS.len()];
+        let d: Vec<String> = p
+            .iter()
+            .map(|(x, y)| format!("{:.1},{:.1}", sx(*x), sy(*y)))
+            .collect();
+        let _ = write!(
+            s,
+            "<polyline fill='none' stroke='{c}' stroke-width='1.6' points='{}'/>\
+             <rect x='{}' y='{}' width='10' height='10' fill='{c}'/><text x='{}' y='{}' font-size='12'>{}</text>",
+            d.join(" "),
+            l + w + 15.0,
+            t + 16.0 * k as f64,
+            l + w + 30.0,
+            t + 9.0 + 16.0 * k as f64,
+            esc(name)
+        );
+    }
+    s + "</svg>"
+}
+
+pub fn write_report(run: &Path, train: Option<&Path>, out: &Path) -> Result<()> {
+    let mut html = String::from(
+        "<!doctype html><html><head><meta charset='utf-8'><title>sluice run report</title>\
+         <style>body{font-family:sans-serif;margin:24px;max-width:960px}h2{margin-top:28px}\
+         table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:3px 8px;font-size:13px}\
+         td.n{text-align:right}</style></head><body>",
+    );
+    let _ = write!(
+        html,
+        "<h1>sluice run report</h1><p>run: <code>{}</code></p>",
+        esc(&run.display().to_string())
+    );
+    let stats = read_json(&run.join("stats.json"))?;
+    let _ = write!(
+        html,
+        "<p>{} records read, {} quarantined, {} rejected, {} kept.</p><h2>Documents after each stage</h2>",
+        stats["input_records"], stats["quarantined"], stats["rejected"], stats["output"]["docs"]
+    );
+    let stages = stats["stages"].as_array().cloned().unwrap_or_default();
+    let funnel: Vec<(String, f64, String)> = stages
+        .iter()
+        .map(|s| {
+            let out = s["docs_out"].as_f64().unwrap_or(0.0);
+            let rej = s["docs_in"].as_f64().unwrap_or(0.0) - out;
+            (
+                s["name"].as_str().unwrap_or("?").to_string(),
+                out,
+                format!("{out:.0} (−{rej:.0})"),
+            )
+        })
+        .collect();
+    html += &bars(&funnel);
+    html +=
+        "<h2>Reject reasons</h2><table><tr><th>stage</th><th>reason</th><th>documents</th></tr>";
+    for s in &stages {
+        if let Some(r) = s["rejects"].as_object() {
+            for (k, v) in r {
+                let _ = write!(
+                    html,
+                    "<tr><td>{}</td><td>{}</td><td class='n'>{}</td></tr>",
+                    esc(s["name"].as_str().unwrap_or("?")),
+                    esc(k),
+                    v
+                );
+            }
+        }
+    }
+    html += "</table>";
+    let manifest = run.join("manifest.json");
+    if manifest.exists() {
+        let m = read_json(&manifest)?;
+        let mut rows: Vec<(String, f64, String)> = m["domains"]
+            .as_object()
+            .map(|d| {
+                d.iter()
+                    .map(|(k, v)| {
+                        let t = v["tokens"].as_f64().unwrap_or(0.0);
+                        (k.clone(), t, format!("{t:.0} tokens, {} docs", v["docs"]))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        rows.sort_by(|a, b| b.1.total_cmp(&a.1));
+        let _ = write!(
+            html,
+            "<h2>Tokens per domain (seq_len {})</h2>",
+            m["seq_len"]
+        );
+        html += &bars(&rows);
+    }
+    if let Some(tr) = train {
+        let log = read_jsonl(&tr.join("log.jsonl"))?;
+        let train_loss: Vec<(f64, f64)> = log
+            .iter()
+            .filter_map(|v| Some((v["step"].as_f64()?, v["loss"].as_f64()?)))
+            .collect();
+        let mut series = vec![("train loss".to_string(), train_loss)];
+        let evals: Vec<&Value> = log.iter().filter(|v| v.get("eval").is_some()).collect();
+        let mut names: Vec<String> = evals
+            .iter()
+            .flat_map(|v| {
+                v["eval"]
+                    .as_object()
+                    .into_iter()
+                    .flat_map(|o| o.keys().cloned())
+            })
+            .collect();
+        names.sort();
+        names.dedup();
+        for n in &names {
+            let p: Vec<(f64, f64)> = evals
+                .iter()
+                .filter_map(|v| Some((v["step"].as_f64()?, v["eval"][n].as_f64()?)))
+                .collect();
+            series.push((format!("val {n}"), p));
+        }
+        let _ = write!(
+            html,
+            "<h2>Training loss</h2><p>train dir: <code>{}</code></p>",
+            esc(&tr.display().to_string())
+        );
+        html += &lines(&series, "loss");
+        let weights = read_jsonl(&tr.join("weights.jsonl"))?;
+        let state = read_json(&tr.join("ckpt-latest/state.json")).ok();
+        let dnames: Vec<String> = state
+            .as_ref()
+            .and_then(|s| s["sampler"]["names"].as_array().cloned())
+            .map(|a| {
+                a.iter()
+                    .filter_map(|x| x.as_str().map(String::from))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let k = weights
+            .first()
+            .and_then(|w| w["weights"].as_array().map(|a| a.len()))
+            .unwrap_or(0);
+        let last_step = train_loss_last(&log);
+        let mut ws: Vec<(String, Vec<(f64, f64)>)> = (0..k)
+            .map(|i| {
+                (
+                    dnames.get(i).cloned().unwrap_or(format!("domain {i}")),
+                    vec![],
+                )
+            })
+            .collect();
+        for (j, w) in weights.iter().enumerate() {
+            let step = w["step"].as_f64().unwrap_or(0.0);
+            let next = weights
+                .get(j + 1)
+                .and_then(|n| n["step"].as_f64())
+                .unwrap_or(last_step);
+            for (i, s) in ws.iter_mut().enumerate() {
+                let v = w["weights"][i].as_f64().unwrap_or(0.0);
+                s.1.push((step, v));
+                s.1.push((next, v));
+            }
+        }
+        let _ = write!(
+            html,
+            "<h2>Mixture weights ({} updates)</h2>",
+            weights.len().saturating_sub(1)
+        );
+        html += &lines(&ws, "weight");
+    }
+    html += "</body></html>\n";
+    let tmp = out.with_extension("html.tmp");
+    std::fs::write(&tmp, html).with_context(|| format!("writing {}", tmp.display()))?;
+    std::fs::rename(&tmp, out).with_context(|| format!("writing {}", out.display()))?;
+    Ok(())
+}
+
+fn train_loss_last(log: &[Value]) -> f64 {
+    log.iter()
+        .filter_map(|v| v["step"].as_f64())
+        .fold(0.0, f64::max)
+        + 1.0
+}
