@@ -29,7 +29,7 @@ use xxhash_rust::xxh3::xxh3_128;
 
 use crate::docstore::{DocStore, DocStoreWriter};
 use crate::normalize::normalize_for_hash;
-use crate::records::{ioe, sorted_merge, RecordWriter};
+use crate::records::{in_pool, ioe, sorted_merge, RecordWriter};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -414,11 +414,7 @@ impl Barrier for ExactDedup {
     }
 
     fn resolve(&self, dir: &Path, shards: usize, workers: usize) -> Result<(), StageError> {
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(workers.max(1))
-            .build()
-            .map_err(|e| StageError::Other(format!("thread pool: {e}")))?;
-        pool.install(|| self.resolve_inner(dir, shards, workers))
+        in_pool(workers, || self.resolve_inner(dir, shards, workers))
     }
 
     fn applier(&self, shard: usize, dir: &Path) -> Result<Box<dyn Stage>, StageError> {

@@ -38,7 +38,7 @@ use serde::Deserialize;
 
 use crate::docstore::{DocStore, DocStoreWriter};
 use crate::minhash::{band_keys, estimated_jaccard, LshParams, MinHasher};
-use crate::records::{ioe, sorted_merge, RecordReader, RecordWriter};
+use crate::records::{in_pool, ioe, sorted_merge, RecordReader, RecordWriter};
 use crate::shingle::{jaccard, shingles, ShingleKind};
 use crate::unionfind::UnionFind;
 
@@ -629,11 +629,7 @@ impl Barrier for MinHashDedup {
     }
 
     fn resolve(&self, dir: &Path, shards: usize, workers: usize) -> Result<(), StageError> {
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(workers.max(1))
-            .build()
-            .map_err(|e| StageError::Other(format!("thread pool: {e}")))?;
-        pool.install(|| self.resolve_inner(dir, shards, workers))
+        in_pool(workers, || self.resolve_inner(dir, shards, workers))
     }
 
     fn applier(&self, shard: usize, dir: &Path) -> Result<Box<dyn Stage>, StageError> {

@@ -127,6 +127,18 @@ impl<R: Record> RecordReader<R> {
     }
 }
 
+/// Runs `f` on a rayon pool of `workers` threads (the run's `--workers`).
+pub(crate) fn in_pool<T: Send>(
+    workers: usize,
+    f: impl FnOnce() -> Result<T, StageError> + Send,
+) -> Result<T, StageError> {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(workers.max(1))
+        .build()
+        .map_err(|e| StageError::Other(format!("thread pool: {e}")))?
+        .install(f)
+}
+
 /// Number of records in `path`.
 pub fn count<R: Record>(path: &Path) -> Result<u64, StageError> {
     Ok(std::fs::metadata(path).map_err(ioe(path))?.len() / R::SIZE as u64)
