@@ -35,6 +35,9 @@ pub struct DataConfig {
     /// Restart positions and mask attention at document boundaries inside a row.
     #[serde(default)]
     pub doc_mask: bool,
+    /// Validate on the held-out rows of another manifest (same tokenizer and seq_len), e.g.
+    /// to compare models trained on different data on one validation set.
+    pub eval_manifest: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
@@ -266,6 +269,9 @@ impl TrainConfig {
             }
         };
         fix(&mut c.data.manifest);
+        if let Some(e) = &mut c.data.eval_manifest {
+            fix(e);
+        }
         fix(&mut c.run.out_dir);
         if let Some(r) = &mut c.mixing.replay {
             fix(r);

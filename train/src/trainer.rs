@@ -61,6 +61,8 @@ pub struct TrainSummary {
 pub struct Trainer {
     pub cfg: TrainConfig,
     pub set: Arc<ShardSet>,
+    /// Where validation rows come from: `set`, or `data.eval_manifest`.
+    pub eval_set: Arc<ShardSet>,
     comm: Box<dyn Comm>,
     device: Device,
     vs: nn::VarStore,
@@ -122,6 +124,21 @@ impl Trainer {
             _ => Device::cuda_if_available(),
         };
         let set = Arc::new(ShardSet::open(&cfg.data.manifest, cfg.data.val_fraction)?);
+        let eval_set = match &cfg.data.eval_manifest {
+            None => set.clone(),
+            Some(p) => {
+                let e = Arc::new(ShardSet::open(p, cfg.data.val_fraction)?);
+                if e.manifest.tokenizer.xxh3_128 != set.manifest.tokenizer.xxh3_128
+                    || e.row_len != set.row_len
+                {
+                    return Err(TrainError::data(
+                        p,
+                        "data.eval_manifest was packed with another tokenizer or seq_len than data.manifest",
+                    ));
+                }
+                e
+            }
+        };
         let world = comm.size();
         if !cfg
             .optim
@@ -244,6 +261,7 @@ impl Trainer {
             orders: vec![(u64::MAX, vec![]); d],
             cfg,
             set,
+            eval_set,
             comm,
             device,
             vs,
@@ -473,7 +491,7 @@ impl Trainer {
 
     /// Per-domain (loss sum, tokens) of rows (ranks share the work; summed over ranks).
     fn eval_rows(&self, rows: &[(usize, u32)]) -> Vec<(f64, f64)> {
-        let d = self.set.domains.len();
+        let d = self.eval_set.domains.len();
         let mut acc = vec![0f64; 2 * d];
         let world = self.comm.size();
         let mine: Vec<(usize, u32)> = rows
@@ -484,7 +502,7 @@ impl Trainer {
             .collect();
         tch::no_grad(|| {
             for chunk in mine.chunks(self.cfg.optim.batch_size.max(1)) {
-                let b = gather(&self.set, chunk);
+                let b = gather(&self.eval_set, chunk);
                 let per_row = self
                     .token_losses(&b, 0.0)
                     .sum_dim_intlist(1, false, Kind::Double);
@@ -505,7 +523,7 @@ impl Trainer {
     /// Validation loss per domain on up to `rows_per_domain` held-out rows each.
     pub fn evaluate(&self) -> BTreeMap<String, f64> {
         let mut rows = vec![];
-        for (d, dom) in self.set.domains.iter().enumerate() {
+        for (d, dom) in self.eval_set.domains.iter().enumerate() {
             rows.extend(
                 dom.val
                     .iter()
@@ -518,7 +536,7 @@ impl Trainer {
         let (mut s, mut n) = (0.0, 0.0);
         for (d, (ls, lt)) in per.iter().enumerate() {
             if *lt > 0.0 {
-                out.insert(self.set.domains[d].name.clone(), ls / lt);
+                out.insert(self.eval_set.domains[d].name.clone(), ls / lt);
                 s += ls;
                 n += lt;
             }
