@@ -6,7 +6,6 @@ mod common;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Stdio};
-use std::time::{Duration, Instant};
 
 use common::*;
 
@@ -66,30 +65,6 @@ fn spawn_slow(cfg: &Path, out: &Path) -> Child {
         .stderr(Stdio::null())
         .spawn()
         .unwrap()
-}
-
-fn done_markers(out: &Path, phase: usize) -> usize {
-    std::fs::read_dir(out.join(format!("work/phase-{phase}")))
-        .map(|rd| {
-            rd.filter(|e| {
-                let name = e.as_ref().unwrap().file_name();
-                let name = name.to_string_lossy();
-                name.starts_with("done-") && !name.ends_with(".tmp")
-            })
-            .count()
-        })
-        .unwrap_or(0)
-}
-
-fn wait_for(what: &str, mut cond: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !cond() {
-        assert!(
-            start.elapsed() < Duration::from_secs(60),
-            "timed out waiting for {what}"
-        );
-        std::thread::sleep(Duration::from_millis(5));
-    }
 }
 
 fn no_tmp_files(dir: &Path) -> bool {

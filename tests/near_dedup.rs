@@ -6,7 +6,6 @@ mod common;
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
-use std::time::{Duration, Instant};
 
 use common::*;
 
@@ -116,23 +115,7 @@ fn workers_and_sigkill_do_not_change_the_output() {
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
-        let start = Instant::now();
-        let dir = out.join(format!("work/phase-{phase}"));
-        while std::fs::read_dir(&dir)
-            .map(|rd| {
-                rd.filter(|e| {
-                    let n = e.as_ref().unwrap().file_name();
-                    let n = n.to_string_lossy();
-                    n.starts_with("done-") && !n.ends_with(".tmp")
-                })
-                .count()
-            })
-            .unwrap_or(0)
-            < markers
-        {
-            assert!(start.elapsed() < Duration::from_secs(60), "no progress");
-            std::thread::sleep(Duration::from_millis(5));
-        }
+        wait_for("shards to finish", || done_markers(&out, phase) >= markers);
         child.kill().unwrap();
         child.wait().unwrap();
         assert!(!out.join("work/complete.json").exists());

@@ -29,7 +29,7 @@ use xxhash_rust::xxh3::xxh3_128;
 
 use crate::docstore::{DocStore, DocStoreWriter};
 use crate::normalize::normalize_for_hash;
-use crate::records::{in_pool, ioe, sorted_merge, RecordWriter};
+use crate::records::{in_pool, ioe, sorted_merge, write_atomic, RecordWriter};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -285,10 +285,7 @@ impl ExactDedup {
             Ok(())
         })?;
         for (s, bytes) in per_shard.into_iter().enumerate() {
-            let p = drop_file(dir, s);
-            let tmp = pipeline::writer::tmp_path(&p);
-            std::fs::write(&tmp, bytes).map_err(ioe(&tmp))?;
-            std::fs::rename(&tmp, &p).map_err(ioe(&p))?;
+            write_atomic(&drop_file(dir, s), &bytes)?;
         }
         Ok(())
     }

@@ -38,7 +38,7 @@ use serde::Deserialize;
 
 use crate::docstore::{DocStore, DocStoreWriter};
 use crate::minhash::{band_keys, estimated_jaccard, LshParams, MinHasher};
-use crate::records::{in_pool, ioe, sorted_merge, RecordReader, RecordWriter};
+use crate::records::{in_pool, ioe, sorted_merge, write_atomic, RecordReader, RecordWriter};
 use crate::shingle::{jaccard, shingles, ShingleKind};
 use crate::unionfind::UnionFind;
 
@@ -521,12 +521,6 @@ impl MinHashDedup {
         tracing::info!("minhash_dedup resolved: {}", summary.trim());
         Ok(())
     }
-}
-
-fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), StageError> {
-    let tmp = pipeline::writer::tmp_path(path);
-    std::fs::write(&tmp, bytes).map_err(ioe(&tmp))?;
-    std::fs::rename(&tmp, path).map_err(ioe(path))
 }
 
 struct Applier {

@@ -139,6 +139,13 @@ pub(crate) fn in_pool<T: Send>(
         .install(f)
 }
 
+/// Writes `bytes` to `path` through a `.tmp` file and a rename.
+pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), StageError> {
+    let tmp = tmp_path(path);
+    std::fs::write(&tmp, bytes).map_err(ioe(&tmp))?;
+    std::fs::rename(&tmp, path).map_err(ioe(path))
+}
+
 /// Number of records in `path`.
 pub fn count<R: Record>(path: &Path) -> Result<u64, StageError> {
     Ok(std::fs::metadata(path).map_err(ioe(path))?.len() / R::SIZE as u64)

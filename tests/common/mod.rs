@@ -6,6 +6,7 @@
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+use std::time::{Duration, Instant};
 
 pub fn sluice() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_sluice"));
@@ -103,4 +104,30 @@ pub fn stats_without_seconds(out: &Path) -> serde_json::Value {
         st.as_object_mut().unwrap().remove("seconds");
     }
     s
+}
+
+/// Finished shards of `phase` (committed `done-*` markers) in a run's output dir.
+pub fn done_markers(out: &Path, phase: usize) -> usize {
+    std::fs::read_dir(out.join(format!("work/phase-{phase}")))
+        .map(|rd| {
+            rd.filter(|e| {
+                let name = e.as_ref().unwrap().file_name();
+                let name = name.to_string_lossy();
+                name.starts_with("done-") && !name.ends_with(".tmp")
+            })
+            .count()
+        })
+        .unwrap_or(0)
+}
+
+/// Polls `cond` every 5 ms; fails the test after 60 s.
+pub fn wait_for(what: &str, mut cond: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !cond() {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "timed out waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
 }
