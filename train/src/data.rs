@@ -48,9 +48,20 @@ impl DomainRows {
         *self.starts.last().unwrap_or(&0)
     }
 
-    pub fn row(&self, r: usize, row_len: usize) -> Row<'_> {
+    /// (batch, row within it) of row `r`.
+    fn locate(&self, r: usize) -> (usize, usize) {
         let b = self.starts.partition_point(|&s| s <= r) - 1;
-        let local = r - self.starts[b];
+        (b, r - self.starts[b])
+    }
+
+    /// Real tokens of row `r` (without decoding its document starts).
+    pub fn valid_len(&self, r: usize) -> usize {
+        let (b, local) = self.locate(r);
+        self.batches[b].valid_len.value(local) as usize
+    }
+
+    pub fn row(&self, r: usize, row_len: usize) -> Row<'_> {
+        let (b, local) = self.locate(r);
         let mb = &self.batches[b];
         let vals = mb.ids.values();
         let ds = mb.doc_starts.value(local);

@@ -146,6 +146,8 @@ pub struct HostBatch {
     pub targets: Vec<i64>,
     pub domains: Vec<i64>,
     pub doc_starts: Vec<Vec<u32>>,
+    /// Real targets per row (the entries of `targets` that are not -100).
+    pub target_counts: Vec<usize>,
 }
 
 /// Number of real target tokens of a row: positions j < T with j + 1 < valid_len.
@@ -162,6 +164,7 @@ pub fn gather(set: &ShardSet, rows: &[(usize, u32)]) -> HostBatch {
         targets: Vec::with_capacity(rows.len() * t),
         domains: Vec::with_capacity(rows.len()),
         doc_starts: Vec::with_capacity(rows.len()),
+        target_counts: Vec::with_capacity(rows.len()),
     };
     for &(d, r) in rows {
         let row = set.domains[d].row(r as usize, set.row_len);
@@ -176,6 +179,7 @@ pub fn gather(set: &ShardSet, rows: &[(usize, u32)]) -> HostBatch {
             );
         b.domains.push(d as i64);
         b.doc_starts.push(row.doc_starts);
+        b.target_counts.push(valid);
     }
     b
 }

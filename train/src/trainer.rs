@@ -509,10 +509,7 @@ impl Trainer {
                 let per_row = Vec::<f64>::try_from(per_row.to_device(Device::Cpu)).unwrap();
                 for (k, &(dom, _)) in chunk.iter().enumerate() {
                     acc[2 * dom] += per_row[k];
-                    acc[2 * dom + 1] += b.targets[k * b.t..(k + 1) * b.t]
-                        .iter()
-                        .filter(|&&y| y >= 0)
-                        .count() as f64;
+                    acc[2 * dom + 1] += b.target_counts[k] as f64;
                 }
             }
         });
@@ -613,9 +610,7 @@ impl Trainer {
                 .iter()
                 .map(|&(dd, r)| {
                     row_targets(
-                        self.set.domains[dd]
-                            .row(r as usize, self.set.row_len)
-                            .valid_len,
+                        self.set.domains[dd].valid_len(r as usize),
                         self.set.seq_len(),
                     ) as f64
                 })
@@ -641,10 +636,7 @@ impl Trainer {
                 .unwrap();
                 for (k, row_loss) in per_row.iter().enumerate() {
                     let dd = b.domains[k] as usize;
-                    let toks = b.targets[k * b.t..(k + 1) * b.t]
-                        .iter()
-                        .filter(|&&y| y >= 0)
-                        .count() as f64;
+                    let toks = b.target_counts[k] as f64;
                     dom[2 * dd] += row_loss;
                     dom[2 * dd + 1] += toks;
                     let g = rank + k_global * world;
