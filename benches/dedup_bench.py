@@ -19,6 +19,9 @@ are over the removed documents.
     $VENV/bin/python benches/dedup_bench.py --sluice target/release/sluice --repeat 3
 """
 import argparse, glob, json, os, re, resource, statistics, subprocess, sys, tempfile, time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from common import emit, run_peak  # noqa: E402
 import unicodedata
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -186,11 +189,10 @@ def run_sluice_lib(docs, mode, verify):
         for id_, text in docs:
             f.write(json.dumps({"id": id_, "text": text}) + "\n")
     exe = os.path.join(ROOT, "target/release/examples/minhash_bench")
-    out = subprocess.run([exe, f.name, "--verify", verify, "--shingle", mode, "--num-perm",
-                          str(NUM_PERM), "--bands", str(BANDS), "--rows", str(ROWS)],
-                         check=True, capture_output=True, text=True).stdout
+    _, peak, out = run_peak([exe, f.name, "--verify", verify, "--shingle", mode, "--num-perm",
+                             str(NUM_PERM), "--bands", str(BANDS), "--rows", str(ROWS)])
     r = json.loads(out)
-    return r["seconds"], r["removed"]
+    return r["seconds"], r["removed"], peak
 
 
 def run_sluice_cli(docs, mode, sluice):
@@ -202,13 +204,11 @@ def run_sluice_cli(docs, mode, sluice):
         f.write(f'[[input]]\npaths = ["docs.jsonl"]\n[output]\ndir = "out"\n[[stages]]\n'
                 f'type = "minhash_dedup"\nshingle = "{mode}"\nnum_perm = {NUM_PERM}\n'
                 f'bands = {BANDS}\nrows = {ROWS}\n')
-    t0 = time.perf_counter()
-    subprocess.run([sluice, "run", f"{tmp}/p.toml", "--workers", "2"], check=True,
-                   capture_output=True, env={**os.environ, "RUST_LOG": "warn"})
-    secs = time.perf_counter() - t0
+    secs, peak, _ = run_peak([sluice, "run", f"{tmp}/p.toml", "--workers", "2"],
+                             env={**os.environ, "RUST_LOG": "warn"})
     import pyarrow.parquet as pq
     rej = pq.read_table(f"{tmp}/out/rejected").to_pylist()
-    return secs, [r["id"] for r in rej if r["reason"] == "minhash_dedup.near_duplicate"]
+    return secs, [r["id"] for r in rej if r["reason"] == "minhash_dedup.near_duplicate"], peak
 
 
 def child(tool, corpus, mode, sluice):
@@ -217,12 +217,12 @@ def child(tool, corpus, mode, sluice):
     if tool == "datasketch": secs, removed, shingle_secs = run_datasketch(docs, mode)
     elif tool == "rensa": secs, removed, shingle_secs = run_rensa(docs, mode)
     elif tool == "datatrove": secs, removed = run_datatrove(docs, mode)
-    elif tool == "sluice-cli": secs, removed = run_sluice_cli(docs, mode, sluice)
-    else: secs, removed = run_sluice_lib(docs, mode, tool.split(":")[1])
-    # Peak RSS: the sluice binary's own (this process's only child), or, for the Python
+    elif tool == "sluice-cli": secs, removed, rss = run_sluice_cli(docs, mode, sluice)
+    else: secs, removed, rss = run_sluice_lib(docs, mode, tool.split(":")[1])
+    # Peak RSS: the sluice binary's own (benches/common.py run_peak), or, for the Python
     # libraries, this interpreter's (documents and shingles included).
-    who = resource.RUSAGE_CHILDREN if tool.startswith("sluice") else resource.RUSAGE_SELF
-    rss = resource.getrusage(who).ru_maxrss / 1024
+    if not tool.startswith("sluice"):
+        rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps({"seconds": secs, "shingle_seconds": shingle_secs, "removed": removed,
                       "rss_mb": rss}))
 
@@ -242,6 +242,7 @@ def main():
     ap.add_argument("--sluice", default=os.path.join(ROOT, "target/release/sluice"))
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--corpus", default="bbc,tang")
+    ap.add_argument("--json", help="append result rows for benches/summary.py")
     a = ap.parse_args()
     if a.child:
         return child(*a.child[:3], a.child[3])
@@ -255,6 +256,7 @@ def main():
         print(f"\n{corpus}: {len(docs)} docs, {len(want)} removable by exact Jaccard >= {THRESHOLD}")
         print(f"{'tool':<14}{'seconds':>9}{'+shingle':>9}{'peak MB':>9}{'removed':>9}{'precision':>11}{'recall':>8}{'vs sluice':>11}")
         rows = {}
+        out_rows = []
         for tool in tools:
             # ru_maxrss of children is a running maximum over all children, so each tool
             # is measured from a fresh grandchild process: run via a wrapper interpreter.
@@ -272,6 +274,11 @@ def main():
             rows[tool] = secs
             base = rows.get("sluice:exact", secs)
             print(f"{tool:<14}{secs:>9.3f}{with_sh:>9.3f}{rss:>9.0f}{len(got):>9}{prec:>11.3f}{rec:>8.3f}{secs / base:>10.1f}x")
+            note = f"{with_sh:.3f} s with Python shingling" if with_sh != secs else ""
+            out_rows.append({"bench": f"MinHash dedup, {corpus} ({len(docs)} docs)", "tool": tool,
+                             "seconds": secs, "peak_mb": rss,
+                             "quality": f"precision {prec:.3f}, recall {rec:.3f}", "note": note})
+        emit(a.json, out_rows)
 
 
 def measure_isolated(tool, corpus, mode, sluice):

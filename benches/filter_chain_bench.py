@@ -22,6 +22,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from filter_parity import ROOT, load_docs  # noqa: E402
+from common import emit, run_peak, self_peak_mb  # noqa: E402
 
 from datatrove.data import Document  # noqa: E402
 from datatrove.pipeline.filters import (  # noqa: E402
@@ -62,29 +63,31 @@ def sluice_chain(binary, docs_path, work, rep):
         f.write(f'[[input]]\npaths = ["{docs_path}"]\n[output]\ndir = "{out}"\n[run]\nworkers = 1\n')
         for s in SLUICE_STAGES:
             f.write(f'[[stages]]\ntype = "{s}"\n')
-    start = time.perf_counter()
-    subprocess.run([binary, "run", cfg], check=True, capture_output=True)
-    wall = time.perf_counter() - start
+    wall, peak, _ = run_peak([binary, "run", cfg])
     stats = json.load(open(os.path.join(out, "stats.json")))
-    return wall, sum(s["seconds"] for s in stats["stages"][1:]), stats["output"]["docs"]
+    return wall, sum(s["seconds"] for s in stats["stages"][1:]), stats["output"]["docs"], peak
 
 
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--sluice", default=os.path.join(ROOT, "target/release/sluice"))
     ap.add_argument("--reps", type=int, default=3)
+    ap.add_argument("--json", help="append result rows for benches/summary.py")
     args = ap.parse_args()
     docs = load_docs()
+    base_mb = self_peak_mb()
     with tempfile.TemporaryDirectory() as work:
         docs_path = os.path.join(work, "docs.jsonl")
         with open(docs_path, "w") as f:
             for doc_id, text in docs:
                 f.write(json.dumps({"id": doc_id, "text": text}) + "\n")
         dt = [datatrove_chain(docs) for _ in range(args.reps)]
+        dt_mb = self_peak_mb()
         sl = [sluice_chain(args.sluice, docs_path, work, r) for r in range(args.reps)]
     dt_s = statistics.median(t for t, _ in dt)
-    sl_wall = statistics.median(w for w, _, _ in sl)
-    sl_cpu = statistics.median(c for _, c, _ in sl)
+    sl_wall = statistics.median(s[0] for s in sl)
+    sl_cpu = statistics.median(s[1] for s in sl)
+    sl_mb = statistics.median(s[3] for s in sl)
     n = len(docs)
     print(f"{n} documents, {args.reps} runs each, medians, one core")
     print(f"{'tool':<34}{'seconds':>9}{'docs/s':>10}{'kept':>7}")
@@ -92,6 +95,15 @@ def main():
     print(f"{'sluice, wall incl. I/O (8 stages)':<34}{sl_wall:>9.2f}{n / sl_wall:>10.0f}{sl[0][2]:>7}")
     print(f"{'sluice, stage CPU only':<34}{sl_cpu:>9.2f}{n / sl_cpu:>10.0f}")
     print(f"speed-up (wall): {dt_s / sl_wall:.1f}x")
+    print(f"peak MB: sluice process {sl_mb:.0f}; datatrove's Python process {dt_mb:.0f} "
+          f"(of which {base_mb:.0f} before it ran: interpreter, imports, documents)")
+    b = f"filter chain, one core ({n} docs)"
+    emit(args.json, [
+        {"bench": b, "tool": "sluice", "seconds": sl_wall, "peak_mb": sl_mb, "quality": f"kept {sl[0][2]}",
+         "note": "8 stages, wall incl. reading JSONL and writing Parquet"},
+        {"bench": b, "tool": "datatrove", "seconds": dt_s, "peak_mb": dt_mb, "quality": f"kept {dt[0][1]}",
+         "note": "4 rules + PII in-process; peak is the whole Python process"},
+    ])
 
 
 if __name__ == "__main__":

@@ -104,6 +104,7 @@ def main():
     ap.add_argument("--sluice", default=os.path.join(ROOT, "target/release/sluice"))
     ap.add_argument("--min-agreement", type=float, default=0.99)
     ap.add_argument("--show", type=int, default=10)
+    ap.add_argument("--json", help="append result rows for benches/summary.py")
     args = ap.parse_args()
     docs = load_docs()
     print(f"{len(docs)} documents (BBC news, fortunes, SPDX licenses)")
@@ -137,6 +138,16 @@ def main():
     print("\nrule set            agreement  differ  kept(dt)  kept(sluice)  docs/s dt   docs/s sluice  speed-up")
     for stage, agree, nd, dk, sk, dts, sls in rows:
         print(f"{stage:<19} {agree:>9.4f} {nd:>7} {dk:>9} {sk:>13} {dts:>10.0f} {sls:>14.0f} {sls / dts:>8.1f}x")
+    if args.json:
+        from common import emit
+        out = []
+        for stage, agree, nd, dk, sk, dts, sls in rows:
+            b = f"filter {stage}, one core ({len(docs)} docs)"
+            out.append({"bench": b, "tool": "sluice", "seconds": len(docs) / sls,
+                        "quality": f"agreement {agree:.4f}, kept {sk}", "note": "stage time"})
+            out.append({"bench": b, "tool": "datatrove", "seconds": len(docs) / dts,
+                        "quality": f"kept {dk}", "note": "filter() calls"})
+        emit(args.json, out)
     if failed:
         print(f"FAIL: agreement below {args.min_agreement}")
         sys.exit(1)

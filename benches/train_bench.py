@@ -102,6 +102,7 @@ def main():
     ap.add_argument("--steps", type=int, default=30)
     ap.add_argument("--threads", type=int, default=os.cpu_count())
     ap.add_argument("--torch-only", action="store_true")
+    ap.add_argument("--json", help="append result rows for benches/summary.py")
     a = ap.parse_args()
     if a.torch_only:
         ms, loss = torch_step_ms(os.path.abspath(a.manifest), a.preset, a.batch, a.steps, a.threads)
@@ -114,13 +115,15 @@ def main():
                 f'[optim]\nbatch_size = {a.batch}\nwarmup_steps = 5\n'
                 f'[run]\nthreads = {a.threads}\ndevice = "cpu"\n')
     exe = os.path.join(ROOT, "target/release/examples/train_bench")
-    s = json.loads(subprocess.run([exe, cfg, str(a.steps)], check=True, capture_output=True,
-                                  text=True).stdout)
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from common import emit, run_peak
+    _, s_mb, out = run_peak([exe, cfg, str(a.steps)])
+    s = json.loads(out)
     tpy = os.path.expanduser("~/.cache/sluice/torchpy/bin/python")
-    t = json.loads(subprocess.run([tpy, __file__, "--torch-only", "--manifest", a.manifest,
-                                   "--preset", a.preset, "--batch", str(a.batch), "--steps",
-                                   str(a.steps), "--threads", str(a.threads)],
-                                  check=True, capture_output=True, text=True).stdout)
+    _, t_mb, out = run_peak([tpy, __file__, "--torch-only", "--manifest", a.manifest,
+                             "--preset", a.preset, "--batch", str(a.batch), "--steps",
+                             str(a.steps), "--threads", str(a.threads)])
+    t = json.loads(out)
     m = json.load(open(a.manifest))
     tok = a.batch * m["seq_len"]
     print(f"GPT {a.preset}, batch {a.batch} x {m['seq_len']} tokens, vocab "
@@ -132,6 +135,14 @@ def main():
     print(f"{'PyTorch 2.13 train step (Python)':<34}{1000 * tok / t['step_ms']:>12,.0f}{t['step_ms']:>10.1f}")
     print(f"loader / train step: {s['loader_over_train']:.0f}x;  "
           f"sluice step vs PyTorch: {t['step_ms'] / s['step_ms']:.2f}x faster")
+    b = f"GPT {a.preset} train step, batch {a.batch} x {m['seq_len']}, {a.threads} threads"
+    emit(a.json, [
+        {"bench": b, "tool": "sluice", "seconds": s["step_ms"] / 1000, "peak_mb": s_mb,
+         "quality": f"{s['train_tokens_per_s']:,.0f} tok/s; loader alone {s['loader_over_train']:,.0f}x faster than the step",
+         "note": "tch; median step"},
+        {"bench": b, "tool": "PyTorch 2.13", "seconds": t["step_ms"] / 1000, "peak_mb": t_mb,
+         "quality": f"{1000 * tok / t['step_ms']:,.0f} tok/s", "note": "same model and optimiser in Python"},
+    ])
 
 
 if __name__ == "__main__":

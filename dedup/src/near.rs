@@ -38,7 +38,10 @@ use serde::Deserialize;
 
 use crate::docstore::{DocStore, DocStoreWriter};
 use crate::minhash::{band_keys, estimated_jaccard, LshParams, MinHasher};
-use crate::records::{in_pool, ioe, sorted_merge, write_atomic, RecordReader, RecordWriter};
+use crate::records::{
+    check_sort_settings, default_memory_mb, default_partitions, in_pool, ioe, sort_budget,
+    sorted_merge, write_atomic, RecordReader, RecordWriter,
+};
 use crate::shingle::{jaccard, shingles, ShingleKind};
 use crate::unionfind::UnionFind;
 
@@ -85,9 +88,9 @@ pub struct MinHashConfig {
     #[serde(default = "d_keep")]
     pub keep: KeepRule,
     pub score_column: Option<String>,
-    #[serde(default = "d_partitions")]
+    #[serde(default = "default_partitions")]
     pub partitions: usize,
-    #[serde(default = "d_memory")]
+    #[serde(default = "default_memory_mb")]
     pub memory_mb: usize,
 }
 
@@ -112,12 +115,6 @@ fn d_verify() -> Verify {
 fn d_keep() -> KeepRule {
     KeepRule::First
 }
-fn d_partitions() -> usize {
-    16
-}
-fn d_memory() -> usize {
-    512
-}
 
 impl Default for MinHashConfig {
     fn default() -> Self {
@@ -140,12 +137,7 @@ impl MinHashConfig {
         if self.ngram == 0 {
             return Err("ngram must be at least 1".into());
         }
-        if self.partitions == 0 || self.partitions > 4096 {
-            return Err(format!("partitions = {} must be 1..=4096", self.partitions));
-        }
-        if self.memory_mb == 0 {
-            return Err("memory_mb must be at least 1".into());
-        }
+        check_sort_settings(self.partitions, self.memory_mb)?;
         if (self.keep == KeepRule::Score) != self.score_column.is_some() {
             return Err(
                 "keep = \"score\" needs score_column (and score_column needs keep = \"score\")"
@@ -438,7 +430,7 @@ impl MinHashDedup {
             )));
         }
         let parts = self.config.partitions;
-        let budget = self.config.memory_mb * (1 << 20) / workers.clamp(1, parts);
+        let budget = sort_budget(self.config.memory_mb, workers, parts);
         let tally = Tally::default();
         (0..parts)
             .into_par_iter()

@@ -127,6 +127,32 @@ impl<R: Record> RecordReader<R> {
     }
 }
 
+/// Default `partitions` of the disk-backed dedup stages.
+pub(crate) fn default_partitions() -> usize {
+    16
+}
+
+/// Default `memory_mb` (sort budget) of the disk-backed dedup stages.
+pub(crate) fn default_memory_mb() -> usize {
+    512
+}
+
+/// Checks a dedup stage's `partitions` and `memory_mb`.
+pub(crate) fn check_sort_settings(partitions: usize, memory_mb: usize) -> Result<(), String> {
+    if partitions == 0 || partitions > 4096 {
+        return Err(format!("partitions = {partitions} must be 1..=4096"));
+    }
+    if memory_mb == 0 {
+        return Err("memory_mb must be at least 1".into());
+    }
+    Ok(())
+}
+
+/// Bytes each partition's sort may hold when `workers` sort partitions at once.
+pub(crate) fn sort_budget(memory_mb: usize, workers: usize, partitions: usize) -> usize {
+    memory_mb * (1 << 20) / workers.clamp(1, partitions)
+}
+
 /// Runs `f` on a rayon pool of `workers` threads (the run's `--workers`).
 pub(crate) fn in_pool<T: Send>(
     workers: usize,

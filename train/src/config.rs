@@ -35,8 +35,9 @@ pub struct DataConfig {
     /// Restart positions and mask attention at document boundaries inside a row.
     #[serde(default)]
     pub doc_mask: bool,
-    /// Validate on the held-out rows of another manifest (same tokenizer and seq_len), e.g.
-    /// to compare models trained on different data on one validation set.
+    /// Validate on every row of another manifest (same tokenizer and seq_len), packed from
+    /// a held-out document set, e.g. to compare models trained on different data on one
+    /// validation set. `val_fraction` then only holds rows out of `manifest` (0 uses all).
     pub eval_manifest: Option<PathBuf>,
 }
 

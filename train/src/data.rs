@@ -163,10 +163,44 @@ fn decode(path: &Path, row_len: usize) -> Result<Vec<MappedBatch>, TrainError> {
     Ok(out)
 }
 
+/// (train, val) rows of a domain with `n` rows: every k-th row held out for `val_fraction`
+/// (at least one when there are two or more); all rows are validation rows for `None`.
+fn split_rows(n: usize, val_fraction: Option<f64>) -> (Vec<u32>, Vec<u32>) {
+    let Some(val_fraction) = val_fraction else {
+        return (vec![], (0..n as u32).collect());
+    };
+    let stride = if val_fraction > 0.0 {
+        (1.0 / val_fraction).round().max(2.0) as usize
+    } else {
+        usize::MAX
+    };
+    let (mut train, mut val) = (vec![], vec![]);
+    for r in 0..n as u32 {
+        if n >= 2 && (r as usize) % stride == stride - 1 {
+            val.push(r);
+        } else {
+            train.push(r);
+        }
+    }
+    if n >= 2 && val.is_empty() && val_fraction > 0.0 {
+        val.push(train.pop().unwrap());
+    }
+    (train, val)
+}
+
 impl ShardSet {
     /// Opens `manifest.json` and maps every shard. `val_fraction` of each domain's rows
     /// (every k-th row, at least one when the domain has two or more) is held out.
     pub fn open(manifest_path: &Path, val_fraction: f64) -> Result<Self, TrainError> {
+        Self::open_split(manifest_path, Some(val_fraction))
+    }
+
+    /// Opens a manifest packed from a held-out set: every row is a validation row.
+    pub fn open_eval(manifest_path: &Path) -> Result<Self, TrainError> {
+        Self::open_split(manifest_path, None)
+    }
+
+    fn open_split(manifest_path: &Path, val_fraction: Option<f64>) -> Result<Self, TrainError> {
         let text =
             std::fs::read_to_string(manifest_path).map_err(|e| TrainError::io(manifest_path, e))?;
         let manifest: Manifest = serde_json::from_str(&text)
@@ -197,22 +231,7 @@ impl ShardSet {
                     ),
                 ));
             }
-            let stride = if val_fraction > 0.0 {
-                (1.0 / val_fraction).round().max(2.0) as usize
-            } else {
-                usize::MAX
-            };
-            let (mut train, mut val) = (vec![], vec![]);
-            for r in 0..n as u32 {
-                if n >= 2 && (r as usize) % stride == stride - 1 {
-                    val.push(r);
-                } else {
-                    train.push(r);
-                }
-            }
-            if n >= 2 && val.is_empty() && val_fraction > 0.0 {
-                val.push(train.pop().unwrap());
-            }
+            let (train, val) = split_rows(n, val_fraction);
             domains.push(DomainRows {
                 name: name.clone(),
                 batches,
@@ -222,11 +241,17 @@ impl ShardSet {
                 tokens: d.tokens,
             });
         }
-        domains.retain(|d| !d.train.is_empty());
+        // A training set needs domains with training rows; an eval set, with any rows.
+        let eval = val_fraction.is_none();
+        domains.retain(|d| !(if eval { &d.val } else { &d.train }).is_empty());
         if domains.is_empty() {
             return Err(TrainError::data(
                 manifest_path,
-                "no domain has training rows",
+                if eval {
+                    "no domain has rows"
+                } else {
+                    "no domain has training rows"
+                },
             ));
         }
         Ok(ShardSet {

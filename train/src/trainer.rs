@@ -53,6 +53,8 @@ pub struct TrainSummary {
     pub stopped_early: bool,
     pub final_train_loss: f64,
     pub val_loss: BTreeMap<String, f64>,
+    /// Validation rows per domain behind `val_loss`.
+    pub val_rows: BTreeMap<String, usize>,
     pub weights: BTreeMap<String, f64>,
     pub out_dir: PathBuf,
     pub tokens_per_s: f64,
@@ -127,7 +129,7 @@ impl Trainer {
         let eval_set = match &cfg.data.eval_manifest {
             None => set.clone(),
             Some(p) => {
-                let e = Arc::new(ShardSet::open(p, cfg.data.val_fraction)?);
+                let e = Arc::new(ShardSet::open_eval(p)?);
                 if e.manifest.tokenizer.xxh3_128 != set.manifest.tokenizer.xxh3_128
                     || e.row_len != set.row_len
                 {
@@ -789,6 +791,17 @@ impl Trainer {
             stopped_early: self.state.stopped_early,
             final_train_loss: last_loss,
             val_loss: val,
+            val_rows: self
+                .eval_set
+                .domains
+                .iter()
+                .map(|d| {
+                    (
+                        d.name.clone(),
+                        d.val.len().min(self.cfg.eval.rows_per_domain),
+                    )
+                })
+                .collect(),
             weights,
             out_dir: self.out().to_path_buf(),
             tokens_per_s: tokens_total / started.elapsed().as_secs_f64().max(1e-9),

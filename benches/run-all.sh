@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Every benchmark, sluice and its peers side by side on the same real data in one run, then
+# one table (wall time, peak memory, quality, ratios): out/bench/summary.md.
+#   benches/run-all.sh [--quick]
+# Installs what it needs itself: the peers' venv (benches/peers-setup.sh: datatrove,
+# datasketch, rensa, Python tokenizers), the CPU PyTorch venv (benches/torch-setup.sh), the
+# release build and the bundled corpus's tokenizer and shards (as `sluice demo` makes them).
+# --quick: one repeat each (a smoke run; the table's numbers are then not medians).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/env.sh
+reps=3; steps=30
+if [[ "${1:-}" == "--quick" ]]; then reps=1; steps=8; fi
+VENV=$(benches/peers-setup.sh)
+TORCH=$(benches/torch-setup.sh)
+cargo build --release --quiet
+cargo build --release --quiet --examples -p sluice-tokenize -p sluice-train -p sluice-dedup
+if [[ ! -f out/tokenizer.json ]]; then
+  target/release/sluice tokenizer train --input datasets/data/default --vocab-size 8000 --out out/tokenizer.json
+fi
+[[ -f out/default/manifest.json ]] || target/release/sluice run pipelines/default.toml
+mkdir -p out/bench
+res=out/bench/results.json
+rm -f "$res"
+echo "== dedup (sluice, rensa, datasketch, datatrove)" >&2
+"$VENV/bin/python" benches/dedup_bench.py --repeat "$reps" --json "$res"
+echo "== quality filters (sluice vs datatrove)" >&2
+"$VENV/bin/python" benches/filter_parity.py --show 0 --json "$res"
+"$VENV/bin/python" benches/filter_chain_bench.py --reps "$reps" --json "$res"
+echo "== tokenize + pack (sluice vs Python tokenizers)" >&2
+"$VENV/bin/python" benches/tokenize_bench.py --reps "$reps" --json "$res"
+echo "== training step (sluice/tch vs PyTorch)" >&2
+"$TORCH/bin/python" benches/train_bench.py --manifest out/default/manifest.json --steps "$steps" --json "$res"
+python3 benches/summary.py "$res" --markdown out/bench/summary.md

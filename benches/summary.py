@@ -1,0 +1,57 @@
+#!/usr/bin/env python3
+"""One table from the rows that the benches/ scripts append with --json: for every benchmark,
+each tool's median wall time, peak memory (MB, that tool's own process unless the note says
+otherwise), quality, and sluice's speed-up over it (its seconds / sluice's seconds).
+    python3 benches/summary.py out/bench/results.json [--markdown out/bench/summary.md]
+"""
+import argparse, json, os, platform, time
+
+
+def machine():
+    cpu = "?"
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{os.cpu_count()} cores, {cpu}, {platform.system()} {platform.release()}"
+
+
+def table(rows):
+    out = ["| benchmark | tool | seconds | peak MB | quality | sluice speed-up | note |",
+           "|---|---|---:|---:|---|---:|---|"]
+    benches = []
+    for r in rows:
+        if r["bench"] not in benches:
+            benches.append(r["bench"])
+    for b in benches:
+        group = [r for r in rows if r["bench"] == b]
+        base = next((r for r in group if r["tool"].startswith("sluice")), None)
+        for r in group:
+            ratio = "—" if base is None or r is base else f"{r['seconds'] / base['seconds']:.2f}x"
+            peak = "—" if r.get("peak_mb") is None else f"{r['peak_mb']:.0f}"
+            out.append(f"| {b} | {r['tool']} | {r['seconds']:.3f} | {peak} | {r.get('quality', '')} "
+                       f"| {ratio} | {r.get('note', '')} |")
+    return "\n".join(out)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("results")
+    ap.add_argument("--markdown")
+    a = ap.parse_args()
+    rows = json.load(open(a.results))
+    text = (f"sluice benchmarks, {time.strftime('%Y-%m-%d', time.localtime(os.path.getmtime(a.results)))}, "
+            f"{machine()}\n\n{table(rows)}\n\n"
+            "speed-up = the tool's seconds / the first sluice row's seconds in that benchmark "
+            "(> 1: sluice is faster). Medians of the repeats each script states.\n")
+    print(text)
+    if a.markdown:
+        with open(a.markdown, "w") as f:
+            f.write(text)
+
+
+if __name__ == "__main__":
+    main()
