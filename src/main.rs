@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 mod datasets_cmd;
 mod report;
+mod train_cmd;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
@@ -290,61 +291,14 @@ fn run(config: PathBuf, workers: Option<usize>, out: Option<PathBuf>) -> Result<
     Ok(())
 }
 
-fn train_cmd(config: &std::path::Path, stop_after: Option<u64>) -> Result<()> {
-    let cfg =
-        train::TrainConfig::load(config).with_context(|| format!("train {}", config.display()))?;
-    let comm = train::comm::init();
-    let mut t =
-        train::Trainer::new(cfg, comm).with_context(|| format!("train {}", config.display()))?;
-    let s = t.run(stop_after).context("training")?;
-    let sums = t.checksums_of_all_ranks();
-    if t.rank() == 0 {
-        let same = sums
-            .iter()
-            .all(|c| (c - sums[0]).abs() <= 1e-6 * sums[0].abs().max(1.0));
-        let mut v = serde_json::to_value(&s)?;
-        v["ranks"] = serde_json::json!(t.world());
-        v["param_checksums"] = serde_json::json!(sums);
-        v["ranks_in_sync"] = serde_json::json!(same);
-        std::fs::write(
-            s.out_dir.join("summary.json"),
-            serde_json::to_vec_pretty(&v)?,
-        )
-        .with_context(|| format!("writing {}", s.out_dir.join("summary.json").display()))?;
-        println!(
-            "trained {} steps{} on {} rank(s): train loss {:.4}, val loss {}",
-            s.steps,
-            if s.stopped_early { " (early stop)" } else { "" },
-            t.world(),
-            s.final_train_loss,
-            s.val_loss
-                .iter()
-                .map(|(k, v)| format!("{k} {v:.3}"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        );
-        println!(
-            "mixture: {}",
-            s.weights
-                .iter()
-                .map(|(k, v)| format!("{k} {v:.3}"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        );
-        println!("outputs in {}", s.out_dir.display());
-        if !same {
-            anyhow::bail!("ranks ended with different parameters: {sums:?}");
-        }
-    }
-    Ok(())
-}
-
 /// The checkout this binary was built from (the demo's config and data live there).
 fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
 fn demo(steps: u64, workers: Option<usize>) -> Result<()> {
+    // Say so before curating rather than after: the demo ends in training.
+    train_cmd::available().context("demo")?;
     let root = repo_root();
     let out = root.join("out");
     let tok = out.join("tokenizer.json");
@@ -377,7 +331,7 @@ fn demo(steps: u64, workers: Option<usize>) -> Result<()> {
         ),
     )
     .with_context(|| format!("writing {}", cfg.display()))?;
-    train_cmd(&cfg, None)?;
+    train_cmd::train(&cfg, None)?;
     let report = out.join("report.html");
     report::write_report(&curated, Some(&out.join("demo-train")), &report)?;
     println!("report: {}", report.display());
@@ -451,7 +405,7 @@ fn main() -> ExitCode {
             }
         }
         Command::Tokenizer { command } => tokenizer_train(command),
-        Command::Train { config, stop_after } => train_cmd(&config, stop_after),
+        Command::Train { config, stop_after } => train_cmd::train(&config, stop_after),
         Command::Demo { steps, workers } => demo(steps, workers),
         Command::Classifier { command } => classifier_train(command),
         Command::Datasets { command } => datasets_cmd::run(command),
