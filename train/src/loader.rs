@@ -42,8 +42,14 @@ fn pick_hard(pool: &[(f32, u32)], temperature: f64, u: f64) -> u32 {
     pool[pool.len() - 1].1
 }
 
+/// Pool order: highest loss first, ties to the lower row.
+fn pool_order(a: &(f32, u32), b: &(f32, u32)) -> std::cmp::Ordering {
+    b.0.total_cmp(&a.0).then(a.1.cmp(&b.1))
+}
+
 /// Adds the losses of a step's samples to the pools, keeping the `cap` highest per domain
-/// (ties to the lower row); a row already in the pool gets its new loss.
+/// (ties to the lower row); a row already in the pool gets its new loss. Pools stay in
+/// `pool_order`, so each sample is one removal and one binary-searched insertion.
 pub fn update_pools(
     pools: &mut [Vec<(f32, u32)>],
     samples: &[(usize, u32)],
@@ -55,10 +61,15 @@ pub fn update_pools(
             continue;
         }
         let p = &mut pools[d];
-        p.retain(|x| x.1 != row);
-        p.push((l as f32, row));
-        p.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
-        p.truncate(cap);
+        if let Some(k) = p.iter().position(|x| x.1 == row) {
+            p.remove(k);
+        }
+        let new = (l as f32, row);
+        let at = p.partition_point(|x| pool_order(x, &new).is_lt());
+        if at < cap {
+            p.insert(at, new);
+            p.truncate(cap);
+        }
     }
 }
 
@@ -103,6 +114,32 @@ pub fn plan_step(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// The insertion keeps exactly what re-sorting the whole pool after each sample kept.
+        #[test]
+        fn pools_match_a_full_sort(
+            steps in prop::collection::vec((0usize..2, 0u32..40, -1.0f64..10.0), 0..300),
+            cap in 1usize..12,
+        ) {
+            let mut fast = vec![vec![]; 2];
+            let mut slow: Vec<Vec<(f32, u32)>> = vec![vec![]; 2];
+            for &(d, row, l) in &steps {
+                // Round to a few values so equal losses (ties) happen often.
+                let l = if l < 0.0 { f64::NAN } else { (l * 2.0).round() / 2.0 };
+                update_pools(&mut fast, &[(d, row)], &[l], cap);
+                if l.is_finite() {
+                    let p = &mut slow[d];
+                    p.retain(|x| x.1 != row);
+                    p.push((l as f32, row));
+                    p.sort_by(pool_order);
+                    p.truncate(cap);
+                }
+            }
+            prop_assert_eq!(fast, slow);
+        }
+    }
 
     #[test]
     fn pools_keep_the_highest_losses_and_draws_favour_them() {
