@@ -8,10 +8,23 @@ use std::path::Path;
 use anyhow::{Context, Result};
 use serde_json::Value;
 
-const COLORS: [&str; 12] = [
+/// Line colours (Tableau 20, dark and light alternating groups reordered so neighbours
+/// differ); series past the palette reuse it with a dash pattern, so no two series of a
+/// chart look the same.
+const COLORS: [&str; 20] = [
     "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
-    "#bcbd22", "#17becf", "#393b79", "#ad494a",
+    "#bcbd22", "#17becf", "#393b79", "#ad494a", "#637939", "#8c6d31", "#843c39", "#7b4173",
+    "#3182bd", "#e6550d", "#31a354", "#756bb1",
 ];
+const DASHES: [&str; 3] = ["", "6 3", "2 2"];
+
+/// Colour and dash pattern of a chart's `k`-th series.
+fn style(k: usize) -> (&'static str, &'static str) {
+    (
+        COLORS[k % COLORS.len()],
+        DASHES[(k / COLORS.len()) % DASHES.len()],
+    )
+}
 
 fn esc(s: &str) -> String {
     s.replace('&', "&amp;")
@@ -76,34 +89,43 @@ fn lines(series: &[(String, Vec<(f64, f64)>)], y_label: &str) -> String {
     let (w, h, l, t) = (600.0, 260.0, 60.0, 10.0);
     let sx = |x: f64| l + (x - x0) / (x1 - x0) * w;
     let sy = |y: f64| t + h - (y - y0) / (y1 - y0) * h;
-    let mut s = format!("<svg width='860' height='{}' role='img'>", h + 50.0);
+    let legend = t + 16.0 * series.len() as f64 + 10.0;
+    let mut s = format!(
+        "<svg width='860' height='{}' role='img'>",
+        (h + 50.0).max(legend)
+    );
     let _ = write!(
         s,
         "<rect x='{l}' y='{t}' width='{w}' height='{h}' fill='none' stroke='#999'/>\
-         <text x='{l}' y='{}' font-size='12'>{y1:.3}</text><text x='{l}' y='{}' font-size='12'>{y0:.3}</text>\
+         <text x='{}' y='{}' text-anchor='end' font-size='12'>{y1:.3}</text>\
+         <text x='{}' y='{}' text-anchor='end' font-size='12'>{y0:.3}</text>\
          <text x='{}' y='{}' font-size='12'>step {x0:.0} … {x1:.0}</text>\
          <text x='5' y='{}' font-size='12'>{}</text>",
-        t - 1.0 + 12.0,
-        t + h - 2.0,
+        l - 4.0,
+        t + 9.0,
+        l - 4.0,
+        t + h,
         l + w / 2.0 - 40.0,
         t + h + 18.0,
         t + h / 2.0,
         esc(y_label)
     );
     for (k, (name, p)) in series.iter().enumerate() {
-        let c = COLORS[k % COLORS.len()];
+        let (c, dash) = style(k);
         let d: Vec<String> = p
             .iter()
             .map(|(x, y)| format!("{:.1},{:.1}", sx(*x), sy(*y)))
             .collect();
+        let y = t + 5.0 + 16.0 * k as f64;
         let _ = write!(
             s,
-            "<polyline fill='none' stroke='{c}' stroke-width='1.6' points='{}'/>\
-             <rect x='{}' y='{}' width='10' height='10' fill='{c}'/><text x='{}' y='{}' font-size='12'>{}</text>",
+            "<polyline fill='none' stroke='{c}' stroke-width='1.6' stroke-dasharray='{dash}' points='{}'/>\
+             <line x1='{}' y1='{y}' x2='{}' y2='{y}' stroke='{c}' stroke-width='3' stroke-dasharray='{dash}'/>\
+             <text x='{}' y='{}' font-size='12'>{}</text>",
             d.join(" "),
-            l + w + 15.0,
-            t + 16.0 * k as f64,
+            l + w + 10.0,
             l + w + 30.0,
+            l + w + 35.0,
             t + 9.0 + 16.0 * k as f64,
             esc(name)
         );
@@ -268,4 +290,39 @@ fn train_loss_last(log: &[Value]) -> f64 {
         .filter_map(|v| v["step"].as_f64())
         .fold(0.0, f64::max)
         + 1.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_series_of_a_chart_has_its_own_look() {
+        // 13 series is the demo's loss chart (train, all, 11 domains); 60 fills every
+        // colour and dash combination.
+        for n in [13, 60] {
+            let mut seen: Vec<(&str, &str)> = (0..n).map(style).collect();
+            seen.sort();
+            seen.dedup();
+            assert_eq!(seen.len(), n);
+        }
+    }
+
+    #[test]
+    fn the_legend_fits_inside_the_chart() {
+        let series: Vec<(String, Vec<(f64, f64)>)> = (0..30)
+            .map(|i| (format!("d{i}"), vec![(0.0, i as f64), (1.0, 1.0)]))
+            .collect();
+        let svg = lines(&series, "loss");
+        let height: f64 = svg
+            .split("height='")
+            .nth(1)
+            .and_then(|r| r.split('\'').next())
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!(height >= 10.0 + 16.0 * 30.0, "{height}");
+        assert_eq!(svg.matches("<polyline").count(), 30);
+        assert!(svg.contains(">d29</text>"));
+    }
 }
