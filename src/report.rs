@@ -8,9 +8,8 @@ use std::path::Path;
 use anyhow::{Context, Result};
 use serde_json::Value;
 
-/// Line colours (Tableau 20, dark and light alternating groups reordered so neighbours
-/// differ); series past the palette reuse it with a dash pattern, so no two series of a
-/// chart look the same.
+/// Line colours: Tableau 10, then darker shades from tab20b and tab20c. Series past the
+/// palette reuse it with a dash pattern, so no two series of a chart look the same.
 const COLORS: [&str; 20] = [
     "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
     "#bcbd22", "#17becf", "#393b79", "#ad494a", "#637939", "#8c6d31", "#843c39", "#7b4173",
@@ -116,7 +115,7 @@ fn lines(series: &[(String, Vec<(f64, f64)>)], y_label: &str) -> String {
             .iter()
             .map(|(x, y)| format!("{:.1},{:.1}", sx(*x), sy(*y)))
             .collect();
-        let y = t + 5.0 + 16.0 * k as f64;
+        let y = t + 5.0 + 16.0 * k as f64; // legend row: swatch line, label baseline below it
         let _ = write!(
             s,
             "<polyline fill='none' stroke='{c}' stroke-width='1.6' stroke-dasharray='{dash}' points='{}'/>\
@@ -126,7 +125,7 @@ fn lines(series: &[(String, Vec<(f64, f64)>)], y_label: &str) -> String {
             l + w + 10.0,
             l + w + 30.0,
             l + w + 35.0,
-            t + 9.0 + 16.0 * k as f64,
+            y + 4.0,
             esc(name)
         );
     }
