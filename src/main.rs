@@ -220,7 +220,7 @@ fn init_logging() {
 }
 
 fn run(config: PathBuf, workers: Option<usize>, out: Option<PathBuf>) -> Result<()> {
-    let loaded = LoadedPipeline::load(&config, &registry())?;
+    let mut loaded = LoadedPipeline::load(&config, &registry())?;
     // The tokenize settings and the tokenizer are checked before any work starts.
     let pack = match &loaded.config.tokenize {
         Some(t) => {
@@ -231,6 +231,9 @@ fn run(config: PathBuf, workers: Option<usize>, out: Option<PathBuf>) -> Result<
         }
         None => None,
     };
+    if let Some((_, tok)) = &pack {
+        loaded.referenced_files.push(tok.path.clone());
+    }
     let exec = Executor::new(
         &loaded,
         &RunOptions {

@@ -206,3 +206,41 @@ fn a_different_config_on_a_used_output_dir_is_refused() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("holds no sluice run"));
 }
+
+/// An edit that keeps a file's size (an input, or a word list a stage reads) is a different
+/// run: resuming on the old output would mix stale and new results.
+#[test]
+fn a_same_size_edit_of_an_input_or_a_word_list_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = fixture(tmp.path());
+    std::fs::write(tmp.path().join("words.txt"), "grapefruit\n").unwrap();
+    let text = std::fs::read_to_string(&cfg).unwrap()
+        + "[[stages]]\ntype = \"sensitive_words\"\nfiles = [\"words.txt\"]\n";
+    std::fs::write(&cfg, text).unwrap();
+    let rerun = |out: &str| {
+        sluice()
+            .args(["run", cfg.to_str().unwrap(), "--out", out])
+            .output()
+            .unwrap()
+    };
+    let out1 = tmp.path().join("out1");
+    let out2 = tmp.path().join("out2");
+    assert!(rerun(out1.to_str().unwrap()).status.success());
+    let again = rerun(out1.to_str().unwrap());
+    assert!(String::from_utf8_lossy(&again.stdout).contains("already complete"));
+
+    std::fs::write(tmp.path().join("words.txt"), "watermelon\n").unwrap();
+    let r = rerun(out1.to_str().unwrap());
+    assert!(!r.status.success());
+    assert!(String::from_utf8_lossy(&r.stderr).contains("different config or different input"));
+
+    assert!(rerun(out2.to_str().unwrap()).status.success());
+    let input = tmp.path().join("raw/part-03.jsonl.gz");
+    let mut bytes = std::fs::read(&input).unwrap();
+    let last = bytes.len() - 9; // inside the deflate stream, before the gzip trailer
+    bytes[last] ^= 0x01;
+    std::fs::write(&input, &bytes).unwrap();
+    let r = rerun(out2.to_str().unwrap());
+    assert!(!r.status.success());
+    assert!(String::from_utf8_lossy(&r.stderr).contains("different config or different input"));
+}

@@ -60,7 +60,7 @@ fn filter_chain_over_real_text() {
 
     std::fs::create_dir_all(root.join("raw")).unwrap();
     let planted = [
-        ("pii", "Please contact our office about the new contract and the payment terms. Write to jane.doe@example.org or call +44 20 7946 0958 before Friday, and the lawyer will reply with the details of the agreement and the schedule for the next meeting with the whole team."),
+        ("pii", "Please contact our office about the new contract and the payment terms. Write to jane.doe@lawfirm.co.uk or call +44 20 7946 0958 before Friday, and the lawyer will reply with the details of the agreement and the schedule for the next meeting with the whole team."),
         ("pii-zh", "客户服务中心今天发布通知，请用户联系客服电话13812345678或者发送邮件到service@example.cn咨询相关业务。身份证号11010519491231002X的用户需要在本月底之前完成实名认证手续，逾期将无法正常使用账户的全部功能和服务。"),
         ("sensitive", "The forum thread turned into a discussion of genocide and other atrocities, and the moderators closed it after a number of complaints from the members of the community about the tone."),
         ("ansi", "\u{1b}[1;32mThe build finished without errors and all of the tests passed on the first try.\u{1b}[0m The team then moved on to write the documentation for the new release, which had been promised to the users for several months."),
@@ -170,4 +170,80 @@ model = "fortunes.cls"
     );
     // Tang poems survive as Chinese text.
     assert!(seen.values().any(|(_, d)| d == "poetry-zh"));
+}
+
+/// Python's own standard library (the interpreter on this machine): every module that
+/// compiles before the default `clean` still compiles after it, and most are unchanged.
+#[test]
+fn default_clean_keeps_real_python_compiling() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    std::fs::create_dir_all(root.join("raw")).unwrap();
+    let prepare = r#"
+import json, pathlib, sys, sysconfig
+std = pathlib.Path(sysconfig.get_paths()["stdlib"])
+n = 0
+with open(sys.argv[1], "w") as out:
+    for p in sorted(std.glob("*.py"))[:400]:
+        try:
+            text = p.read_bytes().decode("utf-8")
+            compile(text, str(p), "exec")
+        except Exception:
+            continue
+        out.write(json.dumps({"id": p.name, "text": text, "domain": "code"}) + "\n")
+        n += 1
+print(n)
+"#;
+    let py = |script: &str, arg: &std::path::Path| {
+        let out = std::process::Command::new("python3")
+            .args(["-c", script, arg.to_str().unwrap()])
+            .output()
+            .expect("python3");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let modules: usize = py(prepare, &root.join("raw/code.jsonl"))
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(modules >= 100, "only {modules} stdlib modules found");
+    std::fs::write(
+        root.join("pipeline.toml"),
+        "[[input]]\npaths = [\"raw/code.jsonl\"]\n[output]\ndir = \"out\"\njsonl = true\n\
+         [[stages]]\ntype = \"clean\"\n",
+    )
+    .unwrap();
+    run_ok(&["run", root.join("pipeline.toml").to_str().unwrap()]);
+    let check = r#"
+import json, pathlib, sys
+root = pathlib.Path(sys.argv[1])
+before = {}
+for line in open(root / "raw/code.jsonl"):
+    d = json.loads(line)
+    before[d["id"]] = d["text"]
+failed, same, n = [], 0, 0
+for f in sorted((root / "out/curated-jsonl").glob("*.jsonl")):
+    for line in open(f):
+        d = json.loads(line)
+        n += 1
+        same += d["text"] == before[d["id"]]
+        try:
+            compile(d["text"], d["id"], "exec")
+        except Exception as e:
+            failed.append(f"{d['id']}: {e}")
+print(json.dumps({"n": n, "same": same, "failed": failed}))
+"#;
+    let r: serde_json::Value = serde_json::from_str(&py(check, root)).unwrap();
+    assert_eq!(r["n"].as_u64().unwrap() as usize, modules, "{r}");
+    assert_eq!(r["failed"], serde_json::json!([]), "{r}");
+    // Changed only where there was noise: trailing spaces, form feeds, long blank runs.
+    let same = r["same"].as_u64().unwrap() as usize;
+    assert!(
+        same * 10 >= modules * 8,
+        "{same} of {modules} unchanged: {r}"
+    );
 }

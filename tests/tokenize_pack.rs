@@ -277,3 +277,60 @@ fn bad_tokenize_settings_fail_before_any_work() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[test]
+fn absurd_seq_len_is_refused_before_any_work() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    setup(root);
+    let cfg = root.join("pipeline.toml");
+    let text = std::fs::read_to_string(&cfg).unwrap();
+    std::fs::write(&cfg, text.replace("seq_len = 63", "seq_len = 100000000000")).unwrap();
+    let out = sluice()
+        .args(["run", cfg.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(err.contains("seq_len = 100000000000"), "{err}");
+    assert!(!root.join("out").exists(), "refused before curating");
+}
+
+/// Domain labels that sanitise to the same directory name get shards of their own.
+#[test]
+fn domains_with_alike_directory_names_do_not_share_shards() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    setup(root);
+    let lines: Vec<String> = (0..40)
+        .map(|i| {
+            let domain = if i % 2 == 0 { "news/en" } else { "news_en" };
+            json_line(
+                &format!("d{i}"),
+                &format!("Story {i} of {domain}: the harbour opened a new quay today."),
+                domain,
+            )
+        })
+        .collect();
+    std::fs::write(root.join("raw/news.jsonl"), lines.join("\n")).unwrap();
+    let cfg = std::fs::read_to_string(root.join("pipeline.toml"))
+        .unwrap()
+        .replace("raw/fortunes.jsonl.gz", "raw/news.jsonl")
+        .replace("paths = [\"raw/tang.parquet\"]\n", "paths = []\n");
+    let cfg = cfg.replace(
+        "[[input]]\npaths = []\ndefault_domain = \"poetry-zh\"\n",
+        "",
+    );
+    std::fs::write(root.join("news.toml"), cfg).unwrap();
+    run_ok(&["run", root.join("news.toml").to_str().unwrap()]);
+    // read_shards checks every row's domain and the manifest's counts per domain.
+    let shards = read_shards(&root.join("out"));
+    assert_eq!(shards.len(), 2);
+    let m: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(root.join("out/manifest.json")).unwrap()).unwrap();
+    let dirs: Vec<&str> = ["news/en", "news_en"]
+        .iter()
+        .map(|d| m["domains"][d]["shards"][0]["path"].as_str().unwrap())
+        .collect();
+    assert_ne!(dirs[0], dirs[1]);
+}

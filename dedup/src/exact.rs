@@ -351,7 +351,9 @@ impl Stage for Applier {
                     let gone: std::collections::HashSet<u16> = v.iter().map(|x| x.0).collect();
                     let mut kept = String::with_capacity(t.len());
                     for (u, (a, b)) in units(t, self.granularity).into_iter().enumerate() {
-                        if !gone.contains(&(u as u16)) {
+                        // Units past the first 2^16 are never hashed, so never dropped.
+                        let checked = u < 1 << UNIT_BITS;
+                        if !(checked && gone.contains(&(u as u16))) {
                             kept.push_str(&t[a..b]);
                         }
                     }
@@ -521,6 +523,30 @@ mod tests {
         assert!(!r[2].1, "every line of c was seen before");
         assert_eq!(r[2].3, "every unit seen before (first in a)");
         assert!(r[3].1);
+    }
+
+    /// Units past the 65,536th are not hashed; the applier must not take them for unit 0.
+    #[test]
+    fn units_past_the_hashed_range_are_kept() {
+        let dd = ExactDedup {
+            config: ExactConfig {
+                granularity: Granularity::Line,
+                ..Default::default()
+            },
+        };
+        let first = "a line that is repeated in both documents\n";
+        let mut long = first.to_string();
+        for i in 1..=(1 << UNIT_BITS) {
+            long.push_str(&format!("unique line number {i:08} of the long document\n"));
+        }
+        let r = run(&dd, &[vec![("a", first), ("b", &long)]]);
+        let kept = &r[1].2;
+        assert_eq!(
+            kept.len(),
+            long.len() - first.len(),
+            "only the first line goes"
+        );
+        assert!(kept.ends_with("unique line number 00065536 of the long document\n"));
     }
 
     #[test]

@@ -292,6 +292,9 @@ impl TextClassifier {
                 .ok_or_else(|| bad("truncated header"))?,
         )
         .map_err(|e| bad(&e.to_string()))?;
+        if header.buckets == 0 {
+            return Err(bad("buckets = 0 (a model has at least one feature bucket)"));
+        }
         let k = header.labels.len();
         let n = header.buckets as usize * k + k;
         let body = &rest[4 + hlen..];
@@ -500,6 +503,24 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("not a sluice classifier"));
+    }
+
+    /// A model file claiming zero buckets is refused at load, not a panic on the first text.
+    #[test]
+    fn zero_buckets_are_refused_at_load() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("m.cls");
+        let header = br#"{"labels":["a","b"],"buckets":0}"#;
+        let mut bytes = MAGIC.to_vec();
+        bytes.extend_from_slice(&(header.len() as u32).to_le_bytes());
+        bytes.extend_from_slice(header);
+        bytes.extend_from_slice(&[0u8; 8]); // the two biases
+        std::fs::write(&p, bytes).unwrap();
+        let Err(err) = TextClassifier::load(&p) else {
+            panic!("a model with zero buckets was accepted");
+        };
+        let err = err.to_string();
+        assert!(err.contains("buckets = 0"), "{err}");
     }
 
     #[test]

@@ -1,7 +1,9 @@
 //! `clean`: Unicode normalisation (NFC, or NFKC), ANSI escape sequences and control
-//! characters removed, cheap mojibake repair (UTF-8 read as Latin-1/CP1252), boilerplate lines
-//! (cookie banners, "read more", 版权所有...) dropped, whitespace collapsed; documents left
-//! empty are rejected (`clean.empty`). Counts what it changed per kind.
+//! characters removed, cheap mojibake repair (UTF-8 read as Latin-1/CP1252), trailing spaces
+//! and long blank-line runs removed; layout (indentation, tabs, line structure) kept, so code,
+//! tables and poems survive. `mode = "prose"` also collapses white space and drops boilerplate
+//! lines (cookie banners, "read more", 版权所有...). Documents left empty are rejected
+//! (`clean.empty`). Counts what it changed per kind.
 
 use std::sync::Arc;
 
@@ -12,7 +14,7 @@ use pipeline::stage::parse_stage_table;
 use pipeline::{Decisions, Stage, StageContext, StageEnv, StageError, StageKind, StageOutput};
 use regex::Regex;
 use serde::Deserialize;
-use unicode_normalization::UnicodeNormalization;
+use unicode_normalization::{is_nfc_quick, IsNormalized, UnicodeNormalization};
 
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq)]
 #[serde(rename_all = "lowercase")]
@@ -22,38 +24,81 @@ pub enum Normalization {
     None,
 }
 
+/// How much of a document's layout `clean` may touch.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum CleanMode {
+    /// The default: layout is content. Indentation, tabs, alignment and line structure are
+    /// kept (code, YAML, tables, poems); only noise goes: ANSI escapes, control characters
+    /// other than tab/newline/CR, zero-width and BOM characters, trailing spaces, CRLF line
+    /// ends (to LF), blank-line runs beyond `max_blank_lines`. Clean text passes unchanged.
+    Preserve,
+    /// For web prose only: also turns tabs into spaces, collapses every run of white space
+    /// inside a line (indentation included), drops boilerplate lines and keeps at most one
+    /// blank line in a row.
+    Prose,
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct CleanConfig {
+    pub mode: CleanMode,
     pub normalization: Normalization,
     pub remove_ansi: bool,
+    /// Control characters other than `\t \n \r`, and zero-width/BOM/soft-hyphen characters.
     pub remove_control: bool,
     pub fix_mojibake: bool,
-    pub drop_boilerplate: bool,
+    /// Drop short lines holding a boilerplate phrase; default: on in `prose` mode only.
+    pub drop_boilerplate: Option<bool>,
     /// Lines longer than this are never treated as boilerplate.
     pub max_boilerplate_line_chars: usize,
     /// Extra boilerplate phrases besides the bundled list.
     pub boilerplate_phrases: Vec<String>,
-    pub collapse_whitespace: bool,
+    /// Collapse runs of white space inside lines; default: on in `prose` mode only.
+    pub collapse_whitespace: Option<bool>,
+    /// Longest run of blank lines kept; default: 2 (`preserve`), 1 (`prose`).
+    pub max_blank_lines: Option<usize>,
 }
 
 impl Default for CleanConfig {
     fn default() -> Self {
         CleanConfig {
+            mode: CleanMode::Preserve,
             normalization: Normalization::Nfc,
             remove_ansi: true,
             remove_control: true,
             fix_mojibake: true,
-            drop_boilerplate: true,
+            drop_boilerplate: None,
             max_boilerplate_line_chars: 120,
             boilerplate_phrases: vec![],
-            collapse_whitespace: true,
+            collapse_whitespace: None,
+            max_blank_lines: None,
+        }
+    }
+}
+
+/// The settings that depend on the mode, resolved once.
+#[derive(Debug, Clone, Copy)]
+struct Layout {
+    drop_boilerplate: bool,
+    collapse_whitespace: bool,
+    max_blank_lines: usize,
+}
+
+impl CleanConfig {
+    fn layout(&self) -> Layout {
+        let prose = self.mode == CleanMode::Prose;
+        Layout {
+            drop_boilerplate: self.drop_boilerplate.unwrap_or(prose),
+            collapse_whitespace: self.collapse_whitespace.unwrap_or(prose),
+            max_blank_lines: self.max_blank_lines.unwrap_or(if prose { 1 } else { 2 }),
         }
     }
 }
 
 pub struct Cleaner {
     c: CleanConfig,
+    layout: Layout,
     ansi: Regex,
     boilerplate: AhoCorasick,
 }
@@ -62,9 +107,25 @@ pub struct Cleaner {
 #[derive(Debug, Default, Clone, Copy, PartialEq)]
 pub struct CleanCounts {
     pub ansi: u64,
+    /// Control, zero-width and BOM characters removed (tabs and line ends not included).
     pub control: u64,
     pub mojibake: u64,
     pub boilerplate_lines: u64,
+    /// Lines that lost trailing spaces or tabs.
+    pub trailing_space_lines: u64,
+    /// Blank lines removed (runs over the limit, at the start and at the end).
+    pub blank_lines: u64,
+}
+
+impl CleanCounts {
+    fn add(&mut self, o: &CleanCounts) {
+        self.ansi += o.ansi;
+        self.control += o.control;
+        self.mojibake += o.mojibake;
+        self.boilerplate_lines += o.boilerplate_lines;
+        self.trailing_space_lines += o.trailing_space_lines;
+        self.blank_lines += o.blank_lines;
+    }
 }
 
 pub(crate) fn build(table: toml::Table, _env: &StageEnv) -> Result<StageKind, String> {
@@ -150,6 +211,17 @@ pub fn fix_mojibake(text: &str) -> Option<String> {
     changed.then_some(out)
 }
 
+/// Characters `remove_control` takes out: C0/C1 controls other than tab, LF and CR, and
+/// invisible characters that carry nothing (zero-width space, word joiner, BOM, soft hyphen).
+/// ZWJ/ZWNJ and direction marks stay: they change how a text renders.
+pub fn is_noise_char(ch: char) -> bool {
+    match ch {
+        '\t' | '\n' | '\r' => false,
+        '\u{200B}' | '\u{2060}' | '\u{FEFF}' | '\u{00AD}' => true,
+        ch => ch.is_control(),
+    }
+}
+
 impl Cleaner {
     pub fn new(c: CleanConfig) -> Result<Self, String> {
         let mut phrases: Vec<String> = include_str!("../data/boilerplate.txt")
@@ -163,6 +235,7 @@ impl Cleaner {
             .build(&phrases)
             .map_err(|e| format!("boilerplate_phrases: {e}"))?;
         Ok(Cleaner {
+            layout: c.layout(),
             c,
             ansi: Regex::new(
                 r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[@-Z\\-_]",
@@ -174,11 +247,16 @@ impl Cleaner {
 
     /// Cleans one text; returns it with the counts of what changed.
     pub fn clean(&self, text: &str) -> (String, CleanCounts) {
-        let c = &self.c;
         let mut n = CleanCounts::default();
+        let t = self.clean_chars(text, &mut n);
+        (self.clean_lines(&t, &mut n), n)
+    }
+
+    /// Character-level repairs: ANSI escapes, mojibake, normalisation, noise characters.
+    fn clean_chars(&self, text: &str, n: &mut CleanCounts) -> String {
+        let c = &self.c;
         let mut t = if c.remove_ansi && text.contains('\x1b') {
-            let before = self.ansi.find_iter(text).count() as u64;
-            n.ansi = before;
+            n.ansi = self.ansi.find_iter(text).count() as u64;
             self.ansi.replace_all(text, "").into_owned()
         } else {
             text.to_string()
@@ -196,60 +274,78 @@ impl Cleaner {
             }
         }
         t = match c.normalization {
-            Normalization::Nfc => t.nfc().collect(),
+            Normalization::Nfc if !is_nfc_quick(t.chars()).eq(&IsNormalized::Yes) => {
+                t.nfc().collect()
+            }
             Normalization::Nfkc => t.nfkc().collect(),
-            Normalization::None => t,
+            _ => t,
         };
-        if c.remove_control {
+        if c.remove_control && t.contains(is_noise_char) {
             let before = t.chars().count();
-            t = t
-                .chars()
-                .filter_map(|ch| match ch {
-                    '\n' => Some('\n'),
-                    '\t' => Some(' '),
-                    '\r' => None,
-                    ch if ch.is_control() || matches!(ch, '\u{200B}' | '\u{FEFF}' | '\u{00AD}') => {
-                        None
-                    }
-                    ch => Some(ch),
-                })
-                .collect();
+            t.retain(|ch| !is_noise_char(ch));
             n.control = (before - t.chars().count()) as u64;
         }
-        let mut lines: Vec<String> = Vec::new();
-        for line in t.split('\n') {
-            let line = if c.collapse_whitespace {
-                line.split_whitespace().collect::<Vec<_>>().join(" ")
+        t
+    }
+
+    /// Line-level clean-up: CRLF ends, trailing spaces (or, in prose mode, all runs of white
+    /// space), boilerplate lines, blank-line runs. Preserve mode keeps a final newline.
+    fn clean_lines(&self, t: &str, n: &mut CleanCounts) -> String {
+        let l = self.layout;
+        let mut out = String::with_capacity(t.len());
+        let mut blanks = 0u64;
+        let mut joined = String::new();
+        for raw in t.split('\n') {
+            let raw = raw.strip_suffix('\r').unwrap_or(raw);
+            let line: &str = if l.collapse_whitespace {
+                joined.clear();
+                for (i, w) in raw.split_whitespace().enumerate() {
+                    if i > 0 {
+                        joined.push(' ');
+                    }
+                    joined.push_str(w);
+                }
+                &joined
             } else {
-                line.to_string()
+                let trimmed = raw.trim_end_matches([' ', '\t']);
+                if trimmed.len() != raw.len() && !trimmed.is_empty() {
+                    n.trailing_space_lines += 1;
+                }
+                trimmed
             };
-            if c.drop_boilerplate
+            if l.drop_boilerplate
                 && !line.is_empty()
-                && line.chars().count() <= c.max_boilerplate_line_chars
-                && self.boilerplate.is_match(&line)
+                && line.chars().count() <= self.c.max_boilerplate_line_chars
+                && self.boilerplate.is_match(line)
             {
                 n.boilerplate_lines += 1;
                 continue;
             }
-            lines.push(line);
-        }
-        let mut out = String::with_capacity(t.len());
-        let mut blank_run = 0;
-        for line in lines {
             if line.is_empty() {
-                blank_run += 1;
-                if blank_run > 1 && c.collapse_whitespace {
-                    continue;
-                }
+                blanks += 1;
+                continue;
+            }
+            if out.is_empty() {
+                n.blank_lines += blanks;
             } else {
-                blank_run = 0;
+                let keep = blanks.min(l.max_blank_lines as u64);
+                n.blank_lines += blanks - keep;
+                for _ in 0..=keep {
+                    out.push('\n');
+                }
             }
-            if !out.is_empty() || !line.is_empty() {
-                out.push_str(&line);
-                out.push('\n');
-            }
+            blanks = 0;
+            out.push_str(line);
         }
-        (out.trim_end().to_string(), n)
+        // `blanks` now counts the empty pieces after the last line; a text ending in a
+        // newline has one of them, which is its line end, not a blank line.
+        let final_newline = self.c.mode == CleanMode::Preserve && t.ends_with('\n');
+        if !out.is_empty() && final_newline {
+            out.push('\n');
+            blanks -= 1;
+        }
+        n.blank_lines += blanks;
+        out
     }
 }
 
@@ -269,10 +365,7 @@ impl Stage for Cleaner {
         let mut total = CleanCounts::default();
         for i in 0..text.len() {
             let (t, n) = self.clean(text.value(i));
-            total.ansi += n.ansi;
-            total.control += n.control;
-            total.mojibake += n.mojibake;
-            total.boilerplate_lines += n.boilerplate_lines;
+            total.add(&n);
             if t.is_empty() {
                 d.reject("clean.empty", None);
                 out.append_value(text.value(i));
@@ -285,6 +378,8 @@ impl Stage for Cleaner {
         ctx.count("control_chars", total.control);
         ctx.count("mojibake_docs", total.mojibake);
         ctx.count("boilerplate_lines", total.boilerplate_lines);
+        ctx.count("trailing_space_lines", total.trailing_space_lines);
+        ctx.count("blank_lines_removed", total.blank_lines);
         let idx = batch.schema().index_of(TEXT)?;
         let mut cols: Vec<ArrayRef> = batch.columns().to_vec();
         cols[idx] = Arc::new(out.finish());
@@ -300,14 +395,55 @@ mod tests {
         Cleaner::new(CleanConfig::default()).unwrap()
     }
 
+    fn prose() -> Cleaner {
+        Cleaner::new(CleanConfig {
+            mode: CleanMode::Prose,
+            ..Default::default()
+        })
+        .unwrap()
+    }
+
     #[test]
-    fn ansi_control_and_whitespace() {
+    fn ansi_control_and_whitespace_in_prose_mode() {
         // fortunes-zh style colour codes around a Tang poem line.
-        let (t, n) = cleaner()
-            .clean("\x1b[1;33m床前明月光\x1b[0m，  疑是\t地上霜。\x07\r\n\n\n\n举头望明月");
+        let (t, n) =
+            prose().clean("\x1b[1;33m床前明月光\x1b[0m，  疑是\t地上霜。\x07\r\n\n\n\n举头望明月");
         assert_eq!(t, "床前明月光， 疑是 地上霜。\n\n举头望明月");
         assert_eq!(n.ansi, 2);
-        assert_eq!(n.control, 2);
+        assert_eq!(n.control, 1);
+    }
+
+    #[test]
+    fn preserve_mode_removes_only_noise() {
+        let (t, n) = cleaner().clean(
+            "\u{feff}\n\x1b[1;33mdef f(x):\x1b[0m  \r\n\tif x:\x07\n\t\treturn  1\u{200b}\n\n\n\n\nz = 2\n\n",
+        );
+        assert_eq!(t, "def f(x):\n\tif x:\n\t\treturn  1\n\n\nz = 2\n");
+        assert_eq!(n.ansi, 2);
+        assert_eq!(n.control, 3); // BOM, BEL, zero-width space
+        assert_eq!(n.trailing_space_lines, 1);
+        assert_eq!(n.blank_lines, 1 + 2 + 1); // leading, over the limit of 2, trailing
+    }
+
+    /// Real code and layout-heavy text that is already clean passes byte-identical: this
+    /// crate's own sources (rustfmt-clean), the boilerplate list, a poem with indentation.
+    #[test]
+    fn clean_text_passes_byte_identical() {
+        let c = cleaner();
+        for text in [
+            include_str!("words.rs"),
+            include_str!("domain.rs"),
+            include_str!("pii.rs"),
+            include_str!("../data/boilerplate.txt"),
+            include_str!("../Cargo.toml"),
+            "| name | n |\n|------|---|\n| a    | 1 |\n",
+            "    Roses are red,\n        violets are blue.\n\n    All rights reserved.\n",
+            "x:\n  - a: 1\n    b:\t2\n",
+        ] {
+            let (t, n) = c.clean(text);
+            assert_eq!(t, text);
+            assert_eq!(n, CleanCounts::default());
+        }
     }
 
     #[test]
@@ -328,16 +464,18 @@ mod tests {
     }
 
     #[test]
-    fn boilerplate_lines_are_dropped() {
-        let (t, n) = cleaner().clean("Skip to content\nThe actual article text is here.\nRead more\n版权所有 © 2024\n正文内容。");
+    fn boilerplate_lines_are_dropped_in_prose_mode_only() {
+        let text = "Skip to content\nThe actual article text is here.\nRead more\n版权所有 © 2024\n正文内容。";
+        let (t, n) = prose().clean(text);
         assert_eq!(t, "The actual article text is here.\n正文内容。");
         assert_eq!(n.boilerplate_lines, 3);
+        assert_eq!(cleaner().clean(text).0, text);
         // A long paragraph that mentions a phrase is content, not boilerplate.
         let long = format!(
             "{}read more about it in the report.",
             "The council discussed the budget at length ".repeat(4)
         );
-        assert_eq!(cleaner().clean(&long).0, long);
+        assert_eq!(prose().clean(&long).0, long);
     }
 
     #[test]

@@ -190,13 +190,7 @@ mod tests {
 
     #[test]
     fn labels_finance_in_both_languages() {
-        let s = DomainKeywords::new(
-            DomainConfig::default(),
-            &StageEnv {
-                base_dir: ".".into(),
-            },
-        )
-        .unwrap();
+        let s = DomainKeywords::new(DomainConfig::default(), &StageEnv::new(".")).unwrap();
         let mut b = DocBatchBuilder::new();
         for (t, dom) in [
             ("贵州茅台（股票代码600519.SH）今日K线图显示股价涨停，市盈率升至三十倍。", "web"),

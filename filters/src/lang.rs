@@ -1,14 +1,41 @@
-//! `language`: language identification with whatlang (pure Rust, 69 languages). Adds `lang`
+//! `language`: language identification that holds up on short and mixed text. Adds `lang`
 //! (ISO 639-1 where one exists, else 639-3) and `lang_score` (0..1) columns; keeps the
 //! languages listed in `keep` (all when empty) at or above `min_score`.
+//!
+//! The script decides first: a text whose words are mostly CJK characters (each Han, kana or
+//! Hangul character counts as a word, each natural-language word of other letters as one) is
+//! Chinese, Japanese (kana present) or Korean, whatever ASCII command names it carries
+//! (`SET CONSTRAINTS 设置当前事务的约束模式`). Other text goes to a model. The default, `auto`,
+//! asks whichlang (16 major languages, about a million short documents a second) and, before
+//! a document is dropped for a language not in `keep`, asks lingua (n-gram models of 75
+//! languages, accurate on a few words, about a thousand short documents a second) for a
+//! second opinion, which is final. `lingua` and `whatlang` use one model throughout.
+//! `filters/examples/langid_bench.rs` measures them on labelled real text.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, OnceLock};
 
 use arrow::array::{Array, Float32Builder, RecordBatch, StringBuilder};
+use lingua::{Language, LanguageDetector, LanguageDetectorBuilder};
 use pipeline::document::{str_column, with_column, TEXT};
 use pipeline::stage::parse_stage_table;
 use pipeline::{Decisions, Stage, StageContext, StageEnv, StageError, StageKind, StageOutput};
 use serde::Deserialize;
+
+/// The model behind the non-CJK step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Model {
+    /// whichlang, with lingua's second opinion before a document is dropped (and for every
+    /// document when `min_score` > 0, since whichlang gives no score).
+    Auto,
+    /// whichlang alone: 16 languages, no score; other languages get the nearest of them.
+    Whichlang,
+    /// lingua alone: 75 languages, accurate on short text, about 1,000 short docs/s.
+    Lingua,
+    /// whatlang (the stage's model before): fast, unreliable below a few sentences.
+    Whatlang,
+}
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -18,6 +45,9 @@ pub struct LanguageConfig {
     pub min_score: f32,
     /// Characters looked at per document (detection cost grows with it).
     pub max_chars: usize,
+    pub model: Model,
+    /// Share of a text's words in CJK script from which the script alone decides.
+    pub cjk_share: f32,
 }
 
 impl Default for LanguageConfig {
@@ -25,17 +55,21 @@ impl Default for LanguageConfig {
         LanguageConfig {
             keep: vec![],
             min_score: 0.0,
-            max_chars: 4000,
+            max_chars: 1000,
+            model: Model::Auto,
+            cjk_share: 0.5,
         }
     }
 }
 
 pub struct LanguageId {
     c: LanguageConfig,
+    /// Built for `auto` and `lingua` only (its models are mapped lazily, per language).
+    lingua: Option<LanguageDetector>,
 }
 
 /// ISO 639-1 codes of the languages most corpora care about; others stay ISO 639-3.
-fn short_code(lang: whatlang::Lang) -> &'static str {
+fn whatlang_code(lang: whatlang::Lang) -> &'static str {
     use whatlang::Lang::*;
     match lang {
         Eng => "en",
@@ -67,6 +101,113 @@ fn short_code(lang: whatlang::Lang) -> &'static str {
     }
 }
 
+fn whichlang_code(lang: whichlang::Lang) -> &'static str {
+    use whichlang::Lang::*;
+    match lang {
+        Ara => "ar",
+        Cmn => "zh",
+        Deu => "de",
+        Eng => "en",
+        Fra => "fr",
+        Hin => "hi",
+        Ita => "it",
+        Jpn => "ja",
+        Kor => "ko",
+        Nld => "nl",
+        Por => "pt",
+        Rus => "ru",
+        Spa => "es",
+        Swe => "sv",
+        Tur => "tr",
+        Vie => "vi",
+    }
+}
+
+/// lingua's languages by their ISO 639-1 code (every one of them has one).
+fn lingua_code(lang: Language) -> &'static str {
+    static CODES: OnceLock<HashMap<Language, &'static str>> = OnceLock::new();
+    CODES.get_or_init(|| {
+        Language::all()
+            .into_iter()
+            .map(|l| {
+                let code: &'static str = Box::leak(l.iso_code_639_1().to_string().into_boxed_str());
+                (l, code)
+            })
+            .collect()
+    })[&lang]
+}
+
+/// Word units of a text by script: CJK characters one each, words of other letters one
+/// each. Tokens that look like code (paths, identifiers, `ALL_CAPS` names, anything with
+/// digits or `/ _ . = ( )` inside) are not words: they are what technical Chinese carries.
+#[derive(Debug, Default, Clone, Copy, PartialEq)]
+pub struct ScriptCounts {
+    pub han: u32,
+    pub kana: u32,
+    pub hangul: u32,
+    pub other_words: u32,
+}
+
+impl ScriptCounts {
+    pub fn of(text: &str) -> Self {
+        let mut n = ScriptCounts::default();
+        let mut token_start: Option<usize> = None;
+        for (i, ch) in text.char_indices() {
+            let u = ch as u32;
+            let cjk = if is_han(u) {
+                n.han += 1;
+                true
+            } else if (0x3040..=0x30FF).contains(&u) || (0x31F0..=0x31FF).contains(&u) {
+                n.kana += 1;
+                true
+            } else if (0xAC00..=0xD7AF).contains(&u) || (0x1100..=0x11FF).contains(&u) {
+                n.hangul += 1;
+                true
+            } else {
+                false
+            };
+            let breaks = cjk || ch.is_whitespace() || (u >= 0x3000 && !ch.is_alphanumeric());
+            match (breaks, token_start) {
+                (true, Some(s)) => {
+                    n.other_words += is_word(&text[s..i]) as u32;
+                    token_start = None;
+                }
+                (false, None) => token_start = Some(i),
+                _ => {}
+            }
+        }
+        if let Some(s) = token_start {
+            n.other_words += is_word(&text[s..]) as u32;
+        }
+        n
+    }
+
+    fn total(&self) -> u32 {
+        self.han + self.kana + self.hangul + self.other_words
+    }
+}
+
+/// A natural-language word (possibly with a hyphen, apostrophe or surrounding punctuation),
+/// not a piece of code, a path, a number or an acronym.
+fn is_word(token: &str) -> bool {
+    let t = token.trim_matches(|c: char| !c.is_alphanumeric());
+    if !t.chars().any(char::is_alphabetic) {
+        return false;
+    }
+    let codeish = t
+        .chars()
+        .any(|c| c.is_ascii_digit() || !(c.is_alphabetic() || matches!(c, '-' | '\'' | '’')));
+    let acronym = t.chars().count() >= 2 && t.chars().all(|c| !c.is_lowercase());
+    !codeish && !acronym
+}
+
+fn is_han(u: u32) -> bool {
+    (0x4E00..=0x9FFF).contains(&u)
+        || (0x3400..=0x4DBF).contains(&u)
+        || (0x20000..=0x2FA1F).contains(&u)
+        || (0xF900..=0xFAFF).contains(&u)
+}
+
 impl LanguageId {
     pub fn new(c: LanguageConfig) -> Result<Self, String> {
         if !(0.0..=1.0).contains(&c.min_score) {
@@ -75,22 +216,101 @@ impl LanguageId {
                 c.min_score
             ));
         }
+        if !(0.0..=1.0).contains(&c.cjk_share) || c.cjk_share == 0.0 {
+            return Err(format!(
+                "cjk_share = {} must be above 0 and at most 1",
+                c.cjk_share
+            ));
+        }
         if c.max_chars == 0 {
             return Err("max_chars must be at least 1".into());
         }
-        Ok(LanguageId { c })
+        if c.model == Model::Whichlang && c.min_score > 0.0 {
+            return Err(
+                "model = \"whichlang\" gives no score, so min_score cannot apply; \
+                        use model = \"auto\" or \"lingua\""
+                    .into(),
+            );
+        }
+        let lingua = matches!(c.model, Model::Auto | Model::Lingua)
+            .then(|| LanguageDetectorBuilder::from_all_languages().build());
+        Ok(LanguageId { c, lingua })
     }
 
-    /// (code, score) of `text`; `("und", 0.0)` when nothing can be said.
+    /// (code, score) of `text`; `("und", 0.0)` when nothing can be said. The score is NaN
+    /// where the model gives none (whichlang).
     pub fn detect(&self, text: &str) -> (&'static str, f32) {
         let end = text
             .char_indices()
             .nth(self.c.max_chars)
             .map_or(text.len(), |(i, _)| i);
-        match whatlang::detect(&text[..end]) {
-            Some(info) => (short_code(info.lang()), info.confidence() as f32),
-            None => ("und", 0.0),
+        let text = &text[..end];
+        match self.script(text) {
+            Some(found) => found,
+            None => self.model(text),
         }
+    }
+
+    /// The CJK step: `Some` when the script alone decides.
+    fn script(&self, text: &str) -> Option<(&'static str, f32)> {
+        let n = ScriptCounts::of(text);
+        if n.han + n.kana + n.hangul == 0 {
+            return None;
+        }
+        let total = n.total() as f32;
+        let cjk = (n.han + n.kana) as f32 / total;
+        let hangul = n.hangul as f32 / total;
+        if cjk >= self.c.cjk_share {
+            // Japanese writes kana in nearly every sentence; Chinese never does.
+            let lang = if n.kana * 10 >= n.han + n.kana {
+                "ja"
+            } else {
+                "zh"
+            };
+            Some((lang, cjk))
+        } else if hangul >= self.c.cjk_share {
+            Some(("ko", hangul))
+        } else {
+            None
+        }
+    }
+
+    fn model(&self, text: &str) -> (&'static str, f32) {
+        match self.c.model {
+            Model::Whatlang => match whatlang::detect(text) {
+                Some(info) => (whatlang_code(info.lang()), info.confidence() as f32),
+                None => ("und", 0.0),
+            },
+            Model::Lingua => self.lingua(text),
+            Model::Whichlang => self.whichlang(text),
+            Model::Auto => {
+                let first = self.whichlang(text);
+                if first.0 == "und" || (self.kept(first.0) && self.c.min_score == 0.0) {
+                    first
+                } else {
+                    self.lingua(text)
+                }
+            }
+        }
+    }
+
+    fn whichlang(&self, text: &str) -> (&'static str, f32) {
+        if !text.chars().any(char::is_alphabetic) {
+            return ("und", 0.0);
+        }
+        (whichlang_code(whichlang::detect_language(text)), f32::NAN)
+    }
+
+    fn lingua(&self, text: &str) -> (&'static str, f32) {
+        let d = self.lingua.as_ref().expect("built for auto and lingua");
+        match d.compute_language_confidence_values(text).first() {
+            Some(&(lang, score)) if score > 0.0 => (lingua_code(lang), score as f32),
+            _ => ("und", 0.0),
+        }
+    }
+
+    fn kept(&self, lang: &str) -> bool {
+        self.c.keep.is_empty() || self.c.keep.iter().any(|k| k == lang)
     }
 }
 
@@ -112,8 +332,9 @@ impl Stage for LanguageId {
         for i in 0..text.len() {
             let (lang, score) = self.detect(text.value(i));
             langs.append_value(lang);
-            scores.append_value(score);
-            if !self.c.keep.is_empty() && !self.c.keep.iter().any(|k| k == lang) {
+            // NaN (no score from whichlang) is written as null.
+            scores.append_option((!score.is_nan()).then_some(score));
+            if !self.kept(lang) {
                 d.reject("language.not_kept", Some(lang));
             } else if score < self.c.min_score {
                 d.reject("language.low_score", Some(&format!("{lang} {score:.2}")));
@@ -131,9 +352,21 @@ impl Stage for LanguageId {
 mod tests {
     use super::*;
 
+    fn lingua() -> LanguageId {
+        LanguageId::new(LanguageConfig {
+            keep: vec!["en".into(), "zh".into()],
+            ..Default::default()
+        })
+        .unwrap()
+    }
+
     #[test]
     fn english_and_chinese_are_told_apart() {
-        let l = LanguageId::new(LanguageConfig::default()).unwrap();
+        let l = LanguageId::new(LanguageConfig {
+            model: Model::Lingua,
+            ..Default::default()
+        })
+        .unwrap();
         let (en, s) = l.detect("The committee met on Tuesday to review the proposal for a new public library in the city centre.");
         assert_eq!(en, "en");
         assert!(s > 0.5);
@@ -143,5 +376,47 @@ mod tests {
             "zh"
         );
         assert_eq!(l.detect("").0, "und");
+        assert_eq!(l.detect("12345 -- !!").0, "und");
+    }
+
+    /// The demo's fortunes that whatlang called es and fr, and real technical Chinese lines
+    /// with ASCII names in them (from the kernel's zh_CN docs and PostgreSQL's manual).
+    #[test]
+    fn short_english_and_mixed_chinese() {
+        let l = lingua();
+        for t in [
+            "Disks travel in packs.",
+            "As in certain cults it is possible to kill a process if you know its true name.",
+            "Never trust an operating system you don't have sources for.",
+            "Bus error -- driver executed.",
+        ] {
+            assert_eq!(l.detect(t).0, "en", "{t}");
+        }
+        for t in [
+            "SET CONSTRAINTS 设置当前事务的约束模式",
+            "使用 git format-patch 生成补丁，然后用 git send-email 发送。",
+            "CONFIG_DEBUG_KERNEL 选项打开后才能看到这些调试选项",
+            "请参阅 Documentation/process/submitting-patches.rst",
+        ] {
+            assert_eq!(l.detect(t).0, "zh", "{t}");
+        }
+        assert_eq!(l.detect("カーネルのドキュメントを翻訳しました。").0, "ja");
+        assert_eq!(l.detect("커널 문서를 번역했습니다.").0, "ko");
+    }
+
+    #[test]
+    fn whatlang_remains_an_option() {
+        let l = LanguageId::new(LanguageConfig {
+            model: Model::Whatlang,
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!(
+            l.detect(
+                "The committee met on Tuesday to review the proposal for a new public library."
+            )
+            .0,
+            "en"
+        );
     }
 }

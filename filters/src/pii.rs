@@ -1,10 +1,16 @@
 //! `pii`: finds personal data with regex detectors and checksums — e-mail addresses, phone
-//! numbers (international, North American and mainland China mobile), IPv4/IPv6 addresses,
-//! mainland China resident ID numbers (checksum and date checked) and payment card numbers
-//! (Luhn) — and masks them (`<EMAIL>`, `<PHONE>`, `<IP>`, `<ID_CN>`, `<CREDIT_CARD>`), drops
-//! the document, or only counts. Documents with more than `max_matches` are dropped.
+//! numbers (international, North American and mainland China mobile), public IPv4/IPv6
+//! addresses, mainland China resident ID numbers (checksum and date checked) and payment card
+//! numbers (issuer prefix, length and Luhn) — and masks them (`<EMAIL>`, `<PHONE>`, `<IP>`,
+//! `<ID_CN>`, `<CREDIT_CARD>`), drops the document, or only counts. Documents with more than
+//! `max_matches` are dropped.
+//!
+//! Precision first, so technical text survives: private, loopback, link-local, reserved and
+//! documentation addresses and netmasks are not personal (`public_ips_only = false` masks
+//! them too, as before); numbers inside URLs and identifiers, parts of decimal numbers,
+//! ISBNs and phone-shaped numbers with mixed separators (`252.227-7015`) are not matched.
 
-use std::net::Ipv6Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 use std::sync::Arc;
 
 use arrow::array::{Array, ArrayRef, RecordBatch, StringBuilder, UInt32Builder};
@@ -75,6 +81,9 @@ pub struct PiiConfig {
     pub policy: Policy,
     /// Documents with more matches than this are dropped (`pii.too_many`) whatever the policy.
     pub max_matches: usize,
+    /// Mask only globally routable IP addresses (datatrove's default); `false` also masks
+    /// private, loopback, link-local, reserved and documentation ranges.
+    pub public_ips_only: bool,
 }
 
 impl Default for PiiConfig {
@@ -83,6 +92,7 @@ impl Default for PiiConfig {
             kinds: PiiKind::ALL.to_vec(),
             policy: Policy::Mask,
             max_matches: 50,
+            public_ips_only: true,
         }
     }
 }
@@ -145,6 +155,213 @@ fn valid_ipv4(s: &str) -> bool {
         .all(|o| o.parse::<u16>().is_ok_and(|v| v <= 255) && (o.len() == 1 || !o.starts_with('0')))
 }
 
+/// A globally routable IPv4 address: not private, shared (CGNAT), loopback, link-local,
+/// documentation, benchmarking, multicast, reserved (netmasks like 255.255.255.0) or 0/8.
+pub fn is_public_ipv4(ip: Ipv4Addr) -> bool {
+    let [a, b, c, _] = ip.octets();
+    !(ip.is_private()
+        || ip.is_loopback()
+        || ip.is_link_local()
+        || ip.is_documentation()
+        || ip.is_multicast()
+        || ip.is_broadcast()
+        || a == 0
+        || a >= 240
+        || (a == 100 && (64..128).contains(&b))
+        || (a == 192 && b == 0 && c == 0)
+        || (a == 198 && (b == 18 || b == 19)))
+}
+
+/// A globally routable IPv6 address: global unicast (2000::/3, the only range handed out),
+/// less documentation (2001:db8::/32); an IPv4-mapped address by its IPv4 rule.
+pub fn is_public_ipv6(ip: Ipv6Addr) -> bool {
+    let s = ip.segments();
+    if let Some(v4) = ip.to_ipv4_mapped() {
+        return is_public_ipv4(v4);
+    }
+    (s[0] & 0xe000) == 0x2000 && !(s[0] == 0x2001 && s[1] == 0x0db8)
+}
+
+/// An IPv6 match that is written like an address, not like `c::`, `foo::bar` or an RST
+/// `::` literal marker: at least two groups, and all eight when nothing is compressed.
+fn ipv6_shaped(text: &str) -> bool {
+    let groups = text.split(':').filter(|g| !g.is_empty()).count();
+    groups >= 2 && (text.contains("::") || groups == 8)
+}
+
+/// Addresses under the domains reserved for documentation (RFC 2606, RFC 6761): nobody's
+/// mailbox (`maintainer@example.org`, `user@host.test`).
+fn reserved_domain(email: &str) -> bool {
+    let domain = email.rsplit('@').next().unwrap_or("").to_ascii_lowercase();
+    ["example.com", "example.org", "example.net"]
+        .iter()
+        .any(|d| domain == *d || domain.ends_with(&format!(".{d}")))
+        || [".example", ".test", ".invalid", ".localhost"]
+            .iter()
+            .any(|t| domain.ends_with(t))
+}
+
+/// Words before a dotted number that make it a version or a section, not an address.
+const VERSION_WORDS: [&str; 18] = [
+    "version",
+    "ver",
+    "release",
+    "section",
+    "sections",
+    "sec",
+    "chapter",
+    "clause",
+    "paragraph",
+    "spec",
+    "per",
+    "see",
+    "linux",
+    "kernel",
+    "rev",
+    "revision",
+    "firmware",
+    "table",
+];
+
+/// A dotted quad of small numbers written like a section heading or reference, not an
+/// address: `36.1.1.1. Errors`, `2.1.1.5 Blocking Read`, `"13.2.5.8 Tag name state"`.
+fn section_number(full: &str, s: usize, e: usize) -> bool {
+    let small = full[s..e]
+        .split('.')
+        .all(|o| o.parse::<u16>().is_ok_and(|v| v < 64));
+    if !small {
+        return false;
+    }
+    let rest = &full[e..];
+    let ends_sentence = rest.starts_with('.')
+        && rest[1..]
+            .chars()
+            .next()
+            .is_none_or(|c| c.is_whitespace() || c == '*');
+    let mut words = rest.trim_start_matches([' ', '\t']).chars();
+    let title = rest.starts_with([' ', '\t'])
+        && words.next().is_some_and(char::is_uppercase)
+        && words.next().is_some_and(char::is_lowercase);
+    let quoted = full[..s].ends_with(['"', '\'', '“']);
+    ends_sentence || title || quoted
+}
+
+fn after_version_word(text: &str, at: usize) -> bool {
+    let before = text[..at].trim_end_matches([' ', ':', '\t']);
+    let word_start = before
+        .rfind(|c: char| !c.is_alphanumeric())
+        .map_or(0, |i| i + 1);
+    let word = before[word_start..].to_lowercase();
+    VERSION_WORDS.contains(&word.as_str())
+}
+
+/// Digit groups as cards are written: `4-4-4-4(-3)`, Amex `4-6-5`, Diners `4-6-4`, or
+/// none at all.
+fn card_grouping(text: &str) -> bool {
+    let groups: Vec<usize> = text
+        .split([' ', '-'])
+        .filter(|g| !g.is_empty())
+        .map(str::len)
+        .collect();
+    match groups.as_slice() {
+        [_] => true,
+        [4, 6, 5] | [4, 6, 4] => true,
+        [head @ .., last] => head.iter().all(|&g| g == 4) && (1..=4).contains(last),
+        [] => false,
+    }
+}
+
+/// A mainland mobile number stands in Chinese text, or is written with `+86` or separators:
+/// a bare 11-digit number in English text is more often a counter or a timestamp.
+fn phone_cn_context(text: &str, s: usize, e: usize) -> bool {
+    let m = &text[s..e];
+    if m.starts_with('+') || m.contains([' ', '-']) {
+        return true;
+    }
+    let near = |t: &str| t.chars().any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c));
+    let before: String = text[..s].chars().rev().take(20).collect();
+    let after: String = text[e..].chars().take(20).collect();
+    near(&before) || near(&after)
+}
+
+/// Issuer prefixes and lengths of the payment card networks (Visa, Mastercard, Amex,
+/// Discover, JCB, Diners, UnionPay, Maestro): ISBNs, order numbers and other Luhn-valid digit
+/// runs do not start like a card.
+pub fn card_issuer_ok(digits: &str) -> bool {
+    let n = digits.len();
+    let p = |k: usize| digits[..k.min(n)].parse::<u32>().unwrap_or(0);
+    match digits.as_bytes()[0] {
+        b'4' => matches!(n, 13 | 16 | 19),
+        b'5' => (51..=55).contains(&p(2)) && n == 16 || (p(2) == 50 || p(2) >= 56) && n >= 12,
+        b'2' => (2221..=2720).contains(&p(4)) && n == 16,
+        b'3' => {
+            (p(2) == 34 || p(2) == 37) && n == 15
+                || (3528..=3589).contains(&p(4)) && (16..=19).contains(&n)
+                || ((300..=305).contains(&p(3)) || p(2) == 36 || p(2) == 38 || p(2) == 39)
+                    && (14..=19).contains(&n)
+        }
+        b'6' => (16..=19).contains(&n),
+        _ => false,
+    }
+}
+
+/// The separators between the digit groups of a match are all the same (or absent).
+fn one_separator(s: &str) -> bool {
+    let mut seps = s.chars().filter(|c| matches!(c, ' ' | '.' | '-'));
+    match seps.next() {
+        None => true,
+        Some(first) => seps.all(|c| c == first),
+    }
+}
+
+/// A phone number's local part (after a `+CC` country code and a `(area)` code) uses one
+/// kind of separator: `(212) 555-0199` and `+86 138-1234-5678` pass, `252.227-7015` does not.
+fn phone_separators_ok(text: &str) -> bool {
+    let mut local = text;
+    if let Some(rest) = local.strip_prefix('+') {
+        let digits = rest.len() - rest.trim_start_matches(|c: char| c.is_ascii_digit()).len();
+        local = rest[digits..].trim_start_matches([' ', '.', '-']);
+    }
+    if let Some(close) = local.find(')') {
+        local = local[close + 1..].trim_start_matches([' ', '.', '-']);
+    }
+    one_separator(local)
+}
+
+/// Whether the match at `s..e` is glued to more of a number or an identifier, or sits in a
+/// URL: `v12345678901`, `/item/4111111111111111`, `?id=13812345678`, `17464026916.32`.
+fn embedded(bytes: &[u8], s: usize, e: usize) -> bool {
+    let before = s.checked_sub(1).map(|i| bytes[i]);
+    let glued_before = before.is_some_and(|b| {
+        b.is_ascii_alphanumeric() || matches!(b, b'_' | b'/' | b'=' | b'?' | b'&' | b'#' | b'%')
+    });
+    // `mpath-35333333000002328`, `v1.2.3.4`: a dash or dot glued to a word before.
+    let tail_of_word =
+        s >= 2 && matches!(bytes[s - 1], b'-' | b'.') && bytes[s - 2].is_ascii_alphabetic();
+    let decimal_before =
+        s >= 2 && matches!(bytes[s - 1], b'.' | b',') && bytes[s - 2].is_ascii_digit();
+    let after = bytes.get(e).copied();
+    let glued_after = after.is_some_and(|b| b.is_ascii_alphanumeric() || b == b'_');
+    let decimal_after =
+        matches!(after, Some(b'.' | b',')) && bytes.get(e + 1).is_some_and(u8::is_ascii_digit);
+    glued_before
+        || tail_of_word
+        || decimal_before
+        || glued_after
+        || decimal_after
+        || in_url(bytes, s)
+}
+
+/// Whether the white-space-delimited token around `at` is a URL.
+fn in_url(bytes: &[u8], at: usize) -> bool {
+    let start = bytes[..at]
+        .iter()
+        .rposition(|b| b.is_ascii_whitespace() || matches!(b, b'"' | b'\'' | b'(' | b'<'))
+        .map_or(0, |i| i + 1);
+    let token = &bytes[start..at];
+    token.windows(3).any(|w| w == b"://") || token.starts_with(b"www.")
+}
+
 impl PiiDetector {
     pub fn new(c: PiiConfig) -> Result<Self, String> {
         let mut patterns = Vec::new();
@@ -175,6 +392,7 @@ impl PiiDetector {
 
     /// Non-overlapping matches in text order (earlier kinds win ties).
     pub fn find(&self, text: &str) -> Vec<PiiMatch> {
+        let full = text;
         let bytes = text.as_bytes();
         let digitish = |i: usize| bytes.get(i).is_some_and(|b| b.is_ascii_digit());
         let mut found = Vec::new();
@@ -182,24 +400,48 @@ impl PiiDetector {
             for m in re.find_iter(text) {
                 let (s, e) = (m.start(), m.end());
                 let isolated = (s == 0 || !digitish(s - 1)) && !digitish(e);
+                let text = m.as_str();
                 let ok = match kind {
-                    PiiKind::Email => true,
-                    PiiKind::IdCn => isolated && valid_id_cn(m.as_str()),
-                    PiiKind::CreditCard => isolated && valid_luhn(m.as_str()),
+                    PiiKind::Email => !reserved_domain(text) && !in_url(bytes, s),
+                    PiiKind::IdCn => !embedded(bytes, s, e) && valid_id_cn(text),
+                    PiiKind::CreditCard => {
+                        let digits: String = text.chars().filter(char::is_ascii_digit).collect();
+                        !embedded(bytes, s, e)
+                            && one_separator(text)
+                            && card_grouping(text)
+                            && card_issuer_ok(&digits)
+                            && valid_luhn(&digits)
+                    }
                     PiiKind::PhoneCn | PiiKind::Phone => {
-                        isolated && m.as_str().chars().filter(char::is_ascii_digit).count() >= 8
+                        !embedded(bytes, s, e)
+                            && (*kind == PiiKind::Phone || phone_cn_context(full, s, e))
+                            && phone_separators_ok(text)
+                            && text.chars().filter(char::is_ascii_digit).count() >= 8
                     }
                     PiiKind::Ipv6 => {
-                        m.as_str().matches(':').count() >= 2
-                            && m.as_str().parse::<Ipv6Addr>().is_ok()
-                            && m.as_str().chars().any(|c| c.is_ascii_hexdigit())
+                        ipv6_shaped(text)
+                            && !bytes
+                                .get(e)
+                                .is_some_and(|b| b.is_ascii_alphanumeric() || *b == b'_')
+                            && text.chars().any(|c| c.is_ascii_hexdigit())
                             && (s == 0 || !bytes[s - 1].is_ascii_alphanumeric())
+                            && text
+                                .parse::<Ipv6Addr>()
+                                .is_ok_and(|ip| !self.c.public_ips_only || is_public_ipv6(ip))
                     }
                     PiiKind::Ipv4 => {
+                        let dotted_around = (s > 0 && bytes[s - 1] == b'.')
+                            || (bytes.get(e) == Some(&b'.') && digitish(e + 1));
+                        let not_an_address = dotted_around
+                            || embedded(bytes, s, e)
+                            || after_version_word(full, s)
+                            || section_number(full, s, e);
                         isolated
-                            && valid_ipv4(m.as_str())
-                            && !(s > 0 && bytes[s - 1] == b'.')
-                            && !(bytes.get(e) == Some(&b'.') && digitish(e + 1))
+                            && !not_an_address
+                            && valid_ipv4(text)
+                            && text
+                                .parse::<Ipv4Addr>()
+                                .is_ok_and(|ip| !self.c.public_ips_only || is_public_ipv4(ip))
                     }
                 };
                 if ok {
@@ -322,7 +564,7 @@ mod tests {
         let t =
             "联系张先生：13812345678，邮箱 zhang.san@example.com.cn，身份证号11010519491231002X。\
                  Call +44 20 7946 0958 or (212) 555-0199. Card 4111-1111-1111-1111. \
-                 Server 192.168.1.20 and 2001:db8::8a2e:370:7334.";
+                 Server 93.184.216.34 and 2a00:1450:4009:81e::200e.";
         assert_eq!(
             kinds(t),
             vec![
@@ -332,8 +574,8 @@ mod tests {
                 ("phone", "+44 20 7946 0958".into()),
                 ("phone", "(212) 555-0199".into()),
                 ("credit_card", "4111-1111-1111-1111".into()),
-                ("ipv4", "192.168.1.20".into()),
-                ("ipv6", "2001:db8::8a2e:370:7334".into()),
+                ("ipv4", "93.184.216.34".into()),
+                ("ipv6", "2a00:1450:4009:81e::200e".into()),
             ]
         );
         let masked = PiiDetector::mask(t, &det().find(t));
@@ -357,6 +599,57 @@ mod tests {
             "Ratio 999.999.999.999 is not an address.",
         ] {
             assert_eq!(kinds(t), vec![], "{t}");
+        }
+    }
+
+    /// The false positives found on real kernel and Python docs, contracts and books.
+    #[test]
+    fn technical_text_is_left_alone() {
+        for t in [
+            "auto eth0\niface eth0 inet static\n  address 192.168.11.1\n  netmask 255.255.255.0",
+            "127.0.1.1       myhost.example.org myhost",
+            "bind to 10.0.0.1, 172.16.5.4, 169.254.1.1, 100.64.0.1 or 0.0.0.0",
+            "listen on ::1 and fe80::1ff:fe23:4567:890a, or fd00::1 and 2001:db8::1",
+            "ISBN 9787111075738 (机械工业出版社)",
+            "see https://example.org/item/4111111111111111?ref=13812345678 for details",
+            "DFARS 252.227-7015 applies to technical data.",
+            "Signed-off-by: Random J Developer <random@developer.example.org>",
+            "see https://lore.kernel.org/all/BANLkTina+j6HbJ7pzhg@mail.gmail.com/ for it",
+            "| total | 17464026916.32 |",
+            "call_id=13812345678&x=1",
+            "see mm/util.c::__vm_enough_memory() and the block:: below",
+            "Section 5.2.21.12, Version 1.9.9.1, Linux 2.6.8.1 and v3.0.2.2",
+            "DM_UUID=mpath-35333333000002328",
+            "verity 1 8:1 8:2 4096 4096 204800 1 sha256",
+            "    Timestamp: 17106715833",
+            "%pISsc  [1:2:3:4:5:6:7:8]",
+            "36.1.1.2. \"ORCL,sun4v-dax-fc\" Device\n2.1.1.5 Blocking Read",
+            "# \"13.2.5.8 Tag name state\" and the HID spec 6.2.2.8",
+        ] {
+            assert_eq!(kinds(t), vec![], "{t}");
+        }
+        // With public_ips_only = false, every valid address is masked, as before.
+        let all = PiiDetector::new(PiiConfig {
+            public_ips_only: false,
+            ..Default::default()
+        })
+        .unwrap();
+        let t = "address 192.168.11.1 and fe80::1ff:fe23:4567:890a";
+        assert_eq!(all.find(t).len(), 2);
+    }
+
+    #[test]
+    fn card_prefixes() {
+        for (n, ok) in [
+            ("4111111111111111", true),
+            ("5500005555555559", true),
+            ("378282246310005", true),
+            ("6011111111111117", true),
+            ("3530111333300000", true),
+            ("9787111075738", false),
+            ("1234567812345670", false),
+        ] {
+            assert_eq!(card_issuer_ok(n) && valid_luhn(n), ok, "{n}");
         }
     }
 }

@@ -138,13 +138,7 @@ mod tests {
     use pipeline::document::{DocBatchBuilder, Document};
 
     fn run(c: SensitiveConfig, texts: &[&str]) -> StageOutput {
-        let s = SensitiveWords::new(
-            c,
-            &StageEnv {
-                base_dir: ".".into(),
-            },
-        )
-        .unwrap();
+        let s = SensitiveWords::new(c, &StageEnv::new(".")).unwrap();
         let mut b = DocBatchBuilder::new();
         for t in texts {
             b.push(&Document {

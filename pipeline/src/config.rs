@@ -147,6 +147,9 @@ pub struct LoadedPipeline {
     pub config_path: PathBuf,
     pub base_dir: PathBuf,
     pub stages: Vec<StageKind>,
+    /// Files the stages read at build time (models, word lists) and, added by the caller,
+    /// the tokenizer: their contents are part of the run's fingerprint.
+    pub referenced_files: Vec<PathBuf>,
 }
 
 impl PipelineConfig {
@@ -224,9 +227,7 @@ impl LoadedPipeline {
         registry: &StageRegistry,
     ) -> Result<Self, PipelineError> {
         config.validate(config_path)?;
-        let env = StageEnv {
-            base_dir: base_dir.clone(),
-        };
+        let env = StageEnv::new(base_dir.clone());
         let mut stages = Vec::with_capacity(config.stages.len());
         for (i, table) in config.stages.iter().enumerate() {
             let stage =
@@ -243,6 +244,7 @@ impl LoadedPipeline {
             config_path: config_path.to_path_buf(),
             base_dir,
             stages,
+            referenced_files: env.referenced_files(),
         })
     }
 

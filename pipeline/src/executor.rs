@@ -89,6 +89,41 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), PipelineError> {
     std::fs::rename(&tmp, path).map_err(io(path))
 }
 
+/// Size, modification time (ns) and inode of `path`: any edit, replacement or `touch` of an
+/// input changes it.
+fn file_stamp(path: &Path) -> Result<[u8; 32], PipelineError> {
+    let m = std::fs::metadata(path).map_err(io(path))?;
+    let mtime = m
+        .modified()
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_nanos());
+    #[cfg(unix)]
+    let inode = std::os::unix::fs::MetadataExt::ino(&m);
+    #[cfg(not(unix))]
+    let inode = 0u64;
+    let mut out = [0u8; 32];
+    out[..8].copy_from_slice(&m.len().to_le_bytes());
+    out[8..24].copy_from_slice(&mtime.to_le_bytes());
+    out[24..].copy_from_slice(&inode.to_le_bytes());
+    Ok(out)
+}
+
+/// xxh3-128 of a file's contents, streamed.
+fn content_hash(path: &Path) -> Result<u128, PipelineError> {
+    use std::io::Read;
+    let mut f = std::fs::File::open(path).map_err(io(path))?;
+    let mut h = xxhash_rust::xxh3::Xxh3::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = f.read(&mut buf).map_err(io(path))?;
+        if n == 0 {
+            return Ok(h.digest128());
+        }
+        h.update(&buf[..n]);
+    }
+}
+
 fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<T, PipelineError> {
     let bytes = std::fs::read(path).map_err(io(path))?;
     serde_json::from_slice(&bytes).map_err(|e| PipelineError::OutputState {
@@ -200,7 +235,9 @@ impl<'a> Executor<'a> {
             .join(format!("part-{shard:05}.parquet"))
     }
 
-    /// Hash of what decides the output: the config (less the output dir) and the input files.
+    /// Hash of what decides the output: the config (less the output dir), the input files'
+    /// size, modification time and inode (reading hundreds of GB on every resume would cost
+    /// more than the run), and the contents of every file a stage or the tokenizer reads.
     fn identity(&self) -> Result<RunIdentity, PipelineError> {
         let mut cfg = self.pipeline.config.clone();
         cfg.output.dir = PathBuf::new();
@@ -214,10 +251,13 @@ impl<'a> Executor<'a> {
         );
         for s in &self.shards {
             for f in &s.files {
-                let len = std::fs::metadata(f).map_err(io(f))?.len();
                 h.update(display_path(f, &self.pipeline.base_dir).as_bytes());
-                h.update(&len.to_le_bytes());
+                h.update(&file_stamp(f)?);
             }
+        }
+        for f in &self.pipeline.referenced_files {
+            h.update(display_path(f, &self.pipeline.base_dir).as_bytes());
+            h.update(&content_hash(f)?.to_le_bytes());
         }
         Ok(RunIdentity {
             fingerprint: format!("{:032x}", h.digest128()),
@@ -470,6 +510,7 @@ impl<'a> Executor<'a> {
                 bad,
                 records,
                 bytes,
+                repairs,
             }) = source.next_chunk()?
             else {
                 break;
@@ -482,6 +523,11 @@ impl<'a> Executor<'a> {
                 read_stats.bytes_out += text_bytes(&docs);
                 for q in &bad {
                     *read_stats.rejects.entry(q.reason.to_string()).or_default() += 1;
+                }
+                for (name, n) in repairs.counters() {
+                    if n > 0 {
+                        *read_stats.counters.entry(name.to_string()).or_default() += n;
+                    }
                 }
                 if config.run.strict {
                     if let Some(q) = bad.first() {
@@ -638,6 +684,7 @@ impl DocSource for IntermediateSource {
                 bytes: text_bytes(&docs),
                 docs: docs as RecordBatch,
                 bad: vec![],
+                repairs: Default::default(),
             })),
         }
     }

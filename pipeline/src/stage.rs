@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 use arrow::array::{BooleanArray, BooleanBuilder, RecordBatch, StringArray, StringBuilder};
 
@@ -163,16 +164,38 @@ impl StageKind {
 pub struct StageEnv {
     /// Directory of the config file; relative paths in stage tables resolve against it.
     pub base_dir: PathBuf,
+    /// Every file a stage resolved (models, word lists): part of the run's fingerprint.
+    referenced: Arc<Mutex<Vec<PathBuf>>>,
 }
 
 impl StageEnv {
+    pub fn new(base_dir: impl Into<PathBuf>) -> Self {
+        StageEnv {
+            base_dir: base_dir.into(),
+            referenced: Arc::default(),
+        }
+    }
+
+    /// `p` against the config's directory; the file is recorded as one the run depends on.
     pub fn resolve(&self, p: &str) -> PathBuf {
         let p = Path::new(p);
-        if p.is_absolute() {
+        let full = if p.is_absolute() {
             p.to_path_buf()
         } else {
             self.base_dir.join(p)
-        }
+        };
+        self.referenced
+            .lock()
+            .expect("not poisoned")
+            .push(full.clone());
+        full
+    }
+
+    /// The files resolved so far, in order, without repeats.
+    pub fn referenced_files(&self) -> Vec<PathBuf> {
+        let mut seen = std::collections::BTreeSet::new();
+        let files = self.referenced.lock().expect("not poisoned");
+        files.iter().filter(|f| seen.insert(*f)).cloned().collect()
     }
 }
 

@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::TokenizeError;
 use crate::manifest::{DomainShards, Manifest, TokenizerInfo};
 use crate::packer::Packer;
-use crate::shards::DomainShardWriter;
+use crate::shards::{domain_dir_name, DomainShardWriter};
 use crate::vocab::Tok;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -50,6 +50,9 @@ pub struct TokenizeConfig {
     pub batch_docs: usize,
 }
 
+/// The longest row a run may pack (each row is held in memory while it fills).
+pub const MAX_SEQ_LEN: usize = 1 << 20;
+
 fn default_eos() -> String {
     "<|endoftext|>".into()
 }
@@ -71,8 +74,11 @@ impl TokenizeConfig {
         let c: TokenizeConfig = toml::Value::Table(table)
             .try_into()
             .map_err(|e: toml::de::Error| TokenizeError::Config(e.message().to_string()))?;
-        if c.seq_len == 0 {
-            return Err(TokenizeError::Config("seq_len must be at least 1".into()));
+        if c.seq_len == 0 || c.seq_len > MAX_SEQ_LEN {
+            return Err(TokenizeError::Config(format!(
+                "seq_len = {} must be between 1 and {MAX_SEQ_LEN} tokens",
+                c.seq_len
+            )));
         }
         if c.batch_docs == 0 || c.shard_tokens == 0 {
             return Err(TokenizeError::Config(
@@ -106,6 +112,22 @@ fn curated_files(dir: &Path) -> Result<Vec<PathBuf>, TokenizeError> {
     Ok(files)
 }
 
+/// Records `domain`'s shard directory; two domains on one directory are refused (only a
+/// label equal to another's sanitised name plus its hash could do that).
+fn claim_dir(dirs: &mut BTreeMap<String, String>, domain: &str) -> Result<(), TokenizeError> {
+    let dir = domain_dir_name(domain);
+    match dirs.get(&dir) {
+        Some(other) => Err(TokenizeError::Config(format!(
+            "domains '{other}' and '{domain}' would share the shard directory shards/{dir}; \
+             rename one of them"
+        ))),
+        None => {
+            dirs.insert(dir, domain.to_string());
+            Ok(())
+        }
+    }
+}
+
 /// Tokenizes and packs `out/curated` into `out/shards` + `out/manifest.json`.
 pub fn tokenize_curated(
     out: &Path,
@@ -124,6 +146,7 @@ pub fn tokenize_curated(
         .build()
         .map_err(|e| TokenizeError::Config(format!("cannot start {workers} threads: {e}")))?;
     let mut domains: BTreeMap<String, (Packer, DomainShardWriter)> = BTreeMap::new();
+    let mut dirs: BTreeMap<String, String> = BTreeMap::new();
     let mut rows = Vec::new();
     for file in curated_files(&out.join("curated"))? {
         let f = std::fs::File::open(&file).map_err(|e| TokenizeError::io(&file, e))?;
@@ -153,6 +176,7 @@ pub fn tokenize_curated(
             for (i, ids) in encoded.iter().enumerate() {
                 let d = domain.value(i);
                 if !domains.contains_key(d) {
+                    claim_dir(&mut dirs, d)?;
                     domains.insert(
                         d.to_string(),
                         (

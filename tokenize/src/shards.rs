@@ -37,7 +37,9 @@ pub fn row_schema(row_len: usize) -> SchemaRef {
     ]))
 }
 
-/// A directory name for a domain label: letters, digits, `-`, `_`, `.` kept, others `_`.
+/// A directory name for a domain label: letters, digits, `-`, `_`, `.` kept, others `_`. A
+/// label that had to be changed gets the first 8 hex digits of its xxh3 hash appended, so two
+/// labels that sanitise alike (`news/en`, `news_en`) never share a directory.
 pub fn domain_dir_name(domain: &str) -> String {
     let s: String = domain
         .chars()
@@ -49,10 +51,16 @@ pub fn domain_dir_name(domain: &str) -> String {
             }
         })
         .collect();
-    if s.is_empty() || s.starts_with('.') {
+    let s = if s.is_empty() || s.starts_with('.') {
         format!("_{s}")
     } else {
         s
+    };
+    if s == domain {
+        s
+    } else {
+        let h = xxhash_rust::xxh3::xxh3_64(domain.as_bytes());
+        format!("{s}-{:08x}", h >> 32)
     }
 }
 

@@ -12,7 +12,7 @@ use arrow::array::{Array, AsArray, FixedSizeListArray, ListArray, RecordBatch, U
 use arrow::buffer::Buffer;
 use arrow::datatypes::UInt32Type;
 use arrow::ipc::reader::{read_footer_length, FileDecoder};
-use arrow::ipc::{convert::try_fb_to_schema, root_as_footer};
+use arrow::ipc::{convert::try_fb_to_schema, root_as_footer, root_as_message};
 use tokenize::manifest::Manifest;
 
 use crate::error::TrainError;
@@ -96,6 +96,45 @@ fn map_file(path: &Path) -> Result<Buffer, TrainError> {
     Ok(unsafe { Buffer::from_custom_allocation(ptr, len, Arc::new(mmap)) })
 }
 
+/// Checks a record batch message against its block before arrow decodes it (arrow's decoder
+/// panics on a buffer that points past the body): the body it declares and every buffer fit.
+fn check_message(meta: &[u8], body: i64) -> Result<(), String> {
+    let (len_at, fb_at) = if meta.starts_with(&[0xFF; 4]) {
+        (4, 8)
+    } else {
+        (0, 4)
+    };
+    let len = meta
+        .get(len_at..len_at + 4)
+        .map(|b| i32::from_le_bytes(b.try_into().expect("4 bytes")))
+        .ok_or("metadata cut short")?;
+    let fb = usize::try_from(len)
+        .ok()
+        .and_then(|n| meta.get(fb_at..fb_at + n))
+        .ok_or("metadata length outside its block")?;
+    let msg = root_as_message(fb).map_err(|e| format!("bad message: {e}"))?;
+    if msg.bodyLength() > body {
+        return Err(format!(
+            "body of {} bytes, its block has {body}",
+            msg.bodyLength()
+        ));
+    }
+    let rb = msg
+        .header_as_record_batch()
+        .ok_or("not a record batch message")?;
+    for b in rb.buffers().into_iter().flatten() {
+        let end = b.offset().checked_add(b.length());
+        if b.offset() < 0 || b.length() < 0 || end.is_none_or(|e| e > body) {
+            return Err(format!(
+                "a buffer (offset {}, {} bytes) lies outside the body",
+                b.offset(),
+                b.length()
+            ));
+        }
+    }
+    Ok(())
+}
+
 fn decode(path: &Path, row_len: usize) -> Result<Vec<MappedBatch>, TrainError> {
     let buf = map_file(path)?;
     let bad = |m: String| TrainError::data(path, m);
@@ -115,8 +154,22 @@ fn decode(path: &Path, row_len: usize) -> Result<Vec<MappedBatch>, TrainError> {
     let decoder = FileDecoder::new(schema, footer.version());
     let mut out = vec![];
     for block in footer.recordBatches().into_iter().flatten() {
-        let len = block.bodyLength() as usize + block.metaDataLength() as usize;
-        let data = buf.slice_with_length(block.offset() as usize, len);
+        // A corrupt footer may point anywhere: check before slicing (which would panic).
+        let (offset, meta, body) = (block.offset(), block.metaDataLength(), block.bodyLength());
+        let end = u64::try_from(offset)
+            .ok()
+            .zip(u64::try_from(meta).ok())
+            .zip(u64::try_from(body).ok())
+            .and_then(|((o, m), b)| o.checked_add(m)?.checked_add(b));
+        if end.is_none_or(|e| e > footer_start as u64) || meta < 8 {
+            return Err(bad(format!(
+                "a record batch block (offset {offset}, {meta} + {body} bytes) lies outside the file"
+            )));
+        }
+        check_message(&buf[offset as usize..offset as usize + meta as usize], body)
+            .map_err(|m| bad(format!("record batch at offset {offset}: {m}")))?;
+        let len = body as usize + meta as usize;
+        let data = buf.slice_with_length(offset as usize, len);
         let batch: RecordBatch = decoder
             .read_record_batch(block, &data)
             .map_err(|e| bad(format!("record batch: {e}")))?
@@ -268,5 +321,49 @@ impl ShardSet {
 
     pub fn vocab_size(&self) -> usize {
         self.manifest.tokenizer.vocab_size as usize
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokenize::shards::DomainShardWriter;
+    use tokenize::PackedRow;
+
+    /// Whatever byte of a shard's footer is damaged, decoding returns (an error or rows) and
+    /// never panics.
+    #[test]
+    fn a_damaged_footer_is_an_error_not_a_panic() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut w = DomainShardWriter::new(dir.path(), "d", 5, 100);
+        for i in 0..10u32 {
+            w.push(PackedRow {
+                ids: vec![i; 5],
+                doc_starts: vec![0],
+                valid_len: 5,
+            })
+            .unwrap();
+        }
+        let shards = w.finish().unwrap();
+        let path = dir.path().join(&shards[0].path);
+        let good = std::fs::read(&path).unwrap();
+        assert_eq!(decode(&path, 5).unwrap().len(), 1);
+        let bad = dir.path().join("bad.arrow");
+        let footer_region = good.len().saturating_sub(400)..good.len();
+        let mut errors = 0;
+        for i in footer_region {
+            for v in [0x00u8, 0x7F, 0xFF] {
+                let mut b = good.clone();
+                b[i] = v;
+                std::fs::write(&bad, &b).unwrap();
+                let r = std::panic::catch_unwind(|| decode(&bad, 5).map(|v| v.len()));
+                match r {
+                    Ok(Ok(_)) => {}
+                    Ok(Err(_)) => errors += 1,
+                    Err(_) => panic!("decoding panicked with byte {i} set to {v:#x}"),
+                }
+            }
+        }
+        assert!(errors > 0);
     }
 }

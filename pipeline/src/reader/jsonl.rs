@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use serde_json::{Map, Value};
 
-use super::{raw_lossy, DocSource, Quarantined, ReadChunk};
+use super::{raw_lossy, DocSource, Quarantined, ReadChunk, Repairs, BOM};
 use crate::config::InputConfig;
 use crate::document::{DocBatchBuilder, Document};
 use crate::error::PipelineError;
@@ -151,6 +151,7 @@ impl DocSource for JsonlSource {
         let mut bad = Vec::new();
         let mut records = 0u64;
         let mut bytes = 0u64;
+        let mut repairs = Repairs::default();
         if !self.opened {
             self.opened = true;
             match self.open() {
@@ -164,6 +165,7 @@ impl DocSource for JsonlSource {
                         bad,
                         records: 1,
                         bytes: 0,
+                        repairs: Default::default(),
                     }));
                 }
             }
@@ -202,6 +204,12 @@ impl DocSource for JsonlSource {
                 }
             }
             let mut line: &[u8] = &self.line;
+            if self.line_no == 1 {
+                if let Some(rest) = line.strip_prefix(BOM) {
+                    line = rest;
+                    repairs.bom_stripped += 1;
+                }
+            }
             while let Some((b'\n' | b'\r', rest)) = line.split_last() {
                 line = rest;
             }
@@ -218,7 +226,7 @@ impl DocSource for JsonlSource {
                     continue;
                 }
             };
-            let parsed = serde_json::from_str::<Value>(s)
+            let parsed = parse_json_line(s, &mut repairs)
                 .map_err(|e| ("malformed_json", e.to_string()))
                 .and_then(|v| document_from_json(v, &self.input, &self.name, self.line_no));
             match parsed {
@@ -231,8 +239,73 @@ impl DocSource for JsonlSource {
             bad,
             records,
             bytes,
+            repairs,
         }))
     }
+}
+
+/// Parses one JSON line; a line that fails only for lone surrogate escapes is parsed again
+/// with each of them replaced by U+FFFD (counted), instead of losing the whole record.
+fn parse_json_line(s: &str, repairs: &mut Repairs) -> serde_json::Result<Value> {
+    match serde_json::from_str::<Value>(s) {
+        Ok(v) => Ok(v),
+        Err(e) => match replace_lone_surrogates(s) {
+            Some((fixed, n)) => {
+                let v = serde_json::from_str::<Value>(&fixed).map_err(|_| e)?;
+                repairs.lone_surrogates += n;
+                Ok(v)
+            }
+            None => Err(e),
+        },
+    }
+}
+
+fn hex4(b: &[u8]) -> Option<u16> {
+    let s = std::str::from_utf8(b.get(..4)?).ok()?;
+    u16::from_str_radix(s, 16).ok()
+}
+
+/// JSON text with every `\uXXXX` escape of a surrogate that has no partner replaced by
+/// `\ufffd`, and how many; `None` when there is none. Escaped backslashes are skipped, so
+/// `\\ud800` (a literal backslash, then text) is left alone.
+pub fn replace_lone_surrogates(s: &str) -> Option<(String, u64)> {
+    let b = s.as_bytes();
+    let mut out: Vec<u8> = Vec::with_capacity(b.len());
+    let (mut i, mut n) = (0, 0u64);
+    while i < b.len() {
+        if b[i] != b'\\' || i + 1 >= b.len() {
+            out.push(b[i]);
+            i += 1;
+            continue;
+        }
+        if b[i + 1] != b'u' {
+            out.extend_from_slice(&b[i..i + 2]);
+            i += 2;
+            continue;
+        }
+        let Some(u) = hex4(&b[i + 2..]) else {
+            out.extend_from_slice(&b[i..i + 2]);
+            i += 2;
+            continue;
+        };
+        let low_follows = || {
+            b.get(i + 6..i + 8) == Some(b"\\u")
+                && hex4(&b[i + 8..]).is_some_and(|l| (0xDC00..0xE000).contains(&l))
+        };
+        if (0xD800..0xDC00).contains(&u) && low_follows() {
+            out.extend_from_slice(&b[i..i + 12]);
+            i += 12;
+        } else if (0xD800..0xE000).contains(&u) {
+            out.extend_from_slice(b"\\ufffd");
+            n += 1;
+            i += 6;
+        } else {
+            out.extend_from_slice(&b[i..i + 6]);
+            i += 6;
+        }
+    }
+    // Only ASCII escapes were rewritten, so the bytes are still UTF-8.
+    (n > 0).then(|| (String::from_utf8(out).expect("UTF-8 in, UTF-8 out"), n))
 }
 
 #[cfg(test)]
@@ -330,6 +403,37 @@ mod tests {
             ]
         );
         assert!(bad[0].raw.contains("bad"));
+    }
+
+    #[test]
+    fn bom_and_lone_surrogates_keep_the_record() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("b.jsonl");
+        let mut f = File::create(&p).unwrap();
+        f.write_all(b"\xEF\xBB\xBF{\"text\": \"first\"}\n").unwrap();
+        // As Python's json.dumps writes broken scraped text: a lone high and a lone low
+        // surrogate, a valid pair, and an escaped backslash before `ud800` (not an escape).
+        f.write_all(b"{\"text\": \"a\\ud800b\\udc00c \\ud83d\\ude00 \\\\ud800\"}\n")
+            .unwrap();
+        f.write_all(b"{\"text\": \"still broken\\ud800\", }\n")
+            .unwrap();
+        drop(f);
+        let mut src = JsonlSource::new(p, "b.jsonl".into(), input(), 10);
+        let c = src.next_chunk().unwrap().unwrap();
+        let text = str_column(&c.docs, TEXT).unwrap();
+        assert_eq!(text.len(), 2);
+        assert_eq!(text.value(0), "first");
+        assert_eq!(text.value(1), "a\u{fffd}b\u{fffd}c \u{1F600} \\ud800");
+        assert_eq!(c.repairs.bom_stripped, 1);
+        assert_eq!(c.repairs.lone_surrogates, 2);
+        // A line broken in another way as well is still quarantined, with serde's message.
+        assert_eq!(c.bad.len(), 1);
+        assert_eq!(c.bad[0].reason, "malformed_json");
+        assert!(
+            c.bad[0].detail.starts_with("b.jsonl:3: "),
+            "{}",
+            c.bad[0].detail
+        );
     }
 
     #[test]

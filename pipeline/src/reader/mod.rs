@@ -7,6 +7,7 @@ mod parquet_file;
 mod plan;
 mod text_files;
 
+pub use jsonl::replace_lone_surrogates;
 pub use plan::{plan_shards, InputKind, ShardSpec};
 
 use std::path::Path;
@@ -46,7 +47,32 @@ pub struct ReadChunk {
     pub records: u64,
     /// Bytes of input consumed (after decompression).
     pub bytes: u64,
+    /// What the reader repaired in records it kept.
+    pub repairs: Repairs,
 }
+
+/// Damage a reader repairs instead of losing the record, counted in the reader's stats.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Repairs {
+    /// A UTF-8 byte-order mark at the start of a file, removed.
+    pub bom_stripped: u64,
+    /// JSON `\uD800`-`\uDFFF` escapes that are not part of a pair (Python's `json` writes
+    /// them for broken scraped text), replaced with U+FFFD.
+    pub lone_surrogates: u64,
+}
+
+impl Repairs {
+    /// (counter name, value) pairs for the stats.
+    pub fn counters(&self) -> [(&'static str, u64); 2] {
+        [
+            ("bom_stripped", self.bom_stripped),
+            ("lone_surrogates_replaced", self.lone_surrogates),
+        ]
+    }
+}
+
+/// The UTF-8 byte-order mark.
+pub(crate) const BOM: &[u8] = b"\xEF\xBB\xBF";
 
 /// Yields a shard's documents in order, a batch at a time.
 pub trait DocSource: Send {

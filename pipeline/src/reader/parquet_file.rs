@@ -204,6 +204,7 @@ impl DocSource for ParquetSource {
                         bad,
                         records: 1,
                         bytes: 0,
+                        repairs: Default::default(),
                     }));
                 }
             }
@@ -248,6 +249,7 @@ impl DocSource for ParquetSource {
             bad,
             records,
             bytes,
+            repairs: Default::default(),
         }))
     }
 }

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use super::{raw_lossy, DocSource, Quarantined, ReadChunk};
+use super::{raw_lossy, DocSource, Quarantined, ReadChunk, Repairs, BOM};
 use crate::config::InputConfig;
 use crate::document::{DocBatchBuilder, Document};
 use crate::error::PipelineError;
@@ -38,6 +38,7 @@ impl DocSource for TextFilesSource {
         let mut bad = Vec::new();
         let mut records = 0;
         let mut bytes = 0;
+        let mut repairs = Repairs::default();
         while self.next < self.files.len() && docs.len() + bad.len() < self.batch_size {
             let (path, name) = &self.files[self.next];
             self.next += 1;
@@ -49,7 +50,13 @@ impl DocSource for TextFilesSource {
                 raw: raw_lossy(raw),
             };
             let data = match std::fs::read(path) {
-                Ok(d) => d,
+                Ok(mut d) => {
+                    if d.starts_with(BOM) {
+                        d.drain(..BOM.len());
+                        repairs.bom_stripped += 1;
+                    }
+                    d
+                }
                 Err(e) => {
                     bad.push(quarantine(
                         "unreadable_file",
@@ -102,6 +109,7 @@ impl DocSource for TextFilesSource {
             bad,
             records,
             bytes,
+            repairs,
         }))
     }
 }
