@@ -33,6 +33,21 @@ pub fn train(config: &Path, stop_after: Option<u64>) -> Result<()> {
     let cfg =
         train::TrainConfig::load(config).with_context(|| format!("train {}", config.display()))?;
     let comm = train::comm::init();
+    // One training run per output dir (overlapping cron runs would mix checkpoints): rank 0
+    // takes the lock and every rank learns whether it got it.
+    let lock = (comm.rank() == 0).then(|| pipeline::lock::RunLock::acquire(&cfg.run.out_dir));
+    let mut ok = [if matches!(lock, Some(Err(_))) {
+        0.0
+    } else {
+        1.0
+    }];
+    comm.allreduce_f32(&mut ok);
+    if let Some(Err(e)) = lock {
+        return Err(e).with_context(|| format!("train {}", config.display()));
+    }
+    if ok[0] < comm.size() as f32 {
+        anyhow::bail!("rank 0 could not lock {}", cfg.run.out_dir.display());
+    }
     let mut t =
         train::Trainer::new(cfg, comm).with_context(|| format!("train {}", config.display()))?;
     let s = t.run(stop_after).context("training")?;

@@ -87,3 +87,33 @@ fn fetching_an_unknown_corpus_names_the_known_ones() {
         "{err}"
     );
 }
+
+/// Two fetches of one corpus at once (overlapping cron jobs) would share temp names: the
+/// second is refused while the first holds the corpus's lock.
+#[test]
+fn a_second_fetch_of_the_same_corpus_is_refused_while_one_runs() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path().join("corpora/fortunes-zh");
+    std::fs::create_dir_all(&dir).unwrap();
+    let held = std::fs::File::create(dir.join(".fetch.lock")).unwrap();
+    held.try_lock().unwrap();
+    let out = sluice()
+        .args([
+            "datasets",
+            "fetch",
+            "fortunes-zh",
+            "--package",
+            "/nonexistent.tar.gz",
+            "--cache",
+        ])
+        .arg(d.path())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("held by another `sluice datasets fetch`"),
+        "{err}"
+    );
+    drop(held);
+}

@@ -304,3 +304,20 @@ fn an_eval_manifest_is_validated_on_every_row_and_training_uses_all_rows() {
         assert_eq!(held[dom].as_u64().unwrap(), rows(dom) / 10, "{dom}: {held}");
     }
 }
+
+/// Overlapping cron runs on one output dir would mix checkpoints and logs: a second
+/// `sluice train` is refused while another holds the dir.
+#[test]
+fn a_second_training_run_on_the_same_output_dir_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = train_config(tmp.path(), "");
+    let held = pipeline::lock::RunLock::acquire(&tmp.path().join("run")).unwrap();
+    let out = sluice()
+        .args(["train", cfg.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("in use by another sluice run"), "{err}");
+    drop(held);
+}

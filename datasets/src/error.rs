@@ -19,6 +19,8 @@ pub enum DatasetError {
     },
     #[error("{path}: {message}")]
     Layout { path: PathBuf, message: String },
+    #[error("{path} is held by another `sluice datasets fetch` of the same corpus; wait for it to finish")]
+    Locked { path: PathBuf },
 }
 
 impl DatasetError {

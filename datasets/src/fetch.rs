@@ -68,6 +68,16 @@ pub fn fetch(
     }
     let dir = cache.join("corpora").join(name);
     std::fs::create_dir_all(&dir).map_err(|e| DatasetError::io(&dir, e))?;
+    // One fetch of a corpus at a time: the download and conversion use fixed names.
+    let _lock = lock(&dir.join(".fetch.lock"))?;
+    if !force {
+        // Another fetch may have finished while this one waited for nothing but the lock.
+        if let Some(f) = cached(name, cache) {
+            if f.docs_path.exists() {
+                return Ok(f);
+            }
+        }
+    }
     let pkg = match package {
         Some(p) => p.to_path_buf(),
         None => download(remote, &cache.join("pkgs").join(name))?,
@@ -89,6 +99,23 @@ pub fn fetch(
         let _ = std::fs::remove_dir_all(&unpacked);
     }
     result
+}
+
+/// An advisory lock on `path`, released by the kernel when the process ends (even by SIGKILL).
+fn lock(path: &Path) -> Result<std::fs::File, DatasetError> {
+    let f = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(path)
+        .map_err(|e| DatasetError::io(path, e))?;
+    match f.try_lock() {
+        Ok(()) => Ok(f),
+        Err(std::fs::TryLockError::WouldBlock) => Err(DatasetError::Locked {
+            path: path.to_path_buf(),
+        }),
+        Err(std::fs::TryLockError::Error(e)) => Err(DatasetError::io(path, e)),
+    }
 }
 
 /// Unpacks `pkg` into `unpacked`, writes the documents through `tmp` and then the

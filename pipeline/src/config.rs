@@ -104,6 +104,14 @@ pub struct RunConfig {
     /// Fail the run at the first bad input record instead of quarantining it.
     #[serde(default)]
     pub strict: bool,
+    /// Longer records (a JSON line, a text file) are skipped while reading, never held
+    /// whole, and quarantined as `record_too_large`.
+    #[serde(default = "default_max_record_bytes")]
+    pub max_record_bytes: u64,
+}
+
+fn default_max_record_bytes() -> u64 {
+    64 << 20
 }
 
 impl Default for RunConfig {
@@ -112,6 +120,7 @@ impl Default for RunConfig {
             workers: None,
             batch_size: default_batch_size(),
             strict: false,
+            max_record_bytes: default_max_record_bytes(),
         }
     }
 }
@@ -190,6 +199,9 @@ impl PipelineConfig {
                     "input[{i}].default_domain is empty; give a label such as \"web\""
                 ));
             }
+        }
+        if self.run.max_record_bytes == 0 {
+            return err("run.max_record_bytes must be at least 1".into());
         }
         if self.run.batch_size == 0 {
             return err("run.batch_size must be at least 1 (1024 is a good start)".into());

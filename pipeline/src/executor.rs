@@ -27,7 +27,9 @@ use crate::document::text_bytes;
 use crate::error::PipelineError;
 use crate::lock::{RunLock, LOCK_FILE};
 use crate::progress::Progress;
-use crate::reader::{display_path, open_shard, plan_shards, DocSource, ReadChunk, ShardSpec};
+use crate::reader::{
+    display_path, open_shard, plan_shards, DocSource, ReadChunk, ReadLimits, ShardSpec,
+};
 use crate::stage::{Barrier, Stage, StageContext, StageKind};
 use crate::stats::{RunStats, ShardStats, StageStats};
 use crate::writer::{tmp_path, JsonlSink, ParquetSink, PendingFiles, RejectSink};
@@ -437,7 +439,10 @@ impl<'a> Executor<'a> {
                 spec,
                 &config.inputs[spec.input],
                 &self.pipeline.base_dir,
-                config.run.batch_size,
+                ReadLimits {
+                    batch_size: config.run.batch_size,
+                    max_record_bytes: config.run.max_record_bytes,
+                },
             )
         } else {
             Box::new(IntermediateSource::open(

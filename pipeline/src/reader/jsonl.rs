@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use serde_json::{Map, Value};
 
-use super::{raw_lossy, DocSource, Quarantined, ReadChunk, Repairs, BOM};
+use super::{raw_lossy, DocSource, Quarantined, ReadChunk, Repairs, BOM, RAW_CAP};
 use crate::config::InputConfig;
 use crate::document::{DocBatchBuilder, Document};
 use crate::error::PipelineError;
@@ -22,6 +22,7 @@ pub(crate) struct JsonlSource {
     line_no: u64,
     bytes_total: u64,
     line: Vec<u8>,
+    max_record_bytes: u64,
 }
 
 impl JsonlSource {
@@ -37,7 +38,14 @@ impl JsonlSource {
             line_no: 0,
             bytes_total: 0,
             line: Vec::new(),
+            max_record_bytes: u64::MAX,
         }
+    }
+
+    /// Lines longer than `max` bytes are skipped and quarantined as `record_too_large`.
+    pub(crate) fn with_max_record_bytes(mut self, max: u64) -> Self {
+        self.max_record_bytes = max;
+        self
     }
 
     fn open(&self) -> std::io::Result<Box<dyn BufRead + Send>> {
@@ -173,8 +181,21 @@ impl DocSource for JsonlSource {
         while docs.len() < self.batch_size && bad.len() < self.batch_size {
             self.line.clear();
             let reader = self.reader.as_mut().expect("opened above");
-            match reader.read_until(b'\n', &mut self.line) {
-                Ok(0) => {
+            match read_line_bounded(&mut **reader, &mut self.line, self.max_record_bytes) {
+                Ok(Line::TooLong(n)) => {
+                    bytes += n;
+                    self.bytes_total += n;
+                    self.line_no += 1;
+                    records += 1;
+                    let detail = format!(
+                        "{}:{}: record of {n} bytes is over run.max_record_bytes = {}",
+                        self.name, self.line_no, self.max_record_bytes
+                    );
+                    let q = self.bad("record_too_large", detail, &self.line);
+                    bad.push(q);
+                    continue;
+                }
+                Ok(Line::Read(0)) => {
                     self.done = true;
                     if self.bytes_total == 0 {
                         records += 1;
@@ -183,9 +204,9 @@ impl DocSource for JsonlSource {
                     }
                     break;
                 }
-                Ok(n) => {
-                    bytes += n as u64;
-                    self.bytes_total += n as u64;
+                Ok(Line::Read(n)) => {
+                    bytes += n;
+                    self.bytes_total += n;
                     self.line_no += 1;
                 }
                 Err(e) => {
@@ -242,6 +263,55 @@ impl DocSource for JsonlSource {
             repairs,
         }))
     }
+}
+
+/// What [`read_line_bounded`] found.
+enum Line {
+    /// A whole line (its newline included) of this many bytes in the buffer; 0 at the end.
+    Read(u64),
+    /// A line of this many bytes, over the limit: only its first [`RAW_CAP`] bytes are kept.
+    TooLong(u64),
+}
+
+/// Reads one line into `buf` like `read_until`, but never holds more than `max` bytes of it:
+/// the rest of a longer line is read and dropped chunk by chunk.
+fn read_line_bounded(r: &mut dyn BufRead, buf: &mut Vec<u8>, max: u64) -> std::io::Result<Line> {
+    let mut total = 0u64;
+    let mut too_long = false;
+    loop {
+        let chunk = match r.fill_buf() {
+            Ok(c) => c,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        if chunk.is_empty() {
+            break;
+        }
+        let (take, done) = match memchr::memchr(b'\n', chunk) {
+            Some(i) => (i + 1, true),
+            None => (chunk.len(), false),
+        };
+        if !too_long && total + take as u64 > max {
+            too_long = true;
+            buf.truncate(RAW_CAP);
+        }
+        if !too_long {
+            buf.extend_from_slice(&chunk[..take]);
+        } else if buf.len() < RAW_CAP {
+            let room = (RAW_CAP - buf.len()).min(take);
+            buf.extend_from_slice(&chunk[..room]);
+        }
+        total += take as u64;
+        r.consume(take);
+        if done {
+            break;
+        }
+    }
+    Ok(if too_long {
+        Line::TooLong(total)
+    } else {
+        Line::Read(total)
+    })
 }
 
 /// Parses one JSON line; a line that fails only for lone surrogate escapes is parsed again
@@ -434,6 +504,39 @@ mod tests {
             "{}",
             c.bad[0].detail
         );
+    }
+
+    /// A line over `max_record_bytes` is skipped without being held whole (here a 20 MB
+    /// line compressed to a few KB) and quarantined with its file and line; reading goes on.
+    #[test]
+    fn a_huge_line_is_quarantined_and_skipped() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("h.jsonl.gz");
+        let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        enc.write_all(b"{\"text\": \"before\"}\n{\"text\": \"")
+            .unwrap();
+        let block = vec![b'a'; 1 << 20];
+        for _ in 0..20 {
+            enc.write_all(&block).unwrap();
+        }
+        enc.write_all(b"\"}\n{\"text\": \"after\"}\n").unwrap();
+        std::fs::write(&p, enc.finish().unwrap()).unwrap();
+        let mut src =
+            JsonlSource::new(p, "h.jsonl.gz".into(), input(), 10).with_max_record_bytes(1 << 20);
+        let c = src.next_chunk().unwrap().unwrap();
+        let text = str_column(&c.docs, TEXT).unwrap();
+        assert_eq!((text.value(0), text.value(1)), ("before", "after"));
+        assert_eq!(c.bad.len(), 1);
+        assert_eq!(c.bad[0].reason, "record_too_large");
+        assert!(
+            c.bad[0]
+                .detail
+                .starts_with("h.jsonl.gz:2: record of 20971533 bytes"),
+            "{}",
+            c.bad[0].detail
+        );
+        assert_eq!(c.bad[0].raw.len(), RAW_CAP);
+        assert!(src.line.capacity() < 4 << 20, "{}", src.line.capacity());
     }
 
     #[test]

@@ -21,7 +21,7 @@ use crate::error::PipelineError;
 #[derive(Debug, Clone, PartialEq)]
 pub struct Quarantined {
     /// Reason code counted in stats: `malformed_json`, `invalid_utf8`, `missing_text_field`,
-    /// `truncated_input`, `empty_file`, `unreadable_file`.
+    /// `truncated_input`, `empty_file`, `unreadable_file`, `record_too_large`.
     pub reason: &'static str,
     /// Where and what: `raw/a.jsonl.gz:17: expected value at line 1 column 3`.
     pub detail: String,
@@ -79,34 +79,50 @@ pub trait DocSource: Send {
     fn next_chunk(&mut self) -> Result<Option<ReadChunk>, PipelineError>;
 }
 
+/// How much a reader takes at a time.
+#[derive(Debug, Clone, Copy)]
+pub struct ReadLimits {
+    /// Documents per batch.
+    pub batch_size: usize,
+    /// Records longer than this are skipped and quarantined (`record_too_large`).
+    pub max_record_bytes: u64,
+}
+
 /// Opens the reader for one shard.
 pub fn open_shard(
     spec: &ShardSpec,
     input: &InputConfig,
     base_dir: &Path,
-    batch_size: usize,
+    limits: ReadLimits,
 ) -> Box<dyn DocSource> {
+    let batch_size = limits.batch_size;
     match spec.kind {
-        InputKind::Jsonl => Box::new(jsonl::JsonlSource::new(
-            spec.files[0].clone(),
-            display_path(&spec.files[0], base_dir),
-            input.clone(),
-            batch_size,
-        )),
+        InputKind::Jsonl => Box::new(
+            jsonl::JsonlSource::new(
+                spec.files[0].clone(),
+                display_path(&spec.files[0], base_dir),
+                input.clone(),
+                batch_size,
+            )
+            .with_max_record_bytes(limits.max_record_bytes),
+        ),
         InputKind::Parquet => Box::new(parquet_file::ParquetSource::new(
             spec.files[0].clone(),
             display_path(&spec.files[0], base_dir),
             input.clone(),
             batch_size,
         )),
-        InputKind::Text => Box::new(text_files::TextFilesSource::new(
-            spec.files
-                .iter()
-                .map(|f| (f.clone(), display_path(f, base_dir)))
-                .collect(),
-            input.clone(),
-            batch_size,
-        )),
+        InputKind::Text => Box::new(
+            text_files::TextFilesSource::new(
+                spec.files
+                    .iter()
+                    .map(|f| (f.clone(), display_path(f, base_dir)))
+                    .collect(),
+                input.clone(),
+                batch_size,
+            )
+            .with_max_record_bytes(limits.max_record_bytes),
+        ),
     }
 }
 

@@ -12,6 +12,7 @@ pub(crate) struct TextFilesSource {
     next: usize,
     input: InputConfig,
     batch_size: usize,
+    max_record_bytes: u64,
 }
 
 impl TextFilesSource {
@@ -25,7 +26,14 @@ impl TextFilesSource {
             next: 0,
             input,
             batch_size,
+            max_record_bytes: u64::MAX,
         }
+    }
+
+    /// Files longer than `max` bytes are not read and are quarantined as `record_too_large`.
+    pub(crate) fn with_max_record_bytes(mut self, max: u64) -> Self {
+        self.max_record_bytes = max;
+        self
     }
 }
 
@@ -49,6 +57,18 @@ impl DocSource for TextFilesSource {
                 source: name.clone(),
                 raw: raw_lossy(raw),
             };
+            let size = std::fs::metadata(path).map_or(0, |m| m.len());
+            if size > self.max_record_bytes {
+                bad.push(quarantine(
+                    "record_too_large",
+                    format!(
+                        "{name}: file of {size} bytes is over run.max_record_bytes = {}",
+                        self.max_record_bytes
+                    ),
+                    b"",
+                ));
+                continue;
+            }
             let data = match std::fs::read(path) {
                 Ok(mut d) => {
                     if d.starts_with(BOM) {
