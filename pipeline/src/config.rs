@@ -400,4 +400,43 @@ mod tests {
             .to_string();
         assert!(e.contains("input[0].paths is empty"), "{e}");
     }
+
+    use proptest::strategy::Strategy as _;
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(256))]
+
+        /// Configs assembled from real keys, odd values and junk: loading never panics; it
+        /// gives a pipeline or an error that names the file.
+        #[test]
+        fn any_config_loads_or_is_refused(lines in proptest::collection::vec(
+            proptest::prop_oneof![
+                proptest::strategy::Just("[[input]]".to_string()),
+                proptest::strategy::Just("[[stages]]".to_string()),
+                proptest::strategy::Just("[output]".to_string()),
+                proptest::strategy::Just("[run]".to_string()),
+                proptest::strategy::Just("[tokenize]".to_string()),
+                (
+                    proptest::sample::select(vec![
+                        "paths", "type", "min_chars", "max_chars", "batch_size", "workers",
+                        "dir", "format", "text_field", "files_per_shard", "strict",
+                        "max_record_bytes", "default_domain", "jsonl", "bogus",
+                    ]),
+                    proptest::sample::select(vec![
+                        "[\"a.jsonl\"]", "[]", "\"length\"", "\"nope\"", "0", "-1",
+                        "18446744073709551615", "1e308", "true", "\"\"", "{}", "[[1]]",
+                        "\"\\u0000\"",
+                    ]),
+                )
+                    .prop_map(|(k, v)| format!("{k} = {v}")),
+                "[ -~]{0,20}",
+            ],
+            0..16,
+        )) {
+            let text = lines.join("\n");
+            if let Err(e) = load_str(&text) {
+                proptest::prop_assert!(e.to_string().contains("p.toml"), "{}", e);
+            }
+        }
+    }
 }

@@ -42,6 +42,11 @@ pub struct Document {
     pub meta: Option<String>,
 }
 
+/// A reader closes a batch once its text reaches this many bytes, whatever its row count:
+/// Arrow's 32-bit offsets hold at most 2 GiB of text per column, and memory stays bounded by
+/// bytes, not by documents (with `run.max_record_bytes` at most 64 MiB, a batch stays far below).
+pub const MAX_BATCH_TEXT_BYTES: u64 = 256 << 20;
+
 /// Accumulates [`Document`]s into a base-schema [`RecordBatch`].
 #[derive(Default)]
 pub struct DocBatchBuilder {
@@ -75,6 +80,12 @@ impl DocBatchBuilder {
 
     pub fn is_empty(&self) -> bool {
         self.len == 0
+    }
+
+    /// Whether the batch may take another document: under `rows` documents and under
+    /// [`MAX_BATCH_TEXT_BYTES`] of text.
+    pub fn has_room(&self, rows: usize) -> bool {
+        self.len < rows && self.text_bytes < MAX_BATCH_TEXT_BYTES
     }
 
     /// Bytes of text pushed since the last [`finish`](Self::finish).

@@ -27,12 +27,18 @@ pub fn tmp_path(path: &Path) -> PathBuf {
     PathBuf::from(s)
 }
 
+/// A row group is flushed at 64K rows or at this many bytes, whichever comes first, so a
+/// writer's memory does not grow with the document size (at 20 KB per document, 64K rows
+/// would buffer 1.3 GB).
+pub const MAX_ROW_GROUP_BYTES: usize = 64 << 20;
+
 fn props() -> WriterProperties {
     WriterProperties::builder()
         .set_compression(Compression::ZSTD(
             ZstdLevel::try_new(3).expect("valid level"),
         ))
         .set_max_row_group_row_count(Some(64 * 1024))
+        .set_max_row_group_bytes(Some(MAX_ROW_GROUP_BYTES))
         .build()
 }
 
@@ -270,5 +276,51 @@ impl RejectSink {
             Some(s) => s.finish(pending),
             None => Ok(()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::document::{DocBatchBuilder, Document};
+
+    /// 200 documents of 1 MB (text that neither dictionary encoding nor zstd can shrink
+    /// much): row groups close by bytes, not only at 64K rows.
+    #[test]
+    fn row_groups_are_bounded_by_bytes() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("part.parquet");
+        let mut sink = ParquetSink::new(path.clone());
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let mut doc = || {
+            let mut t = String::with_capacity(1 << 20);
+            while t.len() < 1 << 20 {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                t.push_str(&format!("{:x} ", state));
+            }
+            t
+        };
+        for chunk in 0..20 {
+            let mut b = DocBatchBuilder::new();
+            for i in 0..10 {
+                b.push(&Document {
+                    id: format!("{chunk}-{i}"),
+                    text: doc(),
+                    source: "s".into(),
+                    domain: "d".into(),
+                    meta: None,
+                });
+            }
+            sink.write(&b.finish()).unwrap();
+        }
+        let mut pending = PendingFiles::default();
+        sink.finish(&mut pending).unwrap();
+        pending.commit().unwrap();
+        let reader =
+            parquet::file::reader::SerializedFileReader::new(File::open(&path).unwrap()).unwrap();
+        let groups = parquet::file::reader::FileReader::metadata(&reader).num_row_groups();
+        assert!(groups >= 2, "{groups} row groups for 200 MB");
     }
 }

@@ -8,7 +8,9 @@ use arrow::array::{Array, RecordBatch, StringArray};
 use arrow::compute::cast;
 use arrow::datatypes::DataType;
 use arrow::json::LineDelimitedWriter;
-use parquet::arrow::arrow_reader::{ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder};
+use parquet::arrow::arrow_reader::{
+    ArrowReaderMetadata, ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder,
+};
 
 use super::{DocSource, Quarantined, ReadChunk};
 use crate::config::InputConfig;
@@ -20,7 +22,12 @@ pub(crate) struct ParquetSource {
     name: String,
     input: InputConfig,
     batch_size: usize,
-    reader: Option<ParquetRecordBatchReader>,
+    /// The file's metadata, read once; each row group gets a reader of its own, so a
+    /// damaged one is quarantined and the next is still read.
+    meta: Option<ArrowReaderMetadata>,
+    /// The row group being read, its reader, and the rows left in it.
+    group: usize,
+    reader: Option<(ParquetRecordBatchReader, u64)>,
     opened: bool,
     done: bool,
     row: u64,
@@ -33,6 +40,8 @@ impl ParquetSource {
             name,
             input,
             batch_size,
+            meta: None,
+            group: 0,
             reader: None,
             opened: false,
             done: false,
@@ -49,22 +58,23 @@ impl ParquetSource {
         }
     }
 
-    /// Opens the file; a file that cannot be used at all becomes one quarantined record.
-    fn open(&mut self) -> Result<ParquetRecordBatchReader, Quarantined> {
+    /// Reads the file's metadata; a file that cannot be used at all becomes one quarantined
+    /// record.
+    fn open(&mut self) -> Result<ArrowReaderMetadata, Quarantined> {
         let file = File::open(&self.path).map_err(|e| {
             self.bad(
                 "unreadable_file",
                 format!("{}: cannot open: {e}", self.name),
             )
         })?;
-        let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| {
+        let meta = ArrowReaderMetadata::load(&file, Default::default()).map_err(|e| {
             self.bad(
                 "unreadable_file",
                 format!("{}: not a readable Parquet file: {e}", self.name),
             )
         })?;
-        let rows = builder.metadata().file_metadata().num_rows();
-        let schema = builder.schema().clone();
+        let rows = meta.metadata().file_metadata().num_rows();
+        let schema = meta.schema().clone();
         if schema.field_with_name(&self.input.text_field).is_err() {
             let cols: Vec<_> = schema.fields().iter().map(|f| f.name().as_str()).collect();
             return Err(self.bad(
@@ -81,10 +91,20 @@ impl ParquetSource {
         if rows == 0 {
             return Err(self.bad("empty_file", format!("{}: empty file (0 rows)", self.name)));
         }
-        builder
+        Ok(meta)
+    }
+
+    /// A reader of row group `g` alone, with its row count.
+    fn open_group(&self, g: usize) -> Result<(ParquetRecordBatchReader, u64), String> {
+        let meta = self.meta.as_ref().expect("opened");
+        let rows = meta.metadata().row_group(g).num_rows() as u64;
+        let file = File::open(&self.path).map_err(|e| format!("cannot open: {e}"))?;
+        let reader = ParquetRecordBatchReaderBuilder::new_with_metadata(file, meta.clone())
+            .with_row_groups(vec![g])
             .with_batch_size(self.batch_size)
             .build()
-            .map_err(|e| self.bad("unreadable_file", format!("{}: {e}", self.name)))
+            .map_err(|e| e.to_string())?;
+        Ok((reader, rows))
     }
 
     fn utf8(&self, batch: &RecordBatch, name: &str) -> Result<Option<StringArray>, String> {
@@ -195,7 +215,7 @@ impl DocSource for ParquetSource {
         if !self.opened {
             self.opened = true;
             match self.open() {
-                Ok(r) => self.reader = Some(r),
+                Ok(m) => self.meta = Some(m),
                 Err(q) => {
                     self.done = true;
                     bad.push(q);
@@ -209,36 +229,59 @@ impl DocSource for ParquetSource {
                 }
             }
         }
-        let next = self.reader.as_mut().expect("opened above").next();
         let rows_before = self.row;
-        match next {
-            None => {
+        if self.reader.is_none() {
+            let groups = self
+                .meta
+                .as_ref()
+                .expect("opened")
+                .metadata()
+                .num_row_groups();
+            if self.group >= groups {
                 self.done = true;
                 return Ok(None);
             }
-            Some(Err(e)) => {
-                self.done = true;
-                bad.push(self.bad(
-                    "truncated_input",
-                    format!("{}: unreadable after row {}: {e}", self.name, self.row),
-                ));
+            match self.open_group(self.group) {
+                Ok(r) => self.reader = Some(r),
+                Err(msg) => {
+                    let rows = self.meta.as_ref().expect("opened").metadata();
+                    let rows = rows.row_group(self.group).num_rows() as u64;
+                    bad.push(self.lost(rows, &msg));
+                    self.group += 1;
+                }
             }
-            Some(Ok(batch)) => {
-                let n = batch.num_rows() as u64;
-                if let Err(msg) = self.convert(batch, &mut docs, &mut bad) {
-                    self.done = true;
-                    self.row = rows_before + n;
-                    docs = DocBatchBuilder::new();
-                    bad.clear();
-                    bad.push(self.bad(
-                        "unreadable_file",
-                        format!(
-                            "{}: rows {}..{}: {msg}",
-                            self.name,
-                            rows_before + 1,
-                            rows_before + n
-                        ),
-                    ));
+        }
+        if let Some((reader, left)) = self.reader.as_mut() {
+            match reader.next() {
+                None => {
+                    self.reader = None;
+                    self.group += 1;
+                }
+                Some(Err(e)) => {
+                    // The rest of this row group cannot be reached; the next one may be.
+                    let left = *left;
+                    self.reader = None;
+                    bad.push(self.lost(left, &e.to_string()));
+                    self.group += 1;
+                }
+                Some(Ok(batch)) => {
+                    let n = batch.num_rows() as u64;
+                    *left = left.saturating_sub(n);
+                    if let Err(msg) = self.convert(batch, &mut docs, &mut bad) {
+                        // One batch that cannot be converted is quarantined; reading goes on.
+                        self.row = rows_before + n;
+                        docs = DocBatchBuilder::new();
+                        bad.clear();
+                        bad.push(self.bad(
+                            "unreadable_file",
+                            format!(
+                                "{}: rows {}..{}: {msg}",
+                                self.name,
+                                rows_before + 1,
+                                rows_before + n
+                            ),
+                        ));
+                    }
                 }
             }
         }
@@ -251,5 +294,86 @@ impl DocSource for ParquetSource {
             bytes,
             repairs: Default::default(),
         }))
+    }
+}
+
+impl ParquetSource {
+    /// `rows` rows of the current row group that cannot be read: one quarantined record that
+    /// names them; the reader moves on to the next row group.
+    fn lost(&mut self, rows: u64, msg: &str) -> Quarantined {
+        let first = self.row + 1;
+        self.row += rows;
+        self.bad(
+            "truncated_input",
+            format!(
+                "{}: row group {}: rows {first}..{} unreadable: {msg}",
+                self.name, self.group, self.row
+            ),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::document::{str_column, TEXT};
+    use arrow::datatypes::{Field, Schema};
+    use parquet::file::properties::WriterProperties;
+    use std::sync::Arc;
+
+    /// Three row groups of 100 rows; the middle one's text column is overwritten with junk.
+    /// Its rows are quarantined (one record naming them) and the third group is still read.
+    #[test]
+    fn a_damaged_row_group_is_quarantined_and_the_rest_is_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("d.parquet");
+        let schema = Arc::new(Schema::new(vec![Field::new("text", DataType::Utf8, false)]));
+        let props = WriterProperties::builder()
+            .set_max_row_group_row_count(Some(100))
+            .set_compression(parquet::basic::Compression::SNAPPY)
+            .build();
+        let mut w = parquet::arrow::ArrowWriter::try_new(
+            File::create(&p).unwrap(),
+            schema.clone(),
+            Some(props),
+        )
+        .unwrap();
+        let texts: Vec<String> = (0..300).map(|i| format!("document number {i}")).collect();
+        let batch = RecordBatch::try_new(
+            schema,
+            vec![Arc::new(StringArray::from(texts.clone())) as _],
+        )
+        .unwrap();
+        w.write(&batch).unwrap();
+        let meta = w.close().unwrap();
+        assert_eq!(meta.row_groups().len(), 3);
+        let (start, len) = meta.row_groups()[1].columns()[0].byte_range();
+        let mut bytes = std::fs::read(&p).unwrap();
+        for b in &mut bytes[start as usize + 2..(start + len) as usize] {
+            *b = 0xA5;
+        }
+        std::fs::write(&p, bytes).unwrap();
+
+        let mut input = crate::reader::jsonl::tests::input();
+        input.default_domain = "d".into();
+        let mut src = ParquetSource::new(p, "d.parquet".into(), input, 64);
+        let (mut kept, mut bad, mut records) = (vec![], vec![], 0);
+        while let Some(c) = src.next_chunk().unwrap() {
+            records += c.records;
+            let t = str_column(&c.docs, TEXT).unwrap();
+            kept.extend((0..t.len()).map(|i| t.value(i).to_string()));
+            bad.extend(c.bad);
+        }
+        assert_eq!(kept[..100], texts[..100]);
+        assert_eq!(kept[100..], texts[200..]);
+        assert_eq!(bad.len(), 1, "{bad:?}");
+        assert!(
+            bad[0]
+                .detail
+                .starts_with("d.parquet: row group 1: rows 101..200 unreadable"),
+            "{}",
+            bad[0].detail
+        );
+        assert_eq!(records, 300);
     }
 }

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use super::{raw_lossy, DocSource, Quarantined, ReadChunk, Repairs, BOM};
 use crate::config::InputConfig;
-use crate::document::{DocBatchBuilder, Document};
+use crate::document::{DocBatchBuilder, Document, MAX_BATCH_TEXT_BYTES};
 use crate::error::PipelineError;
 
 pub(crate) struct TextFilesSource {
@@ -47,7 +47,10 @@ impl DocSource for TextFilesSource {
         let mut records = 0;
         let mut bytes = 0;
         let mut repairs = Repairs::default();
-        while self.next < self.files.len() && docs.len() + bad.len() < self.batch_size {
+        while self.next < self.files.len()
+            && docs.len() + bad.len() < self.batch_size
+            && docs.text_bytes() < MAX_BATCH_TEXT_BYTES
+        {
             let (path, name) = &self.files[self.next];
             self.next += 1;
             records += 1;
