@@ -78,7 +78,12 @@ pub fn run(cmd: DatasetsCommand) -> Result<()> {
 }
 
 fn list(cache: &Path) {
-    println!("bundled ({}):", datasets::data_dir().display());
+    let bytes: usize = datasets::EMBEDDED.iter().map(|(_, b)| b.len()).sum();
+    println!(
+        "bundled (embedded in this binary, {} files, {} KB; `sluice demo` unpacks them):",
+        datasets::EMBEDDED.len(),
+        bytes / 1024
+    );
     for c in datasets::DEFAULT {
         println!(
             "  {:<16} {:<3} {:<10} {}  ({})",

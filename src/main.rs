@@ -1,7 +1,7 @@
 //! The `sluice` command line: parses arguments and calls the crates; no logic of its own.
 
 use std::io::IsTerminal;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 mod datasets_cmd;
@@ -78,6 +78,9 @@ enum Command {
         /// Worker threads for curation.
         #[arg(long)]
         workers: Option<usize>,
+        /// Where everything goes (corpus, tokenizer, curated run, model, report).
+        #[arg(long, default_value = "out")]
+        out: PathBuf,
     },
     /// Bundled and optional corpora: list them, fetch the optional ones into the cache.
     Datasets {
@@ -294,29 +297,52 @@ fn run(config: PathBuf, workers: Option<usize>, out: Option<PathBuf>) -> Result<
     Ok(())
 }
 
-/// The checkout this binary was built from (the demo's config and data live there).
-fn repo_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+/// The default pipeline, embedded: the demo writes it next to its unpacked corpus with the
+/// paths made relative to that directory.
+const DEFAULT_PIPELINE: &str = include_str!("../pipelines/default.toml");
+
+fn demo_pipeline() -> String {
+    DEFAULT_PIPELINE
+        .replace("../datasets/data/default/", "data/default/")
+        .replace("dir = \"../out/default\"", "dir = \"default\"")
+        .replace(
+            "tokenizer = \"../out/tokenizer.json\"",
+            "tokenizer = \"tokenizer.json\"",
+        )
 }
 
-fn demo(steps: u64, workers: Option<usize>) -> Result<()> {
+/// Everything under `out` (default `./out`): nothing is read from the checkout the binary
+/// was built in, so an installed or copied `sluice` runs it anywhere.
+fn demo(steps: u64, workers: Option<usize>, out: &Path) -> Result<()> {
     // Say so before curating rather than after: the demo ends in training.
     train_cmd::available().context("demo")?;
-    let root = repo_root();
-    let out = root.join("out");
+    std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
+    let out = out
+        .canonicalize()
+        .with_context(|| format!("resolving {}", out.display()))?;
+    let data = datasets::unpack_default(&out.join("data")).context("unpacking the corpus")?;
     let tok = out.join("tokenizer.json");
     if !tok.exists() {
         println!("== tokenizer: training a byte-level BPE (8000 tokens) on the bundled corpus");
         tokenizer_train(TokenizerCommand::Train {
-            input: vec![datasets::data_dir().join("default")],
+            input: vec![data],
             vocab_size: 8000,
             out: tok.clone(),
             special: vec!["<|endoftext|>".into(), "<|pad|>".into()],
             text_field: "text".into(),
         })?;
     }
-    println!("== curate + tokenize: pipelines/default.toml");
-    run(root.join("pipelines/default.toml"), workers, None)?;
+    let pipeline = out.join("pipeline.toml");
+    let text = demo_pipeline();
+    if std::fs::read_to_string(&pipeline).ok().as_deref() != Some(text.as_str()) {
+        std::fs::write(&pipeline, &text)
+            .with_context(|| format!("writing {}", pipeline.display()))?;
+    }
+    println!(
+        "== curate + tokenize: {} (the default pipeline)",
+        pipeline.display()
+    );
+    run(pipeline, workers, None)?;
     let curated = out.join("default");
     print!(
         "{}",
@@ -409,7 +435,11 @@ fn main() -> ExitCode {
         }
         Command::Tokenizer { command } => tokenizer_train(command),
         Command::Train { config, stop_after } => train_cmd::train(&config, stop_after),
-        Command::Demo { steps, workers } => demo(steps, workers),
+        Command::Demo {
+            steps,
+            workers,
+            out,
+        } => demo(steps, workers, &out),
         Command::Classifier { command } => classifier_train(command),
         Command::Datasets { command } => datasets_cmd::run(command),
     };

