@@ -351,3 +351,27 @@ fn the_demo_runs_from_an_empty_directory() {
     let names: Vec<_> = std::fs::read_dir(tmp.path()).unwrap().collect();
     assert_eq!(names.len(), 1, "the demo wrote outside --out");
 }
+
+/// A run stopped right after a mixture update (step 15, update_every 5) and resumed logs
+/// the same weights.jsonl as an uninterrupted run, and log.jsonl has each step once.
+#[test]
+fn a_resume_at_an_update_step_keeps_the_mixture_log_whole() {
+    let a = tempfile::tempdir().unwrap();
+    let cfg = train_config(a.path(), "");
+    run_ok(&["train", cfg.to_str().unwrap()]);
+    let b = tempfile::tempdir().unwrap();
+    let cfg = train_config(b.path(), "");
+    run_ok(&["train", cfg.to_str().unwrap(), "--stop-after", "15"]);
+    run_ok(&["train", cfg.to_str().unwrap()]);
+    let read = |d: &tempfile::TempDir, f: &str| {
+        std::fs::read_to_string(d.path().join("run").join(f)).unwrap()
+    };
+    assert_eq!(read(&a, "weights.jsonl"), read(&b, "weights.jsonl"));
+    let steps = |text: String| -> Vec<(u64, bool)> {
+        text.lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+            .map(|v| (v["step"].as_u64().unwrap(), v.get("eval").is_some()))
+            .collect()
+    };
+    assert_eq!(steps(read(&a, "log.jsonl")), steps(read(&b, "log.jsonl")));
+}

@@ -307,12 +307,15 @@ impl Trainer {
         }
         if self.comm.rank() == 0 {
             let step = self.state.step;
-            for name in ["log.jsonl", "weights.jsonl"] {
+            // log.jsonl lines carry the step that was run (below the checkpoint's `step`);
+            // weights.jsonl lines the first step they apply to: the update made at the end of
+            // step - 1 (step `step`) is in the checkpoint's sampler, so its line stays.
+            for (name, keep_below) in [("log.jsonl", step), ("weights.jsonl", step + 1)] {
                 let p = out.join(name);
                 if step == 0 {
                     let _ = std::fs::remove_file(&p);
                 } else {
-                    truncate_log(&p, step)?;
+                    truncate_log(&p, keep_below)?;
                 }
             }
             let open = |p: PathBuf| {
