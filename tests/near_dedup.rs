@@ -128,3 +128,61 @@ fn workers_and_sigkill_do_not_change_the_output() {
         );
     }
 }
+
+/// 300 input files give 1,500 side files to resolve; under `ulimit -n 256` the run still
+/// completes (resolve keeps at most 128 of them open) and finds the planted duplicates.
+#[test]
+fn many_input_files_under_a_small_open_file_limit() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    std::fs::create_dir_all(root.join("raw")).unwrap();
+    let docs = fortunes();
+    for f in 0..300 {
+        // Each file: 2 documents; the second repeats the first of file f - 1 (edited).
+        let own = &docs[f % docs.len()].1;
+        let prev = &docs[(f + docs.len() - 1) % docs.len()].1;
+        let lines = [
+            json_line(&format!("f{f}-a"), own, "d"),
+            json_line(&format!("f{f}-b"), &format!("{prev} EDITED"), "d"),
+        ];
+        std::fs::write(root.join(format!("raw/f{f:03}.jsonl")), lines.join("\n")).unwrap();
+    }
+    std::fs::write(
+        root.join("pipeline.toml"),
+        "[[input]]\npaths = [\"raw/*.jsonl\"]\n[output]\ndir = \"out\"\n\
+         [[stages]]\ntype = \"length\"\nmin_chars = 200\n\
+         [[stages]]\ntype = \"minhash_dedup\"\nthreshold = 0.7\nverify = \"exact\"\npartitions = 2\n",
+    )
+    .unwrap();
+    let out = std::process::Command::new("prlimit")
+        .args(["--nofile=256:256", "--"])
+        .arg(env!("CARGO_BIN_EXE_sluice"))
+        .args([
+            "run",
+            root.join("pipeline.toml").to_str().unwrap(),
+            "--workers",
+            "2",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let s = stats(&root.join("out"));
+    let near = s["stages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["name"] == "minhash_dedup")
+        .unwrap()
+        .clone();
+    assert!(
+        near["rejects"]["minhash_dedup.near_duplicate"]
+            .as_u64()
+            .unwrap()
+            > 10,
+        "{near}"
+    );
+}

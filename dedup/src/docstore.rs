@@ -2,10 +2,12 @@
 //! resolve: document ids, (length, score) for the keep rule, and optionally signatures or
 //! shingle sets for verifying candidate pairs.
 
+use std::collections::HashMap;
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 use pipeline::writer::tmp_path;
 use pipeline::StageError;
@@ -119,73 +121,111 @@ impl DocStoreWriter {
     }
 }
 
-struct Blob {
-    data: File,
-    idx: File,
-    path: PathBuf,
+/// At most this many side files are open at once during resolve; others are reopened on
+/// demand (a run of 300 input files has 1,500 side files, more than `ulimit -n` allows).
+pub(crate) const MAX_OPEN_FILES: usize = 128;
+
+/// Side files opened on demand and closed least-recently-used first.
+struct FileCache {
+    paths: Vec<PathBuf>,
+    open: Mutex<(u64, HashMap<usize, (Arc<File>, u64)>)>,
 }
 
-impl Blob {
-    fn open(dir: &Path, what: &str, shard: usize) -> Result<Self, StageError> {
-        let path = side(dir, what, shard);
-        let ip = side(dir, &format!("{what}-idx"), shard);
-        Ok(Blob {
-            data: File::open(&path).map_err(ioe(&path))?,
-            idx: File::open(&ip).map_err(ioe(&ip))?,
-            path,
-        })
+impl FileCache {
+    fn new(paths: Vec<PathBuf>) -> Self {
+        FileCache {
+            paths,
+            open: Mutex::new((0, HashMap::new())),
+        }
     }
 
-    fn get(&self, row: u64) -> Result<Vec<u8>, StageError> {
-        let mut o = [0u8; 16];
-        self.idx
-            .read_exact_at(&mut o, row * 8)
-            .map_err(ioe(&self.path))?;
-        let a = u64::from_le_bytes(o[..8].try_into().unwrap());
-        let b = u64::from_le_bytes(o[8..].try_into().unwrap());
-        let mut buf = vec![0u8; (b - a) as usize];
-        self.data
-            .read_exact_at(&mut buf, a)
-            .map_err(ioe(&self.path))?;
-        Ok(buf)
+    fn get(&self, i: usize) -> Result<Arc<File>, StageError> {
+        let mut guard = self.open.lock().expect("not poisoned");
+        let (tick, open) = &mut *guard;
+        *tick += 1;
+        if let Some((f, used)) = open.get_mut(&i) {
+            *used = *tick;
+            return Ok(f.clone());
+        }
+        if open.len() >= MAX_OPEN_FILES {
+            let oldest = *open
+                .iter()
+                .min_by_key(|(_, (_, used))| *used)
+                .expect("full, so not empty")
+                .0;
+            open.remove(&oldest);
+        }
+        let p = &self.paths[i];
+        let f = Arc::new(File::open(p).map_err(ioe(p))?);
+        open.insert(i, (f.clone(), *tick));
+        Ok(f)
+    }
+
+    fn read_at(&self, i: usize, buf: &mut [u8], at: u64) -> Result<(), StageError> {
+        self.get(i)?
+            .read_exact_at(buf, at)
+            .map_err(ioe(&self.paths[i]))
     }
 }
 
 /// Random access to every shard's side files, with dense global document indices
-/// (shard-major, run order).
+/// (shard-major, run order). Files: per shard `meta`, `ids`, `ids-idx` and, with an extra
+/// kind, its data and index, in that order in one [`FileCache`].
 pub(crate) struct DocStore {
-    ids: Vec<Blob>,
-    meta: Vec<File>,
-    extra: Vec<Blob>,
+    files: FileCache,
+    per_shard: usize,
     /// `offsets[s]` = dense index of shard s's first row; last entry = total.
     pub offsets: Vec<u64>,
     dir: PathBuf,
 }
 
+const META: usize = 0;
+const IDS: usize = 1;
+const EXTRA: usize = 3;
+
 impl DocStore {
     pub fn open(dir: &Path, shards: usize, extra: Option<&str>) -> Result<Self, StageError> {
         let mut offsets = vec![0u64];
-        let mut meta = vec![];
-        let mut ids = vec![];
-        let mut ex = vec![];
+        let mut paths = vec![];
         for s in 0..shards {
             let mp = side(dir, "meta", s);
-            let f = File::open(&mp).map_err(ioe(&mp))?;
-            let n = f.metadata().map_err(ioe(&mp))?.len() / 8;
+            let n = std::fs::metadata(&mp).map_err(ioe(&mp))?.len() / 8;
             offsets.push(offsets[s] + n);
-            meta.push(f);
-            ids.push(Blob::open(dir, "ids", s)?);
-            if let Some(e) = extra {
-                ex.push(Blob::open(dir, e, s)?);
+            paths.push(mp);
+            for what in std::iter::once("ids").chain(extra) {
+                let (data, idx) = (side(dir, what, s), side(dir, &format!("{what}-idx"), s));
+                for p in [&data, &idx] {
+                    if !p.exists() {
+                        return Err(ioe(p)(std::io::ErrorKind::NotFound.into()));
+                    }
+                }
+                paths.extend([data, idx]);
             }
         }
         Ok(DocStore {
-            ids,
-            meta,
-            extra: ex,
+            files: FileCache::new(paths),
+            per_shard: 3 + if extra.is_some() { 2 } else { 0 },
             offsets,
             dir: dir.to_path_buf(),
         })
+    }
+
+    /// Blob `row` of the (data, index) pair starting at file `first` of shard `s`.
+    fn blob(&self, s: usize, first: usize, row: u64) -> Result<Vec<u8>, StageError> {
+        let base = s * self.per_shard + first;
+        let mut o = [0u8; 16];
+        self.files.read_at(base + 1, &mut o, row * 8)?;
+        let a = u64::from_le_bytes(o[..8].try_into().unwrap());
+        let b = u64::from_le_bytes(o[8..].try_into().unwrap());
+        let len = b.checked_sub(a).ok_or_else(|| {
+            StageError::Other(format!(
+                "{}: index of row {row} is corrupt",
+                self.files.paths[base + 1].display()
+            ))
+        })?;
+        let mut buf = vec![0u8; len as usize];
+        self.files.read_at(base, &mut buf, a)?;
+        Ok(buf)
     }
 
     pub fn total(&self) -> u64 {
@@ -204,7 +244,7 @@ impl DocStore {
 
     pub fn id(&self, dense: u64) -> Result<String, StageError> {
         let (s, r) = self.locate(dense);
-        String::from_utf8(self.ids[s].get(r)?).map_err(|_| {
+        String::from_utf8(self.blob(s, IDS, r)?).map_err(|_| {
             StageError::Other(format!(
                 "{}: id of row {r} is not UTF-8",
                 self.dir.display()
@@ -216,9 +256,8 @@ impl DocStore {
     pub fn meta(&self, dense: u64) -> Result<(u32, f32), StageError> {
         let (s, r) = self.locate(dense);
         let mut m = [0u8; 8];
-        self.meta[s]
-            .read_exact_at(&mut m, r * 8)
-            .map_err(ioe(&side(&self.dir, "meta", s)))?;
+        self.files
+            .read_at(s * self.per_shard + META, &mut m, r * 8)?;
         Ok((
             u32::from_le_bytes(m[..4].try_into().unwrap()),
             f32::from_le_bytes(m[4..].try_into().unwrap()),
@@ -227,7 +266,7 @@ impl DocStore {
 
     pub fn extra(&self, dense: u64) -> Result<Vec<u32>, StageError> {
         let (s, r) = self.locate(dense);
-        let b = self.extra[s].get(r)?;
+        let b = self.blob(s, EXTRA, r)?;
         Ok(b.chunks_exact(4)
             .map(|c| u32::from_le_bytes(c.try_into().unwrap()))
             .collect())

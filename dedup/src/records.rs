@@ -180,6 +180,37 @@ pub fn count<R: Record>(path: &Path) -> Result<u64, StageError> {
 /// Sorts the records of all `inputs` into one sorted stream, using at most about
 /// `budget_bytes` of memory: runs of that size are sorted and spilled next to `spill_base`,
 /// then merged. `each` sees every record in order.
+/// Most runs merged at once (each is an open file).
+pub const MAX_MERGE_FAN_IN: usize = 64;
+
+/// Merges sorted runs into `each` in order, then deletes them.
+fn merge_runs<R: Record>(
+    runs: &[PathBuf],
+    mut each: impl FnMut(R) -> Result<(), StageError>,
+) -> Result<(), StageError> {
+    let mut readers = runs
+        .iter()
+        .map(|p| RecordReader::<R>::open(p))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut heap = BinaryHeap::new();
+    for (i, r) in readers.iter_mut().enumerate() {
+        if let Some(rec) = r.next_record()? {
+            heap.push(Reverse((rec, i)));
+        }
+    }
+    while let Some(Reverse((rec, i))) = heap.pop() {
+        each(rec)?;
+        if let Some(next) = readers[i].next_record()? {
+            heap.push(Reverse((next, i)));
+        }
+    }
+    drop(readers);
+    for p in runs {
+        std::fs::remove_file(p).map_err(ioe(p))?;
+    }
+    Ok(())
+}
+
 pub fn sorted_merge<R: Record>(
     inputs: &[PathBuf],
     spill_base: &Path,
@@ -221,25 +252,22 @@ pub fn sorted_merge<R: Record>(
         spill(&mut chunk, &mut runs)?;
     }
     drop(chunk);
-    let mut readers = runs
-        .iter()
-        .map(|p| RecordReader::<R>::open(p))
-        .collect::<Result<Vec<_>, _>>()?;
-    let mut heap = BinaryHeap::new();
-    for (i, r) in readers.iter_mut().enumerate() {
-        if let Some(rec) = r.next_record()? {
-            heap.push(Reverse((rec, i)));
+    // Merge in passes of at most MAX_MERGE_FAN_IN runs, so open files stay bounded however
+    // far the data outgrows the budget.
+    let mut pass = 0;
+    while runs.len() > MAX_MERGE_FAN_IN {
+        let mut next = Vec::with_capacity(runs.len().div_ceil(MAX_MERGE_FAN_IN));
+        for (g, group) in runs.chunks(MAX_MERGE_FAN_IN).enumerate() {
+            let p = spill_base.with_extension(format!("pass{pass}-run{g}"));
+            let mut w = RecordWriter::<R>::create(&p)?;
+            merge_runs::<R>(group, |r| w.push(&r))?;
+            w.commit()?;
+            next.push(p);
         }
+        runs = next;
+        pass += 1;
     }
-    while let Some(Reverse((rec, i))) = heap.pop() {
-        each(rec)?;
-        if let Some(next) = readers[i].next_record()? {
-            heap.push(Reverse((next, i)));
-        }
-    }
-    for p in &runs {
-        std::fs::remove_file(p).map_err(ioe(p))?;
-    }
+    merge_runs(&runs, each)?;
     Ok(())
 }
 
@@ -272,6 +300,46 @@ mod tests {
             let leftovers = std::fs::read_dir(dir.path()).unwrap().count();
             prop_assert_eq!(leftovers, 2);
         }
+    }
+
+    /// More runs than MAX_MERGE_FAN_IN (about 140 here): merged in two passes, still sorted,
+    /// nothing lost, no run left behind; at most MAX_MERGE_FAN_IN runs are open at once.
+    #[test]
+    fn many_runs_merge_in_passes() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("in.bin");
+        let mut w = RecordWriter::<(u64, u64)>::create(&p).unwrap();
+        let n = 1024 * (2 * MAX_MERGE_FAN_IN as u64 + 10);
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        let mut want = vec![];
+        for i in 0..n {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            w.push(&(x % 5000, i)).unwrap();
+            want.push((x % 5000, i));
+        }
+        w.commit().unwrap();
+        want.sort();
+        let mut got = Vec::with_capacity(want.len());
+        let fd_dir = std::path::Path::new("/proc/self/fd");
+        let mut max_open = 0;
+        sorted_merge::<(u64, u64)>(&[p], &dir.path().join("s"), 0, |r| {
+            if got.len() % 4096 == 0 && fd_dir.exists() {
+                let runs = std::fs::read_dir(fd_dir)
+                    .unwrap()
+                    .filter_map(|e| std::fs::read_link(e.ok()?.path()).ok())
+                    .filter(|t| t.starts_with(dir.path()))
+                    .count();
+                max_open = max_open.max(runs);
+            }
+            got.push(r);
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(got, want);
+        assert!(max_open <= MAX_MERGE_FAN_IN, "{max_open} runs open at once");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
     }
 
     #[test]
