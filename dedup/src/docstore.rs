@@ -125,10 +125,13 @@ impl DocStoreWriter {
 /// demand (a run of 300 input files has 1,500 side files, more than `ulimit -n` allows).
 pub(crate) const MAX_OPEN_FILES: usize = 128;
 
+/// Open files by index, each with the tick of its last use; the clock.
+type OpenFiles = (u64, HashMap<usize, (Arc<File>, u64)>);
+
 /// Side files opened on demand and closed least-recently-used first.
 struct FileCache {
     paths: Vec<PathBuf>,
-    open: Mutex<(u64, HashMap<usize, (Arc<File>, u64)>)>,
+    open: Mutex<OpenFiles>,
 }
 
 impl FileCache {
