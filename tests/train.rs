@@ -375,3 +375,49 @@ fn a_resume_at_an_update_step_keeps_the_mixture_log_whole() {
     };
     assert_eq!(steps(read(&a, "log.jsonl")), steps(read(&b, "log.jsonl")));
 }
+
+/// Node-local or stale storage: rank 0 sees a checkpoint at step 13, rank 1 (another
+/// out_dir, as if on another node) none. Both fail clearly instead of desyncing or hanging.
+#[test]
+fn mpi_ranks_that_see_different_checkpoints_fail_clearly() {
+    let mpirun = ["/usr/bin/mpirun", "/usr/local/bin/mpirun"]
+        .into_iter()
+        .find(|p| Path::new(p).exists())
+        .expect("OpenMPI's mpirun is not installed; scripts/setup.sh installs it");
+    let a = tempfile::tempdir().unwrap();
+    let cfg_a = train_config(a.path(), "");
+    run_ok(&["train", cfg_a.to_str().unwrap(), "--stop-after", "13"]);
+    let b = tempfile::tempdir().unwrap();
+    let cfg_b = train_config(b.path(), "");
+    let bin = env!("CARGO_BIN_EXE_sluice");
+    let mut child = std::process::Command::new(mpirun)
+        .args([
+            "--allow-run-as-root",
+            "--oversubscribe",
+            "-np",
+            "1",
+            bin,
+            "train",
+        ])
+        .arg(&cfg_a)
+        .args([":", "-np", "1", bin, "train"])
+        .arg(&cfg_b)
+        .env("RUST_LOG", "warn")
+        .env("OMPI_MCA_rmaps_base_oversubscribe", "1")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let start = std::time::Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if start.elapsed().as_secs() > 60 {
+            child.kill().unwrap();
+            panic!("the ranks hung instead of failing");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let out = child.wait_with_output().unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("the ranks disagree"), "{err}");
+}

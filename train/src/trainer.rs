@@ -295,15 +295,16 @@ impl Trainer {
         } else {
             None
         };
-        match found {
-            Some(dir) => {
-                self.load_checkpoint(&dir)?;
-                self.resumed_from = Some(self.state.step);
-            }
-            None => {
-                // Every rank starts from rank 0's initial parameters.
-                self.broadcast_params();
-            }
+        if let Some(dir) = &found {
+            self.load_checkpoint(dir)?;
+            self.resumed_from = Some(self.state.step);
+        }
+        // Before any other collective: ranks that found different checkpoints would
+        // otherwise wait on different operations.
+        self.check_ranks_agree()?;
+        if found.is_none() {
+            // Every rank starts from rank 0's initial parameters.
+            self.broadcast_params();
         }
         if self.comm.rank() == 0 {
             let step = self.state.step;
@@ -339,6 +340,38 @@ impl Trainer {
             }
         }
         Ok(())
+    }
+
+    /// Every rank must start at the same step with the same mixture version (node-local or
+    /// stale storage could show each its own checkpoint). Compared through one all-reduce of
+    /// (x, x²) per value: the sums equal `n·x` and `n·x²` on a rank only when all ranks hold
+    /// the same x, so every rank reaches the same verdict and fails alike.
+    fn check_ranks_agree(&self) -> Result<(), TrainError> {
+        let n = self.comm.size() as f64;
+        if n == 1.0 {
+            return Ok(());
+        }
+        let (step, version) = (self.state.step as f64, self.state.sampler.version as f64);
+        let mut v = [step, step * step, version, version * version];
+        self.comm.allreduce_f64(&mut v);
+        let same = v[0] == n * step
+            && v[1] == n * step * step
+            && v[2] == n * version
+            && v[3] == n * version * version;
+        if same {
+            return Ok(());
+        }
+        Err(TrainError::Checkpoint {
+            path: self.out().to_path_buf(),
+            message: format!(
+                "rank {} would resume at step {} (mixture version {}), but the ranks disagree \
+                 (mean step {:.1}); every rank must see the same run.out_dir on shared storage",
+                self.comm.rank(),
+                self.state.step,
+                self.state.sampler.version,
+                v[0] / n
+            ),
+        })
     }
 
     fn broadcast_params(&mut self) {
