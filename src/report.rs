@@ -278,9 +278,8 @@ pub fn write_report(run: &Path, train: Option<&Path>, out: &Path) -> Result<()> 
         html += &lines(&ws, "weight");
     }
     html += "</body></html>\n";
-    let tmp = out.with_extension("html.tmp");
-    std::fs::write(&tmp, html).with_context(|| format!("writing {}", tmp.display()))?;
-    std::fs::rename(&tmp, out).with_context(|| format!("writing {}", out.display()))?;
+    pipeline::durable::write_atomic(out, html.as_bytes())
+        .with_context(|| format!("writing {}", out.display()))?;
     Ok(())
 }
 

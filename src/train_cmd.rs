@@ -60,9 +60,9 @@ pub fn train(config: &Path, stop_after: Option<u64>) -> Result<()> {
         v["ranks"] = serde_json::json!(t.world());
         v["param_checksums"] = serde_json::json!(sums);
         v["ranks_in_sync"] = serde_json::json!(same);
-        std::fs::write(
-            s.out_dir.join("summary.json"),
-            serde_json::to_vec_pretty(&v)?,
+        pipeline::durable::write_atomic(
+            &s.out_dir.join("summary.json"),
+            &serde_json::to_vec_pretty(&v)?,
         )
         .with_context(|| format!("writing {}", s.out_dir.join("summary.json").display()))?;
         println!(

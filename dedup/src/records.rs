@@ -87,7 +87,7 @@ impl<R: Record> RecordWriter<R> {
     pub fn commit(mut self) -> Result<(), StageError> {
         self.out.flush().map_err(ioe(&self.path))?;
         drop(self.out);
-        std::fs::rename(tmp_path(&self.path), &self.path).map_err(ioe(&self.path))
+        pipeline::durable::commit(&tmp_path(&self.path), &self.path).map_err(ioe(&self.path))
     }
 }
 
@@ -167,9 +167,7 @@ pub(crate) fn in_pool<T: Send>(
 
 /// Writes `bytes` to `path` through a `.tmp` file and a rename.
 pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), StageError> {
-    let tmp = tmp_path(path);
-    std::fs::write(&tmp, bytes).map_err(ioe(&tmp))?;
-    std::fs::rename(&tmp, path).map_err(ioe(path))
+    pipeline::durable::write_atomic(path, bytes).map_err(ioe(path))
 }
 
 /// Number of records in `path`.

@@ -265,7 +265,7 @@ impl TextClassifier {
             .map_err(|e| io(e.into_error()))?
             .sync_all()
             .map_err(io)?;
-        std::fs::rename(&tmp, path).map_err(io)
+        pipeline::durable::rename_durable(&tmp, path).map_err(io)
     }
 
     pub fn load(path: &Path) -> Result<Self, ClassifierError> {

@@ -32,7 +32,7 @@ use crate::reader::{
 };
 use crate::stage::{Barrier, Stage, StageContext, StageKind};
 use crate::stats::{RunStats, ShardStats, StageStats};
-use crate::writer::{tmp_path, JsonlSink, ParquetSink, PendingFiles, RejectSink};
+use crate::writer::{JsonlSink, ParquetSink, PendingFiles, RejectSink};
 
 /// Options of one invocation (not part of the run's identity: any value gives the same output).
 #[derive(Debug, Clone, Default)]
@@ -83,12 +83,7 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> PipelineError + '_ {
 }
 
 fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), PipelineError> {
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(io(dir))?;
-    }
-    let tmp = tmp_path(path);
-    std::fs::write(&tmp, bytes).map_err(io(&tmp))?;
-    std::fs::rename(&tmp, path).map_err(io(path))
+    crate::durable::write_atomic(path, bytes).map_err(io(path))
 }
 
 /// Size, modification time (ns) and inode of `path`: any edit, replacement or `touch` of an

@@ -6,6 +6,7 @@
 
 pub mod config;
 pub mod document;
+pub mod durable;
 pub mod error;
 pub mod executor;
 pub mod inspect;

@@ -20,12 +20,7 @@ use crate::error::PipelineError;
 use crate::reader::Quarantined;
 use crate::stage::StageOutput;
 
-/// `path` with `.tmp` appended.
-pub fn tmp_path(path: &Path) -> PathBuf {
-    let mut s = path.as_os_str().to_owned();
-    s.push(".tmp");
-    PathBuf::from(s)
-}
+pub use crate::durable::tmp_path;
 
 /// A row group is flushed at 64K rows or at this many bytes, whichever comes first, so a
 /// writer's memory does not grow with the document size (at 20 KB per document, 64K rows
@@ -53,11 +48,11 @@ impl PendingFiles {
         self.files.push(final_path);
     }
 
-    /// Renames every `X.tmp` to `X`.
+    /// Puts every `X.tmp` in place as `X`, durably ([`crate::durable::commit`]).
     pub fn commit(self) -> Result<(), PipelineError> {
         for f in self.files {
             let tmp = tmp_path(&f);
-            std::fs::rename(&tmp, &f).map_err(|e| PipelineError::io(&tmp, e))?;
+            crate::durable::commit(&tmp, &f).map_err(|e| PipelineError::io(&tmp, e))?;
         }
         Ok(())
     }

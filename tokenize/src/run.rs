@@ -233,12 +233,7 @@ pub fn tokenize_curated(
         );
     }
     let path = out.join("manifest.json");
-    let tmp = pipeline::writer::tmp_path(&path);
-    std::fs::write(
-        &tmp,
-        serde_json::to_vec_pretty(&manifest).expect("serializes"),
-    )
-    .map_err(|e| TokenizeError::io(&tmp, e))?;
-    std::fs::rename(&tmp, &path).map_err(|e| TokenizeError::io(&path, e))?;
+    let bytes = serde_json::to_vec_pretty(&manifest).expect("serializes");
+    pipeline::durable::write_atomic(&path, &bytes).map_err(|e| TokenizeError::io(&path, e))?;
     Ok(manifest)
 }

@@ -193,7 +193,7 @@ impl DomainShardWriter {
                 .into_inner()
                 .map_err(|e| TokenizeError::io(&path, e.into_error()))?;
             f.sync_all().map_err(|e| TokenizeError::io(&path, e))?;
-            std::fs::rename(pipeline::writer::tmp_path(&path), &path)
+            pipeline::durable::commit(&pipeline::writer::tmp_path(&path), &path)
                 .map_err(|e| TokenizeError::io(&path, e))?;
             self.shards.push(ShardEntry {
                 path: self.rel_path(),

@@ -127,5 +127,5 @@ where
     }
     let tmp = pipeline::writer::tmp_path(out);
     tok.save(&tmp, false).map_err(|e| err(e.to_string()))?;
-    std::fs::rename(&tmp, out).map_err(|e| TokenizeError::io(out, e))
+    pipeline::durable::commit(&tmp, out).map_err(|e| TokenizeError::io(out, e))
 }

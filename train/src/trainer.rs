@@ -419,7 +419,9 @@ impl Trainer {
         if dir.exists() {
             std::fs::rename(&dir, &old).map_err(|e| TrainError::io(&dir, e))?;
         }
-        std::fs::rename(&tmp, &dir).map_err(|e| TrainError::io(&dir, e))?;
+        // Every file synced, then renamed and the directory synced: a checkpoint that looks
+        // complete after a power loss is complete.
+        pipeline::durable::commit(&tmp, &dir).map_err(|e| TrainError::io(&dir, e))?;
         let _ = std::fs::remove_dir_all(&old);
         Ok(())
     }
