@@ -31,7 +31,7 @@ use crate::docstore::{DocStore, DocStoreWriter};
 use crate::normalize::normalize_for_hash;
 use crate::records::{
     check_sort_settings, default_memory_mb, default_partitions, in_pool, ioe, sort_budget,
-    sorted_merge, write_atomic, RecordWriter,
+    sorted_merge, RecordWriter,
 };
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -256,10 +256,12 @@ impl ExactDedup {
             )?;
             w.commit()
         })?;
-        // Per shard, in position order, with the kept document's id.
+        // Per shard, in position order, with the kept document's id. Positions come out
+        // shard-major, so each shard's drop file is written start to end and closed before
+        // the next: memory holds one write buffer and a bounded id cache, not every list.
         let store = DocStore::open(dir, shards, None)?;
         let inputs: Vec<PathBuf> = (0..parts).map(|p| pairs_file(dir, p)).collect();
-        let mut per_shard: Vec<Vec<u8>> = vec![Vec::new(); shards];
+        let mut out = DropFiles::new(dir);
         let mut ids: HashMap<(usize, u64), String> = HashMap::new();
         sorted_merge::<(u64, u64)>(&inputs, &dir.join("xsort-all"), budget, |(at, kept)| {
             let (s, row, unit) = unpack(at);
@@ -267,22 +269,73 @@ impl ExactDedup {
             let id = match ids.get(&(ks, krow)) {
                 Some(id) => id.clone(),
                 None => {
+                    if ids.len() >= ID_CACHE {
+                        ids.clear();
+                    }
                     let id = store.id(store.offsets[ks] + krow)?;
                     ids.insert((ks, krow), id.clone());
                     id
                 }
             };
-            let out = &mut per_shard[s];
-            out.extend_from_slice(&row.to_le_bytes());
-            out.extend_from_slice(&(unit as u16).to_le_bytes());
-            out.extend_from_slice(&(id.len() as u32).to_le_bytes());
-            out.extend_from_slice(id.as_bytes());
-            Ok(())
+            out.advance_to(s)?;
+            let mut rec = Vec::with_capacity(14 + id.len());
+            rec.extend_from_slice(&row.to_le_bytes());
+            rec.extend_from_slice(&(unit as u16).to_le_bytes());
+            rec.extend_from_slice(&(id.len() as u32).to_le_bytes());
+            rec.extend_from_slice(id.as_bytes());
+            out.write(&rec)
         })?;
-        for (s, bytes) in per_shard.into_iter().enumerate() {
-            write_atomic(&drop_file(dir, s), &bytes)?;
+        out.advance_to(shards)
+    }
+}
+
+/// Kept ids looked up during resolve are cached up to this many, then the cache starts over.
+const ID_CACHE: usize = 100_000;
+
+/// The per-shard drop files, written in shard order: the current one open, the earlier ones
+/// durably in place.
+struct DropFiles {
+    dir: PathBuf,
+    /// The next shard whose file is not in place yet, and its open writer if any.
+    next: usize,
+    open: Option<std::io::BufWriter<std::fs::File>>,
+}
+
+impl DropFiles {
+    fn new(dir: &Path) -> Self {
+        DropFiles {
+            dir: dir.to_path_buf(),
+            next: 0,
+            open: None,
+        }
+    }
+
+    /// Puts in place every shard's file below `s` (empty where it had no drops).
+    fn advance_to(&mut self, s: usize) -> Result<(), StageError> {
+        use std::io::Write;
+        while self.next < s {
+            let path = drop_file(&self.dir, self.next);
+            let tmp = pipeline::durable::tmp_path(&path);
+            match self.open.take() {
+                Some(mut w) => w.flush().map_err(ioe(&tmp))?,
+                None => drop(std::fs::File::create(&tmp).map_err(ioe(&tmp))?),
+            }
+            pipeline::durable::commit(&tmp, &path).map_err(ioe(&path))?;
+            self.next += 1;
         }
         Ok(())
+    }
+
+    /// Appends a record to the current shard's file (opened on the first one).
+    fn write(&mut self, rec: &[u8]) -> Result<(), StageError> {
+        use std::io::Write;
+        let tmp = pipeline::durable::tmp_path(&drop_file(&self.dir, self.next));
+        if self.open.is_none() {
+            let f = std::fs::File::create(&tmp).map_err(ioe(&tmp))?;
+            self.open = Some(std::io::BufWriter::with_capacity(1 << 16, f));
+        }
+        let w = self.open.as_mut().expect("opened above");
+        w.write_all(rec).map_err(ioe(&tmp))
     }
 }
 
