@@ -196,6 +196,12 @@ impl MinHashDedup {
     }
 }
 
+/// A bucket member is verified against at most this many earlier members (the first ones).
+const VERIFY_WITH: usize = 8;
+
+/// Survivor ids looked up while writing cluster files are cached up to this many.
+const ID_CACHE: usize = 100_000;
+
 fn bands_file(dir: &Path, shard: usize, part: usize) -> PathBuf {
     dir.join(format!("bands-{shard:05}-{part:03}.bin"))
 }
@@ -377,15 +383,25 @@ impl MinHashDedup {
                 .fetch_add(members.len() as u64 - 1, Ordering::Relaxed);
             return Ok(());
         }
-        let sets = dense
+        // Only the first VERIFY_WITH members are compared against, so only their sets stay in
+        // memory: a bucket of 50,000 copies of one long document holds 9 sets, not 50,000.
+        let firsts = dense[..dense.len().min(VERIFY_WITH)]
             .iter()
             .map(|&d| store.extra(d))
             .collect::<Result<Vec<_>, _>>()?;
         for j in 1..dense.len() {
-            for i in 0..j.min(8) {
+            let own;
+            let set_j = match firsts.get(j) {
+                Some(s) => s,
+                None => {
+                    own = store.extra(dense[j])?;
+                    &own
+                }
+            };
+            for (i, set_i) in firsts.iter().enumerate().take(j.min(VERIFY_WITH)) {
                 let sim = match self.config.verify {
-                    Verify::Exact => jaccard(&sets[i], &sets[j]),
-                    _ => estimated_jaccard(&sets[i], &sets[j]),
+                    Verify::Exact => jaccard(set_i, set_j),
+                    _ => estimated_jaccard(set_i, set_j),
                 };
                 if sim >= self.config.threshold {
                     w.push(&(dense[i], dense[j]))?;
@@ -487,6 +503,9 @@ impl MinHashDedup {
                 let id = match id_cache.get(&keep) {
                     Some(s) => s.clone(),
                     None => {
+                        if id_cache.len() >= ID_CACHE {
+                            id_cache.clear();
+                        }
                         let s = store.id(keep as u64)?;
                         id_cache.insert(keep, s.clone());
                         s

@@ -216,7 +216,9 @@ pub fn sorted_merge<R: Record>(
     mut each: impl FnMut(R) -> Result<(), StageError>,
 ) -> Result<(), StageError> {
     let cap = (budget_bytes / R::SIZE.max(1)).max(1024);
-    let mut chunk: Vec<R> = Vec::new();
+    // Reserved once: a growing Vec would double past the budget. Pages never written are not
+    // resident, so a small input does not pay for the whole reservation.
+    let mut chunk: Vec<R> = Vec::with_capacity(cap);
     let mut runs: Vec<PathBuf> = Vec::new();
     let spill = |chunk: &mut Vec<R>, runs: &mut Vec<PathBuf>| -> Result<(), StageError> {
         chunk.sort_unstable();
