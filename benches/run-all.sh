@@ -39,6 +39,8 @@ python3 benches/clean_fidelity.py --sluice target/release/sluice-curate --json "
 python3 benches/langid_data.py out/bench/langid.jsonl
 target/release/examples/langid_bench out/bench/langid.jsonl --json "$res" > out/bench/langid.md
 "$VENV/bin/python" benches/pii_precision.py --spans target/release/examples/pii_spans --json "$res"
+echo "== dedup memory against memory_mb (50k long copies, 1M and 5M short docs)" >&2
+python3 benches/dedup_memory.py --sluice target/release/sluice-curate --json "$res"
 echo "== tokenize + pack (sluice vs Python tokenizers)" >&2
 "$VENV/bin/python" benches/tokenize_bench.py --reps "$reps" --json "$res"
 echo "== training step (sluice/tch vs PyTorch)" >&2

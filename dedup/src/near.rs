@@ -534,28 +534,67 @@ impl MinHashDedup {
     }
 }
 
+/// One entry of a shard's cluster file: row, cluster size, dropped, survivor id.
+type Member = (u64, u32, bool, String);
+
+/// Reads a shard's cluster file front to back as the shard's batches arrive (in row order),
+/// so memory holds one batch's entries, not the shard's: a shard of millions of duplicates
+/// used to need a map of them all.
 struct Applier {
-    /// row → (cluster size, dropped, survivor id)
-    members: HashMap<u64, (u32, bool, String)>,
+    path: PathBuf,
+    cursor: std::sync::Mutex<(std::io::BufReader<std::fs::File>, Option<Member>)>,
 }
 
-fn read_clusters(path: &Path) -> Result<HashMap<u64, (u32, bool, String)>, StageError> {
-    let bytes = std::fs::read(path).map_err(ioe(path))?;
-    let bad = || StageError::Other(format!("{}: cut short or corrupt", path.display()));
-    let mut out = HashMap::new();
-    let mut p = 0;
-    while p < bytes.len() {
-        let h = bytes.get(p..p + 17).ok_or_else(bad)?;
-        let row = u64::from_le_bytes(h[..8].try_into().unwrap());
-        let size = u32::from_le_bytes(h[8..12].try_into().unwrap());
-        let drop = h[12] != 0;
-        let n = u32::from_le_bytes(h[13..17].try_into().unwrap()) as usize;
-        let id = bytes.get(p + 17..p + 17 + n).ok_or_else(bad)?;
-        let id = String::from_utf8(id.to_vec()).map_err(|_| bad())?;
-        out.insert(row, (size, drop, id));
-        p += 17 + n;
+impl Applier {
+    fn open(path: &Path) -> Result<Self, StageError> {
+        let f = std::fs::File::open(path).map_err(ioe(path))?;
+        Ok(Applier {
+            path: path.to_path_buf(),
+            cursor: std::sync::Mutex::new((std::io::BufReader::with_capacity(1 << 16, f), None)),
+        })
     }
-    Ok(out)
+
+    /// The entries for rows `start..end`, in row order.
+    fn take(&self, start: u64, end: u64) -> Result<HashMap<u64, (u32, bool, String)>, StageError> {
+        let mut guard = self.cursor.lock().expect("not poisoned");
+        let (reader, peeked) = &mut *guard;
+        let mut out = HashMap::new();
+        loop {
+            let next = match peeked.take() {
+                Some(m) => Some(m),
+                None => read_member(reader, &self.path)?,
+            };
+            match next {
+                Some(m) if m.0 < end => {
+                    if m.0 >= start {
+                        out.insert(m.0, (m.1, m.2, m.3));
+                    }
+                }
+                other => {
+                    *peeked = other;
+                    return Ok(out);
+                }
+            }
+        }
+    }
+}
+
+/// The next entry of a cluster file, or `None` at its end.
+fn read_member(r: &mut impl std::io::Read, path: &Path) -> Result<Option<Member>, StageError> {
+    let bad = || StageError::Other(format!("{}: cut short or corrupt", path.display()));
+    let mut h = [0u8; 17];
+    match r.read_exact(&mut h) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(None),
+        Err(e) => return Err(ioe(path)(e)),
+    }
+    let row = u64::from_le_bytes(h[..8].try_into().unwrap());
+    let size = u32::from_le_bytes(h[8..12].try_into().unwrap());
+    let n = u32::from_le_bytes(h[13..17].try_into().unwrap()) as usize;
+    let mut id = vec![0u8; n];
+    r.read_exact(&mut id).map_err(|_| bad())?;
+    let id = String::from_utf8(id).map_err(|_| bad())?;
+    Ok(Some((row, size, h[12] != 0, id)))
 }
 
 impl Stage for Applier {
@@ -569,11 +608,12 @@ impl Stage for Applier {
         ctx: &mut StageContext,
     ) -> Result<StageOutput, StageError> {
         let n = batch.num_rows();
+        let members = self.take(ctx.row_offset, ctx.row_offset + n as u64)?;
         let mut d = Decisions::with_capacity(n);
         let mut cluster = StringBuilder::with_capacity(n, 0);
         let mut size = UInt32Builder::with_capacity(n);
         for i in 0..n {
-            match self.members.get(&(ctx.row_offset + i as u64)) {
+            match members.get(&(ctx.row_offset + i as u64)) {
                 Some((s, drop, keep)) => {
                     cluster.append_value(keep);
                     size.append_value(*s);
@@ -638,8 +678,6 @@ impl Barrier for MinHashDedup {
     }
 
     fn applier(&self, shard: usize, dir: &Path) -> Result<Box<dyn Stage>, StageError> {
-        Ok(Box::new(Applier {
-            members: read_clusters(&clusters_file(dir, shard))?,
-        }))
+        Ok(Box::new(Applier::open(&clusters_file(dir, shard))?))
     }
 }
