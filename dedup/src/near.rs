@@ -681,3 +681,49 @@ impl Barrier for MinHashDedup {
         Ok(Box::new(Applier::open(&clusters_file(dir, shard))?))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{Seek, Write};
+
+    /// The applier reads its shard's cluster file as batches arrive: after the first batch
+    /// only the first part of a 200,000-entry file has been read, and the entries come out
+    /// right batch by batch (a shard of millions of duplicates used to be one map in memory).
+    #[test]
+    fn the_applier_streams_its_cluster_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("clusters-00000.bin");
+        let mut f = std::io::BufWriter::new(std::fs::File::create(&path).unwrap());
+        for row in (0..400_000u64).step_by(2) {
+            let id = format!("doc-{}", row / 10);
+            f.write_all(&row.to_le_bytes()).unwrap();
+            f.write_all(&7u32.to_le_bytes()).unwrap();
+            f.write_all(&[(row % 10 != 0) as u8]).unwrap();
+            f.write_all(&(id.len() as u32).to_le_bytes()).unwrap();
+            f.write_all(id.as_bytes()).unwrap();
+        }
+        drop(f);
+        let len = std::fs::metadata(&path).unwrap().len();
+        let a = Applier::open(&path).unwrap();
+        let first = a.take(0, 1000).unwrap();
+        assert_eq!(first.len(), 500);
+        assert_eq!(first[&998], (7, true, "doc-99".to_string()));
+        let read = a
+            .cursor
+            .lock()
+            .unwrap()
+            .0
+            .get_mut()
+            .stream_position()
+            .unwrap();
+        assert!(
+            read * 10 < len,
+            "read {read} of {len} bytes for the first batch"
+        );
+        let next = a.take(1000, 1010).unwrap();
+        assert_eq!(next.len(), 5);
+        assert_eq!(next[&1000], (7, false, "doc-100".to_string()));
+        assert!(a.take(400_000, 500_000).unwrap().is_empty());
+    }
+}
