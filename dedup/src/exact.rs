@@ -342,27 +342,67 @@ impl DropFiles {
 /// row → [(unit, kept id)]
 type Drops = HashMap<u64, Vec<(u16, String)>>;
 
-fn read_drops(path: &Path) -> Result<Drops, StageError> {
-    let bytes = std::fs::read(path).map_err(ioe(path))?;
+/// One entry of a drop file: row, unit, kept id.
+type Drop = (u64, u16, String);
+
+/// The next entry of a drop file, or `None` at its end.
+fn read_drop(r: &mut impl std::io::Read, path: &Path) -> Result<Option<Drop>, StageError> {
     let bad = || StageError::Other(format!("{}: cut short or corrupt", path.display()));
-    let mut out: Drops = HashMap::new();
-    let mut p = 0;
-    while p < bytes.len() {
-        let h = bytes.get(p..p + 14).ok_or_else(bad)?;
-        let row = u64::from_le_bytes(h[..8].try_into().unwrap());
-        let unit = u16::from_le_bytes(h[8..10].try_into().unwrap());
-        let n = u32::from_le_bytes(h[10..14].try_into().unwrap()) as usize;
-        let id = bytes.get(p + 14..p + 14 + n).ok_or_else(bad)?;
-        let id = String::from_utf8(id.to_vec()).map_err(|_| bad())?;
-        out.entry(row).or_default().push((unit, id));
-        p += 14 + n;
+    let mut h = [0u8; 14];
+    match r.read_exact(&mut h) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(None),
+        Err(e) => return Err(ioe(path)(e)),
     }
-    Ok(out)
+    let row = u64::from_le_bytes(h[..8].try_into().unwrap());
+    let unit = u16::from_le_bytes(h[8..10].try_into().unwrap());
+    let n = u32::from_le_bytes(h[10..14].try_into().unwrap()) as usize;
+    let mut id = vec![0u8; n];
+    r.read_exact(&mut id).map_err(|_| bad())?;
+    Ok(Some((row, unit, String::from_utf8(id).map_err(|_| bad())?)))
 }
 
+/// Applies a shard's drop file, read front to back as the shard's batches arrive (in row
+/// order): memory holds one batch's drops, not the shard's.
 struct Applier {
     granularity: Granularity,
-    drops: Drops,
+    path: PathBuf,
+    cursor: std::sync::Mutex<(std::io::BufReader<std::fs::File>, Option<Drop>)>,
+}
+
+impl Applier {
+    fn open(granularity: Granularity, path: &Path) -> Result<Self, StageError> {
+        let f = std::fs::File::open(path).map_err(ioe(path))?;
+        Ok(Applier {
+            granularity,
+            path: path.to_path_buf(),
+            cursor: std::sync::Mutex::new((std::io::BufReader::with_capacity(1 << 16, f), None)),
+        })
+    }
+
+    /// The drops of rows `start..end`.
+    fn take(&self, start: u64, end: u64) -> Result<Drops, StageError> {
+        let mut guard = self.cursor.lock().expect("not poisoned");
+        let (reader, peeked) = &mut *guard;
+        let mut out: Drops = HashMap::new();
+        loop {
+            let next = match peeked.take() {
+                Some(d) => Some(d),
+                None => read_drop(reader, &self.path)?,
+            };
+            match next {
+                Some((row, unit, id)) if row < end => {
+                    if row >= start {
+                        out.entry(row).or_default().push((unit, id));
+                    }
+                }
+                other => {
+                    *peeked = other;
+                    return Ok(out);
+                }
+            }
+        }
+    }
 }
 
 impl Stage for Applier {
@@ -376,10 +416,11 @@ impl Stage for Applier {
         ctx: &mut StageContext,
     ) -> Result<StageOutput, StageError> {
         let n = batch.num_rows();
+        let drops = self.take(ctx.row_offset, ctx.row_offset + n as u64)?;
         let mut d = Decisions::with_capacity(n);
         if self.granularity == Granularity::Document {
             for i in 0..n {
-                match self.drops.get(&(ctx.row_offset + i as u64)) {
+                match drops.get(&(ctx.row_offset + i as u64)) {
                     Some(v) => d.reject(
                         "exact_dedup.duplicate",
                         Some(&format!("duplicate of {}", v[0].1)),
@@ -394,7 +435,7 @@ impl Stage for Applier {
         let mut changed = false;
         for i in 0..n {
             let t = text.value(i);
-            match self.drops.get(&(ctx.row_offset + i as u64)) {
+            match drops.get(&(ctx.row_offset + i as u64)) {
                 None => {
                     new_text.push(t.to_string());
                     d.keep();
@@ -465,10 +506,10 @@ impl Barrier for ExactDedup {
     }
 
     fn applier(&self, shard: usize, dir: &Path) -> Result<Box<dyn Stage>, StageError> {
-        Ok(Box::new(Applier {
-            granularity: self.config.granularity,
-            drops: read_drops(&drop_file(dir, shard))?,
-        }))
+        Ok(Box::new(Applier::open(
+            self.config.granularity,
+            &drop_file(dir, shard),
+        )?))
     }
 }
 
