@@ -1,10 +1,11 @@
-//! Per-shard side files of a MinHash run, written by the observer and read at random by
-//! resolve: document ids, (length, score) for the keep rule, and optionally signatures or
-//! shingle sets for verifying candidate pairs.
+//! Per-shard side files of a dedup run: written by the observer and read at random by
+//! resolve (document ids, (length, score) for the keep rule, and optionally signatures or
+//! shingle sets for verifying candidate pairs); and the entry files resolve writes for the
+//! appliers (drops, cluster members), read back in row order.
 
 use std::collections::HashMap;
 use std::fs::File;
-use std::io::{BufWriter, Write};
+use std::io::{BufReader, BufWriter, Read, Write};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -27,7 +28,8 @@ struct BlobWriter {
     pos: u64,
 }
 
-fn create(path: &Path) -> Result<BufWriter<File>, StageError> {
+/// A buffered writer on `path`'s temporary name; [`commit`] puts it in place.
+pub(crate) fn create(path: &Path) -> Result<BufWriter<File>, StageError> {
     let tmp = tmp_path(path);
     Ok(BufWriter::with_capacity(
         1 << 16,
@@ -35,7 +37,7 @@ fn create(path: &Path) -> Result<BufWriter<File>, StageError> {
     ))
 }
 
-fn commit(mut w: BufWriter<File>, path: &Path) -> Result<(), StageError> {
+pub(crate) fn commit(mut w: BufWriter<File>, path: &Path) -> Result<(), StageError> {
     w.flush().map_err(ioe(path))?;
     drop(w);
     pipeline::durable::commit(&tmp_path(path), path).map_err(ioe(path))
@@ -245,6 +247,24 @@ impl DocStore {
         (s, dense - self.offsets[s])
     }
 
+    /// [`id`](Self::id) through `cache`, which starts over at [`ID_CACHE`] entries: resolve
+    /// looks up the same survivors again and again.
+    pub fn id_cached(
+        &self,
+        cache: &mut HashMap<u64, String>,
+        dense: u64,
+    ) -> Result<String, StageError> {
+        if let Some(id) = cache.get(&dense) {
+            return Ok(id.clone());
+        }
+        if cache.len() >= ID_CACHE {
+            cache.clear();
+        }
+        let id = self.id(dense)?;
+        cache.insert(dense, id.clone());
+        Ok(id)
+    }
+
     pub fn id(&self, dense: u64) -> Result<String, StageError> {
         let (s, r) = self.locate(dense);
         String::from_utf8(self.blob(s, IDS, r)?).map_err(|_| {
@@ -274,4 +294,94 @@ impl DocStore {
             .map(|c| u32::from_le_bytes(c.try_into().unwrap()))
             .collect())
     }
+}
+
+/// Survivor ids cached by [`DocStore::id_cached`] before the cache starts over.
+const ID_CACHE: usize = 100_000;
+
+/// Appends one entry of an entry file: `head` (starting with the row as u64 LE), the id's
+/// length (u32 LE) and the id.
+pub(crate) fn push_entry(out: &mut Vec<u8>, head: &[u8], id: &str) {
+    out.extend_from_slice(head);
+    out.extend_from_slice(&(id.len() as u32).to_le_bytes());
+    out.extend_from_slice(id.as_bytes());
+}
+
+/// An entry file (see [`push_entry`]) with `H`-byte headers, the id length included, read
+/// front to back as a shard's batches arrive in row order: memory holds one batch's entries,
+/// not the shard's.
+pub(crate) struct RowEntries<const H: usize> {
+    path: PathBuf,
+    /// The reader and the entry read past the last batch's end, if any.
+    cursor: Mutex<(BufReader<File>, Option<Entry<H>>)>,
+}
+
+/// An entry: its header (row first, id length last) and its id.
+pub(crate) type Entry<const H: usize> = ([u8; H], String);
+
+impl<const H: usize> RowEntries<H> {
+    pub fn open(path: &Path) -> Result<Self, StageError> {
+        let f = File::open(path).map_err(ioe(path))?;
+        Ok(RowEntries {
+            path: path.to_path_buf(),
+            cursor: Mutex::new((BufReader::with_capacity(1 << 16, f), None)),
+        })
+    }
+
+    /// The (header, id) entries of rows `start..end`, in file order.
+    pub fn take(&self, start: u64, end: u64) -> Result<Vec<Entry<H>>, StageError> {
+        let mut guard = self.cursor.lock().expect("not poisoned");
+        let (reader, peeked) = &mut *guard;
+        let mut out = vec![];
+        loop {
+            let next = match peeked.take() {
+                Some(e) => Some(e),
+                None => self.read(reader)?,
+            };
+            match next {
+                Some(e) if row_of(&e.0) < end => {
+                    if row_of(&e.0) >= start {
+                        out.push(e);
+                    }
+                }
+                other => {
+                    *peeked = other;
+                    return Ok(out);
+                }
+            }
+        }
+    }
+
+    /// The next entry, or `None` at the end of the file.
+    fn read(&self, r: &mut impl Read) -> Result<Option<Entry<H>>, StageError> {
+        let bad = || StageError::Other(format!("{}: cut short or corrupt", self.path.display()));
+        let mut h = [0u8; H];
+        match r.read_exact(&mut h) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(None),
+            Err(e) => return Err(ioe(&self.path)(e)),
+        }
+        let n = u32::from_le_bytes(h[H - 4..].try_into().unwrap()) as usize;
+        let mut id = vec![0u8; n];
+        r.read_exact(&mut id).map_err(|_| bad())?;
+        Ok(Some((h, String::from_utf8(id).map_err(|_| bad())?)))
+    }
+
+    /// Bytes read from the file so far (tests).
+    #[cfg(test)]
+    pub fn bytes_read(&self) -> u64 {
+        use std::io::Seek;
+        self.cursor
+            .lock()
+            .unwrap()
+            .0
+            .get_mut()
+            .stream_position()
+            .unwrap()
+    }
+}
+
+/// The row an entry header starts with.
+pub(crate) fn row_of(head: &[u8]) -> u64 {
+    u64::from_le_bytes(head[..8].try_into().unwrap())
 }

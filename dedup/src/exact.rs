@@ -13,6 +13,8 @@
 //! Memory: the sort budget, plus the drop lists while they are written (duplicates only).
 
 use std::collections::HashMap;
+use std::fs::File;
+use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -27,7 +29,7 @@ use rayon::prelude::*;
 use serde::Deserialize;
 use xxhash_rust::xxh3::xxh3_128;
 
-use crate::docstore::{DocStore, DocStoreWriter};
+use crate::docstore::{commit, create, push_entry, row_of, DocStore, DocStoreWriter, RowEntries};
 use crate::normalize::normalize_for_hash;
 use crate::records::{
     check_sort_settings, default_memory_mb, default_partitions, in_pool, ioe, sort_budget,
@@ -262,35 +264,22 @@ impl ExactDedup {
         let store = DocStore::open(dir, shards, None)?;
         let inputs: Vec<PathBuf> = (0..parts).map(|p| pairs_file(dir, p)).collect();
         let mut out = DropFiles::new(dir);
-        let mut ids: HashMap<(usize, u64), String> = HashMap::new();
+        let mut ids = HashMap::new();
         sorted_merge::<(u64, u64)>(&inputs, &dir.join("xsort-all"), budget, |(at, kept)| {
             let (s, row, unit) = unpack(at);
             let (ks, krow, _) = unpack(kept);
-            let id = match ids.get(&(ks, krow)) {
-                Some(id) => id.clone(),
-                None => {
-                    if ids.len() >= ID_CACHE {
-                        ids.clear();
-                    }
-                    let id = store.id(store.offsets[ks] + krow)?;
-                    ids.insert((ks, krow), id.clone());
-                    id
-                }
-            };
+            let id = store.id_cached(&mut ids, store.offsets[ks] + krow)?;
             out.advance_to(s)?;
+            let mut head = [0u8; 10];
+            head[..8].copy_from_slice(&row.to_le_bytes());
+            head[8..].copy_from_slice(&(unit as u16).to_le_bytes());
             let mut rec = Vec::with_capacity(14 + id.len());
-            rec.extend_from_slice(&row.to_le_bytes());
-            rec.extend_from_slice(&(unit as u16).to_le_bytes());
-            rec.extend_from_slice(&(id.len() as u32).to_le_bytes());
-            rec.extend_from_slice(id.as_bytes());
+            push_entry(&mut rec, &head, &id);
             out.write(&rec)
         })?;
         out.advance_to(shards)
     }
 }
-
-/// Kept ids looked up during resolve are cached up to this many, then the cache starts over.
-const ID_CACHE: usize = 100_000;
 
 /// The per-shard drop files, written in shard order: the current one open, the earlier ones
 /// durably in place.
@@ -298,7 +287,7 @@ struct DropFiles {
     dir: PathBuf,
     /// The next shard whose file is not in place yet, and its open writer if any.
     next: usize,
-    open: Option<std::io::BufWriter<std::fs::File>>,
+    open: Option<BufWriter<File>>,
 }
 
 impl DropFiles {
@@ -312,15 +301,13 @@ impl DropFiles {
 
     /// Puts in place every shard's file below `s` (empty where it had no drops).
     fn advance_to(&mut self, s: usize) -> Result<(), StageError> {
-        use std::io::Write;
         while self.next < s {
             let path = drop_file(&self.dir, self.next);
-            let tmp = pipeline::durable::tmp_path(&path);
-            match self.open.take() {
-                Some(mut w) => w.flush().map_err(ioe(&tmp))?,
-                None => drop(std::fs::File::create(&tmp).map_err(ioe(&tmp))?),
-            }
-            pipeline::durable::commit(&tmp, &path).map_err(ioe(&path))?;
+            let w = match self.open.take() {
+                Some(w) => w,
+                None => create(&path)?,
+            };
+            commit(w, &path)?;
             self.next += 1;
         }
         Ok(())
@@ -328,80 +315,33 @@ impl DropFiles {
 
     /// Appends a record to the current shard's file (opened on the first one).
     fn write(&mut self, rec: &[u8]) -> Result<(), StageError> {
-        use std::io::Write;
-        let tmp = pipeline::durable::tmp_path(&drop_file(&self.dir, self.next));
+        let path = drop_file(&self.dir, self.next);
         if self.open.is_none() {
-            let f = std::fs::File::create(&tmp).map_err(ioe(&tmp))?;
-            self.open = Some(std::io::BufWriter::with_capacity(1 << 16, f));
+            self.open = Some(create(&path)?);
         }
         let w = self.open.as_mut().expect("opened above");
-        w.write_all(rec).map_err(ioe(&tmp))
+        w.write_all(rec).map_err(ioe(&path))
     }
 }
 
 /// row → [(unit, kept id)]
 type Drops = HashMap<u64, Vec<(u16, String)>>;
 
-/// One entry of a drop file: row, unit, kept id.
-type Drop = (u64, u16, String);
-
-/// The next entry of a drop file, or `None` at its end.
-fn read_drop(r: &mut impl std::io::Read, path: &Path) -> Result<Option<Drop>, StageError> {
-    let bad = || StageError::Other(format!("{}: cut short or corrupt", path.display()));
-    let mut h = [0u8; 14];
-    match r.read_exact(&mut h) {
-        Ok(()) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(None),
-        Err(e) => return Err(ioe(path)(e)),
-    }
-    let row = u64::from_le_bytes(h[..8].try_into().unwrap());
-    let unit = u16::from_le_bytes(h[8..10].try_into().unwrap());
-    let n = u32::from_le_bytes(h[10..14].try_into().unwrap()) as usize;
-    let mut id = vec![0u8; n];
-    r.read_exact(&mut id).map_err(|_| bad())?;
-    Ok(Some((row, unit, String::from_utf8(id).map_err(|_| bad())?)))
-}
-
-/// Applies a shard's drop file, read front to back as the shard's batches arrive (in row
-/// order): memory holds one batch's drops, not the shard's.
+/// Applies a shard's drop file (entries: row u64, unit u16, id), read as its batches arrive.
 struct Applier {
     granularity: Granularity,
-    path: PathBuf,
-    cursor: std::sync::Mutex<(std::io::BufReader<std::fs::File>, Option<Drop>)>,
+    drops: RowEntries<14>,
 }
 
 impl Applier {
-    fn open(granularity: Granularity, path: &Path) -> Result<Self, StageError> {
-        let f = std::fs::File::open(path).map_err(ioe(path))?;
-        Ok(Applier {
-            granularity,
-            path: path.to_path_buf(),
-            cursor: std::sync::Mutex::new((std::io::BufReader::with_capacity(1 << 16, f), None)),
-        })
-    }
-
     /// The drops of rows `start..end`.
     fn take(&self, start: u64, end: u64) -> Result<Drops, StageError> {
-        let mut guard = self.cursor.lock().expect("not poisoned");
-        let (reader, peeked) = &mut *guard;
         let mut out: Drops = HashMap::new();
-        loop {
-            let next = match peeked.take() {
-                Some(d) => Some(d),
-                None => read_drop(reader, &self.path)?,
-            };
-            match next {
-                Some((row, unit, id)) if row < end => {
-                    if row >= start {
-                        out.entry(row).or_default().push((unit, id));
-                    }
-                }
-                other => {
-                    *peeked = other;
-                    return Ok(out);
-                }
-            }
+        for (h, id) in self.drops.take(start, end)? {
+            let unit = u16::from_le_bytes(h[8..10].try_into().unwrap());
+            out.entry(row_of(&h)).or_default().push((unit, id));
         }
+        Ok(out)
     }
 }
 
@@ -506,10 +446,10 @@ impl Barrier for ExactDedup {
     }
 
     fn applier(&self, shard: usize, dir: &Path) -> Result<Box<dyn Stage>, StageError> {
-        Ok(Box::new(Applier::open(
-            self.config.granularity,
-            &drop_file(dir, shard),
-        )?))
+        Ok(Box::new(Applier {
+            granularity: self.config.granularity,
+            drops: RowEntries::open(&drop_file(dir, shard))?,
+        }))
     }
 }
 

@@ -21,6 +21,7 @@
 //! minima, and ties in the keep rule go to the earliest document.
 
 use std::collections::HashMap;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -36,7 +37,7 @@ use pipeline::{
 use rayon::prelude::*;
 use serde::Deserialize;
 
-use crate::docstore::{DocStore, DocStoreWriter};
+use crate::docstore::{commit, create, push_entry, row_of, DocStore, DocStoreWriter, RowEntries};
 use crate::minhash::{band_keys, estimated_jaccard, LshParams, MinHasher};
 use crate::records::{
     check_sort_settings, default_memory_mb, default_partitions, in_pool, ioe, sort_budget,
@@ -198,9 +199,6 @@ impl MinHashDedup {
 
 /// A bucket member is verified against at most this many earlier members (the first ones).
 const VERIFY_WITH: usize = 8;
-
-/// Survivor ids looked up while writing cluster files are cached up to this many.
-const ID_CACHE: usize = 100_000;
 
 fn bands_file(dir: &Path, shard: usize, part: usize) -> PathBuf {
     dir.join(format!("bands-{shard:05}-{part:03}.bin"))
@@ -492,34 +490,27 @@ impl MinHashDedup {
         members.par_sort_unstable();
         let dropped = members.iter().filter(|m| m.2).count();
 
-        let mut id_cache: HashMap<u32, String> = HashMap::new();
+        // Each shard's cluster file is written as a stream, in row order.
+        let mut id_cache = HashMap::new();
         let mut k = 0;
+        let mut rec = Vec::new();
         for shard in 0..shards {
             let path = clusters_file(dir, shard);
-            let mut out = Vec::new();
+            let mut out = create(&path)?;
             let end = store.offsets[shard + 1];
             while k < members.len() && (members[k].0 as u64) < end {
                 let (m, size, drop, keep) = members[k];
-                let id = match id_cache.get(&keep) {
-                    Some(s) => s.clone(),
-                    None => {
-                        if id_cache.len() >= ID_CACHE {
-                            id_cache.clear();
-                        }
-                        let s = store.id(keep as u64)?;
-                        id_cache.insert(keep, s.clone());
-                        s
-                    }
-                };
-                let row = m as u64 - store.offsets[shard];
-                out.extend_from_slice(&row.to_le_bytes());
-                out.extend_from_slice(&size.to_le_bytes());
-                out.push(drop as u8);
-                out.extend_from_slice(&(id.len() as u32).to_le_bytes());
-                out.extend_from_slice(id.as_bytes());
+                let id = store.id_cached(&mut id_cache, keep as u64)?;
+                let mut head = [0u8; 13];
+                head[..8].copy_from_slice(&(m as u64 - store.offsets[shard]).to_le_bytes());
+                head[8..12].copy_from_slice(&size.to_le_bytes());
+                head[12] = drop as u8;
+                rec.clear();
+                push_entry(&mut rec, &head, &id);
+                out.write_all(&rec).map_err(ioe(&path))?;
                 k += 1;
             }
-            write_atomic(&path, &out)?;
+            commit(out, &path)?;
         }
         let summary = format!(
             "{{\"documents\": {total}, \"candidate_pairs\": {}, \"verified_pairs\": {}, \"clusters\": {clusters}, \"dropped\": {dropped}, \"bands\": {}, \"rows\": {}}}\n",
@@ -534,67 +525,25 @@ impl MinHashDedup {
     }
 }
 
-/// One entry of a shard's cluster file: row, cluster size, dropped, survivor id.
-type Member = (u64, u32, bool, String);
-
-/// Reads a shard's cluster file front to back as the shard's batches arrive (in row order),
-/// so memory holds one batch's entries, not the shard's: a shard of millions of duplicates
-/// used to need a map of them all.
+/// Applies a shard's cluster file (entries: row u64, cluster size u32, dropped u8, survivor
+/// id), read as its batches arrive.
 struct Applier {
-    path: PathBuf,
-    cursor: std::sync::Mutex<(std::io::BufReader<std::fs::File>, Option<Member>)>,
+    members: RowEntries<17>,
 }
 
 impl Applier {
-    fn open(path: &Path) -> Result<Self, StageError> {
-        let f = std::fs::File::open(path).map_err(ioe(path))?;
-        Ok(Applier {
-            path: path.to_path_buf(),
-            cursor: std::sync::Mutex::new((std::io::BufReader::with_capacity(1 << 16, f), None)),
-        })
-    }
-
-    /// The entries for rows `start..end`, in row order.
+    /// row → (cluster size, dropped, survivor id) for rows `start..end`.
     fn take(&self, start: u64, end: u64) -> Result<HashMap<u64, (u32, bool, String)>, StageError> {
-        let mut guard = self.cursor.lock().expect("not poisoned");
-        let (reader, peeked) = &mut *guard;
-        let mut out = HashMap::new();
-        loop {
-            let next = match peeked.take() {
-                Some(m) => Some(m),
-                None => read_member(reader, &self.path)?,
-            };
-            match next {
-                Some(m) if m.0 < end => {
-                    if m.0 >= start {
-                        out.insert(m.0, (m.1, m.2, m.3));
-                    }
-                }
-                other => {
-                    *peeked = other;
-                    return Ok(out);
-                }
-            }
-        }
+        Ok(self
+            .members
+            .take(start, end)?
+            .into_iter()
+            .map(|(h, id)| {
+                let size = u32::from_le_bytes(h[8..12].try_into().unwrap());
+                (row_of(&h), (size, h[12] != 0, id))
+            })
+            .collect())
     }
-}
-
-/// The next entry of a cluster file, or `None` at its end.
-fn read_member(r: &mut impl std::io::Read, path: &Path) -> Result<Option<Member>, StageError> {
-    let bad = || StageError::Other(format!("{}: cut short or corrupt", path.display()));
-    let mut h = [0u8; 17];
-    match r.read_exact(&mut h) {
-        Ok(()) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(None),
-        Err(e) => return Err(ioe(path)(e)),
-    }
-    let row = u64::from_le_bytes(h[..8].try_into().unwrap());
-    let size = u32::from_le_bytes(h[8..12].try_into().unwrap());
-    let n = u32::from_le_bytes(h[13..17].try_into().unwrap()) as usize;
-    let mut id = vec![0u8; n];
-    r.read_exact(&mut id).map_err(|_| bad())?;
-    let id = String::from_utf8(id).map_err(|_| bad())?;
-    Ok(Some((row, size, h[12] != 0, id)))
 }
 
 impl Stage for Applier {
@@ -678,14 +627,15 @@ impl Barrier for MinHashDedup {
     }
 
     fn applier(&self, shard: usize, dir: &Path) -> Result<Box<dyn Stage>, StageError> {
-        Ok(Box::new(Applier::open(&clusters_file(dir, shard))?))
+        Ok(Box::new(Applier {
+            members: RowEntries::open(&clusters_file(dir, shard))?,
+        }))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::io::{Seek, Write};
 
     /// The applier reads its shard's cluster file as batches arrive: after the first batch
     /// only the first part of a 200,000-entry file has been read, and the entries come out
@@ -705,18 +655,13 @@ mod tests {
         }
         drop(f);
         let len = std::fs::metadata(&path).unwrap().len();
-        let a = Applier::open(&path).unwrap();
+        let a = Applier {
+            members: RowEntries::open(&path).unwrap(),
+        };
         let first = a.take(0, 1000).unwrap();
         assert_eq!(first.len(), 500);
         assert_eq!(first[&998], (7, true, "doc-99".to_string()));
-        let read = a
-            .cursor
-            .lock()
-            .unwrap()
-            .0
-            .get_mut()
-            .stream_position()
-            .unwrap();
+        let read = a.members.bytes_read();
         assert!(
             read * 10 < len,
             "read {read} of {len} bytes for the first batch"

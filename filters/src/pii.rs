@@ -392,54 +392,50 @@ impl PiiDetector {
 
     /// Non-overlapping matches in text order (earlier kinds win ties).
     pub fn find(&self, text: &str) -> Vec<PiiMatch> {
-        let full = text;
         let bytes = text.as_bytes();
-        let digitish = |i: usize| bytes.get(i).is_some_and(|b| b.is_ascii_digit());
         let mut found = Vec::new();
         for (kind, re) in &self.patterns {
             for m in re.find_iter(text) {
                 let (s, e) = (m.start(), m.end());
-                let isolated = (s == 0 || !digitish(s - 1)) && !digitish(e);
-                let text = m.as_str();
+                let span = m.as_str();
                 let ok = match kind {
-                    PiiKind::Email => !reserved_domain(text) && !in_url(bytes, s),
-                    PiiKind::IdCn => !embedded(bytes, s, e) && valid_id_cn(text),
+                    PiiKind::Email => !reserved_domain(span) && !in_url(bytes, s),
+                    PiiKind::IdCn => !embedded(bytes, s, e) && valid_id_cn(span),
                     PiiKind::CreditCard => {
-                        let digits: String = text.chars().filter(char::is_ascii_digit).collect();
+                        let digits: String = span.chars().filter(char::is_ascii_digit).collect();
                         !embedded(bytes, s, e)
-                            && one_separator(text)
-                            && card_grouping(text)
+                            && one_separator(span)
+                            && card_grouping(span)
                             && card_issuer_ok(&digits)
                             && valid_luhn(&digits)
                     }
                     PiiKind::PhoneCn | PiiKind::Phone => {
                         !embedded(bytes, s, e)
-                            && (*kind == PiiKind::Phone || phone_cn_context(full, s, e))
-                            && phone_separators_ok(text)
-                            && text.chars().filter(char::is_ascii_digit).count() >= 8
+                            && (*kind == PiiKind::Phone || phone_cn_context(text, s, e))
+                            && phone_separators_ok(span)
+                            && span.chars().filter(char::is_ascii_digit).count() >= 8
                     }
                     PiiKind::Ipv6 => {
-                        ipv6_shaped(text)
+                        ipv6_shaped(span)
                             && !bytes
                                 .get(e)
                                 .is_some_and(|b| b.is_ascii_alphanumeric() || *b == b'_')
-                            && text.chars().any(|c| c.is_ascii_hexdigit())
+                            && span.chars().any(|c| c.is_ascii_hexdigit())
                             && (s == 0 || !bytes[s - 1].is_ascii_alphanumeric())
-                            && text
+                            && span
                                 .parse::<Ipv6Addr>()
                                 .is_ok_and(|ip| !self.c.public_ips_only || is_public_ipv6(ip))
                     }
                     PiiKind::Ipv4 => {
-                        let dotted_around = (s > 0 && bytes[s - 1] == b'.')
-                            || (bytes.get(e) == Some(&b'.') && digitish(e + 1));
-                        let not_an_address = dotted_around
+                        // `embedded` also covers digits right before or after, and `.`/`,`
+                        // followed by a digit after.
+                        let not_an_address = (s > 0 && bytes[s - 1] == b'.')
                             || embedded(bytes, s, e)
-                            || after_version_word(full, s)
-                            || section_number(full, s, e);
-                        isolated
-                            && !not_an_address
-                            && valid_ipv4(text)
-                            && text
+                            || after_version_word(text, s)
+                            || section_number(text, s, e);
+                        !not_an_address
+                            && valid_ipv4(span)
+                            && span
                                 .parse::<Ipv4Addr>()
                                 .is_ok_and(|ip| !self.c.public_ips_only || is_public_ipv4(ip))
                     }
