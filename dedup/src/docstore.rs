@@ -134,13 +134,15 @@ type OpenFiles = (u64, HashMap<usize, (Arc<File>, u64)>);
 struct FileCache {
     paths: Vec<PathBuf>,
     open: Mutex<OpenFiles>,
+    cap: usize,
 }
 
 impl FileCache {
-    fn new(paths: Vec<PathBuf>) -> Self {
+    fn new(paths: Vec<PathBuf>, cap: usize) -> Self {
         FileCache {
             paths,
             open: Mutex::new((0, HashMap::new())),
+            cap: cap.max(1),
         }
     }
 
@@ -152,7 +154,7 @@ impl FileCache {
             *used = *tick;
             return Ok(f.clone());
         }
-        if open.len() >= MAX_OPEN_FILES {
+        if open.len() >= self.cap {
             let oldest = *open
                 .iter()
                 .min_by_key(|(_, (_, used))| *used)
@@ -189,7 +191,14 @@ const IDS: usize = 1;
 const EXTRA: usize = 3;
 
 impl DocStore {
-    pub fn open(dir: &Path, shards: usize, extra: Option<&str>) -> Result<Self, StageError> {
+    /// Opens the side files of `shards` shards, keeping at most `max_open` open at once
+    /// (stores used at the same time share [`MAX_OPEN_FILES`]).
+    pub fn open(
+        dir: &Path,
+        shards: usize,
+        extra: Option<&str>,
+        max_open: usize,
+    ) -> Result<Self, StageError> {
         let mut offsets = vec![0u64];
         let mut paths = vec![];
         for s in 0..shards {
@@ -208,7 +217,7 @@ impl DocStore {
             }
         }
         Ok(DocStore {
-            files: FileCache::new(paths),
+            files: FileCache::new(paths, max_open),
             per_shard: 3 + if extra.is_some() { 2 } else { 0 },
             offsets,
             dir: dir.to_path_buf(),

@@ -29,7 +29,9 @@ use rayon::prelude::*;
 use serde::Deserialize;
 use xxhash_rust::xxh3::xxh3_128;
 
-use crate::docstore::{commit, create, push_entry, row_of, DocStore, DocStoreWriter, RowEntries};
+use crate::docstore::{
+    commit, create, push_entry, row_of, DocStore, DocStoreWriter, RowEntries, MAX_OPEN_FILES,
+};
 use crate::normalize::normalize_for_hash;
 use crate::records::{
     check_sort_settings, default_memory_mb, default_partitions, in_pool, ioe, sort_budget,
@@ -232,36 +234,49 @@ impl BarrierObserver for Observer {
 }
 
 impl ExactDedup {
+    /// Duplicates in partition `p`: (dropped position, kept position); skipped when a
+    /// previous attempt finished it.
+    fn partition_pairs(
+        &self,
+        dir: &Path,
+        p: usize,
+        shards: usize,
+        workers: usize,
+    ) -> Result<(), StageError> {
+        let out = pairs_file(dir, p);
+        if out.exists() {
+            return Ok(());
+        }
+        let budget = sort_budget(self.config.memory_mb, workers, self.config.partitions);
+        let inputs: Vec<PathBuf> = (0..shards).map(|s| bands_file(dir, s, p)).collect();
+        let mut w = RecordWriter::<(u64, u64)>::create(&out)?;
+        let mut cur: Option<(u128, u64)> = None;
+        sorted_merge::<(u128, u64)>(
+            &inputs,
+            &dir.join(format!("xsort-{p:03}")),
+            budget,
+            |(h, at)| match cur {
+                Some((ch, kept)) if ch == h => w.push(&(at, kept)),
+                _ => {
+                    cur = Some((h, at));
+                    Ok(())
+                }
+            },
+        )?;
+        w.commit()
+    }
+
     fn resolve_inner(&self, dir: &Path, shards: usize, workers: usize) -> Result<(), StageError> {
         let parts = self.config.partitions;
         let budget = sort_budget(self.config.memory_mb, workers, parts);
-        // Duplicates per partition: (dropped position, kept position).
-        (0..parts).into_par_iter().try_for_each(|p| {
-            let out = pairs_file(dir, p);
-            if out.exists() {
-                return Ok(());
-            }
-            let inputs: Vec<PathBuf> = (0..shards).map(|s| bands_file(dir, s, p)).collect();
-            let mut w = RecordWriter::<(u64, u64)>::create(&out)?;
-            let mut cur: Option<(u128, u64)> = None;
-            sorted_merge::<(u128, u64)>(
-                &inputs,
-                &dir.join(format!("xsort-{p:03}")),
-                budget,
-                |(h, at)| match cur {
-                    Some((ch, kept)) if ch == h => w.push(&(at, kept)),
-                    _ => {
-                        cur = Some((h, at));
-                        Ok(())
-                    }
-                },
-            )?;
-            w.commit()
-        })?;
+        // Pieces not run as tasks of their own (a direct call) run here.
+        (0..parts)
+            .into_par_iter()
+            .try_for_each(|p| self.partition_pairs(dir, p, shards, workers))?;
         // Per shard, in position order, with the kept document's id. Positions come out
         // shard-major, so each shard's drop file is written start to end and closed before
         // the next: memory holds one write buffer and a bounded id cache, not every list.
-        let store = DocStore::open(dir, shards, None)?;
+        let store = DocStore::open(dir, shards, None, MAX_OPEN_FILES)?;
         let inputs: Vec<PathBuf> = (0..parts).map(|p| pairs_file(dir, p)).collect();
         let mut out = DropFiles::new(dir);
         let mut ids = HashMap::new();
@@ -439,6 +454,20 @@ impl Barrier for ExactDedup {
             parts,
             store: DocStoreWriter::create(dir, shard, None)?,
         }))
+    }
+
+    fn resolve_parts(&self) -> usize {
+        self.config.partitions
+    }
+
+    fn resolve_part(
+        &self,
+        dir: &Path,
+        shards: usize,
+        part: usize,
+        workers: usize,
+    ) -> Result<(), StageError> {
+        self.partition_pairs(dir, part, shards, workers)
     }
 
     fn resolve(&self, dir: &Path, shards: usize, workers: usize) -> Result<(), StageError> {

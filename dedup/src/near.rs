@@ -37,7 +37,9 @@ use pipeline::{
 use rayon::prelude::*;
 use serde::Deserialize;
 
-use crate::docstore::{commit, create, push_entry, row_of, DocStore, DocStoreWriter, RowEntries};
+use crate::docstore::{
+    commit, create, push_entry, row_of, DocStore, DocStoreWriter, RowEntries, MAX_OPEN_FILES,
+};
 use crate::minhash::{band_keys, estimated_jaccard, LshParams, MinHasher};
 use crate::records::{
     check_sort_settings, default_memory_mb, default_partitions, in_pool, ioe, sort_budget,
@@ -208,6 +210,11 @@ fn pairs_file(dir: &Path, part: usize) -> PathBuf {
     dir.join(format!("pairs-{part:03}.bin"))
 }
 
+/// (candidate pairs, verified pairs) of one partition, committed before its pairs file.
+fn tally_file(dir: &Path, part: usize) -> PathBuf {
+    dir.join(format!("pairs-{part:03}.tally"))
+}
+
 fn clusters_file(dir: &Path, shard: usize) -> PathBuf {
     dir.join(format!("clusters-{shard:05}.bin"))
 }
@@ -317,19 +324,23 @@ struct Tally {
 }
 
 impl MinHashDedup {
+    /// The candidate (and verified) pairs of partition `part`, with its tally; skipped when
+    /// a previous attempt finished it.
     fn partition_pairs(
         &self,
         dir: &Path,
         part: usize,
         shards: usize,
-        store: &DocStore,
-        budget: usize,
-        tally: &Tally,
+        workers: usize,
     ) -> Result<(), StageError> {
         let out = pairs_file(dir, part);
         if out.exists() {
             return Ok(());
         }
+        let max_open = (MAX_OPEN_FILES / workers.max(1)).max(16);
+        let store = &DocStore::open(dir, shards, self.extra_kind(), max_open)?;
+        let budget = sort_budget(self.config.memory_mb, workers, self.config.partitions);
+        let tally = &Tally::default();
         let inputs: Vec<PathBuf> = (0..shards).map(|s| bands_file(dir, s, part)).collect();
         let mut w = RecordWriter::<(u64, u64)>::create(&out)?;
         let mut group: Vec<u64> = Vec::new();
@@ -353,7 +364,28 @@ impl MinHashDedup {
             },
         )?;
         flush(&mut group, &mut w)?;
+        let counts = format!(
+            "{} {}\n",
+            tally.candidate_pairs.load(Ordering::Relaxed),
+            tally.verified_pairs.load(Ordering::Relaxed)
+        );
+        write_atomic(&tally_file(dir, part), counts.as_bytes())?;
         w.commit()
+    }
+
+    /// The tallies of every partition, summed.
+    fn read_tallies(&self, dir: &Path) -> Result<(u64, u64), StageError> {
+        let (mut cand, mut ver) = (0, 0);
+        for p in 0..self.config.partitions {
+            let path = tally_file(dir, p);
+            let text = std::fs::read_to_string(&path).map_err(ioe(&path))?;
+            let mut it = text.split_whitespace().map(str::parse::<u64>);
+            match (it.next(), it.next()) {
+                (Some(Ok(c)), Some(Ok(v))) => (cand, ver) = (cand + c, ver + v),
+                _ => return Err(StageError::Other(format!("{}: corrupt", path.display()))),
+            }
+        }
+        Ok((cand, ver))
     }
 
     /// Edges for one band bucket (`members` in run order). Unverified: a star to the first.
@@ -435,7 +467,12 @@ impl MinHashDedup {
     }
 
     fn resolve_inner(&self, dir: &Path, shards: usize, workers: usize) -> Result<(), StageError> {
-        let store = DocStore::open(dir, shards, self.extra_kind())?;
+        // Pieces not run as tasks of their own (a direct call) run here.
+        (0..self.config.partitions)
+            .into_par_iter()
+            .try_for_each(|p| self.partition_pairs(dir, p, shards, workers))?;
+        let (candidate_pairs, verified_pairs) = self.read_tallies(dir)?;
+        let store = DocStore::open(dir, shards, self.extra_kind(), MAX_OPEN_FILES)?;
         let total = store.total();
         if total >= u32::MAX as u64 {
             return Err(StageError::Other(format!(
@@ -444,12 +481,6 @@ impl MinHashDedup {
             )));
         }
         let parts = self.config.partitions;
-        let budget = sort_budget(self.config.memory_mb, workers, parts);
-        let tally = Tally::default();
-        (0..parts)
-            .into_par_iter()
-            .try_for_each(|p| self.partition_pairs(dir, p, shards, &store, budget, &tally))?;
-
         let uf = UnionFind::new(total as usize);
         (0..parts).into_par_iter().try_for_each(|p| {
             let path = pairs_file(dir, p);
@@ -513,9 +544,7 @@ impl MinHashDedup {
             commit(out, &path)?;
         }
         let summary = format!(
-            "{{\"documents\": {total}, \"candidate_pairs\": {}, \"verified_pairs\": {}, \"clusters\": {clusters}, \"dropped\": {dropped}, \"bands\": {}, \"rows\": {}}}\n",
-            tally.candidate_pairs.load(Ordering::Relaxed),
-            tally.verified_pairs.load(Ordering::Relaxed),
+            "{{\"documents\": {total}, \"candidate_pairs\": {candidate_pairs}, \"verified_pairs\": {verified_pairs}, \"clusters\": {clusters}, \"dropped\": {dropped}, \"bands\": {}, \"rows\": {}}}\n",
             self.params.bands,
             self.params.rows
         );
@@ -620,6 +649,20 @@ impl Barrier for MinHashDedup {
                 score_column: self.config.score_column.clone(),
             },
         }))
+    }
+
+    fn resolve_parts(&self) -> usize {
+        self.config.partitions
+    }
+
+    fn resolve_part(
+        &self,
+        dir: &Path,
+        shards: usize,
+        part: usize,
+        workers: usize,
+    ) -> Result<(), StageError> {
+        self.partition_pairs(dir, part, shards, workers)
     }
 
     fn resolve(&self, dir: &Path, shards: usize, workers: usize) -> Result<(), StageError> {

@@ -16,6 +16,7 @@
 //! [run]
 //! workers = 2
 //! batch_size = 1024
+//! shard_mb = 64                  # split big files into shards of about this size
 //! strict = false
 //!
 //! [[stages]]
@@ -108,6 +109,23 @@ pub struct RunConfig {
     /// whole, and quarantined as `record_too_large`.
     #[serde(default = "default_max_record_bytes")]
     pub max_record_bytes: u64,
+    /// Target input size of one shard in MiB: larger uncompressed JSONL files are cut into
+    /// byte ranges at line boundaries, Parquet files into runs of row groups, and text files
+    /// are grouped up to this size, so every worker has work on any input.
+    #[serde(default = "default_shard_mb")]
+    pub shard_mb: u64,
+    /// A batch is cut once its text reaches this many MiB (or `batch_size` documents), so
+    /// memory stays flat however long the documents are.
+    #[serde(default = "default_batch_mb")]
+    pub batch_mb: u64,
+}
+
+fn default_shard_mb() -> u64 {
+    64
+}
+
+fn default_batch_mb() -> u64 {
+    16
 }
 
 fn default_max_record_bytes() -> u64 {
@@ -121,6 +139,8 @@ impl Default for RunConfig {
             batch_size: default_batch_size(),
             strict: false,
             max_record_bytes: default_max_record_bytes(),
+            shard_mb: default_shard_mb(),
+            batch_mb: default_batch_mb(),
         }
     }
 }
@@ -202,6 +222,18 @@ impl PipelineConfig {
         }
         if self.run.max_record_bytes == 0 {
             return err("run.max_record_bytes must be at least 1".into());
+        }
+        if self.run.shard_mb == 0 || self.run.shard_mb > 1 << 20 {
+            return err(format!(
+                "run.shard_mb = {} must be 1..=1048576 (64 is a good start)",
+                self.run.shard_mb
+            ));
+        }
+        if self.run.batch_mb == 0 || self.run.batch_mb > 4096 {
+            return err(format!(
+                "run.batch_mb = {} must be 1..=4096 (16 is a good start)",
+                self.run.batch_mb
+            ));
         }
         if self.run.batch_size == 0 {
             return err("run.batch_size must be at least 1 (1024 is a good start)".into());

@@ -42,10 +42,10 @@ pub struct Document {
     pub meta: Option<String>,
 }
 
-/// A reader closes a batch once its text reaches this many bytes, whatever its row count:
-/// Arrow's 32-bit offsets hold at most 2 GiB of text per column, and memory stays bounded by
-/// bytes, not by documents (with `run.max_record_bytes` at most 64 MiB, a batch stays far below).
-pub const MAX_BATCH_TEXT_BYTES: u64 = 256 << 20;
+/// The most text a batch may hold whatever `run.batch_mb` says: Arrow's 32-bit offsets hold
+/// at most 2 GiB of text per column. Readers close a batch at `run.batch_mb` (default 16 MiB),
+/// so memory is bounded by bytes, not by documents.
+pub const MAX_BATCH_TEXT_BYTES: u64 = 1 << 30;
 
 /// Accumulates [`Document`]s into a base-schema [`RecordBatch`].
 #[derive(Default)]
@@ -82,10 +82,10 @@ impl DocBatchBuilder {
         self.len == 0
     }
 
-    /// Whether the batch may take another document: under `rows` documents and under
-    /// [`MAX_BATCH_TEXT_BYTES`] of text.
-    pub fn has_room(&self, rows: usize) -> bool {
-        self.len < rows && self.text_bytes < MAX_BATCH_TEXT_BYTES
+    /// Whether the batch may take another document: under `rows` documents and under `bytes`
+    /// (at most [`MAX_BATCH_TEXT_BYTES`]) of text.
+    pub fn has_room(&self, rows: usize, bytes: u64) -> bool {
+        self.len < rows && self.text_bytes < bytes.min(MAX_BATCH_TEXT_BYTES)
     }
 
     /// Bytes of text pushed since the last [`finish`](Self::finish).

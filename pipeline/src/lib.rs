@@ -10,6 +10,7 @@ pub mod durable;
 pub mod error;
 pub mod executor;
 pub mod inspect;
+pub mod layout;
 pub mod lock;
 mod progress;
 pub mod reader;
@@ -20,7 +21,8 @@ pub mod writer;
 
 pub use config::{LoadedPipeline, PipelineConfig};
 pub use error::{PipelineError, StageError};
-pub use executor::{Executor, RunOptions, RunSummary};
+pub use executor::{Executor, RunOptions, RunSummary, Task};
+pub use layout::OutputLayout;
 pub use stage::{
     Barrier, BarrierObserver, Decisions, Stage, StageContext, StageEnv, StageKind, StageOutput,
     StageRegistry,

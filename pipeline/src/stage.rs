@@ -131,8 +131,24 @@ pub trait Barrier: Send + Sync {
     /// Collects what the barrier needs from one shard; files go under `dir` (the barrier's
     /// own work dir) and must be written atomically by `finish`.
     fn observer(&self, shard: usize, dir: &Path) -> Result<Box<dyn BarrierObserver>, StageError>;
-    /// Runs once after every shard was observed. Must be idempotent: a crash during it
-    /// is followed by a rerun.
+    /// How many independent pieces (partitions) the resolve has; each runs through
+    /// [`resolve_part`](Self::resolve_part) on any worker or machine before `resolve`.
+    fn resolve_parts(&self) -> usize {
+        0
+    }
+    /// Piece `part` of the resolve, with `workers` pieces running at once (for memory
+    /// budgets). Must write its files atomically and be idempotent.
+    fn resolve_part(
+        &self,
+        _dir: &Path,
+        _shards: usize,
+        _part: usize,
+        _workers: usize,
+    ) -> Result<(), StageError> {
+        Ok(())
+    }
+    /// Runs once after every shard was observed and every piece resolved. Must be
+    /// idempotent: a crash during it is followed by a rerun.
     fn resolve(&self, dir: &Path, shards: usize, workers: usize) -> Result<(), StageError>;
     /// The stage that applies the decision to one shard's rows in the next phase.
     fn applier(&self, shard: usize, dir: &Path) -> Result<Box<dyn Stage>, StageError>;

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use serde_json::{Map, Value};
 
-use super::{raw_lossy, DocSource, Quarantined, ReadChunk, Repairs, BOM, RAW_CAP};
+use super::{raw_lossy, DocSource, Quarantined, ReadChunk, ReadLimits, Repairs, BOM, RAW_CAP};
 use crate::config::InputConfig;
 use crate::document::{DocBatchBuilder, Document};
 use crate::error::PipelineError;
@@ -15,7 +15,9 @@ pub(crate) struct JsonlSource {
     path: PathBuf,
     name: String,
     input: InputConfig,
-    batch_size: usize,
+    limits: ReadLimits,
+    /// Bytes `start..end` of the file when the shard is part of it.
+    range: Option<(u64, u64)>,
     reader: Option<Box<dyn BufRead + Send>>,
     opened: bool,
     done: bool,
@@ -24,16 +26,18 @@ pub(crate) struct JsonlSource {
     /// Records (non-blank lines) seen in the whole file.
     records_total: u64,
     line: Vec<u8>,
-    max_record_bytes: u64,
+    /// Bytes read from the file on disk.
+    consumed: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl JsonlSource {
-    pub(crate) fn new(path: PathBuf, name: String, input: InputConfig, batch_size: usize) -> Self {
+    pub(crate) fn new(path: PathBuf, name: String, input: InputConfig, limits: ReadLimits) -> Self {
         JsonlSource {
             path,
             name,
             input,
-            batch_size,
+            limits,
+            range: None,
             reader: None,
             opened: false,
             done: false,
@@ -41,18 +45,33 @@ impl JsonlSource {
             bytes_total: 0,
             records_total: 0,
             line: Vec::new(),
-            max_record_bytes: u64::MAX,
+            consumed: Default::default(),
         }
     }
 
-    /// Lines longer than `max` bytes are skipped and quarantined as `record_too_large`.
-    pub(crate) fn with_max_record_bytes(mut self, max: u64) -> Self {
-        self.max_record_bytes = max;
+    /// Reads only bytes `start..end` (both line starts) of an uncompressed file, whose first
+    /// line is line `first_line` of the file.
+    pub(crate) fn with_range(mut self, start: u64, end: u64, first_line: u64) -> Self {
+        self.range = Some((start, end));
+        self.line_no = first_line - 1;
         self
     }
 
     fn open(&self) -> std::io::Result<Box<dyn BufRead + Send>> {
-        let file = File::open(&self.path)?;
+        let mut file = File::open(&self.path)?;
+        if let Some((start, end)) = self.range {
+            use std::io::Seek;
+            file.seek(std::io::SeekFrom::Start(start))?;
+            let counted = super::Counting {
+                inner: file.take(end - start),
+                count: self.consumed.clone(),
+            };
+            return Ok(Box::new(BufReader::with_capacity(1 << 20, counted)));
+        }
+        let file = super::Counting {
+            inner: file,
+            count: self.consumed.clone(),
+        };
         let lower = self.name.to_lowercase();
         let inner: Box<dyn Read + Send> = if lower.ends_with(".gz") {
             Box::new(flate2::read::MultiGzDecoder::new(file))
@@ -154,6 +173,10 @@ fn json_kind(v: &Value) -> &'static str {
 }
 
 impl DocSource for JsonlSource {
+    fn consumed(&self) -> u64 {
+        self.consumed.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     fn next_chunk(&mut self) -> Result<Option<ReadChunk>, PipelineError> {
         if self.done {
             return Ok(None);
@@ -181,18 +204,20 @@ impl DocSource for JsonlSource {
                 }
             }
         }
-        while docs.has_room(self.batch_size) && bad.len() < self.batch_size {
+        let max_record = self.limits.max_record_bytes;
+        let batch = self.limits.batch_size;
+        while docs.has_room(batch, self.limits.batch_bytes) && bad.len() < batch {
             self.line.clear();
             let reader = self.reader.as_mut().expect("opened above");
-            match read_line_bounded(&mut **reader, &mut self.line, self.max_record_bytes) {
+            match read_line_bounded(&mut **reader, &mut self.line, max_record) {
                 Ok(Line::TooLong(n)) => {
                     bytes += n;
                     self.bytes_total += n;
                     self.line_no += 1;
                     records += 1;
                     let detail = format!(
-                        "{}:{}: record of {n} bytes is over run.max_record_bytes = {}",
-                        self.name, self.line_no, self.max_record_bytes
+                        "{}:{}: record of {n} bytes is over run.max_record_bytes = {max_record}",
+                        self.name, self.line_no
                     );
                     let q = self.bad("record_too_large", detail, &self.line);
                     bad.push(q);
@@ -200,7 +225,9 @@ impl DocSource for JsonlSource {
                 }
                 Ok(Line::Read(0)) => {
                     self.done = true;
-                    if self.records_total + records == 0 {
+                    // A part of a cut file is never the whole file: only an uncut read can
+                    // tell that the file is empty.
+                    if self.records_total + records == 0 && self.range.is_none() {
                         records += 1;
                         let detail = if self.bytes_total == 0 {
                             format!("{}: empty file", self.name)
@@ -411,8 +438,16 @@ pub(crate) mod tests {
 
     type Row = (String, String, String, Option<String>);
 
+    pub(crate) fn limits(batch_size: usize) -> ReadLimits {
+        ReadLimits {
+            batch_size,
+            batch_bytes: 16 << 20,
+            max_record_bytes: u64::MAX,
+        }
+    }
+
     fn read_all(path: PathBuf, name: &str) -> (Vec<Row>, Vec<Quarantined>, u64) {
-        let mut src = JsonlSource::new(path, name.into(), input(), 2);
+        let mut src = JsonlSource::new(path, name.into(), input(), limits(2));
         let mut docs = vec![];
         let mut bad = vec![];
         let mut records = 0;
@@ -496,7 +531,7 @@ pub(crate) mod tests {
         f.write_all(b"{\"text\": \"still broken\\ud800\", }\n")
             .unwrap();
         drop(f);
-        let mut src = JsonlSource::new(p, "b.jsonl".into(), input(), 10);
+        let mut src = JsonlSource::new(p, "b.jsonl".into(), input(), limits(10));
         let c = src.next_chunk().unwrap().unwrap();
         let text = str_column(&c.docs, TEXT).unwrap();
         assert_eq!(text.len(), 2);
@@ -529,8 +564,11 @@ pub(crate) mod tests {
         }
         enc.write_all(b"\"}\n{\"text\": \"after\"}\n").unwrap();
         std::fs::write(&p, enc.finish().unwrap()).unwrap();
-        let mut src =
-            JsonlSource::new(p, "h.jsonl.gz".into(), input(), 10).with_max_record_bytes(1 << 20);
+        let lim = ReadLimits {
+            max_record_bytes: 1 << 20,
+            ..limits(10)
+        };
+        let mut src = JsonlSource::new(p, "h.jsonl.gz".into(), input(), lim);
         let c = src.next_chunk().unwrap().unwrap();
         let text = str_column(&c.docs, TEXT).unwrap();
         assert_eq!((text.value(0), text.value(1)), ("before", "after"));
@@ -547,8 +585,8 @@ pub(crate) mod tests {
         assert!(src.line.capacity() < 4 << 20, "{}", src.line.capacity());
     }
 
-    /// A batch closes at MAX_BATCH_TEXT_BYTES of text whatever `batch_size` says: 2 GiB of
-    /// text in one batch would overflow Arrow's 32-bit offsets.
+    /// A batch closes at `batch_bytes` of text whatever `batch_size` says, so memory does not
+    /// grow with document length.
     #[test]
     fn batches_are_cut_by_bytes() {
         let dir = tempfile::tempdir().unwrap();
@@ -556,13 +594,16 @@ pub(crate) mod tests {
         let text = "x".repeat(8 << 20);
         let line = format!("{{\"text\": \"{text}\"}}\n");
         std::fs::write(&p, line.repeat(40)).unwrap();
-        let mut src = JsonlSource::new(p, "big.jsonl".into(), input(), 1_000_000);
+        let lim = ReadLimits {
+            batch_bytes: 100 << 20,
+            ..limits(1_000_000)
+        };
+        let mut src = JsonlSource::new(p, "big.jsonl".into(), input(), lim);
         let mut sizes = vec![];
         while let Some(c) = src.next_chunk().unwrap() {
             sizes.push(c.docs.num_rows());
         }
-        let per_batch = (crate::document::MAX_BATCH_TEXT_BYTES / (8 << 20)) as usize;
-        assert_eq!(sizes, vec![per_batch, 40 - per_batch], "{sizes:?}");
+        assert_eq!(sizes, vec![13, 13, 13, 1], "{sizes:?}");
     }
 
     #[test]

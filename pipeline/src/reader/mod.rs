@@ -8,7 +8,8 @@ mod plan;
 mod text_files;
 
 pub use jsonl::replace_lone_surrogates;
-pub use plan::{plan_shards, InputKind, ShardSpec};
+pub(crate) use parquet_file::rows_per_batch;
+pub use plan::{plan_shards, InputKind, Part, ShardSpec};
 
 use std::path::Path;
 
@@ -77,6 +78,26 @@ pub(crate) const BOM: &[u8] = b"\xEF\xBB\xBF";
 /// Yields a shard's documents in order, a batch at a time.
 pub trait DocSource: Send {
     fn next_chunk(&mut self) -> Result<Option<ReadChunk>, PipelineError>;
+    /// Bytes of the shard's input on disk consumed so far (compressed bytes for a compressed
+    /// file), for progress; about, not exact.
+    fn consumed(&self) -> u64 {
+        0
+    }
+}
+
+/// A reader that counts the bytes read through it into a shared counter.
+pub(crate) struct Counting<R> {
+    pub inner: R,
+    pub count: std::sync::Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl<R: std::io::Read> std::io::Read for Counting<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.count
+            .fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed);
+        Ok(n)
+    }
 }
 
 /// How much a reader takes at a time.
@@ -84,6 +105,8 @@ pub trait DocSource: Send {
 pub struct ReadLimits {
     /// Documents per batch.
     pub batch_size: usize,
+    /// Text bytes per batch: a batch closes once it holds this much.
+    pub batch_bytes: u64,
     /// Records longer than this are skipped and quarantined (`record_too_large`).
     pub max_record_bytes: u64,
 }
@@ -95,34 +118,41 @@ pub fn open_shard(
     base_dir: &Path,
     limits: ReadLimits,
 ) -> Box<dyn DocSource> {
-    let batch_size = limits.batch_size;
-    match spec.kind {
-        InputKind::Jsonl => Box::new(
-            jsonl::JsonlSource::new(
-                spec.files[0].clone(),
-                display_path(&spec.files[0], base_dir),
-                input.clone(),
-                batch_size,
-            )
-            .with_max_record_bytes(limits.max_record_bytes),
-        ),
-        InputKind::Parquet => Box::new(parquet_file::ParquetSource::new(
-            spec.files[0].clone(),
-            display_path(&spec.files[0], base_dir),
+    let (file, name) = (
+        spec.files[0].clone(),
+        display_path(&spec.files[0], base_dir),
+    );
+    match (spec.kind, spec.part) {
+        (InputKind::Jsonl, part) => {
+            let src = jsonl::JsonlSource::new(file, name, input.clone(), limits);
+            Box::new(match part {
+                Part::Lines {
+                    start,
+                    end,
+                    first_line,
+                } => src.with_range(start, end, first_line),
+                _ => src,
+            })
+        }
+        (InputKind::Parquet, part) => {
+            let src = parquet_file::ParquetSource::new(file, name, input.clone(), limits);
+            Box::new(match part {
+                Part::RowGroups {
+                    start,
+                    end,
+                    first_row,
+                } => src.with_row_groups(start, end, first_row),
+                _ => src,
+            })
+        }
+        (InputKind::Text, _) => Box::new(text_files::TextFilesSource::new(
+            spec.files
+                .iter()
+                .map(|f| (f.clone(), display_path(f, base_dir)))
+                .collect(),
             input.clone(),
-            batch_size,
+            limits,
         )),
-        InputKind::Text => Box::new(
-            text_files::TextFilesSource::new(
-                spec.files
-                    .iter()
-                    .map(|f| (f.clone(), display_path(f, base_dir)))
-                    .collect(),
-                input.clone(),
-                batch_size,
-            )
-            .with_max_record_bytes(limits.max_record_bytes),
-        ),
     }
 }
 
@@ -149,6 +179,7 @@ mod fuzz {
     fn read_all(spec: &ShardSpec) -> (u64, u64, u64) {
         let limits = ReadLimits {
             batch_size: 7,
+            batch_bytes: 1000,
             max_record_bytes: 300,
         };
         let mut src = open_shard(spec, &input(), Path::new("/"), limits);
@@ -176,7 +207,7 @@ mod fuzz {
             ] {
                 let p = dir.path().join(name);
                 std::fs::write(&p, &bytes).unwrap();
-                let spec = ShardSpec { index: 0, input: 0, kind, files: vec![p] };
+                let spec = ShardSpec::whole(0, 0, kind, vec![p]);
                 let (docs, bad, records) = read_all(&spec);
                 prop_assert!(docs + bad >= 1, "{name}: nothing accounted for");
                 if kind != InputKind::Parquet {

@@ -12,7 +12,7 @@ use parquet::arrow::arrow_reader::{
     ArrowReaderMetadata, ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder,
 };
 
-use super::{DocSource, Quarantined, ReadChunk};
+use super::{DocSource, Quarantined, ReadChunk, ReadLimits};
 use crate::config::InputConfig;
 use crate::document::{DocBatchBuilder, Document};
 use crate::error::PipelineError;
@@ -21,7 +21,9 @@ pub(crate) struct ParquetSource {
     path: PathBuf,
     name: String,
     input: InputConfig,
-    batch_size: usize,
+    limits: ReadLimits,
+    /// Row groups `start..end` when the shard is part of the file (else all of them).
+    groups: Option<(usize, usize)>,
     /// The file's metadata, read once; each row group gets a reader of its own, so a
     /// damaged one is quarantined and the next is still read.
     meta: Option<ArrowReaderMetadata>,
@@ -34,12 +36,13 @@ pub(crate) struct ParquetSource {
 }
 
 impl ParquetSource {
-    pub(crate) fn new(path: PathBuf, name: String, input: InputConfig, batch_size: usize) -> Self {
+    pub(crate) fn new(path: PathBuf, name: String, input: InputConfig, limits: ReadLimits) -> Self {
         ParquetSource {
             path,
             name,
             input,
-            batch_size,
+            limits,
+            groups: None,
             meta: None,
             group: 0,
             reader: None,
@@ -47,6 +50,15 @@ impl ParquetSource {
             done: false,
             row: 0,
         }
+    }
+
+    /// Reads only row groups `start..end`, whose first row is row `first_row` of the file.
+    /// Damage to the file as a whole is reported by the part that starts at group 0.
+    pub(crate) fn with_row_groups(mut self, start: usize, end: usize, first_row: u64) -> Self {
+        self.groups = Some((start, end));
+        self.group = start;
+        self.row = first_row;
+        self
     }
 
     fn bad(&self, reason: &'static str, detail: String) -> Quarantined {
@@ -94,14 +106,17 @@ impl ParquetSource {
         Ok(meta)
     }
 
-    /// A reader of row group `g` alone, with its row count.
+    /// A reader of row group `g` alone, with its row count. Its batches hold about
+    /// `batch_bytes` (from the group's average row size) or `batch_size` rows, whichever is
+    /// fewer, so 1 MB documents do not make 1 GB batches.
     fn open_group(&self, g: usize) -> Result<(ParquetRecordBatchReader, u64), String> {
         let meta = self.meta.as_ref().expect("opened");
-        let rows = meta.metadata().row_group(g).num_rows() as u64;
+        let rg = meta.metadata().row_group(g);
+        let rows = rg.num_rows().max(0) as u64;
         let file = File::open(&self.path).map_err(|e| format!("cannot open: {e}"))?;
         let reader = ParquetRecordBatchReaderBuilder::new_with_metadata(file, meta.clone())
             .with_row_groups(vec![g])
-            .with_batch_size(self.batch_size)
+            .with_batch_size(rows_per_batch(&self.limits, rows, rg.total_byte_size()))
             .build()
             .map_err(|e| e.to_string())?;
         Ok((reader, rows))
@@ -205,7 +220,25 @@ impl ParquetSource {
     }
 }
 
+/// Rows per batch for a row group of `rows` rows and `bytes` uncompressed bytes.
+pub(crate) fn rows_per_batch(limits: &ReadLimits, rows: u64, bytes: i64) -> usize {
+    let per_row = (bytes.max(1) as u64).div_ceil(rows.max(1));
+    let by_bytes = (limits.batch_bytes / per_row).max(1);
+    (limits.batch_size as u64).min(by_bytes) as usize
+}
+
 impl DocSource for ParquetSource {
+    /// Compressed bytes of the row groups read to the end.
+    fn consumed(&self) -> u64 {
+        let Some(meta) = &self.meta else {
+            return 0;
+        };
+        let start = self.groups.map_or(0, |(start, _)| start);
+        (start..self.group)
+            .map(|g| meta.metadata().row_group(g).compressed_size().max(0) as u64)
+            .sum()
+    }
+
     fn next_chunk(&mut self) -> Result<Option<ReadChunk>, PipelineError> {
         if self.done {
             return Ok(None);
@@ -216,6 +249,10 @@ impl DocSource for ParquetSource {
             self.opened = true;
             match self.open() {
                 Ok(m) => self.meta = Some(m),
+                Err(_) if self.groups.is_some_and(|(start, _)| start > 0) => {
+                    self.done = true;
+                    return Ok(None);
+                }
                 Err(q) => {
                     self.done = true;
                     bad.push(q);
@@ -231,12 +268,15 @@ impl DocSource for ParquetSource {
         }
         let rows_before = self.row;
         if self.reader.is_none() {
-            let groups = self
-                .meta
-                .as_ref()
-                .expect("opened")
-                .metadata()
-                .num_row_groups();
+            let groups = match self.groups {
+                Some((_, end)) => end,
+                None => self
+                    .meta
+                    .as_ref()
+                    .expect("opened")
+                    .metadata()
+                    .num_row_groups(),
+            };
             if self.group >= groups {
                 self.done = true;
                 return Ok(None);
@@ -317,6 +357,7 @@ impl ParquetSource {
 mod tests {
     use super::*;
     use crate::document::{str_column, TEXT};
+    use crate::reader::jsonl::tests::limits;
     use arrow::datatypes::{Field, Schema};
     use parquet::file::properties::WriterProperties;
     use std::sync::Arc;
@@ -356,7 +397,7 @@ mod tests {
 
         let mut input = crate::reader::jsonl::tests::input();
         input.default_domain = "d".into();
-        let mut src = ParquetSource::new(p, "d.parquet".into(), input, 64);
+        let mut src = ParquetSource::new(p, "d.parquet".into(), input, limits(64));
         let (mut kept, mut bad, mut records) = (vec![], vec![], 0);
         while let Some(c) = src.next_chunk().unwrap() {
             records += c.records;

@@ -1,7 +1,15 @@
-//! Expands the configured inputs into an ordered list of shards. The order depends only on
-//! the config and the file names, never on the worker count.
+//! Expands the configured inputs into an ordered list of shards, cutting big files so that
+//! every worker has work on any input: an uncompressed JSONL file into byte ranges at line
+//! starts, a Parquet file into runs of row groups, text files into groups, each of about
+//! `run.shard_mb`. A compressed JSONL file cannot be cut; a big one is marked `wide`: it is
+//! decoded on one thread while every worker processes its batches. The plan depends only on
+//! the config and the files, never on the worker count, so a shard's identity (file, range)
+//! is stable across resumes.
 
+use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
+
+use rayon::prelude::*;
 
 use crate::config::{InputFormat, LoadedPipeline};
 use crate::error::PipelineError;
@@ -13,7 +21,28 @@ pub enum InputKind {
     Text,
 }
 
-/// One unit of parallel work: a JSONL or Parquet file, or a group of text files.
+/// Which part of its file a shard reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Part {
+    /// All of it (and all files of a text group).
+    Whole,
+    /// Bytes `start..end` of an uncompressed JSONL file, both at line starts; the range's
+    /// first line is line `first_line` (1-based) of the file, so ids and messages name the
+    /// same lines as an uncut read.
+    Lines {
+        start: u64,
+        end: u64,
+        first_line: u64,
+    },
+    /// Row groups `start..end` of a Parquet file; the first is row `first_row` (0-based).
+    RowGroups {
+        start: usize,
+        end: usize,
+        first_row: u64,
+    },
+}
+
+/// One unit of parallel work: (part of) a JSONL or Parquet file, or a group of text files.
 #[derive(Debug, Clone)]
 pub struct ShardSpec {
     pub index: usize,
@@ -21,6 +50,154 @@ pub struct ShardSpec {
     pub input: usize,
     pub kind: InputKind,
     pub files: Vec<PathBuf>,
+    pub part: Part,
+    /// Bytes of input on disk this shard reads (for progress).
+    pub size: u64,
+    /// A big file that cannot be cut (gzip, zstd): run alone, its batches on every worker.
+    pub wide: bool,
+}
+
+impl ShardSpec {
+    /// A shard reading the whole of `files`.
+    pub fn whole(index: usize, input: usize, kind: InputKind, files: Vec<PathBuf>) -> Self {
+        let size = files
+            .iter()
+            .map(|f| std::fs::metadata(f).map_or(0, |m| m.len()))
+            .sum();
+        ShardSpec {
+            index,
+            input,
+            kind,
+            files,
+            part: Part::Whole,
+            size,
+            wide: false,
+        }
+    }
+}
+
+fn is_compressed(path: &Path) -> bool {
+    let name = path.to_string_lossy().to_lowercase();
+    name.ends_with(".gz") || name.ends_with(".zst") || name.ends_with(".zstd")
+}
+
+/// Line starts that cut an uncompressed file of `len` bytes into ranges of about `target`.
+fn line_cuts(path: &Path, len: u64, target: u64) -> std::io::Result<Vec<u64>> {
+    let mut cuts = vec![0u64];
+    let mut r = BufReader::with_capacity(1 << 16, std::fs::File::open(path)?);
+    let mut pos = target;
+    while pos < len {
+        // The first line starting at or after `pos`: one past the first '\n' at pos-1 or later.
+        r.seek(SeekFrom::Start(pos - 1))?;
+        let mut at = pos - 1;
+        let cut = loop {
+            let buf = r.fill_buf()?;
+            if buf.is_empty() {
+                break len;
+            }
+            if let Some(i) = memchr::memchr(b'\n', buf) {
+                break at + i as u64 + 1;
+            }
+            let n = buf.len();
+            at += n as u64;
+            r.consume(n);
+        };
+        if cut >= len {
+            break;
+        }
+        cuts.push(cut);
+        pos = cut + target;
+    }
+    Ok(cuts)
+}
+
+/// Newlines in bytes `start..end` of `path`.
+fn count_lines(path: &Path, start: u64, end: u64) -> std::io::Result<u64> {
+    let mut f = std::fs::File::open(path)?;
+    f.seek(SeekFrom::Start(start))?;
+    let mut f = f.take(end - start);
+    let mut buf = vec![0u8; 1 << 20];
+    let mut n = 0u64;
+    loop {
+        let got = f.read(&mut buf)?;
+        if got == 0 {
+            return Ok(n);
+        }
+        n += memchr::memchr_iter(b'\n', &buf[..got]).count() as u64;
+    }
+}
+
+/// An uncompressed JSONL file as line ranges of about `target` bytes, with each range's
+/// first line number (the newlines are counted on every core).
+fn jsonl_parts(path: &Path, len: u64, target: u64) -> std::io::Result<Vec<(Part, u64)>> {
+    let mut cuts = line_cuts(path, len, target)?;
+    cuts.push(len);
+    let counts: Vec<u64> = cuts
+        .par_windows(2)
+        .map(|w| count_lines(path, w[0], w[1]))
+        .collect::<std::io::Result<_>>()?;
+    let mut first_line = 1;
+    Ok(cuts
+        .windows(2)
+        .zip(counts)
+        .map(|(w, n)| {
+            let part = Part::Lines {
+                start: w[0],
+                end: w[1],
+                first_line,
+            };
+            first_line += n;
+            (part, w[1] - w[0])
+        })
+        .collect())
+}
+
+/// A Parquet file as runs of row groups of about `target` compressed bytes; `None` when its
+/// footer cannot be read (the reader then quarantines the file as a whole).
+fn parquet_parts(path: &Path, target: u64) -> Option<Vec<(Part, u64)>> {
+    use parquet::file::reader::{FileReader, SerializedFileReader};
+    let reader = SerializedFileReader::new(std::fs::File::open(path).ok()?).ok()?;
+    let meta = reader.metadata();
+    let groups = meta.num_row_groups();
+    if groups < 2 {
+        return None;
+    }
+    let mut parts = Vec::new();
+    let (mut start, mut first_row, mut rows, mut size) = (0, 0u64, 0u64, 0u64);
+    for g in 0..groups {
+        let rg = meta.row_group(g);
+        size += rg.compressed_size().max(0) as u64;
+        rows += rg.num_rows().max(0) as u64;
+        if size >= target || g + 1 == groups {
+            let part = Part::RowGroups {
+                start,
+                end: g + 1,
+                first_row,
+            };
+            parts.push((part, size));
+            (start, first_row, size) = (g + 1, first_row + rows, 0);
+            rows = 0;
+        }
+    }
+    Some(parts)
+}
+
+/// The shards of one file of a cuttable kind.
+fn file_parts(path: &Path, kind: InputKind, target: u64) -> Result<Vec<(Part, u64)>, String> {
+    let len = std::fs::metadata(path)
+        .map_err(|e| format!("{}: {e}", path.display()))?
+        .len();
+    let whole = vec![(Part::Whole, len)];
+    if len <= target {
+        return Ok(whole);
+    }
+    match kind {
+        InputKind::Jsonl if !is_compressed(path) => {
+            jsonl_parts(path, len, target).map_err(|e| format!("{}: {e}", path.display()))
+        }
+        InputKind::Parquet => Ok(parquet_parts(path, target).unwrap_or(whole)),
+        _ => Ok(whole),
+    }
 }
 
 fn kind_of(path: &Path) -> Option<InputKind> {
@@ -61,7 +238,8 @@ pub fn plan_shards(p: &LoadedPipeline) -> Result<Vec<ShardSpec>, PipelineError> 
         path: p.config_path.clone(),
         message,
     };
-    let mut shards = Vec::new();
+    let target = p.config.run.shard_mb << 20;
+    let mut shards: Vec<Planned> = Vec::new();
     for (i, input) in p.config.inputs.iter().enumerate() {
         let mut files: Vec<(PathBuf, InputKind)> = Vec::new();
         for pat in &input.paths {
@@ -134,19 +312,38 @@ pub fn plan_shards(p: &LoadedPipeline) -> Result<Vec<ShardSpec>, PipelineError> 
         files.sort();
         files.dedup();
         let mut text_group: Vec<PathBuf> = Vec::new();
+        let mut group_bytes = 0u64;
         for (path, kind) in files {
             match kind {
                 InputKind::Text => {
+                    group_bytes += std::fs::metadata(&path).map_or(0, |m| m.len());
                     text_group.push(path);
-                    if text_group.len() == input.files_per_shard {
-                        shards.push((i, InputKind::Text, std::mem::take(&mut text_group)));
+                    if text_group.len() == input.files_per_shard || group_bytes >= target {
+                        let files = std::mem::take(&mut text_group);
+                        shards.push(Planned::group(i, files, group_bytes));
+                        group_bytes = 0;
                     }
                 }
-                k => shards.push((i, k, vec![path])),
+                k => {
+                    let parts = file_parts(&path, k, target)
+                        .map_err(|e| cfg_err(format!("input[{i}]: cannot plan shards: {e}")))?;
+                    let wide =
+                        k == InputKind::Jsonl && is_compressed(&path) && parts[0].1 > target / 4;
+                    for (part, size) in parts {
+                        shards.push(Planned {
+                            input: i,
+                            kind: k,
+                            files: vec![path.clone()],
+                            part,
+                            size,
+                            wide,
+                        });
+                    }
+                }
             }
         }
         if !text_group.is_empty() {
-            shards.push((i, InputKind::Text, text_group));
+            shards.push(Planned::group(i, text_group, group_bytes));
         }
     }
     if shards.is_empty() {
@@ -157,18 +354,136 @@ pub fn plan_shards(p: &LoadedPipeline) -> Result<Vec<ShardSpec>, PipelineError> 
     Ok(shards
         .into_iter()
         .enumerate()
-        .map(|(index, (input, kind, files))| ShardSpec {
+        .map(|(index, s)| ShardSpec {
             index,
-            input,
-            kind,
-            files,
+            input: s.input,
+            kind: s.kind,
+            files: s.files,
+            part: s.part,
+            size: s.size,
+            wide: s.wide,
         })
         .collect())
+}
+
+/// A shard before numbering.
+struct Planned {
+    input: usize,
+    kind: InputKind,
+    files: Vec<PathBuf>,
+    part: Part,
+    size: u64,
+    wide: bool,
+}
+
+impl Planned {
+    fn group(input: usize, files: Vec<PathBuf>, size: u64) -> Self {
+        Planned {
+            input,
+            kind: InputKind::Text,
+            files,
+            part: Part::Whole,
+            size,
+            wide: false,
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::document::{str_column, ID, TEXT};
+    use crate::reader::jsonl::tests::{input, limits};
+    use crate::reader::open_shard;
+    use arrow::array::Array;
+
+    /// (id, text) of every document of `spec`, and the quarantine details.
+    fn read(spec: &ShardSpec) -> (Vec<(String, String)>, Vec<String>) {
+        let mut src = open_shard(spec, &input(), Path::new("/"), limits(7));
+        let (mut docs, mut bad) = (vec![], vec![]);
+        while let Some(c) = src.next_chunk().unwrap() {
+            let (id, t) = (
+                str_column(&c.docs, ID).unwrap(),
+                str_column(&c.docs, TEXT).unwrap(),
+            );
+            docs.extend((0..t.len()).map(|i| (id.value(i).to_string(), t.value(i).to_string())));
+            bad.extend(c.bad.into_iter().map(|q| q.detail));
+        }
+        (docs, bad)
+    }
+
+    /// Reading the parts one after another gives what reading the whole file gives.
+    fn parts_read_like_the_whole(path: &Path, kind: InputKind, parts: Vec<(Part, u64)>) {
+        assert!(parts.len() > 2, "{parts:?}");
+        let whole = read(&ShardSpec::whole(0, 0, kind, vec![path.to_path_buf()]));
+        let (mut docs, mut bad) = (vec![], vec![]);
+        for (part, _) in parts {
+            let mut spec = ShardSpec::whole(0, 0, kind, vec![path.to_path_buf()]);
+            spec.part = part;
+            let (d, b) = read(&spec);
+            docs.extend(d);
+            bad.extend(b);
+        }
+        assert_eq!((docs, bad), whole);
+    }
+
+    #[test]
+    fn jsonl_line_ranges_read_like_the_whole_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("f.jsonl");
+        let mut text = String::new();
+        for i in 0..500 {
+            match i % 7 {
+                0 => text.push_str(&format!("{{\"text\": \"no id {i}\"}}\n")),
+                1 => text.push_str("not json\n"),
+                2 => text.push('\n'),
+                _ => text.push_str(&format!(
+                    "{{\"id\": \"d{i}\", \"text\": \"{}\"}}\n",
+                    "w ".repeat(i % 50)
+                )),
+            }
+        }
+        std::fs::write(&p, &text).unwrap();
+        let len = text.len() as u64;
+        let parts = jsonl_parts(&p, len, len / 9).unwrap();
+        for (part, _) in &parts {
+            let Part::Lines { start, end, .. } = *part else {
+                panic!()
+            };
+            assert!(start == 0 || text.as_bytes()[start as usize - 1] == b'\n');
+            assert!(end == len || text.as_bytes()[end as usize - 1] == b'\n');
+        }
+        parts_read_like_the_whole(&p, InputKind::Jsonl, parts);
+    }
+
+    #[test]
+    fn parquet_row_group_runs_read_like_the_whole_file() {
+        use arrow::array::{RecordBatch, StringArray};
+        use arrow::datatypes::{DataType, Field, Schema};
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("f.parquet");
+        let schema =
+            std::sync::Arc::new(Schema::new(vec![Field::new("text", DataType::Utf8, true)]));
+        let props = parquet::file::properties::WriterProperties::builder()
+            .set_max_row_group_row_count(Some(100))
+            .build();
+        let f = std::fs::File::create(&p).unwrap();
+        let mut w = parquet::arrow::ArrowWriter::try_new(f, schema.clone(), Some(props)).unwrap();
+        let texts: Vec<Option<String>> = (0..1000)
+            .map(|i| (i % 13 != 0).then(|| format!("document {i} {}", "x".repeat(i % 40))))
+            .collect();
+        let batch = RecordBatch::try_new(
+            schema,
+            vec![std::sync::Arc::new(StringArray::from(texts)) as _],
+        )
+        .unwrap();
+        w.write(&batch).unwrap();
+        let meta = w.close().unwrap();
+        assert_eq!(meta.row_groups().len(), 10);
+        let size: i64 = meta.row_groups().iter().map(|g| g.compressed_size()).sum();
+        let parts = parquet_parts(&p, size as u64 / 4).unwrap();
+        parts_read_like_the_whole(&p, InputKind::Parquet, parts);
+    }
 
     #[test]
     fn formats_from_names() {

@@ -2,42 +2,42 @@
 
 use std::path::PathBuf;
 
-use super::{raw_lossy, DocSource, Quarantined, ReadChunk, Repairs, BOM};
+use super::{raw_lossy, DocSource, Quarantined, ReadChunk, ReadLimits, Repairs, BOM};
 use crate::config::InputConfig;
-use crate::document::{DocBatchBuilder, Document, MAX_BATCH_TEXT_BYTES};
+use crate::document::{DocBatchBuilder, Document};
 use crate::error::PipelineError;
 
 pub(crate) struct TextFilesSource {
     files: Vec<(PathBuf, String)>,
     next: usize,
     input: InputConfig,
-    batch_size: usize,
-    max_record_bytes: u64,
+    /// Files longer than `max_record_bytes` are not read and are quarantined as
+    /// `record_too_large`.
+    limits: ReadLimits,
+    consumed: u64,
 }
 
 impl TextFilesSource {
     pub(crate) fn new(
         files: Vec<(PathBuf, String)>,
         input: InputConfig,
-        batch_size: usize,
+        limits: ReadLimits,
     ) -> Self {
         TextFilesSource {
             files,
             next: 0,
             input,
-            batch_size,
-            max_record_bytes: u64::MAX,
+            limits,
+            consumed: 0,
         }
-    }
-
-    /// Files longer than `max` bytes are not read and are quarantined as `record_too_large`.
-    pub(crate) fn with_max_record_bytes(mut self, max: u64) -> Self {
-        self.max_record_bytes = max;
-        self
     }
 }
 
 impl DocSource for TextFilesSource {
+    fn consumed(&self) -> u64 {
+        self.consumed
+    }
+
     fn next_chunk(&mut self) -> Result<Option<ReadChunk>, PipelineError> {
         if self.next >= self.files.len() {
             return Ok(None);
@@ -48,8 +48,10 @@ impl DocSource for TextFilesSource {
         let mut bytes = 0;
         let mut repairs = Repairs::default();
         while self.next < self.files.len()
-            && docs.len() + bad.len() < self.batch_size
-            && docs.text_bytes() < MAX_BATCH_TEXT_BYTES
+            && docs.has_room(
+                self.limits.batch_size.saturating_sub(bad.len()),
+                self.limits.batch_bytes,
+            )
         {
             let (path, name) = &self.files[self.next];
             self.next += 1;
@@ -61,12 +63,13 @@ impl DocSource for TextFilesSource {
                 raw: raw_lossy(raw),
             };
             let size = std::fs::metadata(path).map_or(0, |m| m.len());
-            if size > self.max_record_bytes {
+            self.consumed += size;
+            if size > self.limits.max_record_bytes {
                 bad.push(quarantine(
                     "record_too_large",
                     format!(
                         "{name}: file of {size} bytes is over run.max_record_bytes = {}",
-                        self.max_record_bytes
+                        self.limits.max_record_bytes
                     ),
                     b"",
                 ));

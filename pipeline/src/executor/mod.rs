@@ -1,0 +1,491 @@
+//! The executor: runs a loaded pipeline over its shards, phase by phase, as a set of tasks
+//! that each write atomically and leave a marker, so rerunning the same command after a crash
+//! resumes where it stopped and gives byte-identical output, whatever the worker count.
+//!
+//! A run's [`Task`]s: each shard through each phase; the pieces of a barrier's resolve (its
+//! partitions), then the rest of it (e.g. MinHash's union-find); the merged stats. This file
+//! is the local scheduler of those tasks, on one thread pool; `shard.rs` runs one shard, and
+//! [`OutputLayout`](crate::layout::OutputLayout) names every file under `OUT/`.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use arrow::array::RecordBatch;
+use rayon::prelude::*;
+use serde::Deserialize;
+
+use crate::config::LoadedPipeline;
+use crate::document::text_bytes;
+use crate::error::PipelineError;
+use crate::layout::OutputLayout;
+use crate::lock::{RunLock, LOCK_FILE};
+use crate::progress::Progress;
+use crate::reader::{plan_shards, DocSource, ReadChunk, ReadLimits, ShardSpec};
+use crate::stage::{Barrier, Stage, StageKind};
+use crate::stats::{RunStats, ShardStats};
+
+mod identity;
+mod shard;
+
+use identity::{run_identity, RunIdentity};
+
+/// Options of one invocation (not part of the run's identity: any value gives the same output).
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    pub workers: Option<usize>,
+    /// Override of `output.dir`.
+    pub out_dir: Option<PathBuf>,
+}
+
+#[derive(Debug)]
+pub struct RunSummary {
+    pub out_dir: PathBuf,
+    pub stats: RunStats,
+    /// Shards processed by this invocation (all phases), as opposed to found done.
+    pub shards_processed: usize,
+    pub already_complete: bool,
+    pub wall_seconds: f64,
+}
+
+/// A run's stages split at barriers: phase K ends with barrier K (except the last phase).
+struct Phase<'a> {
+    index: usize,
+    /// (position in the run, stage) — position 0 is the reader.
+    stages: Vec<(usize, &'a dyn Stage)>,
+    /// The barrier ending this phase, with its position.
+    barrier: Option<(usize, &'a dyn Barrier)>,
+}
+
+pub struct Executor<'a> {
+    pipeline: &'a LoadedPipeline,
+    layout: OutputLayout,
+    workers: usize,
+    shards: Vec<ShardSpec>,
+    phases: Vec<Phase<'a>>,
+    /// Test hook: sleep this long after each shard (makes crash tests deterministic).
+    shard_delay: Option<std::time::Duration>,
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> PipelineError + '_ {
+    move |e| PipelineError::io(path, e)
+}
+
+fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), PipelineError> {
+    crate::durable::write_atomic(path, bytes).map_err(io(path))
+}
+
+fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<T, PipelineError> {
+    let bytes = std::fs::read(path).map_err(io(path))?;
+    serde_json::from_slice(&bytes).map_err(|e| PipelineError::OutputState {
+        dir: path.to_path_buf(),
+        message: format!("cannot parse: {e}; delete the output dir to start over"),
+    })
+}
+
+fn remove_tmp_files(dir: &Path) -> Result<(), PipelineError> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Ok(());
+    };
+    for e in entries {
+        let e = e.map_err(io(dir))?;
+        let p = e.path();
+        if e.file_type().map_err(io(&p))?.is_dir() {
+            remove_tmp_files(&p)?;
+        } else if p.extension().is_some_and(|x| x == "tmp") {
+            std::fs::remove_file(&p).map_err(io(&p))?;
+        }
+    }
+    Ok(())
+}
+
+/// One unit of a run's work. Each writes its outputs atomically and leaves a marker, so
+/// running one twice is harmless and a rerun skips what is done. [`Executor::run`] schedules
+/// them on one machine's threads; any scheduler that runs a phase's tasks before the next
+/// phase's, on machines that share `OUT`, gives the same output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Task {
+    /// Shard `shard` through phase `phase`.
+    Shard { phase: usize, shard: usize },
+    /// Piece `part` of the resolve of the barrier that ends phase `phase`.
+    ResolvePart { phase: usize, part: usize },
+    /// The rest of that resolve, once all its pieces are done.
+    Resolve { phase: usize },
+}
+
+impl<'a> Executor<'a> {
+    pub fn new(pipeline: &'a LoadedPipeline, opts: &RunOptions) -> Result<Self, PipelineError> {
+        let out = match &opts.out_dir {
+            Some(d) => d.clone(),
+            None => pipeline.resolve(&pipeline.config.output.dir),
+        };
+        let workers = opts
+            .workers
+            .or(pipeline.config.run.workers)
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+        if workers == 0 {
+            return Err(PipelineError::Config {
+                path: pipeline.config_path.clone(),
+                message: "--workers must be at least 1".into(),
+            });
+        }
+        let shards = plan_shards(pipeline)?;
+        let shard_delay = std::env::var("SLUICE_TEST_SHARD_DELAY_MS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .map(std::time::Duration::from_millis);
+        Ok(Executor {
+            pipeline,
+            layout: OutputLayout::new(out),
+            workers,
+            shards,
+            phases: split_phases(&pipeline.stages),
+            shard_delay,
+        })
+    }
+
+    pub fn out_dir(&self) -> &Path {
+        self.layout.root()
+    }
+
+    pub fn layout(&self) -> &OutputLayout {
+        &self.layout
+    }
+
+    pub fn shards(&self) -> &[ShardSpec] {
+        &self.shards
+    }
+
+    fn stage_names(&self) -> Vec<String> {
+        std::iter::once("read".to_string())
+            .chain(self.pipeline.stages.iter().map(|s| s.name().to_string()))
+            .collect()
+    }
+
+    /// Every task of phase `phase`, in the order they may run: its shards, then (if the
+    /// phase ends at a barrier) the resolve's pieces, then the resolve.
+    pub fn phase_tasks(&self, phase: usize) -> Vec<Task> {
+        let mut tasks: Vec<Task> = (0..self.shards.len())
+            .map(|shard| Task::Shard { phase, shard })
+            .collect();
+        if let Some((_, b)) = self.phases[phase].barrier {
+            tasks.extend((0..b.resolve_parts()).map(|part| Task::ResolvePart { phase, part }));
+            tasks.push(Task::Resolve { phase });
+        }
+        tasks
+    }
+
+    /// Whether `task` left its marker.
+    pub fn is_done(&self, task: Task) -> bool {
+        match task {
+            Task::Shard { phase, shard } => self.layout.done_marker(phase, shard).exists(),
+            Task::ResolvePart { phase, part } => {
+                self.layout.resolve_part_done(phase, part).exists()
+                    || self.layout.resolved(phase).exists()
+            }
+            Task::Resolve { phase } => self.layout.resolved(phase).exists(),
+        }
+    }
+
+    /// Checks that `OUT` is empty or holds this same run; records the run if new.
+    fn claim_output(&self) -> Result<(), PipelineError> {
+        let ident: RunIdentity = run_identity(self.pipeline, &self.shards, self.phases.len())?;
+        let out = self.layout.root();
+        let run_file = self.layout.run_file();
+        if run_file.exists() {
+            let found: RunIdentity = read_json(&run_file)?;
+            if found != ident {
+                return Err(PipelineError::OutputState {
+                    dir: out.to_path_buf(),
+                    message: "holds a run of a different config or different input files; \
+                              use a new output dir (or delete this one to start over)"
+                        .into(),
+                });
+            }
+            return Ok(());
+        }
+        let foreign: Vec<_> = std::fs::read_dir(out)
+            .map_err(io(out))?
+            .filter_map(Result::ok)
+            .map(|e| e.file_name())
+            .filter(|n| n != LOCK_FILE)
+            .collect();
+        if !foreign.is_empty() {
+            return Err(PipelineError::OutputState {
+                dir: out.to_path_buf(),
+                message: format!(
+                    "is not empty ({} entries) and holds no sluice run; choose a new or empty output dir",
+                    foreign.len()
+                ),
+            });
+        }
+        write_atomic(
+            &run_file,
+            &serde_json::to_vec_pretty(&ident).expect("serializes"),
+        )
+    }
+
+    /// Runs (or resumes) the pipeline to completion.
+    pub fn run(&self) -> Result<RunSummary, PipelineError> {
+        self.run_with(&|_, _| Ok(()))
+    }
+
+    /// Like [`run`](Self::run), with `finish(out_dir, workers)` called after curation, under
+    /// the run's lock and before the run is marked complete (the tokenize phase uses it): if
+    /// it fails or the process dies in it, the next run calls it again.
+    pub fn run_with(
+        &self,
+        finish: &dyn Fn(&Path, usize) -> Result<(), PipelineError>,
+    ) -> Result<RunSummary, PipelineError> {
+        let started = Instant::now();
+        let out = self.layout.root().to_path_buf();
+        let _lock = RunLock::acquire(&out)?;
+        self.claim_output()?;
+        if self.layout.complete().exists() {
+            let stats: RunStats = read_json(&self.layout.stats())?;
+            tracing::info!(out = %out.display(), "run already complete; nothing to do");
+            return Ok(RunSummary {
+                out_dir: out,
+                stats,
+                shards_processed: 0,
+                already_complete: true,
+                wall_seconds: started.elapsed().as_secs_f64(),
+            });
+        }
+        for d in self.layout.swept_dirs() {
+            remove_tmp_files(&d)?;
+        }
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(self.workers)
+            .build()
+            .map_err(|e| PipelineError::OutputState {
+                dir: out.clone(),
+                message: format!("cannot start {} worker threads: {e}", self.workers),
+            })?;
+        let mut processed = 0;
+        for phase in &self.phases {
+            processed += self.run_phase_shards(phase, &pool)?;
+            if phase.barrier.is_some() {
+                self.resolve_barrier(phase.index, &pool)?;
+            }
+        }
+        let stats = self.merge_stats()?;
+        finish(&out, self.workers)?;
+        write_atomic(&self.layout.complete(), b"{}")?;
+        self.remove_intermediates();
+        Ok(RunSummary {
+            out_dir: out,
+            stats,
+            shards_processed: processed,
+            already_complete: false,
+            wall_seconds: started.elapsed().as_secs_f64(),
+        })
+    }
+
+    /// Runs the phase's unfinished shards: the cut ones on every worker at once, then each
+    /// `wide` one alone with its batches on every worker. Returns how many ran.
+    fn run_phase_shards(
+        &self,
+        phase: &Phase<'_>,
+        pool: &rayon::ThreadPool,
+    ) -> Result<usize, PipelineError> {
+        let done = |shard| {
+            self.is_done(Task::Shard {
+                phase: phase.index,
+                shard,
+            })
+        };
+        let pending: Vec<&ShardSpec> = self.shards.iter().filter(|s| !done(s.index)).collect();
+        let (unit, total, finished) = shard::progress_units(self, phase.index, &done)?;
+        let progress = Progress::new(
+            &format!("phase {}/{}", phase.index + 1, self.phases.len()),
+            unit,
+            (total, finished),
+            (self.shards.len(), self.shards.len() - pending.len()),
+        );
+        let (wide, narrow): (Vec<&ShardSpec>, Vec<&ShardSpec>) =
+            pending.iter().partition(|s| s.wide && self.workers > 1);
+        let results: Vec<Result<_, PipelineError>> = pool.install(|| {
+            narrow
+                .par_iter()
+                .map(|spec| self.run_shard(phase, spec, None, &progress))
+                .collect()
+        });
+        results.into_iter().collect::<Result<Vec<_>, _>>()?;
+        for spec in wide {
+            self.run_shard(phase, spec, Some(pool), &progress)?;
+        }
+        progress.finish();
+        Ok(pending.len())
+    }
+
+    /// Runs the unfinished pieces of barrier `phase`'s resolve on every worker, then the
+    /// rest of it, leaving a marker after each.
+    fn resolve_barrier(&self, phase: usize, pool: &rayon::ThreadPool) -> Result<(), PipelineError> {
+        let tasks: Vec<Task> = self
+            .phase_tasks(phase)
+            .into_iter()
+            .filter(|t| !matches!(t, Task::Shard { .. }) && !self.is_done(*t))
+            .collect();
+        if tasks.is_empty() {
+            return Ok(());
+        }
+        let (_, barrier) = self.phases[phase].barrier.expect("phase ends at a barrier");
+        tracing::info!(stage = barrier.name(), "resolving barrier");
+        let parts: Vec<Task> = tasks
+            .iter()
+            .copied()
+            .filter(|t| matches!(t, Task::ResolvePart { .. }))
+            .collect();
+        let results: Vec<_> =
+            pool.install(|| parts.par_iter().map(|t| self.run_task(*t)).collect());
+        results.into_iter().collect::<Result<Vec<()>, _>>()?;
+        self.run_task(Task::Resolve { phase })
+    }
+
+    /// Runs one task of a barrier's resolve (shards run through [`run_phase_shards`]).
+    pub fn run_task(&self, task: Task) -> Result<(), PipelineError> {
+        let resolve_err = |phase: usize, b: &dyn Barrier| {
+            let pos = self.phases[phase].barrier.expect("barrier").0;
+            let stage = format!("{} (stage {pos})", b.name());
+            move |source| PipelineError::Stage {
+                stage,
+                shard: 0,
+                source,
+            }
+        };
+        let n = self.shards.len();
+        match task {
+            Task::Shard { .. } => Err(PipelineError::OutputState {
+                dir: self.layout.root().to_path_buf(),
+                message: "internal: shard tasks run through the phase scheduler".into(),
+            }),
+            Task::ResolvePart { phase, part } => {
+                let (_, b) = self.phases[phase].barrier.expect("barrier");
+                b.resolve_part(&self.layout.barrier_dir(phase), n, part, self.workers)
+                    .map_err(resolve_err(phase, b))?;
+                write_atomic(&self.layout.resolve_part_done(phase, part), b"")
+            }
+            Task::Resolve { phase } => {
+                let (_, b) = self.phases[phase].barrier.expect("barrier");
+                b.resolve(&self.layout.barrier_dir(phase), n, self.workers)
+                    .map_err(resolve_err(phase, b))?;
+                write_atomic(&self.layout.resolved(phase), b"")
+            }
+        }
+    }
+
+    /// Merges every shard's stats of every phase into `stats.json`.
+    fn merge_stats(&self) -> Result<RunStats, PipelineError> {
+        let mut all = Vec::new();
+        for phase in &self.phases {
+            for s in &self.shards {
+                all.push(read_json::<ShardStats>(
+                    &self.layout.done_marker(phase.index, s.index),
+                )?);
+            }
+        }
+        let stats = RunStats::merge(&self.stage_names(), self.phases.len(), &all);
+        write_atomic(
+            &self.layout.stats(),
+            &serde_json::to_vec_pretty(&stats).expect("serializes"),
+        )?;
+        Ok(stats)
+    }
+
+    /// Rows handed across barriers are not needed once the run is complete.
+    fn remove_intermediates(&self) {
+        for phase in &self.phases {
+            let _ = std::fs::remove_dir_all(self.layout.barrier_dir(phase.index));
+            for s in &self.shards {
+                let _ = std::fs::remove_file(self.layout.intermediate(phase.index, s.index));
+            }
+        }
+    }
+}
+
+/// A run's stages split at barriers: phase K ends with barrier K (except the last phase).
+fn split_phases(stages: &[StageKind]) -> Vec<Phase<'_>> {
+    let mut phases = vec![Phase {
+        index: 0,
+        stages: vec![],
+        barrier: None,
+    }];
+    for (i, s) in stages.iter().enumerate() {
+        let pos = i + 1;
+        let cur = phases.last_mut().expect("one phase at least");
+        match s {
+            StageKind::Stream(s) => cur.stages.push((pos, s.as_ref())),
+            StageKind::Barrier(b) => {
+                cur.barrier = Some((pos, b.as_ref()));
+                let index = phases.len();
+                phases.push(Phase {
+                    index,
+                    stages: vec![],
+                    barrier: None,
+                });
+            }
+        }
+    }
+    phases
+}
+
+/// Reads back the rows a shard passed across a barrier.
+struct IntermediateSource {
+    reader: Option<parquet::arrow::arrow_reader::ParquetRecordBatchReader>,
+    path: PathBuf,
+}
+
+impl IntermediateSource {
+    fn open(path: PathBuf, limits: ReadLimits) -> Result<Self, PipelineError> {
+        if !path.exists() {
+            // The shard had no rows left at the barrier.
+            return Ok(IntermediateSource { reader: None, path });
+        }
+        let file = std::fs::File::open(&path).map_err(io(&path))?;
+        let pq = |source| PipelineError::Parquet {
+            path: path.clone(),
+            source,
+        };
+        let builder = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
+            .map_err(pq)?;
+        // Batches of about `batch_mb`, from the file's average row size.
+        let meta = builder.metadata().clone();
+        let rows = meta.file_metadata().num_rows().max(0) as u64;
+        let bytes = meta.row_groups().iter().map(|g| g.total_byte_size()).sum();
+        let batch = crate::reader::rows_per_batch(&limits, rows, bytes);
+        let reader =
+            builder
+                .with_batch_size(batch)
+                .build()
+                .map_err(|source| PipelineError::Parquet {
+                    path: path.clone(),
+                    source,
+                })?;
+        Ok(IntermediateSource {
+            reader: Some(reader),
+            path,
+        })
+    }
+}
+
+impl DocSource for IntermediateSource {
+    fn next_chunk(&mut self) -> Result<Option<ReadChunk>, PipelineError> {
+        let Some(r) = self.reader.as_mut() else {
+            return Ok(None);
+        };
+        match r.next() {
+            None => Ok(None),
+            Some(Err(e)) => Err(PipelineError::Arrow {
+                path: self.path.clone(),
+                source: e,
+            }),
+            Some(Ok(docs)) => Ok(Some(ReadChunk {
+                records: docs.num_rows() as u64,
+                bytes: text_bytes(&docs),
+                docs: docs as RecordBatch,
+                bad: vec![],
+                repairs: Default::default(),
+            })),
+        }
+    }
+}

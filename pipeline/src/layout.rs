@@ -1,0 +1,128 @@
+//! `OutputLayout`: every path under a run's output directory, in one place. The executor,
+//! the task entry points and the readers of a finished run (report, inspect, tokenize) name
+//! files through it instead of joining strings of their own.
+//!
+//! ```text
+//! OUT/
+//!   curated/part-NNNNN.parquet         kept documents of shard NNNNN (a Parquet dataset)
+//!   curated-jsonl/part-NNNNN.jsonl     the same as JSON lines (output.jsonl = true)
+//!   rejected/phaseK-part-NNNNN.parquet dropped and quarantined documents with reasons
+//!   stats.json                         merged per-stage statistics, once the run completes
+//!   work/run.json                      the run's fingerprint (config + input files)
+//!   work/phase-K/done-NNNNN.json       shard NNNNN finished phase K (its stats)
+//!   work/phase-K/part-NNNNN.parquet    rows passed from phase K to K+1 across a barrier
+//!   work/phase-K/resolved              barrier K resolved
+//!   work/barrier-K/                    barrier K's own files
+//!   work/complete.json                 the run finished
+//! ```
+
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Clone)]
+pub struct OutputLayout {
+    root: PathBuf,
+}
+
+impl OutputLayout {
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        OutputLayout { root: root.into() }
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// Directories whose leftover `.tmp` files a restart removes.
+    pub fn swept_dirs(&self) -> [PathBuf; 4] {
+        ["curated", "curated-jsonl", "rejected", "work"].map(|d| self.root.join(d))
+    }
+
+    pub fn curated(&self, shard: usize) -> PathBuf {
+        self.root
+            .join("curated")
+            .join(format!("part-{shard:05}.parquet"))
+    }
+
+    pub fn curated_jsonl(&self, shard: usize) -> PathBuf {
+        self.root
+            .join("curated-jsonl")
+            .join(format!("part-{shard:05}.jsonl"))
+    }
+
+    pub fn rejected(&self, phase: usize, shard: usize) -> PathBuf {
+        self.root
+            .join("rejected")
+            .join(format!("phase{phase}-part-{shard:05}.parquet"))
+    }
+
+    pub fn stats(&self) -> PathBuf {
+        self.root.join("stats.json")
+    }
+
+    pub fn work(&self) -> PathBuf {
+        self.root.join("work")
+    }
+
+    pub fn run_file(&self) -> PathBuf {
+        self.work().join("run.json")
+    }
+
+    pub fn complete(&self) -> PathBuf {
+        self.work().join("complete.json")
+    }
+
+    pub fn phase_dir(&self, phase: usize) -> PathBuf {
+        self.work().join(format!("phase-{phase}"))
+    }
+
+    pub fn barrier_dir(&self, phase: usize) -> PathBuf {
+        self.work().join(format!("barrier-{phase}"))
+    }
+
+    pub fn done_marker(&self, phase: usize, shard: usize) -> PathBuf {
+        self.phase_dir(phase).join(format!("done-{shard:05}.json"))
+    }
+
+    pub fn resolved(&self, phase: usize) -> PathBuf {
+        self.phase_dir(phase).join("resolved")
+    }
+
+    /// Marker of one piece (partition) of barrier `phase`'s resolve.
+    pub fn resolve_part_done(&self, phase: usize, part: usize) -> PathBuf {
+        self.phase_dir(phase)
+            .join(format!("resolve-{part:05}.done"))
+    }
+
+    pub fn intermediate(&self, phase: usize, shard: usize) -> PathBuf {
+        self.phase_dir(phase)
+            .join(format!("part-{shard:05}.parquet"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The names are the on-disk contract that resumes and readers of a run rely on.
+    #[test]
+    fn names_are_stable() {
+        let l = OutputLayout::new("/o");
+        assert_eq!(l.curated(3), Path::new("/o/curated/part-00003.parquet"));
+        assert_eq!(
+            l.rejected(1, 2),
+            Path::new("/o/rejected/phase1-part-00002.parquet")
+        );
+        assert_eq!(
+            l.done_marker(0, 7),
+            Path::new("/o/work/phase-0/done-00007.json")
+        );
+        assert_eq!(
+            l.intermediate(0, 7),
+            Path::new("/o/work/phase-0/part-00007.parquet")
+        );
+        assert_eq!(
+            l.curated_jsonl(0),
+            Path::new("/o/curated-jsonl/part-00000.jsonl")
+        );
+    }
+}
