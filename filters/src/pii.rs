@@ -248,9 +248,12 @@ fn section_number(full: &str, s: usize, e: usize) -> bool {
 
 fn after_version_word(text: &str, at: usize) -> bool {
     let before = text[..at].trim_end_matches([' ', ':', '\t']);
+    // One past the last character that is not part of a word (which may be several bytes).
     let word_start = before
-        .rfind(|c: char| !c.is_alphanumeric())
-        .map_or(0, |i| i + 1);
+        .char_indices()
+        .rev()
+        .find(|(_, c)| !c.is_alphanumeric())
+        .map_or(0, |(i, c)| i + c.len_utf8());
     let word = before[word_start..].to_lowercase();
     VERSION_WORDS.contains(&word.as_str())
 }
@@ -582,6 +585,24 @@ mod tests {
         assert!(
             masked.contains("Card <CREDIT_CARD>.") && masked.contains("Server <IP> and <IP>."),
             "{masked}"
+        );
+    }
+
+    /// Real mixed text (a reST table in Chinese docs) put a box-drawing character right
+    /// before a dotted quad; the version-word check sliced inside it and panicked.
+    #[test]
+    fn a_multibyte_character_before_a_number_is_not_sliced() {
+        for t in [
+            "│ 7.8.1.2 │",
+            "使用│10.0.0.1",
+            "版本：1.2.3.4",
+            "—93.184.216.34",
+        ] {
+            let _ = kinds(t);
+        }
+        assert_eq!(
+            kinds("服务器│93.184.216.34"),
+            vec![("ipv4", "93.184.216.34".into())]
         );
     }
 

@@ -44,6 +44,8 @@ pub enum PipelineError {
     Finish { step: String, message: String },
     #[error("strict input: {detail} (set run.strict = false to quarantine bad records and go on)")]
     StrictInput { detail: String },
+    #[error("rank {rank} of this run failed: {message}")]
+    RankFailed { rank: usize, message: String },
 }
 
 /// Failure inside a stage or barrier.

@@ -12,7 +12,9 @@
 //!   work/phase-K/done-NNNNN.json       shard NNNNN finished phase K (its stats)
 //!   work/phase-K/part-NNNNN.parquet    rows passed from phase K to K+1 across a barrier
 //!   work/phase-K/resolved              barrier K resolved
+//!   work/phase-K/resolve-NNNNN.done    piece NNNNN of barrier K's resolve finished
 //!   work/barrier-K/                    barrier K's own files
+//!   work/ranks/rank-RRRRR.alive|failed heartbeat / error of rank R of a multi-process run
 //!   work/complete.json                 the run finished
 //! ```
 
@@ -87,10 +89,20 @@ impl OutputLayout {
         self.phase_dir(phase).join("resolved")
     }
 
+    /// Wall time of barrier `phase`'s resolve in the invocation that ran it.
+    pub fn resolve_timing(&self, phase: usize) -> PathBuf {
+        self.phase_dir(phase).join("resolve-time.json")
+    }
+
     /// Marker of one piece (partition) of barrier `phase`'s resolve.
     pub fn resolve_part_done(&self, phase: usize, part: usize) -> PathBuf {
         self.phase_dir(phase)
             .join(format!("resolve-{part:05}.done"))
+    }
+
+    /// Heartbeat and failure files of the ranks of a multi-process run.
+    pub fn ranks_dir(&self) -> PathBuf {
+        self.work().join("ranks")
     }
 
     pub fn intermediate(&self, phase: usize, shard: usize) -> PathBuf {

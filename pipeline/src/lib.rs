@@ -21,7 +21,7 @@ pub mod writer;
 
 pub use config::{LoadedPipeline, PipelineConfig};
 pub use error::{PipelineError, StageError};
-pub use executor::{Executor, RunOptions, RunSummary, Task};
+pub use executor::{Executor, Ranks, RunOptions, RunSummary, Step, Task};
 pub use layout::OutputLayout;
 pub use stage::{
     Barrier, BarrierObserver, Decisions, Stage, StageContext, StageEnv, StageKind, StageOutput,

@@ -25,9 +25,11 @@ use crate::stage::{Barrier, Stage, StageKind};
 use crate::stats::{RunStats, ShardStats};
 
 mod identity;
+mod ranks;
 mod shard;
 
 use identity::{run_identity, RunIdentity};
+pub use ranks::Ranks;
 
 /// Options of one invocation (not part of the run's identity: any value gives the same output).
 #[derive(Debug, Clone, Default)]
@@ -35,6 +37,8 @@ pub struct RunOptions {
     pub workers: Option<usize>,
     /// Override of `output.dir`.
     pub out_dir: Option<PathBuf>,
+    /// This process's rank among the processes running the run (default: the only one).
+    pub ranks: Ranks,
 }
 
 #[derive(Debug)]
@@ -45,6 +49,8 @@ pub struct RunSummary {
     pub shards_processed: usize,
     pub already_complete: bool,
     pub wall_seconds: f64,
+    /// Which rank this was: only rank 0's summary holds the run's stats.
+    pub ranks: Ranks,
 }
 
 /// A run's stages split at barriers: phase K ends with barrier K (except the last phase).
@@ -60,6 +66,7 @@ pub struct Executor<'a> {
     pipeline: &'a LoadedPipeline,
     layout: OutputLayout,
     workers: usize,
+    ranks: Ranks,
     shards: Vec<ShardSpec>,
     phases: Vec<Phase<'a>>,
     /// Test hook: sleep this long after each shard (makes crash tests deterministic).
@@ -96,6 +103,47 @@ fn remove_tmp_files(dir: &Path) -> Result<(), PipelineError> {
         }
     }
     Ok(())
+}
+
+/// The steps of a phase, in order, for schedulers that chain them (`sluice task`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    /// This rank's shards of the phase.
+    Shards,
+    /// This rank's pieces of the barrier's resolve.
+    ResolveParts,
+    /// The rest of the resolve (one process).
+    Resolve,
+    /// After the last phase: stats, `[tokenize]`, the completion marker (one process).
+    Finish,
+}
+
+impl Step {
+    pub const ALL: [Step; 4] = [
+        Step::Shards,
+        Step::ResolveParts,
+        Step::Resolve,
+        Step::Finish,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Step::Shards => "shards",
+            Step::ResolveParts => "resolve-parts",
+            Step::Resolve => "resolve",
+            Step::Finish => "finish",
+        }
+    }
+}
+
+impl std::str::FromStr for Step {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        Step::ALL
+            .into_iter()
+            .find(|x| x.name() == s)
+            .ok_or_else(|| format!("unknown step '{s}': shards, resolve-parts, resolve or finish"))
+    }
 }
 
 /// One unit of a run's work. Each writes its outputs atomically and leaves a marker, so
@@ -137,6 +185,7 @@ impl<'a> Executor<'a> {
             pipeline,
             layout: OutputLayout::new(out),
             workers,
+            ranks: opts.ranks,
             shards,
             phases: split_phases(&pipeline.stages),
             shard_delay,
@@ -238,27 +287,93 @@ impl<'a> Executor<'a> {
     ) -> Result<RunSummary, PipelineError> {
         let started = Instant::now();
         let out = self.layout.root().to_path_buf();
-        let _lock = RunLock::acquire(&out)?;
-        self.claim_output()?;
+        let (rank, world) = (self.ranks.rank, self.ranks.world);
+        // Only rank 0 locks (flock is per host on NFS: markers, not locks, keep ranks apart).
+        let _lock = match rank {
+            0 => Some(RunLock::acquire(&out)?),
+            _ => None,
+        };
+        match rank {
+            0 => self.claim_output()?,
+            _ => self.await_claim()?,
+        }
         if self.layout.complete().exists() {
-            let stats: RunStats = read_json(&self.layout.stats())?;
             tracing::info!(out = %out.display(), "run already complete; nothing to do");
             return Ok(RunSummary {
                 out_dir: out,
-                stats,
+                stats: read_json(&self.layout.stats())?,
                 shards_processed: 0,
                 already_complete: true,
                 wall_seconds: started.elapsed().as_secs_f64(),
+                ranks: self.ranks,
             });
         }
+        // With other ranks at work, their temporary files are not leftovers: rank 0 sweeps
+        // at the end instead.
+        if world == 1 {
+            self.sweep()?;
+        }
+        let beat = match world {
+            1 => None,
+            _ => Some(ranks::Heartbeat::start(&self.layout.ranks_dir(), rank)?),
+        };
+        let result = self.run_tasks(finish);
+        if let (Some(b), Err(e)) = (&beat, &result) {
+            b.failed(&self.layout.ranks_dir(), rank, e);
+        }
+        let (stats, processed) = result?;
+        Ok(RunSummary {
+            out_dir: out,
+            stats,
+            shards_processed: processed,
+            already_complete: false,
+            wall_seconds: started.elapsed().as_secs_f64(),
+            ranks: self.ranks,
+        })
+    }
+
+    fn sweep(&self) -> Result<(), PipelineError> {
         for d in self.layout.swept_dirs() {
             remove_tmp_files(&d)?;
         }
+        Ok(())
+    }
+
+    /// A rank other than 0 waits for rank 0 to claim `OUT`, then checks it is the same run.
+    fn await_claim(&self) -> Result<(), PipelineError> {
+        let run_file = self.layout.run_file();
+        ranks::Watch::new(&self.layout.ranks_dir()).wait(
+            "rank 0 to claim the output dir",
+            &|| match run_file.exists() {
+                true => vec![],
+                false => vec![(run_file.clone(), 0)],
+            },
+        )?;
+        let ident = run_identity(self.pipeline, &self.shards, self.phases.len())?;
+        if read_json::<RunIdentity>(&run_file)? != ident {
+            return Err(PipelineError::OutputState {
+                dir: self.layout.root().to_path_buf(),
+                message: format!(
+                    "rank {} sees a different config or different input files than rank 0",
+                    self.ranks.rank
+                ),
+            });
+        }
+        Ok(())
+    }
+
+    /// This rank's share of every phase, meeting the other ranks at each barrier; rank 0
+    /// then merges the stats, calls `finish` and marks the run complete. Returns the stats
+    /// (empty on other ranks) and how many shards this rank ran.
+    fn run_tasks(
+        &self,
+        finish: &dyn Fn(&Path, usize) -> Result<(), PipelineError>,
+    ) -> Result<(RunStats, usize), PipelineError> {
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(self.workers)
             .build()
             .map_err(|e| PipelineError::OutputState {
-                dir: out.clone(),
+                dir: self.layout.root().to_path_buf(),
                 message: format!("cannot start {} worker threads: {e}", self.workers),
             })?;
         let mut processed = 0;
@@ -268,17 +383,177 @@ impl<'a> Executor<'a> {
                 self.resolve_barrier(phase.index, &pool)?;
             }
         }
+        if self.ranks.rank != 0 {
+            return Ok((RunStats::default(), processed));
+        }
+        self.await_tasks(self.phases.len() - 1, |t| matches!(t, Task::Shard { .. }))?;
         let stats = self.merge_stats()?;
-        finish(&out, self.workers)?;
+        finish(self.layout.root(), self.workers)?;
         write_atomic(&self.layout.complete(), b"{}")?;
+        if self.ranks.world > 1 {
+            self.sweep()?;
+        }
         self.remove_intermediates();
-        Ok(RunSummary {
-            out_dir: out,
-            stats,
-            shards_processed: processed,
-            already_complete: false,
-            wall_seconds: started.elapsed().as_secs_f64(),
-        })
+        Ok((stats, processed))
+    }
+
+    /// Waits until every task of `phase` that `which` selects left its marker (at once when
+    /// this is the only rank: its own tasks are all there is).
+    fn await_tasks(
+        &self,
+        phase: usize,
+        which: impl Fn(&Task) -> bool,
+    ) -> Result<(), PipelineError> {
+        if self.ranks.world == 1 {
+            return Ok(());
+        }
+        let tasks: Vec<Task> = self.phase_tasks(phase).into_iter().filter(which).collect();
+        let pending = || {
+            tasks
+                .iter()
+                .filter(|t| !self.is_done(**t))
+                .map(|t| (PathBuf::new(), self.owner(*t)))
+                .collect()
+        };
+        ranks::Watch::new(&self.layout.ranks_dir()).wait(&format!("phase {}", phase + 1), &pending)
+    }
+
+    /// Claims `OUT` for this run (or checks that it holds this run) without running
+    /// anything: a launcher that submits the steps to a scheduler calls it first.
+    pub fn claim(&self) -> Result<(), PipelineError> {
+        let _lock = RunLock::acquire(self.layout.root())?;
+        self.claim_output()
+    }
+
+    /// Whether the run is complete.
+    pub fn is_complete(&self) -> bool {
+        self.layout.complete().exists()
+    }
+
+    /// The number of phases (one more than the barriers).
+    pub fn phase_count(&self) -> usize {
+        self.phases.len()
+    }
+
+    /// Whether phase `phase` ends at a barrier.
+    pub fn has_barrier(&self, phase: usize) -> bool {
+        self.phases[phase].barrier.is_some()
+    }
+
+    /// Runs this rank's part of one step, for schedulers that order the steps themselves
+    /// (Slurm job arrays chained with `afterok`): nothing waits for other ranks, and a step
+    /// whose inputs are not all there is refused. Returns how many tasks ran.
+    pub fn run_step(
+        &self,
+        step: Step,
+        phase: usize,
+        finish: &dyn Fn(&Path, usize) -> Result<(), PipelineError>,
+    ) -> Result<usize, PipelineError> {
+        let run_file = self.layout.run_file();
+        let ident = run_identity(self.pipeline, &self.shards, self.phases.len())?;
+        if !run_file.exists() || read_json::<RunIdentity>(&run_file)? != ident {
+            return Err(self.state_error("does not hold this run (the launcher claims it first)"));
+        }
+        let Some(p) = self.phases.get(phase) else {
+            return Err(self.state_error(&format!("has no phase {phase}")));
+        };
+        let all_done = |which: &dyn Fn(&Task) -> bool| {
+            self.phase_tasks(phase)
+                .into_iter()
+                .filter(|t| which(t))
+                .all(|t| self.is_done(t))
+        };
+        let shards = |t: &Task| matches!(t, Task::Shard { .. });
+        let parts = |t: &Task| matches!(t, Task::ResolvePart { .. });
+        let needs = |ok: bool, what: &str| match ok {
+            true => Ok(()),
+            false => Err(self.state_error(&format!("phase {phase}: {what} first"))),
+        };
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(self.workers)
+            .build()
+            .map_err(|e| self.state_error(&format!("cannot start worker threads: {e}")))?;
+        match step {
+            Step::Shards => {
+                needs(
+                    phase == 0 || self.is_done(Task::Resolve { phase: phase - 1 }),
+                    "the previous barrier must resolve",
+                )?;
+                self.run_phase_shards(p, &pool)
+            }
+            Step::ResolveParts | Step::Resolve if p.barrier.is_none() => {
+                Err(self.state_error(&format!("phase {phase} ends at no barrier")))
+            }
+            Step::ResolveParts => {
+                needs(all_done(&shards), "every shard must finish")?;
+                let mine: Vec<Task> = self
+                    .phase_tasks(phase)
+                    .into_iter()
+                    .filter(|t| parts(t) && self.owner(*t) == self.ranks.rank && !self.is_done(*t))
+                    .collect();
+                let results: Vec<_> =
+                    pool.install(|| mine.par_iter().map(|t| self.run_task(*t)).collect());
+                results.into_iter().collect::<Result<Vec<()>, _>>()?;
+                Ok(mine.len())
+            }
+            Step::Resolve => {
+                needs(all_done(&parts), "every resolve piece must finish")?;
+                self.run_task(Task::Resolve { phase })?;
+                Ok(1)
+            }
+            Step::Finish => {
+                needs(
+                    phase + 1 == self.phases.len(),
+                    "finish is a step of the last phase",
+                )?;
+                needs(all_done(&shards), "every shard must finish")?;
+                if !self.is_complete() {
+                    self.merge_stats()?;
+                    finish(self.layout.root(), self.workers)?;
+                    write_atomic(&self.layout.complete(), b"{}")?;
+                    self.sweep()?;
+                    self.remove_intermediates();
+                }
+                Ok(1)
+            }
+        }
+    }
+
+    fn state_error(&self, message: &str) -> PipelineError {
+        PipelineError::OutputState {
+            dir: self.layout.root().to_path_buf(),
+            message: message.to_string(),
+        }
+    }
+
+    /// The ranks (of this executor's world) that still have unfinished tasks in `step` of
+    /// `phase`: a launcher submits only those.
+    pub fn ranks_with_work(&self, step: Step, phase: usize) -> Vec<usize> {
+        let tasks = self.phase_tasks(phase).into_iter().filter(|t| match step {
+            Step::Shards => matches!(t, Task::Shard { .. }),
+            Step::ResolveParts => matches!(t, Task::ResolvePart { .. }),
+            Step::Resolve => matches!(t, Task::Resolve { .. }),
+            Step::Finish => false,
+        });
+        let mut ranks: Vec<usize> = tasks
+            .filter(|t| !self.is_done(*t))
+            .map(|t| self.owner(t))
+            .collect();
+        if step == Step::Finish && !self.is_complete() && phase + 1 == self.phases.len() {
+            ranks.push(0);
+        }
+        ranks.sort_unstable();
+        ranks.dedup();
+        ranks
+    }
+
+    /// The rank that runs `task`.
+    pub fn owner(&self, task: Task) -> usize {
+        match task {
+            Task::Shard { shard, .. } => self.ranks.owner(shard),
+            Task::ResolvePart { part, .. } => self.ranks.owner(part),
+            Task::Resolve { .. } => 0,
+        }
     }
 
     /// Runs the phase's unfinished shards: the cut ones on every worker at once, then each
@@ -294,16 +569,25 @@ impl<'a> Executor<'a> {
                 shard,
             })
         };
-        let pending: Vec<&ShardSpec> = self.shards.iter().filter(|s| !done(s.index)).collect();
-        let (unit, total, finished) = shard::progress_units(self, phase.index, &done)?;
+        let mine: Vec<&ShardSpec> = self
+            .shards
+            .iter()
+            .filter(|s| self.ranks.mine(s.index))
+            .collect();
+        let pending: Vec<&ShardSpec> = mine.iter().copied().filter(|s| !done(s.index)).collect();
+        let (unit, total, finished) = shard::progress_units(self, &mine, phase.index, &done)?;
         let progress = Progress::new(
-            &format!("phase {}/{}", phase.index + 1, self.phases.len()),
+            &self.phase_label(phase.index),
             unit,
             (total, finished),
-            (self.shards.len(), self.shards.len() - pending.len()),
+            (mine.len(), mine.len() - pending.len()),
         );
-        let (wide, narrow): (Vec<&ShardSpec>, Vec<&ShardSpec>) =
-            pending.iter().partition(|s| s.wide && self.workers > 1);
+        // An uncuttable file runs wide only when it is a straggler: more than its share of
+        // the phase's work. Many big .gz files are faster one per worker.
+        let pending_bytes: u64 = pending.iter().map(|s| s.size).sum();
+        let (wide, narrow): (Vec<&ShardSpec>, Vec<&ShardSpec>) = pending.iter().partition(|s| {
+            s.wide && self.workers > 1 && s.size * self.workers as u64 > pending_bytes
+        });
         let results: Vec<Result<_, PipelineError>> = pool.install(|| {
             narrow
                 .par_iter()
@@ -318,28 +602,47 @@ impl<'a> Executor<'a> {
         Ok(pending.len())
     }
 
-    /// Runs the unfinished pieces of barrier `phase`'s resolve on every worker, then the
-    /// rest of it, leaving a marker after each.
+    /// Runs this rank's unfinished pieces of barrier `phase`'s resolve on every worker, once
+    /// every rank's shards of the phase are done; then rank 0 runs the rest of it once every
+    /// piece is done, and the other ranks wait for that.
     fn resolve_barrier(&self, phase: usize, pool: &rayon::ThreadPool) -> Result<(), PipelineError> {
-        let tasks: Vec<Task> = self
-            .phase_tasks(phase)
-            .into_iter()
-            .filter(|t| !matches!(t, Task::Shard { .. }) && !self.is_done(*t))
-            .collect();
-        if tasks.is_empty() {
+        if self.is_done(Task::Resolve { phase }) {
             return Ok(());
         }
+        self.await_tasks(phase, |t| matches!(t, Task::Shard { .. }))?;
         let (_, barrier) = self.phases[phase].barrier.expect("phase ends at a barrier");
         tracing::info!(stage = barrier.name(), "resolving barrier");
-        let parts: Vec<Task> = tasks
-            .iter()
-            .copied()
+        let parts: Vec<Task> = self
+            .phase_tasks(phase)
+            .into_iter()
             .filter(|t| matches!(t, Task::ResolvePart { .. }))
+            .filter(|t| self.owner(*t) == self.ranks.rank && !self.is_done(*t))
             .collect();
+        let t = Instant::now();
         let results: Vec<_> =
             pool.install(|| parts.par_iter().map(|t| self.run_task(*t)).collect());
         results.into_iter().collect::<Result<Vec<()>, _>>()?;
-        self.run_task(Task::Resolve { phase })
+        if self.ranks.rank == 0 {
+            self.await_tasks(phase, |t| matches!(t, Task::ResolvePart { .. }))?;
+            let pieces = t.elapsed().as_secs_f64();
+            self.run_task(Task::Resolve { phase })?;
+            // Wall time of this invocation's resolve, for benchmarks (not part of the output).
+            let timing = format!(
+                "{{\"pieces_seconds\": {pieces:.3}, \"seconds\": {:.3}}}\n",
+                t.elapsed().as_secs_f64()
+            );
+            write_atomic(&self.layout.resolve_timing(phase), timing.as_bytes())
+        } else {
+            self.await_tasks(phase, |t| matches!(t, Task::Resolve { .. }))
+        }
+    }
+
+    fn phase_label(&self, phase: usize) -> String {
+        let label = format!("phase {}/{}", phase + 1, self.phases.len());
+        match self.ranks.world {
+            1 => label,
+            w => format!("rank {}/{w} {label}", self.ranks.rank),
+        }
     }
 
     /// Runs one task of a barrier's resolve (shards run through [`run_phase_shards`]).

@@ -63,8 +63,21 @@ fn apply(
     st.bytes_in = text_bytes(&batch);
     let mut ctx = StageContext::new(shard);
     ctx.row_offset = out.row_offset;
-    let res = stage
-        .process(batch, &mut ctx)
+    // A bug in a stage fails the run with the stage and shard named (and the files of the
+    // shard left uncommitted), instead of a backtrace from a worker thread.
+    let run = std::panic::AssertUnwindSafe(|| stage.process(batch, &mut ctx));
+    let res = std::panic::catch_unwind(run)
+        .unwrap_or_else(|panic| {
+            let msg = panic
+                .downcast_ref::<String>()
+                .map(String::as_str)
+                .or_else(|| panic.downcast_ref::<&str>().copied())
+                .unwrap_or("unknown panic");
+            Err(StageError::Other(format!(
+                "internal error (a bug; please report it): panicked on rows {}..: {msg}",
+                out.row_offset
+            )))
+        })
         .map_err(stage_error(stage.name(), shard))?;
     if res.keep.len() != res.batch.num_rows() || res.batch.num_rows() != n {
         return Err(PipelineError::Stage {
@@ -452,13 +465,13 @@ fn next_wave(
 /// What a phase's progress counts, its total and what is already done.
 pub(super) fn progress_units(
     exec: &Executor<'_>,
+    shards: &[&ShardSpec],
     phase: usize,
     done: &dyn Fn(usize) -> bool,
 ) -> Result<(Unit, u64, u64), PipelineError> {
     if phase == 0 {
-        let total = exec.shards.iter().map(|s| s.size).sum();
-        let done = exec
-            .shards
+        let total = shards.iter().map(|s| s.size).sum();
+        let done = shards
             .iter()
             .filter(|s| done(s.index))
             .map(|s| s.size)
@@ -466,7 +479,7 @@ pub(super) fn progress_units(
         return Ok((Unit::Bytes, total, done));
     }
     let (mut total, mut finished) = (0, 0);
-    for s in &exec.shards {
+    for s in shards {
         let prev: ShardStats = super::read_json(&exec.layout.done_marker(phase - 1, s.index))?;
         total += prev.output_docs;
         if done(s.index) {
