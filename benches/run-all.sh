@@ -1,16 +1,24 @@
 #!/usr/bin/env bash
 # Every benchmark, sluice and its peers side by side on the same real data in one run, then
 # one table (wall time, peak memory, quality, ratios): out/bench/summary.md.
-#   benches/run-all.sh [--quick]
+#   benches/run-all.sh [--quick] [--scale]
 # Installs what it needs itself: the peers' venv (benches/peers-setup.sh: datatrove,
 # datasketch, rensa, Python tokenizers), the CPU PyTorch venv (benches/torch-setup.sh), the
 # release build and the bundled corpus's tokenizer and shards (as `sluice demo` makes them).
 # --quick: one repeat each (a smoke run; the table's numbers are then not medians).
+# --scale: also benches/scale_bench.py (2 GB + 1 GB + 5.1M short documents built from the
+# fetchable corpora, 1 vs 2 workers, one file vs 32; ~35 min more on 2 cores, ~8 GB of disk).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
-reps=3; steps=30
-if [[ "${1:-}" == "--quick" ]]; then reps=1; steps=8; fi
+reps=3; steps=30; scale=0
+for a in "$@"; do
+  case "$a" in
+    --quick) reps=1; steps=8 ;;
+    --scale) scale=1 ;;
+    *) echo "unknown option $a (--quick, --scale)" >&2; exit 2 ;;
+  esac
+done
 VENV=$(benches/peers-setup.sh)
 TORCH=$(benches/torch-setup.sh)
 # Curation is measured with the build without the trainer (no libtorch loaded), as a
@@ -41,6 +49,10 @@ target/release/examples/langid_bench out/bench/langid.jsonl --json "$res" > out/
 "$VENV/bin/python" benches/pii_precision.py --spans target/release/examples/pii_spans --json "$res"
 echo "== dedup memory against memory_mb (50k long copies, 1M and 5M short docs)" >&2
 python3 benches/dedup_memory.py --sluice target/release/sluice-curate --json "$res"
+if [[ $scale == 1 ]]; then
+  echo "== scale: 1 vs 2 workers, one big file vs many, RSS on 20 KB and 1 MB documents" >&2
+  "$VENV/bin/python" benches/scale_bench.py --sluice target/release/sluice-curate --workdir out/bench/scale --json "$res"
+fi
 echo "== tokenize + pack (sluice vs Python tokenizers)" >&2
 "$VENV/bin/python" benches/tokenize_bench.py --reps "$reps" --json "$res"
 echo "== training step (sluice/tch vs PyTorch)" >&2

@@ -15,7 +15,8 @@ Runs (each `sluice run` as its own process; peak RSS is that process's, via wait
   byte-identical curated/ and rejected/;
 - filter chain (clean, length, gopher_quality, gopher_repetition, c4_quality,
   fineweb_quality, pii) on the big file and on the 1 MB documents, --workers 2, for RSS;
-- minhash_dedup alone on the short documents at 1 and 2 workers (resolve included).
+- minhash_dedup alone on the short documents at 1 and 2 workers (resolve included), and at
+  1 and 2 MPI ranks of one worker each (`mpirun -np 2 sluice run`).
 Recall: planted exact copies dropped by exact_dedup, planted near copies dropped by
 minhash_dedup (or exact_dedup), out of those planted.
 
@@ -186,20 +187,23 @@ def outputs_digest(out):
     return h.hexdigest()[:16]
 
 
-def run(sluice, workdir, name, inputs, stages, workers):
+def run(sluice, workdir, name, inputs, stages, workers, ranks=1):
     cfg = os.path.join(workdir, f"{name}.toml")
-    out = os.path.join(workdir, f"out-{name}-w{workers}")
+    out = os.path.join(workdir, f"out-{name}-w{workers}" + (f"-np{ranks}" if ranks > 1 else ""))
     shutil.rmtree(out, ignore_errors=True)
     with open(cfg, "w") as f:
         f.write(f'[[input]]\npaths = ["{inputs}"]\n[output]\ndir = "{out}"\n{stages}')
+    cmd = [sluice, "run", cfg, "--workers", str(workers), "--out", out]
+    if ranks > 1:
+        cmd = ["mpirun", "--allow-run-as-root", "--oversubscribe", "-np", str(ranks)] + cmd
     try:
-        wall, peak, _ = run_peak([sluice, "run", cfg, "--workers", str(workers)])
+        wall, peak, _ = run_peak(cmd)
     except Exception as e:
         sys.exit(f"{name} --workers {workers} failed:\n{getattr(e, 'stderr', '')[-3000:]}")
     stats = json.load(open(os.path.join(out, "stats.json")))
     mb = stats["stages"][0]["bytes_in"] / 1e6
-    row = {"name": name, "workers": workers, "seconds": round(wall, 1), "input_mb": round(mb),
-           "mb_s": round(mb / wall, 1), "mb_s_per_core": round(mb / wall / workers, 1),
+    row = {"name": name, "workers": workers, "ranks": ranks, "seconds": round(wall, 1), "input_mb": round(mb),
+           "mb_s": round(mb / wall, 1), "mb_s_per_core": round(mb / wall / (workers * ranks), 1),
            "peak_mb": round(peak), "digest": outputs_digest(out)}
     for k in range(3):
         t = os.path.join(out, "work", f"phase-{k}", "resolve-time.json")
@@ -249,7 +253,7 @@ def main():
     ap.add_argument("--gb", type=float, default=2.0)
     ap.add_argument("--huge-gb", type=float, default=1.0)
     ap.add_argument("--short-docs", type=int, default=5_100_000)
-    ap.add_argument("--only", default="full,filters,minhash")
+    ap.add_argument("--only", default="full,filters,minhash,mpi")
     ap.add_argument("--json")
     args = ap.parse_args()
     truth = data(args.workdir, args)
@@ -272,6 +276,13 @@ def main():
         res = [run(args.sluice, w, "minhash-short", f"{w}/short.jsonl", MINHASH, k)[0] for k in (1, 2)]
         print(f"minhash-short: speedup {res[0]['seconds'] / res[1]['seconds']:.2f}x, resolve "
               f"{res[0].get('resolve0_s', 0) / max(1e-9, res[1].get('resolve0_s', 1)):.2f}x, "
+              f"identical={res[0]['digest'] == res[1]['digest']}", flush=True)
+        rows += res
+    if "mpi" in only and args.short_docs:
+        # 1 vs 2 MPI ranks of one worker each (ranks split the shards and the dedup
+        # partitions; rank 0 runs the union-find), same input as minhash-short.
+        res = [run(args.sluice, w, "minhash-short", f"{w}/short.jsonl", MINHASH, 1, ranks=k)[0] for k in (1, 2)]
+        print(f"minhash-short mpi: speedup {res[0]['seconds'] / res[1]['seconds']:.2f}x, "
               f"identical={res[0]['digest'] == res[1]['digest']}", flush=True)
         rows += res
     emit(args.json, [{"bench": f"scale {r['name']} w{r['workers']}", "tool": "sluice", "seconds": r["seconds"],

@@ -43,7 +43,7 @@ pub struct Document {
 }
 
 /// The most text a batch may hold whatever `run.batch_mb` says: Arrow's 32-bit offsets hold
-/// at most 2 GiB of text per column. Readers close a batch at `run.batch_mb` (default 16 MiB),
+/// at most 2 GiB of text per column. Readers close a batch at `run.batch_mb` (default 4 MiB),
 /// so memory is bounded by bytes, not by documents.
 pub const MAX_BATCH_TEXT_BYTES: u64 = 1 << 30;
 
