@@ -87,7 +87,8 @@ enum Command {
         #[arg(long, default_value = "report.html")]
         out: PathBuf,
     },
-    /// List the stage types a pipeline config can use.
+    /// List the stage types a pipeline config can use: what each does, its reject reasons
+    /// and the columns it adds.
     Stages,
     /// Print the LSH banding that minhash_dedup picks and its S-curve.
     MinhashParams {
@@ -210,9 +211,15 @@ fn classifier_train(cmd: ClassifierCommand) -> Result<()> {
         buckets,
         holdout_every,
     } = cmd;
-    let all = read_labelled(&input, &text_field, &label_field)?;
+    let read = read_labelled(&input, &text_field, &label_field)?;
+    if let Some(first) = &read.first_skipped {
+        eprintln!(
+            "warning: skipped {} lines that are not labelled examples (first: {first})",
+            read.skipped
+        );
+    }
     let (mut train, mut held) = (Vec::new(), Vec::new());
-    for (i, e) in all.into_iter().enumerate() {
+    for (i, e) in read.examples.into_iter().enumerate() {
         if holdout_every > 0 && i % holdout_every == holdout_every - 1 {
             held.push(e);
         } else {
@@ -242,6 +249,17 @@ fn classifier_train(cmd: ClassifierCommand) -> Result<()> {
     }
     println!("model: {}", out.display());
     Ok(())
+}
+
+/// `sluice stages`: every stage type, what it does, and its reject reasons and columns.
+fn stages_table(r: &StageRegistry) -> String {
+    let width = r.types().map(str::len).max().unwrap_or(0);
+    let mut out = String::new();
+    for i in r.infos() {
+        out.push_str(&format!("{:width$}  {}\n", i.type_name, i.summary));
+        out.push_str(&format!("{:width$}  -> {}\n", "", i.outputs));
+    }
+    out
 }
 
 fn registry() -> StageRegistry {
@@ -527,9 +545,7 @@ fn main() -> ExitCode {
         Command::Report { run, train, out } => report::write_report(&run, train.as_deref(), &out)
             .map(|_| println!("report: {}", out.display())),
         Command::Stages => {
-            for t in registry().types() {
-                println!("{t}");
-            }
+            print!("{}", stages_table(&registry()));
             Ok(())
         }
         Command::MinhashParams {
@@ -572,6 +588,30 @@ fn main() -> ExitCode {
         Err(e) => {
             eprintln!("error: {}", one_line(&e));
             ExitCode::FAILURE
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every registered stage type builds from its defaults (or says which key it needs) and
+    /// answers to its type name, and `sluice stages` describes each one.
+    #[test]
+    fn every_stage_type_builds_from_defaults_and_has_its_name() {
+        let r = registry();
+        let env = pipeline::StageEnv::new(std::env::temp_dir());
+        let table = stages_table(&r);
+        assert_eq!(r.types().count(), 13);
+        for info in r.infos() {
+            assert!(table.contains(info.type_name) && table.contains(info.outputs));
+            assert!(!info.summary.is_empty() && !info.outputs.is_empty());
+            match (info.factory)(Default::default(), &env) {
+                Ok(stage) => assert_eq!(stage.name(), info.type_name),
+                // The classifier has no default model.
+                Err(e) => assert!(info.type_name == "classifier" && e.contains("model"), "{e}"),
+            }
         }
     }
 }

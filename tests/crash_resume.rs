@@ -2,12 +2,10 @@
 //! an uninterrupted run; a second concurrent run on the same output dir is refused; a
 //! different config on a used output dir is refused.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 use std::process::{Child, Stdio};
 
-use common::*;
+use crate::common::*;
 
 /// 16 shards of real text with exact duplicates across them, two phases (dedup barrier).
 fn fixture(root: &Path) -> PathBuf {
@@ -550,7 +548,7 @@ fn wait_slurm_idle(conf: &str, out: &Path) {
 }
 
 /// A real Slurm: one job array per step, chained with afterok, gives byte for byte what one
-/// process gives; an array task cancelled mid-phase stops the chain, and rerunning the
+/// process gives, and so does `srun -n 3 sluice run` in a batch job; an array task cancelled mid-phase stops the chain, and rerunning the
 /// launcher submits only the unfinished tasks and completes the same output.
 #[test]
 fn slurm_job_arrays_give_the_output_of_one_process() {
@@ -570,6 +568,34 @@ fn slurm_job_arrays_give_the_output_of_one_process() {
         "{said}: see {out:?}/work/slurm"
     );
     assert_eq!(all_outputs(&out), all_outputs(&one));
+
+    // `srun` inside a batch job: ranks from SLURM_PROCID and SLURM_STEP_NUM_TASKS.
+    let srun_out = tmp.path().join("srun");
+    let o = std::process::Command::new("sbatch")
+        .args(["--wait", "-n", "3", "-O", "--job-name=sluice-psrun"])
+        .arg(format!(
+            "--output={}",
+            tmp.path().join("srun.log").display()
+        ))
+        .arg("--wrap")
+        .arg(format!(
+            "srun -n 3 -O {} run {} --workers 1 --out {}",
+            env!("CARGO_BIN_EXE_sluice"),
+            cfg.display(),
+            srun_out.display()
+        ))
+        .env("SLURM_CONF", &conf)
+        .env("RUST_LOG", "warn")
+        .output()
+        .unwrap();
+    let log = std::fs::read_to_string(tmp.path().join("srun.log")).unwrap_or_default();
+    assert!(
+        o.status.success(),
+        "{log}\n{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(log.contains("rank 2/3 done"), "{log}");
+    assert_eq!(all_outputs(&srun_out), all_outputs(&one));
 
     // Cancel rank 1's shard task mid-phase.
     let killed = tmp.path().join("killed");

@@ -1,9 +1,7 @@
 //! `sluice datasets`: an optional corpus converted from a package file (as `fetch` does after
 //! downloading) feeds a pipeline, and the listing shows it as fetched.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 
 #[test]
 fn a_fetched_corpus_runs_through_a_pipeline_with_its_domains() {

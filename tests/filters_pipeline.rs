@@ -2,12 +2,10 @@
 //! SPDX licenses) plus planted documents with PII, sensitive words and terminal noise; a
 //! classifier trained with `sluice classifier train` runs as a stage.
 
-mod common;
-
 use std::io::Write;
 
+use crate::common::*;
 use arrow::array::{Array, Float32Array, RecordBatch, StringArray};
-use common::*;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
 fn read_dir(dir: &std::path::Path) -> Vec<RecordBatch> {

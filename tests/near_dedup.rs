@@ -2,12 +2,10 @@
 //! shards are removed with the survivor named; the output is byte-identical with 1 and 4
 //! workers and after a SIGKILL in either phase followed by a rerun.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
-use common::*;
+use crate::common::*;
 
 fn fixture(root: &Path) -> PathBuf {
     std::fs::create_dir_all(root.join("raw")).unwrap();
@@ -60,24 +58,12 @@ min_chars = 10
     cfg
 }
 
-fn run(cfg: &Path, out: &Path, workers: &str) -> String {
-    let o = run_ok(&[
-        "run",
-        cfg.to_str().unwrap(),
-        "--workers",
-        workers,
-        "--out",
-        out.to_str().unwrap(),
-    ]);
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
 #[test]
 fn workers_and_sigkill_do_not_change_the_output() {
     let tmp = tempfile::tempdir().unwrap();
     let cfg = fixture(tmp.path());
     let one = tmp.path().join("one");
-    run(&cfg, &one, "1");
+    run_into(&cfg, "1", &one);
     let s = stats(&one);
     let rejects = s["stages"][1]["rejects"]["minhash_dedup.near_duplicate"]
         .as_u64()
@@ -85,7 +71,7 @@ fn workers_and_sigkill_do_not_change_the_output() {
     // 11 shards × 9 planted copies; one-word edits of the shortest ones fall below 0.8.
     assert!(rejects >= 95, "{s}");
     let four = tmp.path().join("four");
-    run(&cfg, &four, "4");
+    run_into(&cfg, "4", &four);
     assert_eq!(data_outputs(&one), data_outputs(&four));
 
     // The survivor is named in rejected/ and the cluster columns are in curated/.
@@ -119,7 +105,7 @@ fn workers_and_sigkill_do_not_change_the_output() {
         child.kill().unwrap();
         child.wait().unwrap();
         assert!(!out.join("work/complete.json").exists());
-        let msg = run(&cfg, &out, "3");
+        let msg = run_into(&cfg, "3", &out);
         assert!(msg.contains("run complete"), "{msg}");
         assert_eq!(
             data_outputs(&out),

@@ -1,14 +1,12 @@
 //! End to end: a pipeline over JSONL.gz, Parquet and a text directory, with broken records
 //! among them; checks stats.json, the quarantine and that the Parquet output reads back.
 
-mod common;
-
 use std::path::Path;
 use std::sync::Arc;
 
+use crate::common::*;
 use arrow::array::{Array, RecordBatch, StringArray};
 use arrow::datatypes::{DataType, Field, Schema};
-use common::*;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
 fn read_parquet_dir(dir: &Path) -> Vec<RecordBatch> {
@@ -403,17 +401,6 @@ fn big_file_fixture(shard_mb: u64) -> (tempfile::TempDir, std::path::PathBuf) {
     (tmp, root)
 }
 
-fn run_with(cfg: &Path, workers: &str, out: &Path) {
-    run_ok(&[
-        "run",
-        cfg.to_str().unwrap(),
-        "--workers",
-        workers,
-        "--out",
-        out.to_str().unwrap(),
-    ]);
-}
-
 /// A file bigger than `run.shard_mb` is cut into line ranges: every worker gets work, the
 /// output is byte-identical whatever the worker count, and it holds the same rows, ids and
 /// quarantine lines, in the same order, as the uncut file.
@@ -422,8 +409,8 @@ fn a_big_file_is_cut_into_shards_without_changing_the_output() {
     let (_tmp, root) = big_file_fixture(1);
     let cfg = root.join("plain.toml");
     let (w1, w3) = (root.join("w1"), root.join("w3"));
-    run_with(&cfg, "1", &w1);
-    run_with(&cfg, "3", &w3);
+    run_into(&cfg, "1", &w1);
+    run_into(&cfg, "3", &w3);
     let shards = done_markers(&w1, 0);
     assert!(
         shards >= 4,
@@ -434,7 +421,7 @@ fn a_big_file_is_cut_into_shards_without_changing_the_output() {
 
     let (_tmp2, whole_root) = big_file_fixture(1024);
     let whole = whole_root.join("whole");
-    run_with(&whole_root.join("plain.toml"), "2", &whole);
+    run_into(&whole_root.join("plain.toml"), "2", &whole);
     assert_eq!(std::fs::read_dir(whole.join("curated")).unwrap().count(), 1);
     let kept = rows(&w1.join("curated"), "text");
     assert_eq!(kept, rows(&whole.join("curated"), "text"));
@@ -456,13 +443,13 @@ fn a_big_compressed_file_uses_every_worker_with_identical_output() {
     let (_tmp, root) = big_file_fixture(1);
     let cfg = root.join("gz.toml");
     let (w1, w3) = (root.join("w1"), root.join("w3"));
-    run_with(&cfg, "1", &w1);
-    run_with(&cfg, "3", &w3);
+    run_into(&cfg, "1", &w1);
+    run_into(&cfg, "3", &w3);
     assert_eq!(done_markers(&w1, 0), 1);
     assert_eq!(data_outputs(&w1), data_outputs(&w3));
     assert_eq!(stats_without_seconds(&w1), stats_without_seconds(&w3));
     let plain = root.join("plain-out");
-    run_with(&root.join("plain.toml"), "2", &plain);
+    run_into(&root.join("plain.toml"), "2", &plain);
     let texts = |d: &Path| -> Vec<String> {
         rows(&d.join("curated"), "text")
             .into_iter()

@@ -3,14 +3,12 @@
 //! (English and Chinese), the shards are identical whatever the worker count, and pyarrow
 //! reads them consistently with the manifest.
 
-mod common;
-
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use crate::common::*;
 use arrow::array::{Array, FixedSizeListArray, ListArray, StringArray, UInt32Array};
 use arrow::ipc::reader::FileReader;
-use common::*;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
 fn setup(root: &Path) {

@@ -3,12 +3,10 @@
 //! reproduces the uninterrupted run's losses; 2 MPI ranks keep identical parameters and
 //! match 1 rank on the same global batch; early stopping fires on a flat validation loss.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-use common::*;
+use crate::common::*;
 
 /// Packed shards of the bundled corpus (built once per test binary).
 fn shards() -> &'static Path {

@@ -18,10 +18,23 @@ pub use near::{KeepRule, MinHashConfig, MinHashDedup, Verify};
 pub use normalize::normalize_for_hash;
 pub use unionfind::UnionFind;
 
-use pipeline::StageRegistry;
+use pipeline::{StageInfo, StageRegistry};
 
 /// Adds this crate's stages to `registry`.
 pub fn register(registry: &mut StageRegistry) {
-    registry.register("exact_dedup", exact::build);
-    registry.register("minhash_dedup", near::build);
+    registry.register(StageInfo {
+        type_name: "exact_dedup",
+        summary: "barrier: xxh3-128 of normalised text, first occurrence in run order kept; \
+                  granularity document / line / paragraph; sorted on disk within memory_mb",
+        outputs: "exact_dedup.duplicate (detail: the kept id), exact_dedup.all_units_duplicate",
+        factory: exact::build,
+    });
+    registry.register(StageInfo {
+        type_name: "minhash_dedup",
+        summary: "barrier: MinHash LSH near-duplicates in disk-backed phases, optional \
+                  verification, keep rule first / longest / score",
+        outputs: "minhash_dedup.near_duplicate (detail: the survivor's id); \
+                  columns dup_cluster, dup_cluster_size",
+        factory: near::build,
+    });
 }

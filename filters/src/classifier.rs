@@ -7,7 +7,7 @@
 //! Model file: `SLUICECLS1\n`, a u32 LE header length, a JSON header (labels, buckets),
 //! then `buckets × labels` f32 LE weights and `labels` f32 LE biases.
 
-use std::io::{BufRead, Read, Write};
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -318,45 +318,50 @@ impl TextClassifier {
     }
 }
 
-/// Reads labelled JSON lines (plain or .gz): one object with a text and a label field.
+/// Labelled examples read from JSON lines, and the lines skipped.
+#[derive(Debug, Default)]
+pub struct Labelled {
+    pub examples: Vec<(String, String)>,
+    /// Lines that are not an object with a string text and label (or not JSON at all).
+    pub skipped: u64,
+    /// Why the first skipped line was skipped, with its file and line.
+    pub first_skipped: Option<String>,
+}
+
+/// Reads labelled JSON lines (plain, .gz or .zst, through the pipeline's [`JsonLines`]): one
+/// object with a text and a label field per line. Bad lines are skipped and counted.
+///
+/// [`JsonLines`]: pipeline::reader::JsonLines
 pub fn read_labelled(
     path: &Path,
     text_field: &str,
     label_field: &str,
-) -> Result<Vec<(String, String)>, ClassifierError> {
-    let io = |source| ClassifierError::Io {
-        path: path.to_path_buf(),
-        source,
-    };
-    let f = std::fs::File::open(path).map_err(io)?;
-    let reader: Box<dyn BufRead> = if path.extension().is_some_and(|e| e == "gz") {
-        Box::new(std::io::BufReader::new(flate2::read::MultiGzDecoder::new(
-            f,
-        )))
-    } else {
-        Box::new(std::io::BufReader::new(f))
-    };
-    let mut out = Vec::new();
-    for (i, line) in reader.lines().enumerate() {
-        let line = line.map_err(io)?;
-        if line.trim().is_empty() {
-            continue;
-        }
-        let bad = |reason: String| ClassifierError::BadRecord {
+) -> Result<Labelled, ClassifierError> {
+    if !path.is_file() {
+        return Err(ClassifierError::Io {
             path: path.to_path_buf(),
-            line: i + 1,
-            reason,
+            source: std::io::Error::new(std::io::ErrorKind::NotFound, "no such file"),
+        });
+    }
+    let mut lines =
+        pipeline::reader::JsonLines::open(path.to_path_buf(), path.display().to_string());
+    let mut out = Labelled::default();
+    let field =
+        |v: &serde_json::Value, f: &str| v.get(f).and_then(|t| t.as_str()).map(str::to_string);
+    while let Some(r) = lines.next_record(&mut Default::default()) {
+        let why = match r {
+            Ok((line, v)) => match (field(&v, text_field), field(&v, label_field)) {
+                (Some(t), Some(l)) => {
+                    out.examples.push((t, l));
+                    continue;
+                }
+                (None, _) => format!("{}:{line}: no string field '{text_field}'", path.display()),
+                (_, None) => format!("{}:{line}: no string field '{label_field}'", path.display()),
+            },
+            Err(q) => q.detail,
         };
-        let v: serde_json::Value = serde_json::from_str(&line).map_err(|e| bad(e.to_string()))?;
-        let text = v
-            .get(text_field)
-            .and_then(|t| t.as_str())
-            .ok_or_else(|| bad(format!("no string field '{text_field}'")))?;
-        let label = v
-            .get(label_field)
-            .and_then(|t| t.as_str())
-            .ok_or_else(|| bad(format!("no string field '{label_field}'")))?;
-        out.push((text.to_string(), label.to_string()));
+        out.skipped += 1;
+        out.first_skipped.get_or_insert(why);
     }
     Ok(out)
 }
@@ -448,13 +453,33 @@ impl Stage for ClassifierStage {
 mod tests {
     use super::*;
 
+    /// A malformed line, a line without the label and a non-object are skipped and
+    /// counted, with the first one's file and line; the good lines around them are read.
+    #[test]
+    fn bad_lines_are_skipped_not_fatal() {
+        use std::io::Write;
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("l.jsonl.gz");
+        let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        enc.write_all(b"{\"text\": \"a\", \"label\": \"x\"}\n{broken\n{\"text\": \"b\"}\n[1]\n{\"text\": \"c\", \"label\": \"y\"}\n").unwrap();
+        std::fs::write(&p, enc.finish().unwrap()).unwrap();
+        let r = read_labelled(&p, "text", "label").unwrap();
+        let want = vec![("a".to_string(), "x".to_string()), ("c".into(), "y".into())];
+        assert_eq!(r.examples, want);
+        assert_eq!(r.skipped, 3);
+        assert!(r
+            .first_skipped
+            .unwrap()
+            .ends_with("l.jsonl.gz:2: key must be a string at line 1 column 2"));
+    }
+
     /// Bundled fortunes of three categories; every 5th held out.
     type Examples = Vec<(String, String)>;
 
     fn fortunes() -> (Examples, Examples) {
         let path = Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("../datasets/data/default/fortunes.jsonl.gz");
-        let all = read_labelled(&path, "text", "domain").unwrap();
+        let all = read_labelled(&path, "text", "domain").unwrap().examples;
         let picked: Vec<_> = all
             .into_iter()
             .filter(|(_, l)| ["computers", "food", "sports"].contains(&l.as_str()))

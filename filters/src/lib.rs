@@ -1,9 +1,8 @@
-//! Document filters as pipeline stages: quality rules (Gopher quality, Gopher repetition,
-//! C4, FineWeb) with the peers' published thresholds as defaults, CJK-aware so Chinese text
-//! is judged by rules that fit it.
-//!
-//! Still to come (issue 3): cleaning, language ID, domain labelling and the trainable
-//! classifier, sensitive-content and PII filtering.
+//! Document filters as pipeline stages: cleaning that keeps layout (`clean`), language ID
+//! (`language`), quality rules (Gopher quality, Gopher repetition, C4, FineWeb) with the
+//! peers' published thresholds as defaults, domain labels by keywords and by a trainable
+//! classifier, sensitive words and PII. CJK-aware throughout, so Chinese text is judged by
+//! rules that fit it.
 
 pub mod classifier;
 pub mod clean;
@@ -16,15 +15,55 @@ pub mod sensitive;
 pub mod text;
 pub mod words;
 
-use pipeline::StageRegistry;
+use pipeline::{StageInfo, StageRegistry};
 
 /// Adds this crate's stages to `registry`.
 pub fn register(registry: &mut StageRegistry) {
-    registry.register("clean", clean::build);
-    registry.register("language", lang::build);
-    registry.register("pii", pii::build);
-    registry.register("sensitive_words", sensitive::build);
-    registry.register("domain_keywords", domain::build);
-    registry.register("classifier", classifier::build);
+    let stages = [
+        StageInfo {
+            type_name: "clean",
+            summary: "removes noise (ANSI escapes, control and zero-width chars, trailing \
+                      spaces, CRLF, long blank-line runs), repairs mojibake, keeps layout; \
+                      mode = \"prose\" also collapses white space and drops boilerplate",
+            outputs: "clean.empty; counters per kind of change",
+            factory: clean::build,
+        },
+        StageInfo {
+            type_name: "language",
+            summary: "script, then whichlang, with lingua's second opinion before a drop; \
+                      keep = [...], min_score",
+            outputs: "language.not_kept, language.low_score; columns lang, lang_score",
+            factory: lang::build,
+        },
+        StageInfo {
+            type_name: "pii",
+            summary: "e-mail, phones, public IPs, China resident IDs, cards (checksums and \
+                      context guards); policy = mask / drop / count",
+            outputs: "pii.found, pii.too_many; <EMAIL> <PHONE> <IP> <ID_CN> <CREDIT_CARD>; \
+                      counters per kind",
+            factory: pii::build,
+        },
+        StageInfo {
+            type_name: "sensitive_words",
+            summary: "zh + en phrase lists (plus files / words), drop or mask",
+            outputs: "sensitive_words.found",
+            factory: sensitive::build,
+        },
+        StageInfo {
+            type_name: "domain_keywords",
+            summary: "keyword / regex lists per domain (finance, medical, legal), labels domain",
+            outputs: "domain_keywords.not_kept; columns domain_score_<name>",
+            factory: domain::build,
+        },
+        StageInfo {
+            type_name: "classifier",
+            summary: "a model from `sluice classifier train` (hashed n-grams, softmax)",
+            outputs: "classifier.not_kept; columns classifier_label, classifier_prob",
+            factory: classifier::build,
+        },
+    ];
+    for s in stages {
+        registry.register(s);
+    }
     quality::register(registry);
 }

@@ -24,7 +24,7 @@ pub use error::{PipelineError, StageError};
 pub use executor::{Executor, Ranks, RunOptions, RunSummary, Step, Task};
 pub use layout::OutputLayout;
 pub use stage::{
-    Barrier, BarrierObserver, Decisions, Stage, StageContext, StageEnv, StageKind, StageOutput,
-    StageRegistry,
+    Barrier, BarrierObserver, Decisions, Stage, StageContext, StageEnv, StageInfo, StageKind,
+    StageOutput, StageRegistry,
 };
 pub use stats::{RunStats, StageStats};

@@ -219,10 +219,22 @@ impl StageEnv {
 /// that says what to change.
 pub type StageFactory = fn(toml::Table, &StageEnv) -> Result<StageKind, String>;
 
-/// Maps the `type` of a `[[stages]]` table to the factory that builds it.
+/// A stage type as registered: its `type` name, what it does and what it leaves (reject
+/// reasons, added columns) for `sluice stages`, and its factory.
+#[derive(Clone, Copy)]
+pub struct StageInfo {
+    pub type_name: &'static str,
+    /// One line: what the stage does.
+    pub summary: &'static str,
+    /// Its reject reasons (`type.reason`) and the columns or counters it adds.
+    pub outputs: &'static str,
+    pub factory: StageFactory,
+}
+
+/// Maps the `type` of a `[[stages]]` table to the stage type that builds it.
 #[derive(Default, Clone)]
 pub struct StageRegistry {
-    factories: BTreeMap<&'static str, StageFactory>,
+    stages: BTreeMap<&'static str, StageInfo>,
 }
 
 impl StageRegistry {
@@ -233,12 +245,17 @@ impl StageRegistry {
         r
     }
 
-    pub fn register(&mut self, type_name: &'static str, factory: StageFactory) {
-        self.factories.insert(type_name, factory);
+    pub fn register(&mut self, info: StageInfo) {
+        self.stages.insert(info.type_name, info);
     }
 
     pub fn types(&self) -> impl Iterator<Item = &'static str> + '_ {
-        self.factories.keys().copied()
+        self.stages.keys().copied()
+    }
+
+    /// Every registered stage type, by name.
+    pub fn infos(&self) -> impl Iterator<Item = &StageInfo> + '_ {
+        self.stages.values()
     }
 
     /// Builds the stage described by `table` (which must have a string `type`).
@@ -253,12 +270,16 @@ impl StageRegistry {
                 ))
             }
         };
-        let factory = self.factories.get(ty.as_str()).ok_or_else(|| {
-            format!(
-                "unknown stage type '{ty}'; one of: {}",
-                self.types().collect::<Vec<_>>().join(", ")
-            )
-        })?;
+        let factory = self
+            .stages
+            .get(ty.as_str())
+            .map(|i| i.factory)
+            .ok_or_else(|| {
+                format!(
+                    "unknown stage type '{ty}'; one of: {}",
+                    self.types().collect::<Vec<_>>().join(", ")
+                )
+            })?;
         factory(table, env).map_err(|e| format!("type '{ty}': {e}"))
     }
 }

@@ -26,6 +26,19 @@ pub fn run_ok(args: &[&str]) -> Output {
     out
 }
 
+/// `sluice run CFG --workers W --out OUT`, which must succeed; returns its stdout.
+pub fn run_into(cfg: &Path, workers: &str, out: &Path) -> String {
+    let o = run_ok(&[
+        "run",
+        cfg.to_str().unwrap(),
+        "--workers",
+        workers,
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
 pub fn bundled(rel: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("datasets/data/default")

@@ -1,8 +1,11 @@
 //! Training text for `sluice tokenizer train`: curated Parquet (a file or a run's `curated/`
-//! dir), JSON lines (`.jsonl`, `.jsonl.gz`; the `text` field) or `.txt` files, in name order.
+//! dir), JSON lines (`.jsonl`, `.jsonl.gz`, `.jsonl.zst`; the `text` field, read by the
+//! pipeline's [`JsonLines`]) or `.txt` files, in name order. A line that is not a record
+//! with the text field is skipped and counted, not fatal.
 
-use std::io::BufRead;
 use std::path::{Path, PathBuf};
+
+use pipeline::reader::{JsonLines, Repairs};
 
 use arrow::array::Array;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
@@ -39,6 +42,7 @@ pub fn read_texts(paths: &[PathBuf], text_field: &str) -> Result<Vec<String>, To
         files_under(p, &mut files)?;
     }
     let mut texts = Vec::new();
+    let mut skipped = Skipped::default();
     for f in files {
         let name = f.to_string_lossy().to_lowercase();
         if name.ends_with(".parquet") {
@@ -66,42 +70,72 @@ pub fn read_texts(paths: &[PathBuf], text_field: &str) -> Result<Vec<String>, To
                         .map(|i| col.value(i).to_string()),
                 );
             }
-        } else if name.ends_with(".jsonl") || name.ends_with(".jsonl.gz") {
-            let file = std::fs::File::open(&f).map_err(|e| TokenizeError::io(&f, e))?;
-            let reader: Box<dyn BufRead> = if name.ends_with(".gz") {
-                Box::new(std::io::BufReader::new(flate2::read::MultiGzDecoder::new(
-                    file,
-                )))
-            } else {
-                Box::new(std::io::BufReader::new(file))
-            };
-            for (i, line) in reader.lines().enumerate() {
-                let line = line.map_err(|e| TokenizeError::io(&f, e))?;
-                if line.trim().is_empty() {
-                    continue;
-                }
-                let v: serde_json::Value = serde_json::from_str(&line).map_err(|e| {
-                    TokenizeError::Config(format!("{}:{}: {e}", f.display(), i + 1))
-                })?;
-                match v.get(text_field).and_then(|t| t.as_str()) {
-                    Some(t) => texts.push(t.to_string()),
-                    None => {
-                        return Err(TokenizeError::Config(format!(
-                            "{}:{}: no string field '{text_field}'",
-                            f.display(),
-                            i + 1
-                        )))
-                    }
+        } else if [".jsonl", ".jsonl.gz", ".jsonl.zst", ".ndjson"]
+            .iter()
+            .any(|e| name.ends_with(e))
+        {
+            let mut lines = JsonLines::open(f.clone(), f.display().to_string());
+            while let Some(r) = lines.next_record(&mut Repairs::default()) {
+                match r.map(|(line, v)| {
+                    (
+                        line,
+                        v.get(text_field)
+                            .and_then(|t| t.as_str())
+                            .map(str::to_string),
+                    )
+                }) {
+                    Ok((_, Some(t))) => texts.push(t),
+                    Ok((line, None)) => skipped.note(format!(
+                        "{}:{line}: no string field '{text_field}'",
+                        f.display()
+                    )),
+                    Err(q) => skipped.note(q.detail),
                 }
             }
         } else if name.ends_with(".txt") {
             texts.push(std::fs::read_to_string(&f).map_err(|e| TokenizeError::io(&f, e))?);
         }
     }
+    if let Some(first) = &skipped.first {
+        tracing::warn!(
+            "skipped {} JSON lines that hold no training text (first: {first})",
+            skipped.count
+        );
+    }
     if texts.is_empty() {
         return Err(TokenizeError::Config(
-            "no training text found (.parquet, .jsonl[.gz] or .txt)".into(),
+            "no training text found (.parquet, .jsonl[.gz|.zst] or .txt)".into(),
         ));
     }
     Ok(texts)
+}
+
+/// Lines skipped while reading, and the first one's why.
+#[derive(Default)]
+struct Skipped {
+    count: u64,
+    first: Option<String>,
+}
+
+impl Skipped {
+    fn note(&mut self, why: String) {
+        self.count += 1;
+        self.first.get_or_insert(why);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `.zst` is read, and a line that is not JSON or lacks the text field is skipped, not
+    /// fatal (the old reader ignored .zst and stopped at the first bad line).
+    #[test]
+    fn zstd_lines_with_bad_records_are_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("t.jsonl.zst");
+        let body = "{\"text\": \"one\"}\nnot json\n{\"other\": 1}\n\n{\"text\": \"two\"}\n";
+        std::fs::write(&p, zstd::encode_all(body.as_bytes(), 3).unwrap()).unwrap();
+        assert_eq!(read_texts(&[p], "text").unwrap(), vec!["one", "two"]);
+    }
 }

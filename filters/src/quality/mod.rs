@@ -17,7 +17,8 @@ use arrow::array::{Array, ArrayRef, RecordBatch, StringBuilder};
 use pipeline::document::{str_column, TEXT};
 use pipeline::stage::parse_stage_table;
 use pipeline::{
-    Decisions, Stage, StageContext, StageEnv, StageError, StageKind, StageOutput, StageRegistry,
+    Decisions, Stage, StageContext, StageEnv, StageError, StageInfo, StageKind, StageOutput,
+    StageRegistry,
 };
 use serde::de::DeserializeOwned;
 
@@ -106,15 +107,35 @@ where
 }
 
 pub(crate) fn register(r: &mut StageRegistry) {
-    r.register("gopher_quality", |t, _: &StageEnv| {
-        build(t, GopherQuality::new)
+    r.register(StageInfo {
+        type_name: "gopher_quality",
+        summary: "Gopher quality rules with datatrove's defaults; English-only rules skipped \
+                  on CJK text",
+        outputs: "gopher.short_doc, gopher.long_doc, gopher.stop_words, \
+                  gopher.below_avg_word_length, gopher.above_avg_word_length, \
+                  gopher.below_alpha_threshold, gopher.too_many_hashes, \
+                  gopher.too_many_ellipsis, gopher.too_many_bullets, gopher.too_many_end_ellipsis",
+        factory: |t, _: &StageEnv| build(t, GopherQuality::new),
     });
-    r.register("gopher_repetition", |t, _: &StageEnv| {
-        build(t, GopherRepetition::new)
+    r.register(StageInfo {
+        type_name: "gopher_repetition",
+        summary: "Gopher repetition rules; n-grams counted per character on CJK text",
+        outputs: "gopher_repetition.dup_line_frac, .dup_para_frac, .dup_line_char_frac, \
+                  .dup_para_char_frac, .top_N_gram, .duplicated_N_gram, .empty",
+        factory: |t, _: &StageEnv| build(t, GopherRepetition::new),
     });
-    r.register("c4_quality", |t, _: &StageEnv| build(t, C4Quality::new));
-    r.register("fineweb_quality", |t, _: &StageEnv| {
-        build(t, FineWebQuality::new)
+    r.register(StageInfo {
+        type_name: "c4_quality",
+        summary: "C4 line and document rules; rewrites the text without the dropped lines",
+        outputs: "c4.too_few_sentences, c4.curly_bracket, c4.lorem_ipsum",
+        factory: |t, _: &StageEnv| build(t, C4Quality::new),
+    });
+    r.register(StageInfo {
+        type_name: "fineweb_quality",
+        summary: "FineWeb's line-punctuation, short-line, duplicate-line and list rules",
+        outputs: "fineweb.line_punct_ratio, fineweb.short_line_ratio, fineweb.char_dup_ratio, \
+                  fineweb.list_ratio, fineweb.empty",
+        factory: |t, _: &StageEnv| build(t, FineWebQuality::new),
     });
 }
 

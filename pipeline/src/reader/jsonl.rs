@@ -1,4 +1,7 @@
-//! JSON lines, plain, gzip (`.gz`, multi-member) or zstd (`.zst`), one document per line.
+//! JSON lines, plain, gzip (`.gz`, multi-member) or zstd (`.zst`), one record per line:
+//! [`JsonLines`] is the workspace's one JSONL reader (the pipeline's reader here, and the
+//! tokenizer's and classifier's training input), which quarantines every line it cannot
+//! parse instead of stopping; `JsonlSource` turns its records into document batches.
 
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read};
@@ -11,39 +14,43 @@ use crate::config::InputConfig;
 use crate::document::{DocBatchBuilder, Document};
 use crate::error::PipelineError;
 
-pub(crate) struct JsonlSource {
+/// The JSON values of a file's lines (or of a byte range of it), one at a time. A line that
+/// is not JSON, not UTF-8, over `max_record_bytes`, or cut short by a damaged compressed
+/// stream comes back as a [`Quarantined`] record naming the file and line; an empty or
+/// unreadable file as one. A UTF-8 BOM and lone surrogate escapes are repaired and counted.
+pub struct JsonLines {
     path: PathBuf,
     name: String,
-    input: InputConfig,
-    limits: ReadLimits,
-    /// Bytes `start..end` of the file when the shard is part of it.
+    /// Bytes `start..end` of the file when reading part of it.
     range: Option<(u64, u64)>,
+    max_record_bytes: u64,
     reader: Option<Box<dyn BufRead + Send>>,
     opened: bool,
     done: bool,
     line_no: u64,
-    bytes_total: u64,
-    /// Records (non-blank lines) seen in the whole file.
-    records_total: u64,
+    /// Bytes of lines read (after decompression), blank ones included.
+    bytes: u64,
+    /// Records returned (good and bad).
+    records: u64,
     line: Vec<u8>,
     /// Bytes read from the file on disk.
     consumed: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
-impl JsonlSource {
-    pub(crate) fn new(path: PathBuf, name: String, input: InputConfig, limits: ReadLimits) -> Self {
-        JsonlSource {
+impl JsonLines {
+    /// Reads `path`, called `name` in messages.
+    pub fn open(path: PathBuf, name: String) -> Self {
+        JsonLines {
             path,
             name,
-            input,
-            limits,
             range: None,
+            max_record_bytes: u64::MAX,
             reader: None,
             opened: false,
             done: false,
             line_no: 0,
-            bytes_total: 0,
-            records_total: 0,
+            bytes: 0,
+            records: 0,
             line: Vec::new(),
             consumed: Default::default(),
         }
@@ -51,13 +58,38 @@ impl JsonlSource {
 
     /// Reads only bytes `start..end` (both line starts) of an uncompressed file, whose first
     /// line is line `first_line` of the file.
-    pub(crate) fn with_range(mut self, start: u64, end: u64, first_line: u64) -> Self {
+    pub fn with_range(mut self, start: u64, end: u64, first_line: u64) -> Self {
         self.range = Some((start, end));
         self.line_no = first_line - 1;
         self
     }
 
-    fn open(&self) -> std::io::Result<Box<dyn BufRead + Send>> {
+    /// Lines longer than `max` bytes are skipped unread and quarantined (`record_too_large`).
+    pub fn with_max_record_bytes(mut self, max: u64) -> Self {
+        self.max_record_bytes = max;
+        self
+    }
+
+    /// Bytes of lines read so far (after decompression).
+    pub fn bytes_read(&self) -> u64 {
+        self.bytes
+    }
+
+    /// The raw bytes of the line last returned, for a quarantine record.
+    pub fn last_line(&self) -> &[u8] {
+        let mut l: &[u8] = &self.line;
+        while let Some((b'\n' | b'\r', rest)) = l.split_last() {
+            l = rest;
+        }
+        l
+    }
+
+    /// Bytes read from the file on disk so far (compressed bytes for a compressed file).
+    pub fn consumed(&self) -> u64 {
+        self.consumed.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    fn reader(&self) -> std::io::Result<Box<dyn BufRead + Send>> {
         let mut file = File::open(&self.path)?;
         if let Some((start, end)) = self.range {
             use std::io::Seek;
@@ -83,13 +115,148 @@ impl JsonlSource {
         Ok(Box::new(BufReader::with_capacity(1 << 20, inner)))
     }
 
-    fn bad(&self, reason: &'static str, detail: String, raw: &[u8]) -> Quarantined {
+    fn bad(&mut self, reason: &'static str, detail: String, raw: &[u8]) -> Quarantined {
+        self.records += 1;
         Quarantined {
             reason,
             detail,
             source: self.name.clone(),
             raw: raw_lossy(raw),
         }
+    }
+
+    /// The next record: (line number, value), or the line quarantined; `None` at the end.
+    pub fn next_record(
+        &mut self,
+        repairs: &mut Repairs,
+    ) -> Option<Result<(u64, Value), Quarantined>> {
+        if self.done {
+            return None;
+        }
+        if !self.opened {
+            self.opened = true;
+            match self.reader() {
+                Ok(r) => self.reader = Some(r),
+                Err(e) => {
+                    self.done = true;
+                    let detail = format!("{}: cannot open: {e}", self.name);
+                    return Some(Err(self.bad("unreadable_file", detail, b"")));
+                }
+            }
+        }
+        loop {
+            self.line.clear();
+            let reader = self.reader.as_mut().expect("opened above");
+            match read_line_bounded(&mut **reader, &mut self.line, self.max_record_bytes) {
+                Ok(Line::TooLong(n)) => {
+                    self.bytes += n;
+                    self.line_no += 1;
+                    let detail = format!(
+                        "{}:{}: record of {n} bytes is over run.max_record_bytes = {}",
+                        self.name, self.line_no, self.max_record_bytes
+                    );
+                    let line = std::mem::take(&mut self.line);
+                    let q = self.bad("record_too_large", detail, &line);
+                    self.line = line;
+                    return Some(Err(q));
+                }
+                Ok(Line::Read(0)) => {
+                    self.done = true;
+                    // A part of a cut file is never the whole file: only an uncut read can
+                    // tell that the file is empty.
+                    if self.records > 0 || self.range.is_some() {
+                        return None;
+                    }
+                    let detail = match self.bytes {
+                        0 => format!("{}: empty file", self.name),
+                        _ => format!("{}: only blank lines", self.name),
+                    };
+                    return Some(Err(self.bad("empty_file", detail, b"")));
+                }
+                Ok(Line::Read(n)) => {
+                    self.bytes += n;
+                    self.line_no += 1;
+                }
+                Err(e) => {
+                    // A truncated or corrupt compressed stream: what was read of the last line
+                    // goes to the quarantine, the rest of the file cannot be reached.
+                    self.done = true;
+                    self.bytes += self.line.len() as u64;
+                    let detail = format!(
+                        "{}: input ends early after line {}: {e}",
+                        self.name, self.line_no
+                    );
+                    let line = std::mem::take(&mut self.line);
+                    return Some(Err(self.bad("truncated_input", detail, &line)));
+                }
+            }
+            if let Some(r) = self.parse_line(repairs) {
+                return Some(r);
+            }
+        }
+    }
+
+    /// The line in the buffer as a record; `None` for a blank line.
+    fn parse_line(&mut self, repairs: &mut Repairs) -> Option<Result<(u64, Value), Quarantined>> {
+        let mut line: &[u8] = &self.line;
+        if self.line_no == 1 {
+            if let Some(rest) = line.strip_prefix(BOM) {
+                line = rest;
+                repairs.bom_stripped += 1;
+            }
+        }
+        while let Some((b'\n' | b'\r', rest)) = line.split_last() {
+            line = rest;
+        }
+        if line.iter().all(u8::is_ascii_whitespace) {
+            return None;
+        }
+        let loc = format!("{}:{}", self.name, self.line_no);
+        let parsed = match std::str::from_utf8(line) {
+            Ok(s) => {
+                parse_json_line(s, repairs).map_err(|e| ("malformed_json", format!("{loc}: {e}")))
+            }
+            Err(e) => Err((
+                "invalid_utf8",
+                format!("{loc}: invalid UTF-8 at byte {}", e.valid_up_to()),
+            )),
+        };
+        Some(match parsed {
+            Ok(v) => {
+                self.records += 1;
+                Ok((self.line_no, v))
+            }
+            Err((reason, detail)) => {
+                let line = line.to_vec();
+                Err(self.bad(reason, detail, &line))
+            }
+        })
+    }
+}
+
+pub(crate) struct JsonlSource {
+    lines: JsonLines,
+    name: String,
+    input: InputConfig,
+    limits: ReadLimits,
+}
+
+impl JsonlSource {
+    pub(crate) fn new(path: PathBuf, name: String, input: InputConfig, limits: ReadLimits) -> Self {
+        JsonlSource {
+            lines: JsonLines::open(path, name.clone())
+                .with_max_record_bytes(limits.max_record_bytes),
+            name,
+            input,
+            limits,
+        }
+    }
+
+    /// Reads only bytes `start..end` (both line starts) of an uncompressed file, whose first
+    /// line is line `first_line` of the file.
+    pub(crate) fn with_range(mut self, start: u64, end: u64, first_line: u64) -> Self {
+        self.lines = self.lines.with_range(start, end, first_line);
+        self
     }
 }
 
@@ -174,127 +341,38 @@ fn json_kind(v: &Value) -> &'static str {
 
 impl DocSource for JsonlSource {
     fn consumed(&self) -> u64 {
-        self.consumed.load(std::sync::atomic::Ordering::Relaxed)
+        self.lines.consumed()
     }
 
     fn next_chunk(&mut self) -> Result<Option<ReadChunk>, PipelineError> {
-        if self.done {
+        if self.lines.done {
             return Ok(None);
         }
         let mut docs = DocBatchBuilder::new();
         let mut bad = Vec::new();
-        let mut records = 0u64;
-        let mut bytes = 0u64;
         let mut repairs = Repairs::default();
-        if !self.opened {
-            self.opened = true;
-            match self.open() {
-                Ok(r) => self.reader = Some(r),
-                Err(e) => {
-                    self.done = true;
-                    let detail = format!("{}: cannot open: {e}", self.name);
-                    bad.push(self.bad("unreadable_file", detail, b""));
-                    return Ok(Some(ReadChunk {
-                        docs: docs.finish(),
-                        bad,
-                        records: 1,
-                        bytes: 0,
-                        repairs: Default::default(),
-                    }));
-                }
-            }
-        }
-        let max_record = self.limits.max_record_bytes;
+        let (bytes0, records0) = (self.lines.bytes, self.lines.records);
         let batch = self.limits.batch_size;
         while docs.has_room(batch, self.limits.batch_bytes) && bad.len() < batch {
-            self.line.clear();
-            let reader = self.reader.as_mut().expect("opened above");
-            match read_line_bounded(&mut **reader, &mut self.line, max_record) {
-                Ok(Line::TooLong(n)) => {
-                    bytes += n;
-                    self.bytes_total += n;
-                    self.line_no += 1;
-                    records += 1;
-                    let detail = format!(
-                        "{}:{}: record of {n} bytes is over run.max_record_bytes = {max_record}",
-                        self.name, self.line_no
-                    );
-                    let q = self.bad("record_too_large", detail, &self.line);
-                    bad.push(q);
-                    continue;
-                }
-                Ok(Line::Read(0)) => {
-                    self.done = true;
-                    // A part of a cut file is never the whole file: only an uncut read can
-                    // tell that the file is empty.
-                    if self.records_total + records == 0 && self.range.is_none() {
-                        records += 1;
-                        let detail = if self.bytes_total == 0 {
-                            format!("{}: empty file", self.name)
-                        } else {
-                            format!("{}: only blank lines", self.name)
-                        };
-                        bad.push(self.bad("empty_file", detail, b""));
-                    }
-                    break;
-                }
-                Ok(Line::Read(n)) => {
-                    bytes += n;
-                    self.bytes_total += n;
-                    self.line_no += 1;
-                }
-                Err(e) => {
-                    // A truncated or corrupt compressed stream: what was read of the last line
-                    // goes to the quarantine, the rest of the file cannot be reached.
-                    self.done = true;
-                    records += 1;
-                    self.bytes_total += self.line.len() as u64;
-                    let detail = format!(
-                        "{}: input ends early after line {}: {e}",
-                        self.name, self.line_no
-                    );
-                    let q = self.bad("truncated_input", detail, &self.line);
-                    bad.push(q);
-                    break;
-                }
-            }
-            let mut line: &[u8] = &self.line;
-            if self.line_no == 1 {
-                if let Some(rest) = line.strip_prefix(BOM) {
-                    line = rest;
-                    repairs.bom_stripped += 1;
-                }
-            }
-            while let Some((b'\n' | b'\r', rest)) = line.split_last() {
-                line = rest;
-            }
-            if line.iter().all(u8::is_ascii_whitespace) {
-                continue;
-            }
-            records += 1;
-            let loc = format!("{}:{}", self.name, self.line_no);
-            let s = match std::str::from_utf8(line) {
-                Ok(s) => s,
-                Err(e) => {
-                    let detail = format!("{loc}: invalid UTF-8 at byte {}", e.valid_up_to());
-                    bad.push(self.bad("invalid_utf8", detail, line));
-                    continue;
-                }
-            };
-            let parsed = parse_json_line(s, &mut repairs)
-                .map_err(|e| ("malformed_json", e.to_string()))
-                .and_then(|v| document_from_json(v, &self.input, &self.name, self.line_no));
-            match parsed {
-                Ok(doc) => docs.push(&doc),
-                Err((reason, msg)) => bad.push(self.bad(reason, format!("{loc}: {msg}"), line)),
+            match self.lines.next_record(&mut repairs) {
+                None => break,
+                Some(Err(q)) => bad.push(q),
+                Some(Ok((line, v))) => match document_from_json(v, &self.input, &self.name, line) {
+                    Ok(doc) => docs.push(&doc),
+                    Err((reason, msg)) => bad.push(Quarantined {
+                        reason,
+                        detail: format!("{}:{line}: {msg}", self.name),
+                        source: self.name.clone(),
+                        raw: raw_lossy(self.lines.last_line()),
+                    }),
+                },
             }
         }
-        self.records_total += records;
         Ok(Some(ReadChunk {
             docs: docs.finish(),
             bad,
-            records,
-            bytes,
+            records: self.lines.records - records0,
+            bytes: self.lines.bytes - bytes0,
             repairs,
         }))
     }
@@ -582,7 +660,11 @@ pub(crate) mod tests {
             c.bad[0].detail
         );
         assert_eq!(c.bad[0].raw.len(), RAW_CAP);
-        assert!(src.line.capacity() < 4 << 20, "{}", src.line.capacity());
+        assert!(
+            src.lines.line.capacity() < 4 << 20,
+            "{}",
+            src.lines.line.capacity()
+        );
     }
 
     /// A batch closes at `batch_bytes` of text whatever `batch_size` says, so memory does not

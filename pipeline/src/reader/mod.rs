@@ -7,7 +7,7 @@ mod parquet_file;
 mod plan;
 mod text_files;
 
-pub use jsonl::replace_lone_surrogates;
+pub use jsonl::{replace_lone_surrogates, JsonLines};
 pub(crate) use parquet_file::rows_per_batch;
 pub use plan::{plan_shards, InputKind, Part, ShardSpec};
 

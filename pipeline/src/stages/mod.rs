@@ -5,8 +5,13 @@ mod length;
 
 pub use length::LengthFilter;
 
-use crate::stage::StageRegistry;
+use crate::stage::{StageInfo, StageRegistry};
 
 pub(crate) fn register(r: &mut StageRegistry) {
-    r.register("length", length::build);
+    r.register(StageInfo {
+        type_name: "length",
+        summary: "min_chars / max_chars (characters, not bytes)",
+        outputs: "length.too_short, length.too_long",
+        factory: length::build,
+    });
 }

@@ -1,0 +1,14 @@
+//! The end-to-end tests, as one binary: the sluice crates are linked once instead of once
+//! per file (`autotests = false` in Cargo.toml). Each module drives the `sluice` binary on
+//! real data; `common` holds the shared fixtures.
+
+mod common;
+
+mod crash_resume;
+mod datasets;
+mod filters_pipeline;
+mod near_dedup;
+mod run_pipeline;
+mod tokenize_pack;
+#[cfg(feature = "train")]
+mod train;
