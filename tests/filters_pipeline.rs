@@ -6,26 +6,6 @@ use std::io::Write;
 
 use crate::common::*;
 use arrow::array::{Array, Float32Array, RecordBatch, StringArray};
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
-
-fn read_dir(dir: &std::path::Path) -> Vec<RecordBatch> {
-    let mut files: Vec<_> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
-    files.sort();
-    files
-        .iter()
-        .flat_map(|p| {
-            ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(p).unwrap())
-                .unwrap()
-                .build()
-                .unwrap()
-                .map(Result::unwrap)
-                .collect::<Vec<_>>()
-        })
-        .collect()
-}
 
 fn s<'a>(b: &'a RecordBatch, c: &str) -> &'a StringArray {
     b.column_by_name(c)
@@ -127,7 +107,7 @@ model = "fortunes.cls"
     assert!(pii["counters"]["phone_cn"].as_u64().unwrap() >= 1, "{pii}");
     assert_eq!(pii["counters"]["id_cn"], 1, "{pii}");
 
-    let batches = read_dir(&root.join("out/curated"));
+    let batches = read_parquet_dir(&root.join("out/curated"));
     let mut seen = std::collections::BTreeMap::new();
     let mut langs = std::collections::BTreeSet::new();
     for b in &batches {

@@ -324,16 +324,57 @@ impl TrainConfig {
                 self.run.device
             ));
         }
-        if self.model.n_layer.is_none()
-            && self.model.n_head.is_none()
-            && self.model.n_embd.is_none()
-            && !matches!(self.model.preset.as_str(), "tiny" | "small" | "124m")
-        {
+        // The preset is the base that n_layer / n_head / n_embd override: a misspelt one is
+        // an error even when all three are given, never a silent fallback.
+        let m = &self.model;
+        let Some(base) = crate::model::GptConfig::preset(&m.preset, 1, 1) else {
             return Err(format!(
                 "model.preset = {:?}: use tiny, small or 124m",
-                self.model.preset
+                m.preset
+            ));
+        };
+        let (head, embd) = (
+            m.n_head.unwrap_or(base.n_head),
+            m.n_embd.unwrap_or(base.n_embd),
+        );
+        if m.n_layer == Some(0)
+            || head <= 0
+            || embd <= 0
+            || embd % head != 0
+            || (embd / head) % 2 != 0
+        {
+            return Err(format!(
+                "model: n_embd = {embd} must be a multiple of n_head = {head} with an even head \
+                 size, and n_layer at least 1"
             ));
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const OK: &str = "[data]\nmanifest = \"m.json\"\n[run]\nout_dir = \"o\"\n";
+
+    fn check(extra: &str) -> Result<(), String> {
+        let c: TrainConfig = toml::from_str(&format!("{OK}{extra}")).map_err(|e| e.to_string())?;
+        c.validate()
+    }
+
+    /// A misspelt preset is refused even when every size is given; sizes that cannot make
+    /// attention heads are refused before the trainer starts.
+    #[test]
+    fn model_sizes_are_checked_with_the_config() {
+        assert!(check("[model]\npreset = \"small\"\n").is_ok());
+        let e = check("[model]\npreset = \"smal\"\nn_layer = 2\nn_head = 2\nn_embd = 64\n")
+            .unwrap_err();
+        assert!(e.contains("model.preset = \"smal\""), "{e}");
+        let e = check("[model]\nn_head = 3\n").unwrap_err();
+        assert!(
+            e.contains("n_embd = 64 must be a multiple of n_head = 3"),
+            "{e}"
+        );
     }
 }

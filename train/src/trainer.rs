@@ -153,10 +153,15 @@ impl Trainer {
             )));
         }
         let mc = &cfg.model;
+        // The config's validation checked the preset and the head sizes.
         let mut model_cfg =
-            GptConfig::preset(&mc.preset, set.vocab_size() as i64, set.seq_len() as i64).unwrap_or(
-                GptConfig::preset("tiny", set.vocab_size() as i64, set.seq_len() as i64).unwrap(),
-            );
+            GptConfig::preset(&mc.preset, set.vocab_size() as i64, set.seq_len() as i64)
+                .ok_or_else(|| {
+                    TrainError::Other(format!(
+                        "internal: preset {:?} passed validation",
+                        mc.preset
+                    ))
+                })?;
         if let Some(v) = mc.n_layer {
             model_cfg.n_layer = v;
         }
@@ -165,14 +170,6 @@ impl Trainer {
         }
         if let Some(v) = mc.n_embd {
             model_cfg.n_embd = v;
-        }
-        if model_cfg.n_embd % model_cfg.n_head != 0
-            || (model_cfg.n_embd / model_cfg.n_head) % 2 != 0
-        {
-            return Err(TrainError::Other(format!(
-                "model: n_embd = {} must be a multiple of n_head = {} with an even head size",
-                model_cfg.n_embd, model_cfg.n_head
-            )));
         }
         tch::manual_seed(cfg.run.seed as i64);
         let vs = nn::VarStore::new(device);
