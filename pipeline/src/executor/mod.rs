@@ -346,11 +346,10 @@ impl<'a> Executor<'a> {
             "rank 0 to claim the output dir",
             &|| match run_file.exists() {
                 true => vec![],
-                false => vec![(run_file.clone(), 0)],
+                false => vec![0],
             },
         )?;
-        let ident = run_identity(self.pipeline, &self.shards, self.phases.len())?;
-        if read_json::<RunIdentity>(&run_file)? != ident {
+        if !self.holds_this_run()? {
             return Err(PipelineError::OutputState {
                 dir: self.layout.root().to_path_buf(),
                 message: format!(
@@ -362,6 +361,28 @@ impl<'a> Executor<'a> {
         Ok(())
     }
 
+    /// Whether `OUT` was claimed for this very run (same fingerprint).
+    fn holds_this_run(&self) -> Result<bool, PipelineError> {
+        let run_file = self.layout.run_file();
+        if !run_file.exists() {
+            return Ok(false);
+        }
+        let ident = run_identity(self.pipeline, &self.shards, self.phases.len())?;
+        Ok(read_json::<RunIdentity>(&run_file)? == ident)
+    }
+
+    fn pool(&self) -> Result<rayon::ThreadPool, PipelineError> {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(self.workers)
+            .build()
+            .map_err(|e| {
+                self.state_error(&format!(
+                    "cannot start {} worker threads: {e}",
+                    self.workers
+                ))
+            })
+    }
+
     /// This rank's share of every phase, meeting the other ranks at each barrier; rank 0
     /// then merges the stats, calls `finish` and marks the run complete. Returns the stats
     /// (empty on other ranks) and how many shards this rank ran.
@@ -369,13 +390,7 @@ impl<'a> Executor<'a> {
         &self,
         finish: &dyn Fn(&Path, usize) -> Result<(), PipelineError>,
     ) -> Result<(RunStats, usize), PipelineError> {
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(self.workers)
-            .build()
-            .map_err(|e| PipelineError::OutputState {
-                dir: self.layout.root().to_path_buf(),
-                message: format!("cannot start {} worker threads: {e}", self.workers),
-            })?;
+        let pool = self.pool()?;
         let mut processed = 0;
         for phase in &self.phases {
             processed += self.run_phase_shards(phase, &pool)?;
@@ -387,14 +402,40 @@ impl<'a> Executor<'a> {
             return Ok((RunStats::default(), processed));
         }
         self.await_tasks(self.phases.len() - 1, |t| matches!(t, Task::Shard { .. }))?;
+        let stats = self.complete_run(finish, self.ranks.world > 1)?;
+        Ok((stats, processed))
+    }
+
+    /// The last step, once every shard of the last phase is done: merged stats, `finish`,
+    /// the completion marker; then (`sweep`: when other processes took part, whose temporary
+    /// files were not leftovers at the start) the temporary files, and the intermediates.
+    fn complete_run(
+        &self,
+        finish: &dyn Fn(&Path, usize) -> Result<(), PipelineError>,
+        sweep: bool,
+    ) -> Result<RunStats, PipelineError> {
         let stats = self.merge_stats()?;
         finish(self.layout.root(), self.workers)?;
         write_atomic(&self.layout.complete(), b"{}")?;
-        if self.ranks.world > 1 {
+        if sweep {
             self.sweep()?;
         }
         self.remove_intermediates();
-        Ok((stats, processed))
+        Ok(stats)
+    }
+
+    /// Runs this rank's unfinished pieces of barrier `phase`'s resolve on every worker;
+    /// returns how many ran.
+    fn run_my_parts(&self, phase: usize, pool: &rayon::ThreadPool) -> Result<usize, PipelineError> {
+        let mine: Vec<Task> = self
+            .phase_tasks(phase)
+            .into_iter()
+            .filter(|t| matches!(t, Task::ResolvePart { .. }))
+            .filter(|t| self.owner(*t) == self.ranks.rank && !self.is_done(*t))
+            .collect();
+        let results: Vec<_> = pool.install(|| mine.par_iter().map(|t| self.run_task(*t)).collect());
+        results.into_iter().collect::<Result<Vec<()>, _>>()?;
+        Ok(mine.len())
     }
 
     /// Waits until every task of `phase` that `which` selects left its marker (at once when
@@ -412,7 +453,7 @@ impl<'a> Executor<'a> {
             tasks
                 .iter()
                 .filter(|t| !self.is_done(**t))
-                .map(|t| (PathBuf::new(), self.owner(*t)))
+                .map(|t| self.owner(*t))
                 .collect()
         };
         ranks::Watch::new(&self.layout.ranks_dir()).wait(&format!("phase {}", phase + 1), &pending)
@@ -449,9 +490,7 @@ impl<'a> Executor<'a> {
         phase: usize,
         finish: &dyn Fn(&Path, usize) -> Result<(), PipelineError>,
     ) -> Result<usize, PipelineError> {
-        let run_file = self.layout.run_file();
-        let ident = run_identity(self.pipeline, &self.shards, self.phases.len())?;
-        if !run_file.exists() || read_json::<RunIdentity>(&run_file)? != ident {
+        if !self.holds_this_run()? {
             return Err(self.state_error("does not hold this run (the launcher claims it first)"));
         }
         let Some(p) = self.phases.get(phase) else {
@@ -469,10 +508,7 @@ impl<'a> Executor<'a> {
             true => Ok(()),
             false => Err(self.state_error(&format!("phase {phase}: {what} first"))),
         };
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(self.workers)
-            .build()
-            .map_err(|e| self.state_error(&format!("cannot start worker threads: {e}")))?;
+        let pool = self.pool()?;
         match step {
             Step::Shards => {
                 needs(
@@ -486,15 +522,7 @@ impl<'a> Executor<'a> {
             }
             Step::ResolveParts => {
                 needs(all_done(&shards), "every shard must finish")?;
-                let mine: Vec<Task> = self
-                    .phase_tasks(phase)
-                    .into_iter()
-                    .filter(|t| parts(t) && self.owner(*t) == self.ranks.rank && !self.is_done(*t))
-                    .collect();
-                let results: Vec<_> =
-                    pool.install(|| mine.par_iter().map(|t| self.run_task(*t)).collect());
-                results.into_iter().collect::<Result<Vec<()>, _>>()?;
-                Ok(mine.len())
+                self.run_my_parts(phase, &pool)
             }
             Step::Resolve => {
                 needs(all_done(&parts), "every resolve piece must finish")?;
@@ -508,11 +536,7 @@ impl<'a> Executor<'a> {
                 )?;
                 needs(all_done(&shards), "every shard must finish")?;
                 if !self.is_complete() {
-                    self.merge_stats()?;
-                    finish(self.layout.root(), self.workers)?;
-                    write_atomic(&self.layout.complete(), b"{}")?;
-                    self.sweep()?;
-                    self.remove_intermediates();
+                    self.complete_run(finish, true)?;
                 }
                 Ok(1)
             }
@@ -612,16 +636,8 @@ impl<'a> Executor<'a> {
         self.await_tasks(phase, |t| matches!(t, Task::Shard { .. }))?;
         let (_, barrier) = self.phases[phase].barrier.expect("phase ends at a barrier");
         tracing::info!(stage = barrier.name(), "resolving barrier");
-        let parts: Vec<Task> = self
-            .phase_tasks(phase)
-            .into_iter()
-            .filter(|t| matches!(t, Task::ResolvePart { .. }))
-            .filter(|t| self.owner(*t) == self.ranks.rank && !self.is_done(*t))
-            .collect();
         let t = Instant::now();
-        let results: Vec<_> =
-            pool.install(|| parts.par_iter().map(|t| self.run_task(*t)).collect());
-        results.into_iter().collect::<Result<Vec<()>, _>>()?;
+        self.run_my_parts(phase, pool)?;
         if self.ranks.rank == 0 {
             self.await_tasks(phase, |t| matches!(t, Task::ResolvePart { .. }))?;
             let pieces = t.elapsed().as_secs_f64();

@@ -188,11 +188,11 @@ impl Watch {
         Ok(())
     }
 
-    /// Waits until `pending()` (markers not there yet, with their owner rank) is empty.
+    /// Waits until `pending()` (the owner rank of each marker not there yet) is empty.
     pub(crate) fn wait(
         &mut self,
         what: &str,
-        pending: &dyn Fn() -> Vec<(PathBuf, usize)>,
+        pending: &dyn Fn() -> Vec<usize>,
     ) -> Result<(), PipelineError> {
         let mut logged = Instant::now();
         loop {
@@ -200,7 +200,7 @@ impl Watch {
             if left.is_empty() {
                 return Ok(());
             }
-            let owners: BTreeSet<usize> = left.iter().map(|(_, r)| *r).collect();
+            let owners: BTreeSet<usize> = left.iter().copied().collect();
             self.check(&owners)?;
             if logged.elapsed() > Duration::from_secs(30) {
                 tracing::info!("waiting for {what}: {} left (ranks {owners:?})", left.len());

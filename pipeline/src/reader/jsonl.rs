@@ -236,7 +236,6 @@ impl JsonLines {
 
 pub(crate) struct JsonlSource {
     lines: JsonLines,
-    name: String,
     input: InputConfig,
     limits: ReadLimits,
 }
@@ -244,9 +243,7 @@ pub(crate) struct JsonlSource {
 impl JsonlSource {
     pub(crate) fn new(path: PathBuf, name: String, input: InputConfig, limits: ReadLimits) -> Self {
         JsonlSource {
-            lines: JsonLines::open(path, name.clone())
-                .with_max_record_bytes(limits.max_record_bytes),
-            name,
+            lines: JsonLines::open(path, name).with_max_record_bytes(limits.max_record_bytes),
             input,
             limits,
         }
@@ -357,15 +354,17 @@ impl DocSource for JsonlSource {
             match self.lines.next_record(&mut repairs) {
                 None => break,
                 Some(Err(q)) => bad.push(q),
-                Some(Ok((line, v))) => match document_from_json(v, &self.input, &self.name, line) {
-                    Ok(doc) => docs.push(&doc),
-                    Err((reason, msg)) => bad.push(Quarantined {
-                        reason,
-                        detail: format!("{}:{line}: {msg}", self.name),
-                        source: self.name.clone(),
-                        raw: raw_lossy(self.lines.last_line()),
-                    }),
-                },
+                Some(Ok((line, v))) => {
+                    match document_from_json(v, &self.input, &self.lines.name, line) {
+                        Ok(doc) => docs.push(&doc),
+                        Err((reason, msg)) => bad.push(Quarantined {
+                            reason,
+                            detail: format!("{}:{line}: {msg}", self.lines.name),
+                            source: self.lines.name.clone(),
+                            raw: raw_lossy(self.lines.last_line()),
+                        }),
+                    }
+                }
             }
         }
         Ok(Some(ReadChunk {
