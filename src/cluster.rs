@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use anyhow::{bail, Context, Result};
-use pipeline::{Executor, Ranks, RunOptions, Step};
+use pipeline::{Executor, LoadedPipeline, Ranks, RunOptions, Step};
 
 /// `sluice task`: one step of one phase for one rank.
 pub struct TaskArgs {
@@ -19,16 +19,16 @@ pub struct TaskArgs {
 }
 
 pub fn task(a: TaskArgs) -> Result<()> {
-    let prepared = crate::prepare(&a.config)?;
+    let loaded = LoadedPipeline::load(&a.config, &crate::registry())?;
     let exec = Executor::new(
-        &prepared.loaded,
+        &loaded,
         &RunOptions {
             workers: a.workers,
             out_dir: a.out,
             ranks: a.ranks,
         },
     )?;
-    let n = exec.run_step(a.step, a.phase, &|out, w| prepared.finish(out, w))?;
+    let n = exec.run_step(a.step, a.phase)?;
     println!(
         "{} of phase {} done on rank {}/{}: {n} task(s) run",
         a.step.name(),
@@ -58,13 +58,13 @@ pub fn submit(
     s: SlurmArgs,
 ) -> Result<()> {
     let ranks = Ranks::new(0, s.tasks).map_err(anyhow::Error::msg)?;
-    let prepared = crate::prepare(config)?;
+    let loaded = LoadedPipeline::load(config, &crate::registry())?;
     let opts = RunOptions {
         workers,
         out_dir: out,
         ranks,
     };
-    let exec = Executor::new(&prepared.loaded, &opts)?;
+    let exec = Executor::new(&loaded, &opts)?;
     exec.claim()?;
     if exec.is_complete() {
         println!("already complete: {}", exec.out_dir().display());

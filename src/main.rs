@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 mod cluster;
 mod datasets_cmd;
+mod inspect;
 mod report;
 mod train_cmd;
 
@@ -266,6 +267,7 @@ fn registry() -> StageRegistry {
     let mut r = StageRegistry::with_builtins();
     filters::register(&mut r);
     dedup::register(&mut r);
+    tokenize::register(&mut r);
     r
 }
 
@@ -289,62 +291,15 @@ fn ranks(rank: Option<usize>, world: Option<usize>) -> Result<pipeline::Ranks> {
     }
 }
 
-/// A loaded pipeline and, if it has `[tokenize]`, its settings and tokenizer, all checked
-/// before any work starts.
-struct Prepared {
-    loaded: LoadedPipeline,
-    pack: Option<(tokenize::TokenizeConfig, tokenize::Tok)>,
-}
-
-fn prepare(config: &Path) -> Result<Prepared> {
-    let mut loaded = LoadedPipeline::load(config, &registry())?;
-    let pack = match &loaded.config.tokenize {
-        Some(t) => {
-            let cfg = tokenize::TokenizeConfig::from_table(t.clone())
-                .with_context(|| format!("{}: [tokenize]", config.display()))?;
-            let tok = cfg.load_tokenizer(&loaded.base_dir)?;
-            Some((cfg, tok))
-        }
-        None => None,
-    };
-    if let Some((_, tok)) = &pack {
-        loaded.referenced_files.push(tok.path.clone());
-    }
-    Ok(Prepared { loaded, pack })
-}
-
-impl Prepared {
-    /// The step after curation: tokenize and pack, if configured.
-    fn finish(&self, out: &Path, workers: usize) -> Result<(), pipeline::PipelineError> {
-        let Some((cfg, tok)) = &self.pack else {
-            return Ok(());
-        };
-        tracing::info!(
-            "tokenizing and packing curated documents (seq_len {})",
-            cfg.seq_len
-        );
-        let m = tokenize::tokenize_curated(out, cfg, tok, workers).map_err(|e| {
-            pipeline::PipelineError::Finish {
-                step: "tokenize".into(),
-                message: e.to_string(),
-            }
-        })?;
-        let tokens: u64 = m.domains.values().map(|d| d.tokens).sum();
-        tracing::info!("packed {tokens} tokens in {} domains", m.domains.len());
-        Ok(())
-    }
-}
-
 fn run(
     config: PathBuf,
     workers: Option<usize>,
     out: Option<PathBuf>,
     ranks: pipeline::Ranks,
 ) -> Result<()> {
-    let prepared = prepare(&config)?;
-    let loaded = &prepared.loaded;
+    let loaded = LoadedPipeline::load(&config, &registry())?;
     let exec = Executor::new(
-        loaded,
+        &loaded,
         &RunOptions {
             workers,
             out_dir: out,
@@ -359,7 +314,7 @@ fn run(
         "starting run of {}",
         config.display()
     );
-    let summary = exec.run_with(&|out, workers| prepared.finish(out, workers))?;
+    let summary = exec.run()?;
     if summary.ranks.rank != 0 {
         println!(
             "rank {}/{} done: {} shard-phases run in {:.1}s; rank 0 writes the stats",
@@ -444,10 +399,7 @@ fn demo(steps: u64, workers: Option<usize>, out: &Path) -> Result<()> {
     );
     run(pipeline, workers, None, Default::default())?;
     let curated = out.join("default");
-    print!(
-        "{}",
-        pipeline::inspect::summarise(&curated).context("inspect")?
-    );
+    print!("{}", inspect::summarise(&curated).context("inspect")?);
     println!("== train: tiny GPT, {steps} steps, exp3 loss-weighted mixing");
     let cfg = out.join("demo-train.toml");
     std::fs::write(
@@ -539,7 +491,7 @@ fn main() -> ExitCode {
                     ranks,
                 })
             }),
-        Command::Inspect { dir } => pipeline::inspect::summarise(&dir)
+        Command::Inspect { dir } => inspect::summarise(&dir)
             .with_context(|| format!("inspect {}", dir.display()))
             .map(|s| print!("{s}")),
         Command::Report { run, train, out } => report::write_report(&run, train.as_deref(), &out)

@@ -5,8 +5,41 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
+use std::collections::BTreeMap;
+
 use anyhow::{Context, Result};
-use serde_json::Value;
+use pipeline::RunStats;
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+use tokenize::Manifest;
+
+/// A line of a training dir's `log.jsonl`: a training step's loss, or an evaluation.
+#[derive(Deserialize)]
+struct LogLine {
+    step: u64,
+    loss: Option<f64>,
+    /// Validation loss per domain and `_all`; null where a domain had no rows.
+    eval: Option<BTreeMap<String, Option<f64>>>,
+}
+
+/// A line of `weights.jsonl` (written by the trainer's `WeightsUpdate`; only the fields the
+/// report draws, so the report builds without the trainer).
+#[derive(Deserialize)]
+struct WeightsLine {
+    step: u64,
+    weights: Vec<f64>,
+}
+
+/// The part of a checkpoint's `state.json` the report needs: the domains' names.
+#[derive(Deserialize)]
+struct CheckpointState {
+    sampler: SamplerNames,
+}
+
+#[derive(Deserialize)]
+struct SamplerNames {
+    names: Vec<String>,
+}
 
 /// Line colours: Tableau 10, then darker shades from tab20b and tab20c. Series past the
 /// palette reuse it with a dash pattern, so no two series of a chart look the same.
@@ -31,12 +64,12 @@ fn esc(s: &str) -> String {
         .replace('>', "&gt;")
 }
 
-fn read_json(p: &Path) -> Result<Value> {
+fn read_json<T: DeserializeOwned>(p: &Path) -> Result<T> {
     let t = std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?;
     serde_json::from_str(&t).with_context(|| format!("parsing {}", p.display()))
 }
 
-fn read_jsonl(p: &Path) -> Result<Vec<Value>> {
+fn read_jsonl<T: DeserializeOwned>(p: &Path) -> Result<Vec<T>> {
     let t = std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?;
     t.lines()
         .enumerate()
@@ -144,138 +177,47 @@ pub fn write_report(run: &Path, train: Option<&Path>, out: &Path) -> Result<()> 
         "<h1>sluice run report</h1><p>run: <code>{}</code></p>",
         esc(&run.display().to_string())
     );
-    let stats = read_json(&run.join("stats.json"))?;
+    let stats = RunStats::read(&run.join("stats.json"))?;
     let _ = write!(
         html,
         "<p>{} records read, {} quarantined, {} rejected, {} kept.</p><h2>Documents after each stage</h2>",
-        stats["input_records"], stats["quarantined"], stats["rejected"], stats["output"]["docs"]
+        stats.input_records, stats.quarantined, stats.rejected, stats.output.docs
     );
-    let stages = stats["stages"].as_array().cloned().unwrap_or_default();
-    let funnel: Vec<(String, f64, String)> = stages
-        .iter()
+    let funnel: Vec<(String, f64, String)> = (stats.stages.iter())
         .map(|s| {
-            let out = s["docs_out"].as_f64().unwrap_or(0.0);
-            let rej = s["docs_in"].as_f64().unwrap_or(0.0) - out;
-            (
-                s["name"].as_str().unwrap_or("?").to_string(),
-                out,
-                format!("{out:.0} (−{rej:.0})"),
-            )
+            let (out, rej) = (s.docs_out, s.rejected());
+            (s.name.clone(), out as f64, format!("{out} (−{rej})"))
         })
         .collect();
     html += &bars(&funnel);
     html +=
         "<h2>Reject reasons</h2><table><tr><th>stage</th><th>reason</th><th>documents</th></tr>";
-    for s in &stages {
-        if let Some(r) = s["rejects"].as_object() {
-            for (k, v) in r {
-                let _ = write!(
-                    html,
-                    "<tr><td>{}</td><td>{}</td><td class='n'>{}</td></tr>",
-                    esc(s["name"].as_str().unwrap_or("?")),
-                    esc(k),
-                    v
-                );
-            }
+    for s in &stats.stages {
+        for (k, v) in &s.rejects {
+            let _ = write!(
+                html,
+                "<tr><td>{}</td><td>{}</td><td class='n'>{v}</td></tr>",
+                esc(&s.name),
+                esc(k),
+            );
         }
     }
     html += "</table>";
     let manifest = run.join("manifest.json");
     if manifest.exists() {
-        let m = read_json(&manifest)?;
-        let mut rows: Vec<(String, f64, String)> = m["domains"]
-            .as_object()
-            .map(|d| {
-                d.iter()
-                    .map(|(k, v)| {
-                        let t = v["tokens"].as_f64().unwrap_or(0.0);
-                        (k.clone(), t, format!("{t:.0} tokens, {} docs", v["docs"]))
-                    })
-                    .collect()
+        let m = Manifest::read(&manifest)?;
+        let mut rows: Vec<(String, f64, String)> = (m.domains.iter())
+            .map(|(k, d)| {
+                let label = format!("{} tokens, {} docs", d.tokens, d.docs);
+                (k.clone(), d.tokens as f64, label)
             })
-            .unwrap_or_default();
+            .collect();
         rows.sort_by(|a, b| b.1.total_cmp(&a.1));
-        let _ = write!(
-            html,
-            "<h2>Tokens per domain (seq_len {})</h2>",
-            m["seq_len"]
-        );
+        let _ = write!(html, "<h2>Tokens per domain (seq_len {})</h2>", m.seq_len);
         html += &bars(&rows);
     }
     if let Some(tr) = train {
-        let log = read_jsonl(&tr.join("log.jsonl"))?;
-        let train_loss: Vec<(f64, f64)> = log
-            .iter()
-            .filter_map(|v| Some((v["step"].as_f64()?, v["loss"].as_f64()?)))
-            .collect();
-        let mut series = vec![("train loss".to_string(), train_loss)];
-        let evals: Vec<&Value> = log.iter().filter(|v| v.get("eval").is_some()).collect();
-        let mut names: Vec<String> = evals
-            .iter()
-            .flat_map(|v| {
-                v["eval"]
-                    .as_object()
-                    .into_iter()
-                    .flat_map(|o| o.keys().cloned())
-            })
-            .collect();
-        names.sort();
-        names.dedup();
-        for n in &names {
-            let p: Vec<(f64, f64)> = evals
-                .iter()
-                .filter_map(|v| Some((v["step"].as_f64()?, v["eval"][n].as_f64()?)))
-                .collect();
-            series.push((format!("val {n}"), p));
-        }
-        let _ = write!(
-            html,
-            "<h2>Training loss</h2><p>train dir: <code>{}</code></p>",
-            esc(&tr.display().to_string())
-        );
-        html += &lines(&series, "loss");
-        let weights = read_jsonl(&tr.join("weights.jsonl"))?;
-        let state = read_json(&tr.join("ckpt-latest/state.json")).ok();
-        let dnames: Vec<String> = state
-            .as_ref()
-            .and_then(|s| s["sampler"]["names"].as_array().cloned())
-            .map(|a| {
-                a.iter()
-                    .filter_map(|x| x.as_str().map(String::from))
-                    .collect()
-            })
-            .unwrap_or_default();
-        let k = weights
-            .first()
-            .and_then(|w| w["weights"].as_array().map(|a| a.len()))
-            .unwrap_or(0);
-        let last_step = train_loss_last(&log);
-        let mut ws: Vec<(String, Vec<(f64, f64)>)> = (0..k)
-            .map(|i| {
-                (
-                    dnames.get(i).cloned().unwrap_or(format!("domain {i}")),
-                    vec![],
-                )
-            })
-            .collect();
-        for (j, w) in weights.iter().enumerate() {
-            let step = w["step"].as_f64().unwrap_or(0.0);
-            let next = weights
-                .get(j + 1)
-                .and_then(|n| n["step"].as_f64())
-                .unwrap_or(last_step);
-            for (i, s) in ws.iter_mut().enumerate() {
-                let v = w["weights"][i].as_f64().unwrap_or(0.0);
-                s.1.push((step, v));
-                s.1.push((next, v));
-            }
-        }
-        let _ = write!(
-            html,
-            "<h2>Mixture weights ({} updates)</h2>",
-            weights.len().saturating_sub(1)
-        );
-        html += &lines(&ws, "weight");
+        html += &training_section(tr)?;
     }
     html += "</body></html>\n";
     pipeline::durable::write_atomic(out, html.as_bytes())
@@ -283,11 +225,53 @@ pub fn write_report(run: &Path, train: Option<&Path>, out: &Path) -> Result<()> 
     Ok(())
 }
 
-fn train_loss_last(log: &[Value]) -> f64 {
-    log.iter()
-        .filter_map(|v| v["step"].as_f64())
-        .fold(0.0, f64::max)
-        + 1.0
+/// The loss curves and the mixture weights of a training dir.
+fn training_section(tr: &Path) -> Result<String> {
+    let log: Vec<LogLine> = read_jsonl(&tr.join("log.jsonl"))?;
+    let train_loss: Vec<(f64, f64)> = (log.iter())
+        .filter_map(|v| Some((v.step as f64, v.loss?)))
+        .collect();
+    let mut series = vec![("train loss".to_string(), train_loss)];
+    let evals: Vec<(u64, &BTreeMap<String, Option<f64>>)> = log
+        .iter()
+        .filter_map(|v| Some((v.step, v.eval.as_ref()?)))
+        .collect();
+    let mut names: Vec<&String> = evals.iter().flat_map(|(_, e)| e.keys()).collect();
+    names.sort();
+    names.dedup();
+    for n in names {
+        let p: Vec<(f64, f64)> = (evals.iter())
+            .filter_map(|(step, e)| Some((*step as f64, (*e.get(n)?)?)))
+            .collect();
+        series.push((format!("val {n}"), p));
+    }
+    let mut html = format!(
+        "<h2>Training loss</h2><p>train dir: <code>{}</code></p>",
+        esc(&tr.display().to_string())
+    );
+    html += &lines(&series, "loss");
+    let weights: Vec<WeightsLine> = read_jsonl(&tr.join("weights.jsonl"))?;
+    let state: Option<CheckpointState> = read_json(&tr.join("ckpt-latest/state.json")).ok();
+    let dnames = state.map(|s| s.sampler.names).unwrap_or_default();
+    let k = weights.first().map_or(0, |w| w.weights.len());
+    let last_step = log.iter().map(|v| v.step + 1).max().unwrap_or(1) as f64;
+    let mut ws: Vec<(String, Vec<(f64, f64)>)> = (0..k)
+        .map(|i| {
+            let name = dnames.get(i).cloned().unwrap_or(format!("domain {i}"));
+            (name, vec![])
+        })
+        .collect();
+    for (j, w) in weights.iter().enumerate() {
+        let next = weights.get(j + 1).map_or(last_step, |n| n.step as f64);
+        for (s, v) in ws.iter_mut().zip(&w.weights) {
+            s.1.push((w.step as f64, *v));
+            s.1.push((next, *v));
+        }
+    }
+    let updates = weights.len().saturating_sub(1);
+    let _ = write!(html, "<h2>Mixture weights ({updates} updates)</h2>");
+    html += &lines(&ws, "weight");
+    Ok(html)
 }
 
 #[cfg(test)]

@@ -232,10 +232,10 @@ impl DocStore {
         let a = u64::from_le_bytes(o[..8].try_into().unwrap());
         let b = u64::from_le_bytes(o[8..].try_into().unwrap());
         let len = b.checked_sub(a).ok_or_else(|| {
-            StageError::Other(format!(
-                "{}: index of row {row} is corrupt",
-                self.files.paths[base + 1].display()
-            ))
+            StageError::corrupt(
+                &self.files.paths[base + 1],
+                format!("index of row {row} is corrupt"),
+            )
         })?;
         let mut buf = vec![0u8; len as usize];
         self.files.read_at(base, &mut buf, a)?;
@@ -276,12 +276,8 @@ impl DocStore {
 
     pub fn id(&self, dense: u64) -> Result<String, StageError> {
         let (s, r) = self.locate(dense);
-        String::from_utf8(self.blob(s, IDS, r)?).map_err(|_| {
-            StageError::Other(format!(
-                "{}: id of row {r} is not UTF-8",
-                self.dir.display()
-            ))
-        })
+        String::from_utf8(self.blob(s, IDS, r)?)
+            .map_err(|_| StageError::corrupt(&self.dir, format!("id of row {r} is not UTF-8")))
     }
 
     /// (length in chars, score) of a document.
@@ -363,7 +359,7 @@ impl<const H: usize> RowEntries<H> {
 
     /// The next entry, or `None` at the end of the file.
     fn read(&self, r: &mut impl Read) -> Result<Option<Entry<H>>, StageError> {
-        let bad = || StageError::Other(format!("{}: cut short or corrupt", self.path.display()));
+        let bad = || StageError::corrupt(&self.path, "cut short");
         let mut h = [0u8; H];
         match r.read_exact(&mut h) {
             Ok(()) => {}

@@ -212,7 +212,7 @@ impl BarrierObserver for Observer {
         for (i, hs) in hashes.into_iter().enumerate() {
             let row = row_offset + i as u64;
             if row >= 1 << ROW_BITS {
-                return Err(StageError::Other(format!(
+                return Err(StageError::Limit(format!(
                     "exact_dedup: shard {} has more than 2^32 rows; split the input",
                     self.shard
                 )));
@@ -440,7 +440,7 @@ impl Barrier for ExactDedup {
 
     fn observer(&self, shard: usize, dir: &Path) -> Result<Box<dyn BarrierObserver>, StageError> {
         if shard >= 1 << 16 {
-            return Err(StageError::Other(
+            return Err(StageError::Limit(
                 "exact_dedup: more than 65536 shards; merge input files".into(),
             ));
         }
@@ -486,53 +486,41 @@ impl Barrier for ExactDedup {
 mod tests {
     use super::*;
     use arrow::array::Array;
-    use pipeline::document::{DocBatchBuilder, Document};
-
-    fn batch(texts: &[(&str, &str)]) -> RecordBatch {
-        let mut b = DocBatchBuilder::new();
-        for (id, t) in texts {
-            b.push(&Document {
-                id: id.to_string(),
-                text: t.to_string(),
-                source: "s".into(),
-                domain: "d".into(),
-                meta: None,
-            });
-        }
-        b.finish()
-    }
+    use pipeline::testing::{batch_with_ids, run_barrier};
 
     fn run(dd: &ExactDedup, shards: &[Vec<(&str, &str)>]) -> Vec<(String, bool, String, String)> {
         let dir = tempfile::tempdir().unwrap();
-        for (s, docs) in shards.iter().enumerate() {
-            let mut o = dd.observer(s, dir.path()).unwrap();
-            o.observe(&batch(&docs[..1]), 0).unwrap();
-            o.observe(&batch(&docs[1..]), 1).unwrap();
-            o.finish().unwrap();
-        }
-        dd.resolve(dir.path(), shards.len(), 2).unwrap();
-        // A rerun of resolve (after a crash) is harmless.
-        dd.resolve(dir.path(), shards.len(), 1).unwrap();
-        let mut out = vec![];
-        for (s, docs) in shards.iter().enumerate() {
-            let a = dd.applier(s, dir.path()).unwrap();
-            let mut ctx = StageContext::new(s);
-            let r = a.process(batch(docs), &mut ctx).unwrap();
+        let batches: Vec<Vec<RecordBatch>> = shards
+            .iter()
+            .map(|docs| vec![batch_with_ids(&docs[..1]), batch_with_ids(&docs[1..])])
+            .collect();
+        let out = run_barrier(dd, dir.path(), &batches, 2).unwrap();
+        // A rerun (after a crash) is harmless.
+        let again = run_barrier(dd, dir.path(), &batches, 1).unwrap();
+        let mut rows = vec![];
+        for (r, docs) in out
+            .iter()
+            .chain(&again)
+            .flatten()
+            .zip(shards.iter().cycle().flat_map(|d| [&d[..1], &d[1..]]))
+        {
             let t = str_column(&r.batch, TEXT).unwrap();
             for (i, (id, _)) in docs.iter().enumerate() {
-                out.push((
+                let detail = match r.detail.is_null(i) {
+                    true => String::new(),
+                    false => r.detail.value(i).to_string(),
+                };
+                rows.push((
                     id.to_string(),
                     r.keep.value(i),
                     t.value(i).to_string(),
-                    if r.detail.is_null(i) {
-                        String::new()
-                    } else {
-                        r.detail.value(i).to_string()
-                    },
+                    detail,
                 ));
             }
         }
-        out
+        let (first, second) = rows.split_at(rows.len() / 2);
+        assert_eq!(first, second);
+        first.to_vec()
     }
 
     #[test]

@@ -293,7 +293,7 @@ impl BarrierObserver for Observer {
         for (i, (keys, extra, len)) in per_doc.into_iter().enumerate() {
             let row = row_offset + i as u64;
             if row > u32::MAX as u64 {
-                return Err(StageError::Other(format!(
+                return Err(StageError::Limit(format!(
                     "minhash_dedup: shard {} has more than 2^32 rows; split the input",
                     self.shard
                 )));
@@ -382,7 +382,7 @@ impl MinHashDedup {
             let mut it = text.split_whitespace().map(str::parse::<u64>);
             match (it.next(), it.next()) {
                 (Some(Ok(c)), Some(Ok(v))) => (cand, ver) = (cand + c, ver + v),
-                _ => return Err(StageError::Other(format!("{}: corrupt", path.display()))),
+                _ => return Err(StageError::corrupt(&path, "not two counts")),
             }
         }
         Ok((cand, ver))
@@ -475,7 +475,7 @@ impl MinHashDedup {
         let store = DocStore::open(dir, shards, self.extra_kind(), MAX_OPEN_FILES)?;
         let total = store.total();
         if total >= u32::MAX as u64 {
-            return Err(StageError::Other(format!(
+            return Err(StageError::Limit(format!(
                 "minhash_dedup: {total} documents in one run; at most {} are supported",
                 u32::MAX - 1
             )));

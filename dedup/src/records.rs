@@ -104,11 +104,13 @@ impl<R: Record> RecordReader<R> {
         let f = File::open(path).map_err(ioe(path))?;
         let len = f.metadata().map_err(ioe(path))?.len();
         if len % R::SIZE as u64 != 0 {
-            return Err(StageError::Other(format!(
-                "{}: {len} bytes is not a whole number of {}-byte records (cut short?)",
-                path.display(),
-                R::SIZE
-            )));
+            return Err(StageError::corrupt(
+                path,
+                format!(
+                    "cut short: {len} bytes is not a whole number of {}-byte records",
+                    R::SIZE
+                ),
+            ));
         }
         Ok(RecordReader {
             path: path.to_path_buf(),
@@ -161,7 +163,7 @@ pub(crate) fn in_pool<T: Send>(
     rayon::ThreadPoolBuilder::new()
         .num_threads(workers.max(1))
         .build()
-        .map_err(|e| StageError::Other(format!("thread pool: {e}")))?
+        .map_err(|e| StageError::Internal(format!("thread pool: {e}")))?
         .install(f)
 }
 

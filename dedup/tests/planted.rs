@@ -10,8 +10,8 @@ use std::sync::Arc;
 use arrow::array::{Array, RecordBatch, StringArray};
 use dedup::shingle::{jaccard, shingles, ShingleKind};
 use dedup::{KeepRule, MinHashConfig, MinHashDedup, UnionFind, Verify};
-use pipeline::document::{DocBatchBuilder, Document};
-use pipeline::{Barrier, StageContext};
+use pipeline::testing::{batch_with_ids, run_barrier};
+use pipeline::StageOutput;
 
 struct Rng(u64);
 impl Rng {
@@ -129,22 +129,8 @@ fn truth(docs: &[String], kind: ShingleKind, n: usize, t: f64) -> BTreeSet<usize
         .collect()
 }
 
-fn batch(docs: &[(usize, &String)]) -> RecordBatch {
-    let mut b = DocBatchBuilder::new();
-    for (i, t) in docs {
-        b.push(&Document {
-            id: format!("doc{i}"),
-            text: (*t).clone(),
-            source: "s".into(),
-            domain: "d".into(),
-            meta: None,
-        });
-    }
-    b.finish()
-}
-
-/// Runs the barrier over `shards` contiguous shards; returns removed indices and the
-/// survivor named for each.
+/// Runs the barrier over `shards` contiguous shards, in batches of 37; returns removed
+/// indices and the survivor named for each.
 fn run(
     docs: &[String],
     cfg: MinHashConfig,
@@ -152,48 +138,53 @@ fn run(
 ) -> (BTreeSet<usize>, HashMap<usize, String>) {
     let dir = tempfile::tempdir().unwrap();
     let dd = MinHashDedup::new(cfg).unwrap();
-    let per = docs.len().div_ceil(shards);
-    let parts: Vec<Vec<(usize, &String)>> = docs
+    let ids: Vec<String> = (0..docs.len()).map(|i| format!("doc{i}")).collect();
+    let rows: Vec<(&str, &str)> = ids
         .iter()
-        .enumerate()
-        .collect::<Vec<_>>()
-        .chunks(per)
-        .map(|c| c.to_vec())
+        .zip(docs)
+        .map(|(i, t)| (i.as_str(), t.as_str()))
         .collect();
-    for (s, p) in parts.iter().enumerate() {
-        let mut o = dd.observer(s, dir.path()).unwrap();
-        for (k, c) in p.chunks(37).enumerate() {
-            o.observe(&batch(c), (k * 37) as u64).unwrap();
-        }
-        o.finish().unwrap();
-    }
-    dd.resolve(dir.path(), parts.len(), 2).unwrap();
+    let per = docs.len().div_ceil(shards);
+    let batches: Vec<Vec<RecordBatch>> = rows
+        .chunks(per)
+        .map(|shard| shard.chunks(37).map(batch_with_ids).collect())
+        .collect();
+    let out = run_barrier(&dd, dir.path(), &batches, 2).unwrap();
     let mut removed = BTreeSet::new();
     let mut survivor = HashMap::new();
-    for (s, p) in parts.iter().enumerate() {
-        let a = dd.applier(s, dir.path()).unwrap();
-        let mut ctx = StageContext::new(s);
-        let out = a.process(batch(p), &mut ctx).unwrap();
-        let cl = out
-            .batch
-            .column_by_name("dup_cluster")
-            .unwrap()
-            .as_any()
-            .downcast_ref::<StringArray>()
-            .unwrap()
-            .clone();
-        for (i, (idx, _)) in p.iter().enumerate() {
-            if !out.keep.value(i) {
-                removed.insert(*idx);
-                assert_eq!(
-                    out.detail.value(i),
-                    format!("near-duplicate of {}", cl.value(i))
-                );
-                survivor.insert(*idx, cl.value(i).to_string());
-            }
+    for (idx, (keep, detail, cluster)) in out.iter().flatten().flat_map(decisions).enumerate() {
+        if !keep {
+            removed.insert(idx);
+            assert_eq!(detail, format!("near-duplicate of {cluster}"));
+            survivor.insert(idx, cluster);
         }
     }
     (removed, survivor)
+}
+
+/// (kept, detail, dup_cluster) of each row of an applied batch.
+fn decisions(out: &StageOutput) -> Vec<(bool, String, String)> {
+    let cl = out
+        .batch
+        .column_by_name("dup_cluster")
+        .unwrap()
+        .as_any()
+        .downcast_ref::<StringArray>()
+        .unwrap();
+    (0..out.keep.len())
+        .map(|i| {
+            let detail = if out.detail.is_null(i) {
+                ""
+            } else {
+                out.detail.value(i)
+            };
+            (
+                out.keep.value(i),
+                detail.to_string(),
+                cl.value(i).to_string(),
+            )
+        })
+        .collect()
 }
 
 fn score(found: &BTreeSet<usize>, want: &BTreeSet<usize>) -> (f64, f64) {

@@ -9,12 +9,10 @@
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
-use arrow::array::{Array, Float32Builder, RecordBatch, StringBuilder};
-use pipeline::document::{str_column, with_column, DOMAIN, TEXT};
+use pipeline::document::DOMAIN;
 use pipeline::stage::parse_stage_table;
-use pipeline::{Decisions, Stage, StageContext, StageEnv, StageError, StageKind, StageOutput};
+use pipeline::{ColumnType, Doc, RowAdapter, RowOut, RowStage, StageEnv, StageKind, Verdict};
 use serde::{Deserialize, Serialize};
 use xxhash_rust::xxh3::xxh3_64_with_seed;
 
@@ -408,44 +406,40 @@ pub(crate) fn build(table: toml::Table, env: &StageEnv) -> Result<StageKind, Str
             ));
         }
     }
-    Ok(StageKind::Stream(Box::new(ClassifierStage { c, model })))
+    Ok(StageKind::Stream(Box::new(RowAdapter::new(
+        ClassifierStage { c, model },
+    ))))
 }
 
-impl Stage for ClassifierStage {
+impl RowStage for ClassifierStage {
     fn name(&self) -> &str {
         "classifier"
     }
 
-    fn process(&self, batch: RecordBatch, _: &mut StageContext) -> Result<StageOutput, StageError> {
-        let text = str_column(&batch, TEXT)?;
-        let domain = str_column(&batch, DOMAIN)?;
-        let n = text.len();
-        let mut labels = StringBuilder::with_capacity(n, n * 8);
-        let mut probs = Float32Builder::with_capacity(n);
-        let mut domains = StringBuilder::with_capacity(n, domain.value_data().len());
-        let mut d = Decisions::with_capacity(n);
-        for i in 0..n {
-            let (label, p) = self.model.predict(text.value(i));
-            labels.append_value(label);
-            probs.append_value(p);
-            let confident = p >= self.c.min_prob;
-            domains.append_value(if confident && self.c.relabel == RelabelMode::Always {
-                label
-            } else {
-                domain.value(i)
-            });
-            let wanted =
-                self.c.keep.is_empty() || confident && self.c.keep.iter().any(|k| k == label);
-            if !wanted {
-                d.reject("classifier.not_kept", Some(&format!("{label} {p:.2}")));
-            } else {
-                d.keep();
-            }
+    fn columns(&self) -> Vec<(String, ColumnType)> {
+        vec![
+            ("classifier_label".into(), ColumnType::Utf8),
+            ("classifier_prob".into(), ColumnType::Float32),
+            (DOMAIN.into(), ColumnType::Utf8),
+        ]
+    }
+
+    fn reads_domain(&self) -> bool {
+        true
+    }
+
+    fn judge(&self, doc: Doc<'_>, out: &mut RowOut) -> Verdict {
+        let (label, p) = self.model.predict(doc.text);
+        out.str(0, label);
+        out.f32(1, Some(p));
+        let confident = p >= self.c.min_prob;
+        let relabel = confident && self.c.relabel == RelabelMode::Always;
+        out.str(2, if relabel { label } else { doc.domain });
+        let wanted = self.c.keep.is_empty() || confident && self.c.keep.iter().any(|k| k == label);
+        match wanted {
+            true => Verdict::Keep,
+            false => Verdict::drop_with("classifier.not_kept", format!("{label} {p:.2}")),
         }
-        let batch = with_column(&batch, "classifier_label", Arc::new(labels.finish()))?;
-        let batch = with_column(&batch, "classifier_prob", Arc::new(probs.finish()))?;
-        let batch = with_column(&batch, DOMAIN, Arc::new(domains.finish()))?;
-        Ok(d.finish(batch))
     }
 }
 

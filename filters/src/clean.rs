@@ -5,13 +5,9 @@
 //! lines (cookie banners, "read more", 版权所有...). Documents left empty are rejected
 //! (`clean.empty`). Counts what it changed per kind.
 
-use std::sync::Arc;
-
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder};
-use arrow::array::{Array, ArrayRef, RecordBatch, StringBuilder};
-use pipeline::document::{str_column, TEXT};
 use pipeline::stage::parse_stage_table;
-use pipeline::{Decisions, Stage, StageContext, StageEnv, StageError, StageKind, StageOutput};
+use pipeline::{Doc, RowAdapter, RowOut, RowStage, StageEnv, StageKind, Verdict};
 use regex::Regex;
 use serde::Deserialize;
 use unicode_normalization::{is_nfc_quick, IsNormalized, UnicodeNormalization};
@@ -117,20 +113,11 @@ pub struct CleanCounts {
     pub blank_lines: u64,
 }
 
-impl CleanCounts {
-    fn add(&mut self, o: &CleanCounts) {
-        self.ansi += o.ansi;
-        self.control += o.control;
-        self.mojibake += o.mojibake;
-        self.boilerplate_lines += o.boilerplate_lines;
-        self.trailing_space_lines += o.trailing_space_lines;
-        self.blank_lines += o.blank_lines;
-    }
-}
-
 pub(crate) fn build(table: toml::Table, _env: &StageEnv) -> Result<StageKind, String> {
     let c: CleanConfig = parse_stage_table(table)?;
-    Ok(StageKind::Stream(Box::new(Cleaner::new(c)?)))
+    Ok(StageKind::Stream(Box::new(RowAdapter::new(Cleaner::new(
+        c,
+    )?))))
 }
 
 const CP1252: [(char, u8); 27] = [
@@ -349,41 +336,47 @@ impl Cleaner {
     }
 }
 
-impl Stage for Cleaner {
+/// The counters `clean` reports, in [`CleanCounts::values`] order.
+const COUNTERS: [&str; 6] = [
+    "ansi_sequences",
+    "control_chars",
+    "mojibake_docs",
+    "boilerplate_lines",
+    "trailing_space_lines",
+    "blank_lines_removed",
+];
+
+impl CleanCounts {
+    fn values(&self) -> [u64; 6] {
+        [
+            self.ansi,
+            self.control,
+            self.mojibake,
+            self.boilerplate_lines,
+            self.trailing_space_lines,
+            self.blank_lines,
+        ]
+    }
+}
+
+impl RowStage for Cleaner {
     fn name(&self) -> &str {
         "clean"
     }
 
-    fn process(
-        &self,
-        batch: RecordBatch,
-        ctx: &mut StageContext,
-    ) -> Result<StageOutput, StageError> {
-        let text = str_column(&batch, TEXT)?;
-        let mut d = Decisions::with_capacity(batch.num_rows());
-        let mut out = StringBuilder::with_capacity(text.len(), text.value_data().len());
-        let mut total = CleanCounts::default();
-        for i in 0..text.len() {
-            let (t, n) = self.clean(text.value(i));
-            total.add(&n);
-            if t.is_empty() {
-                d.reject("clean.empty", None);
-                out.append_value(text.value(i));
-            } else {
-                d.keep();
-                out.append_value(t);
-            }
+    fn counters(&self) -> Vec<String> {
+        COUNTERS.iter().map(|c| c.to_string()).collect()
+    }
+
+    fn judge(&self, doc: Doc<'_>, out: &mut RowOut) -> Verdict {
+        let (t, n) = self.clean(doc.text);
+        for (i, v) in n.values().into_iter().enumerate() {
+            out.count(i, v);
         }
-        ctx.count("ansi_sequences", total.ansi);
-        ctx.count("control_chars", total.control);
-        ctx.count("mojibake_docs", total.mojibake);
-        ctx.count("boilerplate_lines", total.boilerplate_lines);
-        ctx.count("trailing_space_lines", total.trailing_space_lines);
-        ctx.count("blank_lines_removed", total.blank_lines);
-        let idx = batch.schema().index_of(TEXT)?;
-        let mut cols: Vec<ArrayRef> = batch.columns().to_vec();
-        cols[idx] = Arc::new(out.finish());
-        Ok(d.finish(RecordBatch::try_new(batch.schema(), cols)?))
+        match t.is_empty() {
+            true => Verdict::drop("clean.empty"),
+            false => Verdict::keep_as(doc.text, t),
+        }
     }
 }
 

@@ -3,14 +3,11 @@
 //! `domain_score_<name>` column per domain (matches per 1,000 characters) and labels the
 //! document with the best-scoring domain above `min_score`.
 
-use std::collections::BTreeMap;
-use std::sync::Arc;
-
-use arrow::array::{Array, Float32Builder, RecordBatch, StringBuilder};
-use pipeline::document::{str_column, with_column, DOMAIN, TEXT};
+use pipeline::document::DOMAIN;
 use pipeline::stage::parse_stage_table;
-use pipeline::{Decisions, Stage, StageContext, StageEnv, StageError, StageKind, StageOutput};
+use pipeline::{ColumnType, Doc, RowAdapter, RowOut, RowStage, StageEnv, StageKind, Verdict};
 use serde::Deserialize;
+use std::collections::BTreeMap;
 
 use crate::phrases::{parse_list, PhraseMatcher};
 
@@ -117,94 +114,91 @@ impl DomainKeywords {
 
 pub(crate) fn build(table: toml::Table, env: &StageEnv) -> Result<StageKind, String> {
     let c: DomainConfig = parse_stage_table(table)?;
-    Ok(StageKind::Stream(Box::new(DomainKeywords::new(c, env)?)))
+    Ok(StageKind::Stream(Box::new(RowAdapter::new(
+        DomainKeywords::new(c, env)?,
+    ))))
 }
 
-impl Stage for DomainKeywords {
+impl RowStage for DomainKeywords {
     fn name(&self) -> &str {
         "domain_keywords"
     }
 
-    fn process(
-        &self,
-        batch: RecordBatch,
-        ctx: &mut StageContext,
-    ) -> Result<StageOutput, StageError> {
-        let text = str_column(&batch, TEXT)?;
-        let domain = str_column(&batch, DOMAIN)?;
-        let n = text.len();
-        let mut cols: Vec<Float32Builder> = self
+    /// `domain`, then one score column per domain list.
+    fn columns(&self) -> Vec<(String, ColumnType)> {
+        let scores = self
             .names
             .iter()
-            .map(|_| Float32Builder::with_capacity(n))
-            .collect();
-        let mut labels = StringBuilder::with_capacity(n, domain.value_data().len());
-        let mut d = Decisions::with_capacity(n);
-        for i in 0..n {
-            let s = self.scores(text.value(i));
-            for (b, v) in cols.iter_mut().zip(&s) {
-                b.append_value(*v);
-            }
-            let best = s
-                .iter()
-                .enumerate()
-                .filter(|(_, v)| **v >= self.c.min_score)
-                .max_by(|a, b| a.1.total_cmp(b.1).then(b.0.cmp(&a.0)))
-                .map(|(k, _)| self.names[k].as_str());
-            let current = domain.value(i);
-            let label = match (self.c.label, best) {
-                (LabelMode::Always, Some(b)) => b,
-                (LabelMode::IfDefault, Some(b))
-                    if self.c.default_domains.iter().any(|x| x == current) =>
-                {
-                    b
-                }
-                _ => current,
-            };
-            if label != current {
-                ctx.count(&format!("labelled.{label}"), 1);
-            }
-            labels.append_value(label);
-            if !self.c.keep.is_empty() && !self.c.keep.iter().any(|k| k == label) {
-                d.reject("domain_keywords.not_kept", Some(label));
-            } else {
-                d.keep();
-            }
+            .map(|n| (format!("domain_score_{n}"), ColumnType::Float32));
+        std::iter::once((DOMAIN.to_string(), ColumnType::Utf8))
+            .chain(scores)
+            .collect()
+    }
+
+    /// `labelled.<name>` per domain list: documents given that label.
+    fn counters(&self) -> Vec<String> {
+        self.names.iter().map(|n| format!("labelled.{n}")).collect()
+    }
+
+    fn reads_domain(&self) -> bool {
+        true
+    }
+
+    fn judge(&self, doc: Doc<'_>, out: &mut RowOut) -> Verdict {
+        let s = self.scores(doc.text);
+        for (k, v) in s.iter().enumerate() {
+            out.f32(k + 1, Some(*v));
         }
-        let mut batch = with_column(&batch, DOMAIN, Arc::new(labels.finish()))?;
-        for (name, mut b) in self.names.iter().zip(cols) {
-            batch = with_column(
-                &batch,
-                &format!("domain_score_{name}"),
-                Arc::new(b.finish()),
-            )?;
+        let best = s
+            .iter()
+            .enumerate()
+            .filter(|(_, v)| **v >= self.c.min_score)
+            .max_by(|a, b| a.1.total_cmp(b.1).then(b.0.cmp(&a.0)))
+            .map(|(k, _)| k);
+        let relabel = match self.c.label {
+            LabelMode::Always => best,
+            LabelMode::IfDefault if self.c.default_domains.iter().any(|x| x == doc.domain) => best,
+            _ => None,
+        };
+        let label = relabel.map_or(doc.domain, |k| self.names[k].as_str());
+        if let Some(k) = relabel.filter(|_| label != doc.domain) {
+            out.count(k, 1);
         }
-        Ok(d.finish(batch))
+        out.str(0, label);
+        if !self.c.keep.is_empty() && !self.c.keep.iter().any(|k| k == label) {
+            Verdict::drop_with("domain_keywords.not_kept", label)
+        } else {
+            Verdict::Keep
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use pipeline::document::{DocBatchBuilder, Document};
+    use pipeline::document::str_column;
+    use pipeline::testing::batch_of_docs;
+    use pipeline::{Stage, StageContext};
 
     #[test]
     fn labels_finance_in_both_languages() {
         let s = DomainKeywords::new(DomainConfig::default(), &StageEnv::new(".")).unwrap();
-        let mut b = DocBatchBuilder::new();
-        for (t, dom) in [
+        let docs = [
             ("贵州茅台（股票代码600519.SH）今日K线图显示股价涨停，市盈率升至三十倍。", "web"),
             ("Shares rose after quarterly results beat forecasts and the central bank held the interest rate.", "web"),
             ("The patient was given a new medication after the diagnosis at the hospital.", "web"),
             ("A quiet walk along the river at dawn.", "web"),
             ("Shares of the company rose sharply on the stock exchange today.", "news"),
-        ] {
-            b.push(&Document { id: "i".into(), text: t.into(), source: "s".into(), domain: dom.into(), meta: None });
-        }
-        let out = s.process(b.finish(), &mut StageContext::new(0)).unwrap();
+        ];
+        let batch = batch_of_docs(docs.iter().map(|(t, d)| ("i", *t, *d)));
+        let mut ctx = StageContext::new(0);
+        let out = RowAdapter::new(s).process(batch, &mut ctx).unwrap();
         let dom = str_column(&out.batch, DOMAIN).unwrap();
         let got: Vec<&str> = (0..5).map(|i| dom.value(i)).collect();
         assert_eq!(got, vec!["finance", "finance", "medical", "web", "news"]);
         assert!(out.batch.column_by_name("domain_score_legal").is_some());
+        let counters = ctx.take_counters();
+        assert_eq!(counters["labelled.finance"], 2);
+        assert_eq!(counters["labelled.medical"], 1);
     }
 }

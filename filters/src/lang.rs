@@ -13,13 +13,11 @@
 //! `filters/examples/langid_bench.rs` measures them on labelled real text.
 
 use std::collections::HashMap;
-use std::sync::{Arc, OnceLock};
+use std::sync::OnceLock;
 
-use arrow::array::{Array, Float32Builder, RecordBatch, StringBuilder};
 use lingua::{Language, LanguageDetector, LanguageDetectorBuilder};
-use pipeline::document::{str_column, with_column, TEXT};
 use pipeline::stage::parse_stage_table;
-use pipeline::{Decisions, Stage, StageContext, StageEnv, StageError, StageKind, StageOutput};
+use pipeline::{ColumnType, Doc, RowAdapter, RowOut, RowStage, StageEnv, StageKind, Verdict};
 use serde::Deserialize;
 
 /// The model behind the non-CJK step.
@@ -316,35 +314,35 @@ impl LanguageId {
 
 pub(crate) fn build(table: toml::Table, _env: &StageEnv) -> Result<StageKind, String> {
     let c: LanguageConfig = parse_stage_table(table)?;
-    Ok(StageKind::Stream(Box::new(LanguageId::new(c)?)))
+    Ok(StageKind::Stream(Box::new(RowAdapter::new(
+        LanguageId::new(c)?,
+    ))))
 }
 
-impl Stage for LanguageId {
+impl RowStage for LanguageId {
     fn name(&self) -> &str {
         "language"
     }
 
-    fn process(&self, batch: RecordBatch, _: &mut StageContext) -> Result<StageOutput, StageError> {
-        let text = str_column(&batch, TEXT)?;
-        let mut langs = StringBuilder::with_capacity(text.len(), text.len() * 2);
-        let mut scores = Float32Builder::with_capacity(text.len());
-        let mut d = Decisions::with_capacity(text.len());
-        for i in 0..text.len() {
-            let (lang, score) = self.detect(text.value(i));
-            langs.append_value(lang);
-            // NaN (no score from whichlang) is written as null.
-            scores.append_option((!score.is_nan()).then_some(score));
-            if !self.kept(lang) {
-                d.reject("language.not_kept", Some(lang));
-            } else if score < self.c.min_score {
-                d.reject("language.low_score", Some(&format!("{lang} {score:.2}")));
-            } else {
-                d.keep();
-            }
+    fn columns(&self) -> Vec<(String, ColumnType)> {
+        vec![
+            ("lang".into(), ColumnType::Utf8),
+            ("lang_score".into(), ColumnType::Float32),
+        ]
+    }
+
+    fn judge(&self, doc: Doc<'_>, out: &mut RowOut) -> Verdict {
+        let (lang, score) = self.detect(doc.text);
+        out.str(0, lang);
+        // NaN (no score from whichlang) is written as null.
+        out.f32(1, (!score.is_nan()).then_some(score));
+        if !self.kept(lang) {
+            Verdict::drop_with("language.not_kept", lang)
+        } else if score < self.c.min_score {
+            Verdict::drop_with("language.low_score", format!("{lang} {score:.2}"))
+        } else {
+            Verdict::Keep
         }
-        let batch = with_column(&batch, "lang", Arc::new(langs.finish()))?;
-        let batch = with_column(&batch, "lang_score", Arc::new(scores.finish()))?;
-        Ok(d.finish(batch))
     }
 }
 

@@ -11,12 +11,9 @@
 //! ISBNs and phone-shaped numbers with mixed separators (`252.227-7015`) are not matched.
 
 use std::net::{Ipv4Addr, Ipv6Addr};
-use std::sync::Arc;
 
-use arrow::array::{Array, ArrayRef, RecordBatch, StringBuilder, UInt32Builder};
-use pipeline::document::{str_column, with_column, TEXT};
 use pipeline::stage::parse_stage_table;
-use pipeline::{Decisions, Stage, StageContext, StageEnv, StageError, StageKind, StageOutput};
+use pipeline::{ColumnType, Doc, RowAdapter, RowOut, RowStage, StageEnv, StageKind, Verdict};
 use regex::Regex;
 use serde::Deserialize;
 
@@ -478,58 +475,46 @@ impl PiiDetector {
 
 pub(crate) fn build(table: toml::Table, _env: &StageEnv) -> Result<StageKind, String> {
     let c: PiiConfig = parse_stage_table(table)?;
-    Ok(StageKind::Stream(Box::new(PiiDetector::new(c)?)))
+    Ok(StageKind::Stream(Box::new(RowAdapter::new(
+        PiiDetector::new(c)?,
+    ))))
 }
 
-impl Stage for PiiDetector {
+impl RowStage for PiiDetector {
     fn name(&self) -> &str {
         "pii"
     }
 
-    fn process(
-        &self,
-        batch: RecordBatch,
-        ctx: &mut StageContext,
-    ) -> Result<StageOutput, StageError> {
-        let text = str_column(&batch, TEXT)?;
-        let mut d = Decisions::with_capacity(text.len());
-        let mut out = StringBuilder::with_capacity(text.len(), text.value_data().len());
-        let mut counts = UInt32Builder::with_capacity(text.len());
-        let mut per_kind = [0u64; 7];
-        for i in 0..text.len() {
-            let t = text.value(i);
-            let found = self.find(t);
-            for m in &found {
-                per_kind[PiiKind::ALL
+    fn columns(&self) -> Vec<(String, ColumnType)> {
+        vec![("pii_matches".into(), ColumnType::UInt32)]
+    }
+
+    /// One counter per kind, in [`PiiKind::ALL`] order.
+    fn counters(&self) -> Vec<String> {
+        PiiKind::ALL.iter().map(|k| k.name().to_string()).collect()
+    }
+
+    fn judge(&self, doc: Doc<'_>, out: &mut RowOut) -> Verdict {
+        let found = self.find(doc.text);
+        for m in &found {
+            out.count(
+                PiiKind::ALL
                     .iter()
                     .position(|k| *k == m.kind)
-                    .expect("known kind")] += 1;
-            }
-            counts.append_value(found.len() as u32);
-            if found.len() > self.c.max_matches {
-                d.reject("pii.too_many", Some(&format!("{} matches", found.len())));
-                out.append_value(t);
-            } else if !found.is_empty() && self.c.policy == Policy::Drop {
-                d.reject("pii.found", Some(found[0].kind.name()));
-                out.append_value(t);
-            } else {
-                d.keep();
-                if self.c.policy == Policy::Mask && !found.is_empty() {
-                    out.append_value(Self::mask(t, &found));
-                } else {
-                    out.append_value(t);
-                }
-            }
+                    .expect("known kind"),
+                1,
+            );
         }
-        for (k, n) in PiiKind::ALL.iter().zip(per_kind) {
-            ctx.count(k.name(), n);
+        out.u32(0, found.len() as u32);
+        if found.len() > self.c.max_matches {
+            Verdict::drop_with("pii.too_many", format!("{} matches", found.len()))
+        } else if found.is_empty() || self.c.policy == Policy::Count {
+            Verdict::Keep
+        } else if self.c.policy == Policy::Drop {
+            Verdict::drop_with("pii.found", found[0].kind.name())
+        } else {
+            Verdict::Rewrite(Self::mask(doc.text, &found))
         }
-        let idx = batch.schema().index_of(TEXT)?;
-        let mut cols: Vec<ArrayRef> = batch.columns().to_vec();
-        cols[idx] = Arc::new(out.finish());
-        let batch = RecordBatch::try_new(batch.schema(), cols)?;
-        let batch = with_column(&batch, "pii_matches", Arc::new(counts.finish()))?;
-        Ok(d.finish(batch))
     }
 }
 

@@ -1,12 +1,8 @@
 //! `sensitive_words`: drops or masks documents containing phrases from sensitive-word lists
 //! (bundled starter lists in `data/sensitive/{en,zh}.txt`, plus files and words of your own).
 
-use std::sync::Arc;
-
-use arrow::array::{Array, ArrayRef, RecordBatch, StringBuilder};
-use pipeline::document::{str_column, TEXT};
 use pipeline::stage::parse_stage_table;
-use pipeline::{Decisions, Stage, StageContext, StageEnv, StageError, StageKind, StageOutput};
+use pipeline::{Doc, RowAdapter, RowOut, RowStage, StageEnv, StageKind, Verdict};
 use serde::Deserialize;
 
 use crate::phrases::{parse_list, PhraseMatcher};
@@ -76,80 +72,65 @@ impl SensitiveWords {
 
 pub(crate) fn build(table: toml::Table, env: &StageEnv) -> Result<StageKind, String> {
     let c: SensitiveConfig = parse_stage_table(table)?;
-    Ok(StageKind::Stream(Box::new(SensitiveWords::new(c, env)?)))
+    Ok(StageKind::Stream(Box::new(RowAdapter::new(
+        SensitiveWords::new(c, env)?,
+    ))))
 }
 
-impl Stage for SensitiveWords {
+impl SensitiveWords {
+    /// `text` with every match replaced by the mask token.
+    fn mask(&self, text: &str, found: &[crate::phrases::PhraseMatch]) -> String {
+        let mut s = String::with_capacity(text.len());
+        let mut at = 0;
+        for m in found {
+            if m.start < at {
+                continue; // overlaps a regex match already masked
+            }
+            s.push_str(&text[at..m.start]);
+            s.push_str(&self.c.mask_token);
+            at = m.end;
+        }
+        s.push_str(&text[at..]);
+        s
+    }
+}
+
+impl RowStage for SensitiveWords {
     fn name(&self) -> &str {
         "sensitive_words"
     }
 
-    fn process(
-        &self,
-        batch: RecordBatch,
-        ctx: &mut StageContext,
-    ) -> Result<StageOutput, StageError> {
-        let text = str_column(&batch, TEXT)?;
-        let mut d = Decisions::with_capacity(text.len());
-        let mut out = StringBuilder::with_capacity(text.len(), text.value_data().len());
-        let mut total = 0;
-        for i in 0..text.len() {
-            let t = text.value(i);
-            let found = self.matcher.find(t);
-            total += found.len() as u64;
-            match self.c.policy {
-                SensitivePolicy::Drop if found.len() > self.c.max_matches => {
-                    let first = &self.matcher.phrases[found[0].phrase];
-                    d.reject("sensitive_words.found", Some(first));
-                    out.append_value(t);
-                }
-                SensitivePolicy::Mask if !found.is_empty() => {
-                    let mut s = String::with_capacity(t.len());
-                    let mut at = 0;
-                    for m in &found {
-                        if m.start < at {
-                            continue; // overlaps a regex match already masked
-                        }
-                        s.push_str(&t[at..m.start]);
-                        s.push_str(&self.c.mask_token);
-                        at = m.end;
-                    }
-                    s.push_str(&t[at..]);
-                    d.keep();
-                    out.append_value(s);
-                }
-                _ => {
-                    d.keep();
-                    out.append_value(t);
-                }
+    fn counters(&self) -> Vec<String> {
+        vec!["matches".into()]
+    }
+
+    fn judge(&self, doc: Doc<'_>, out: &mut RowOut) -> Verdict {
+        let found = self.matcher.find(doc.text);
+        out.count(0, found.len() as u64);
+        match self.c.policy {
+            SensitivePolicy::Drop if found.len() > self.c.max_matches => Verdict::drop_with(
+                "sensitive_words.found",
+                self.matcher.phrases[found[0].phrase].as_str(),
+            ),
+            SensitivePolicy::Mask if !found.is_empty() => {
+                Verdict::Rewrite(self.mask(doc.text, &found))
             }
+            _ => Verdict::Keep,
         }
-        ctx.count("matches", total);
-        let idx = batch.schema().index_of(TEXT)?;
-        let mut cols: Vec<ArrayRef> = batch.columns().to_vec();
-        cols[idx] = Arc::new(out.finish());
-        Ok(d.finish(RecordBatch::try_new(batch.schema(), cols)?))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use pipeline::document::{DocBatchBuilder, Document};
+    use pipeline::document::{str_column, TEXT};
+    use pipeline::testing::batch_of;
+    use pipeline::{Stage, StageContext, StageOutput};
 
     fn run(c: SensitiveConfig, texts: &[&str]) -> StageOutput {
-        let s = SensitiveWords::new(c, &StageEnv::new(".")).unwrap();
-        let mut b = DocBatchBuilder::new();
-        for t in texts {
-            b.push(&Document {
-                id: "i".into(),
-                text: t.to_string(),
-                source: "s".into(),
-                domain: "d".into(),
-                meta: None,
-            });
-        }
-        s.process(b.finish(), &mut StageContext::new(0)).unwrap()
+        let s = RowAdapter::new(SensitiveWords::new(c, &StageEnv::new(".")).unwrap());
+        s.process(batch_of(texts), &mut StageContext::new(0))
+            .unwrap()
     }
 
     #[test]

@@ -26,10 +26,11 @@
 
 use std::path::{Path, PathBuf};
 
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::error::PipelineError;
-use crate::stage::{StageEnv, StageKind, StageRegistry};
+use crate::stage::{FinishStep, StageEnv, StageKind, StageRegistry};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -177,75 +178,181 @@ pub struct LoadedPipeline {
     pub config_path: PathBuf,
     pub base_dir: PathBuf,
     pub stages: Vec<StageKind>,
-    /// Files the stages read at build time (models, word lists) and, added by the caller,
-    /// the tokenizer: their contents are part of the run's fingerprint.
+    /// The step after curation (`[tokenize]`), if configured.
+    pub finish: Option<Box<dyn FinishStep>>,
+    /// Files the stages and the finish step read at build time (models, word lists, the
+    /// tokenizer): their contents are part of the run's fingerprint.
     pub referenced_files: Vec<PathBuf>,
 }
 
-impl PipelineConfig {
-    pub fn from_toml_str(s: &str, path: &Path) -> Result<Self, PipelineError> {
-        toml::from_str(s).map_err(|e| PipelineError::Config {
+/// One `PipelineError::Config` listing every problem found, or `Ok` when there is none.
+pub fn config_errors(path: &Path, errors: Vec<String>) -> Result<(), PipelineError> {
+    match join_problems(errors) {
+        None => Ok(()),
+        Some(message) => Err(PipelineError::Config {
             path: path.to_path_buf(),
-            message: e.to_string().trim_end().to_string(),
+            message,
+        }),
+    }
+}
+
+/// Problems as one message: the only one, or `N problems:` and a list.
+pub fn join_problems(errors: Vec<String>) -> Option<String> {
+    match errors.len() {
+        0 => None,
+        1 => errors.into_iter().next(),
+        n => Some(format!("{n} problems:\n  - {}", errors.join("\n  - "))),
+    }
+}
+
+/// A TOML config read section by section, so that the mistakes of every section are
+/// reported together (serde stops at the first one inside a section). Used by the
+/// pipeline and the train configs.
+pub struct Sections {
+    table: toml::Table,
+    known: &'static [&'static str],
+    errors: Vec<String>,
+}
+
+impl Sections {
+    /// Parses the TOML syntax; a syntax error is the one problem reported.
+    pub fn parse(text: &str, known: &'static [&'static str]) -> Result<Self, String> {
+        let table = toml::from_str(text).map_err(|e| e.to_string().trim_end().to_string())?;
+        Ok(Sections {
+            table,
+            known,
+            errors: Vec::new(),
         })
     }
 
-    /// Checks values that serde cannot (empty lists, zero sizes).
-    pub fn validate(&self, path: &Path) -> Result<(), PipelineError> {
-        let err = |message: String| {
-            Err(PipelineError::Config {
-                path: path.to_path_buf(),
-                message,
+    /// Section `name`, if present and well-formed; a malformed one is recorded.
+    pub fn take<T: DeserializeOwned>(&mut self, name: &str) -> Option<T> {
+        let value = self.table.remove(name)?;
+        self.value(name, value)
+    }
+
+    /// Section `name`, or its default when absent (or malformed, which is recorded).
+    pub fn take_or_default<T: DeserializeOwned + Default>(&mut self, name: &str) -> T {
+        self.take(name).unwrap_or_default()
+    }
+
+    /// A required section; its absence is recorded as `missing`.
+    pub fn require<T: DeserializeOwned>(&mut self, name: &str, missing: &str) -> Option<T> {
+        if !self.table.contains_key(name) {
+            self.errors.push(missing.to_string());
+        }
+        self.take(name)
+    }
+
+    /// Deserializes `value`, recording why it cannot be under the key `name`.
+    pub fn value<T: DeserializeOwned>(&mut self, name: &str, value: toml::Value) -> Option<T> {
+        T::deserialize(value)
+            .map_err(|e| {
+                self.errors
+                    .push(format!("{name}: {}", e.message().trim_end()))
             })
+            .ok()
+    }
+
+    /// Every problem found, unknown sections included.
+    pub fn finish(mut self) -> Vec<String> {
+        for key in self.table.keys() {
+            self.errors.push(format!(
+                "unknown section '{key}' (sections: {})",
+                self.known.join(", ")
+            ));
+        }
+        self.errors
+    }
+}
+
+impl PipelineConfig {
+    /// Parses every section on its own, so that all of their mistakes are reported at once.
+    pub fn from_toml_str(s: &str, path: &Path) -> Result<Self, PipelineError> {
+        let err = |message| PipelineError::Config {
+            path: path.to_path_buf(),
+            message,
         };
+        let mut t =
+            Sections::parse(s, &["input", "output", "run", "stages", "tokenize"]).map_err(err)?;
+        let inputs: Vec<toml::Value> = t
+            .require("input", "no [[input]] table; add one with `paths = [...]`")
+            .unwrap_or_default();
+        let inputs: Vec<InputConfig> = (inputs.into_iter().enumerate())
+            .filter_map(|(i, v)| t.value(&format!("input[{i}]"), v))
+            .collect();
+        let output = t.require("output", "no [output] table; add one with `dir = \"out\"`");
+        let run = t.take_or_default("run");
+        let stages = t.take_or_default("stages");
+        let tokenize = t.take("tokenize");
+        config_errors(path, t.finish())?;
+        Ok(PipelineConfig {
+            inputs,
+            output: output.expect("a missing or bad output is an error above"),
+            run,
+            stages,
+            tokenize,
+        })
+    }
+
+    /// Checks values that serde cannot (empty lists, zero sizes); every problem at once.
+    pub fn validate(&self, path: &Path) -> Result<(), PipelineError> {
+        config_errors(path, self.problems())
+    }
+
+    /// What [`validate`](Self::validate) reports, each naming its key.
+    pub fn problems(&self) -> Vec<String> {
+        let mut errors = Vec::new();
+        let mut err = |m: String| errors.push(m);
         if self.inputs.is_empty() {
-            return err("no [[input]] table; add one with `paths = [...]`".into());
+            err("no [[input]] table; add one with `paths = [...]`".into());
         }
         for (i, input) in self.inputs.iter().enumerate() {
             if input.paths.is_empty() {
-                return err(format!(
+                err(format!(
                     "input[{i}].paths is empty; list files, globs or directories"
                 ));
             }
             if input.text_field.is_empty() {
-                return err(format!(
+                err(format!(
                     "input[{i}].text_field is empty; name the field holding the text"
                 ));
             }
             if input.files_per_shard == 0 {
-                return err(format!("input[{i}].files_per_shard must be at least 1"));
+                err(format!("input[{i}].files_per_shard must be at least 1"));
             }
             if input.default_domain.is_empty() {
-                return err(format!(
+                err(format!(
                     "input[{i}].default_domain is empty; give a label such as \"web\""
                 ));
             }
         }
-        if self.run.max_record_bytes == 0 {
-            return err("run.max_record_bytes must be at least 1".into());
+        let r = &self.run;
+        if r.max_record_bytes == 0 {
+            err("run.max_record_bytes must be at least 1".into());
         }
-        if self.run.shard_mb == 0 || self.run.shard_mb > 1 << 20 {
-            return err(format!(
+        if r.shard_mb == 0 || r.shard_mb > 1 << 20 {
+            err(format!(
                 "run.shard_mb = {} must be 1..=1048576 (64 is a good start)",
-                self.run.shard_mb
+                r.shard_mb
             ));
         }
-        if self.run.batch_mb == 0 || self.run.batch_mb > 1024 {
-            return err(format!(
+        if r.batch_mb == 0 || r.batch_mb > 1024 {
+            err(format!(
                 "run.batch_mb = {} must be 1..=1024 (4 is a good start)",
-                self.run.batch_mb
+                r.batch_mb
             ));
         }
-        if self.run.batch_size == 0 {
-            return err("run.batch_size must be at least 1 (1024 is a good start)".into());
+        if r.batch_size == 0 {
+            err("run.batch_size must be at least 1 (1024 is a good start)".into());
         }
-        if self.run.workers == Some(0) {
-            return err("run.workers must be at least 1".into());
+        if r.workers == Some(0) {
+            err("run.workers must be at least 1".into());
         }
         if self.output.dir.as_os_str().is_empty() {
-            return err("output.dir is empty; name the run's output directory".into());
+            err("output.dir is empty; name the run's output directory".into());
         }
-        Ok(())
+        errors
     }
 }
 
@@ -271,24 +378,27 @@ impl LoadedPipeline {
         base_dir: PathBuf,
         registry: &StageRegistry,
     ) -> Result<Self, PipelineError> {
-        config.validate(config_path)?;
+        let mut errors = config.problems();
         let env = StageEnv::new(base_dir.clone());
         let mut stages = Vec::with_capacity(config.stages.len());
         for (i, table) in config.stages.iter().enumerate() {
-            let stage =
-                registry
-                    .build(table.clone(), &env)
-                    .map_err(|message| PipelineError::Config {
-                        path: config_path.to_path_buf(),
-                        message: format!("stages[{i}]: {message}"),
-                    })?;
-            stages.push(stage);
+            match registry.build(table.clone(), &env) {
+                Ok(stage) => stages.push(stage),
+                Err(message) => errors.push(format!("stages[{i}]: {message}")),
+            }
         }
+        let finish = config.tokenize.as_ref().and_then(|t| {
+            (registry.build_finish("tokenize", t.clone(), &env))
+                .map_err(|message| errors.push(format!("tokenize: {message}")))
+                .ok()
+        });
+        config_errors(config_path, errors)?;
         Ok(LoadedPipeline {
             config,
             config_path: config_path.to_path_buf(),
             base_dir,
             stages,
+            finish,
             referenced_files: env.referenced_files(),
         })
     }
@@ -405,6 +515,44 @@ mod tests {
             .unwrap()
             .to_string();
         assert!(e.contains("stages[0]") && e.contains("min_char"), "{e}");
+    }
+
+    /// Mistakes in several sections and stages come back together, each naming its key.
+    #[test]
+    fn every_mistake_is_reported_at_once() {
+        let bad = OK
+            .replace("dir = \"out\"", "dirr = \"out\"")
+            .replace("min_chars = 5", "min_chars = 5\nmax_chars = 1")
+            .replace(
+                "paths = [\"a.jsonl\"]",
+                "paths = [\"a.jsonl\"]\ntext_feild = \"t\"",
+            )
+            + "\n[[stages]]\ntype = \"lenght\"\n[run]\nbatch_size = 0\n[extra]\n";
+        let e = PipelineConfig::from_toml_str(&bad, Path::new("p.toml"))
+            .err()
+            .unwrap()
+            .to_string();
+        for want in [
+            "output: unknown field `dirr`",
+            "input[0]: unknown field `text_feild`",
+            "unknown section 'extra'",
+        ] {
+            assert!(e.contains(want), "{want} missing from: {e}");
+        }
+        let fixed = bad
+            .replace("dirr", "dir")
+            .replace("text_feild = \"t\"", "")
+            .replace("[extra]", "");
+        let e = load_str(&fixed).err().unwrap().to_string();
+        for want in [
+            "3 problems",
+            "run.batch_size must be at least 1",
+            "stages[0]: ",
+            "lower min_chars",
+            "stages[1]: unknown stage type 'lenght'",
+        ] {
+            assert!(e.contains(want), "{want} missing from: {e}");
+        }
     }
 
     #[test]

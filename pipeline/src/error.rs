@@ -67,8 +67,17 @@ pub enum StageError {
     },
     #[error("arrow: {0}")]
     Arrow(#[from] arrow::error::ArrowError),
+    /// The input goes past a limit of the stage; the user can change the input or config.
     #[error("{0}")]
-    Other(String),
+    Limit(String),
+    /// A work file under the output dir is damaged (cut short, overwritten by hand).
+    #[error(
+        "{path}: {what}; the run's work file is damaged: remove the output dir's work/ and rerun"
+    )]
+    Corrupt { path: PathBuf, what: String },
+    /// A broken invariant: a bug in sluice, not a mistake of the user's.
+    #[error("internal error (a bug in sluice; please report it): {0}")]
+    Internal(String),
 }
 
 impl PipelineError {
@@ -81,6 +90,19 @@ impl PipelineError {
 }
 
 impl StageError {
+    /// Whether the user can fix this by changing the input, the config or the machine
+    /// (a missing column, a limit, an unreadable or damaged file), as opposed to a bug.
+    pub fn is_user_error(&self) -> bool {
+        !matches!(self, StageError::Internal(_))
+    }
+
+    pub fn corrupt(path: impl Into<PathBuf>, what: impl Into<String>) -> Self {
+        StageError::Corrupt {
+            path: path.into(),
+            what: what.into(),
+        }
+    }
+
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         StageError::Io {
             path: path.into(),

@@ -9,22 +9,24 @@ pub mod document;
 pub mod durable;
 pub mod error;
 pub mod executor;
-pub mod inspect;
 pub mod layout;
 pub mod lock;
 mod progress;
 pub mod reader;
+pub mod row;
 pub mod stage;
 pub mod stages;
 pub mod stats;
+pub mod testing;
 pub mod writer;
 
 pub use config::{LoadedPipeline, PipelineConfig};
 pub use error::{PipelineError, StageError};
 pub use executor::{Executor, Ranks, RunOptions, RunSummary, Step, Task};
 pub use layout::OutputLayout;
+pub use row::{ColumnType, Doc, RowAdapter, RowOut, RowStage, Verdict};
 pub use stage::{
-    Barrier, BarrierObserver, Decisions, Stage, StageContext, StageEnv, StageInfo, StageKind,
-    StageOutput, StageRegistry,
+    Barrier, BarrierObserver, Decisions, FinishStep, Stage, StageContext, StageEnv, StageInfo,
+    StageKind, StageOutput, StageRegistry,
 };
 pub use stats::{RunStats, StageStats};

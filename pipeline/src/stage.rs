@@ -231,10 +231,26 @@ pub struct StageInfo {
     pub factory: StageFactory,
 }
 
-/// Maps the `type` of a `[[stages]]` table to the stage type that builds it.
+/// A step that runs once on the whole curated output after the last phase (tokenize-and-pack
+/// is one), configured by a top-level section of the pipeline config. It runs under the run's
+/// lock, before the run is marked complete: if it fails or the process dies in it, the next
+/// run calls it again, so it must be idempotent.
+pub trait FinishStep: Send + Sync {
+    fn name(&self) -> &str;
+    /// Runs on the output dir `out` with `workers` threads; the error says what went wrong.
+    fn run(&self, out: &Path, workers: usize) -> Result<(), String>;
+}
+
+/// Builds a [`FinishStep`] from its config section; resolve files through the [`StageEnv`] so
+/// that they join the run's fingerprint.
+pub type FinishFactory = fn(toml::Table, &StageEnv) -> Result<Box<dyn FinishStep>, String>;
+
+/// Maps the `type` of a `[[stages]]` table to the stage type that builds it, and a config
+/// section (`tokenize`) to the [`FinishStep`] that builds it.
 #[derive(Default, Clone)]
 pub struct StageRegistry {
     stages: BTreeMap<&'static str, StageInfo>,
+    finish: BTreeMap<&'static str, FinishFactory>,
 }
 
 impl StageRegistry {
@@ -247,6 +263,25 @@ impl StageRegistry {
 
     pub fn register(&mut self, info: StageInfo) {
         self.stages.insert(info.type_name, info);
+    }
+
+    /// Registers the builder of the finish step configured by section `section`.
+    pub fn register_finish(&mut self, section: &'static str, factory: FinishFactory) {
+        self.finish.insert(section, factory);
+    }
+
+    /// Builds the finish step of section `section` from its table.
+    pub fn build_finish(
+        &self,
+        section: &str,
+        table: toml::Table,
+        env: &StageEnv,
+    ) -> Result<Box<dyn FinishStep>, String> {
+        let factory = self
+            .finish
+            .get(section)
+            .ok_or_else(|| format!("this build of sluice has no [{section}] step"))?;
+        factory(table, env)
     }
 
     pub fn types(&self) -> impl Iterator<Item = &'static str> + '_ {

@@ -1,8 +1,11 @@
 //! Per-stage counters, written per shard next to its output and merged into `OUT/stats.json`.
 
 use std::collections::BTreeMap;
+use std::path::Path;
 
 use serde::{Deserialize, Serialize};
+
+use crate::error::PipelineError;
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct StageStats {
@@ -81,6 +84,15 @@ pub struct RunStats {
 
 impl RunStats {
     pub const FORMAT_VERSION: u32 = 1;
+
+    /// Reads a run's `stats.json`.
+    pub fn read(path: &Path) -> Result<Self, PipelineError> {
+        let bytes = std::fs::read(path).map_err(|e| PipelineError::io(path, e))?;
+        serde_json::from_slice(&bytes).map_err(|e| PipelineError::OutputState {
+            dir: path.to_path_buf(),
+            message: format!("not a sluice stats file: {e}"),
+        })
+    }
 
     pub fn merge(stage_names: &[String], phases: usize, shards: &[ShardStats]) -> Self {
         let mut stages: Vec<StageStats> =

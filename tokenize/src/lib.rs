@@ -14,5 +14,5 @@ pub mod vocab;
 pub use error::TokenizeError;
 pub use manifest::Manifest;
 pub use packer::{PackedRow, Packer};
-pub use run::{tokenize_curated, TokenizeConfig};
+pub use run::{register, tokenize_curated, TokenizeConfig, TokenizeStep};
 pub use vocab::{train_bpe, Tok};

@@ -1,8 +1,11 @@
 //! `OUT/manifest.json`: what the trainer needs to read the shards.
 
 use std::collections::BTreeMap;
+use std::path::Path;
 
 use serde::{Deserialize, Serialize};
+
+use crate::error::TokenizeError;
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Manifest {
@@ -44,4 +47,15 @@ pub struct ShardEntry {
 
 impl Manifest {
     pub const FORMAT_VERSION: u32 = 1;
+}
+
+impl Manifest {
+    /// Reads a `manifest.json`.
+    pub fn read(path: &Path) -> Result<Self, TokenizeError> {
+        let bytes = std::fs::read(path).map_err(|e| TokenizeError::io(path, e))?;
+        serde_json::from_slice(&bytes).map_err(|e| TokenizeError::NotAManifest {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })
+    }
 }

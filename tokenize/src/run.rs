@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use arrow::array::Array;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use pipeline::document::{str_column, DOMAIN, TEXT};
+use pipeline::{FinishStep, StageEnv, StageRegistry};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -87,15 +88,6 @@ impl TokenizeConfig {
         }
         Ok(c)
     }
-
-    /// Loads the tokenizer named by the config (relative to `base_dir`).
-    pub fn load_tokenizer(&self, base_dir: &Path) -> Result<Tok, TokenizeError> {
-        Tok::load(
-            &base_dir.join(&self.tokenizer),
-            &self.eos_token,
-            self.pad_token.as_deref(),
-        )
-    }
 }
 
 fn curated_files(dir: &Path) -> Result<Vec<PathBuf>, TokenizeError> {
@@ -126,6 +118,45 @@ fn claim_dir(dirs: &mut BTreeMap<String, String>, domain: &str) -> Result<(), To
             Ok(())
         }
     }
+}
+
+/// The `[tokenize]` section as the run's [`FinishStep`]: the settings and the tokenizer,
+/// both loaded and checked with the config, before any work starts.
+pub struct TokenizeStep {
+    pub config: TokenizeConfig,
+    pub tok: Tok,
+}
+
+impl TokenizeStep {
+    /// Builds the step from its table; the tokenizer file joins the run's fingerprint.
+    pub fn build(table: toml::Table, env: &StageEnv) -> Result<Box<dyn FinishStep>, String> {
+        let config = TokenizeConfig::from_table(table).map_err(|e| e.to_string())?;
+        let path = env.resolve(&config.tokenizer);
+        let tok = Tok::load(&path, &config.eos_token, config.pad_token.as_deref())
+            .map_err(|e| e.to_string())?;
+        Ok(Box::new(TokenizeStep { config, tok }))
+    }
+}
+
+impl FinishStep for TokenizeStep {
+    fn name(&self) -> &str {
+        "tokenize"
+    }
+
+    fn run(&self, out: &Path, workers: usize) -> Result<(), String> {
+        let seq_len = self.config.seq_len;
+        tracing::info!("tokenizing and packing curated documents (seq_len {seq_len})");
+        let m =
+            tokenize_curated(out, &self.config, &self.tok, workers).map_err(|e| e.to_string())?;
+        let tokens: u64 = m.domains.values().map(|d| d.tokens).sum();
+        tracing::info!("packed {tokens} tokens in {} domains", m.domains.len());
+        Ok(())
+    }
+}
+
+/// Adds the `[tokenize]` step to `registry`.
+pub fn register(registry: &mut StageRegistry) {
+    registry.register_finish("tokenize", TokenizeStep::build);
 }
 
 /// Tokenizes and packs `out/curated` into `out/shards` + `out/manifest.json`.

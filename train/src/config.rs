@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use pipeline::config::{join_problems, Sections};
 use serde::{Deserialize, Serialize};
 
 use crate::error::TrainError;
@@ -259,9 +260,9 @@ impl TrainConfig {
     /// Reads and checks a config; relative paths are made relative to its directory.
     pub fn load(path: &Path) -> Result<Self, TrainError> {
         let text = std::fs::read_to_string(path).map_err(|e| TrainError::io(path, e))?;
-        let mut c: TrainConfig = toml::from_str(&text).map_err(|e| TrainError::Config {
+        let mut c = Self::from_toml_str(&text).map_err(|message| TrainError::Config {
             path: path.to_path_buf(),
-            message: e.to_string(),
+            message,
         })?;
         let base = path.parent().unwrap_or(Path::new("."));
         let fix = |p: &mut PathBuf| {
@@ -284,42 +285,72 @@ impl TrainConfig {
         Ok(c)
     }
 
+    /// Parses each section on its own and checks the values: every problem at once.
+    pub fn from_toml_str(text: &str) -> Result<Self, String> {
+        let mut t = Sections::parse(text, &["data", "model", "optim", "eval", "mixing", "run"])?;
+        let data = t.require("data", "no [data] table; add one with `manifest = \"...\"`");
+        let c = data.map(|data| TrainConfig {
+            data,
+            model: t.take_or_default("model"),
+            optim: t.take_or_default("optim"),
+            eval: t.take_or_default("eval"),
+            mixing: t.take_or_default("mixing"),
+            run: t.take_or_default("run"),
+        });
+        let mut errors = t.finish();
+        if let Some(c) = &c {
+            errors.extend(c.problems());
+        }
+        match join_problems(errors) {
+            Some(message) => Err(message),
+            None => Ok(c.expect("no problems, so [data] was read")),
+        }
+    }
+
+    /// Checks values that serde cannot; every problem at once.
     pub fn validate(&self) -> Result<(), String> {
+        join_problems(self.problems()).map_or(Ok(()), Err)
+    }
+
+    /// What [`validate`](Self::validate) reports, each naming its key.
+    pub fn problems(&self) -> Vec<String> {
+        let mut errors = Vec::new();
+        let mut err = |m: String| errors.push(m);
         let o = &self.optim;
         if o.batch_size == 0 || o.grad_accum == 0 {
-            return Err("optim.batch_size and optim.grad_accum must be at least 1".into());
+            err("optim.batch_size and optim.grad_accum must be at least 1".into());
         }
         if !o.batch_size.is_multiple_of(o.grad_accum) {
-            return Err(format!(
+            err(format!(
                 "optim.batch_size = {} must be a multiple of optim.grad_accum = {}",
                 o.batch_size, o.grad_accum
             ));
         }
         if o.lr.is_nan() || o.lr <= 0.0 || !(0.0..=1.0).contains(&o.min_lr_ratio) {
-            return Err("optim.lr must be > 0 and optim.min_lr_ratio within 0..=1".into());
+            err("optim.lr must be > 0 and optim.min_lr_ratio within 0..=1".into());
         }
         if o.max_steps == 0 {
-            return Err("optim.max_steps must be at least 1".into());
+            err("optim.max_steps must be at least 1".into());
         }
         if !(0.0..1.0).contains(&o.label_smoothing) {
-            return Err("optim.label_smoothing must be within 0..1".into());
+            err("optim.label_smoothing must be within 0..1".into());
         }
         if !(0.0..0.5).contains(&self.data.val_fraction) {
-            return Err("data.val_fraction must be within 0..0.5".into());
+            err("data.val_fraction must be within 0..0.5".into());
         }
         let m = &self.mixing;
         if m.update_every == 0 {
-            return Err("mixing.update_every must be at least 1".into());
+            err("mixing.update_every must be at least 1".into());
         }
         if !(0.0..1.0).contains(&m.min_weight) || !(0.0..1.0).contains(&m.smoothing) {
-            return Err("mixing.min_weight and mixing.smoothing must be within 0..1".into());
+            err("mixing.min_weight and mixing.smoothing must be within 0..1".into());
         }
         if !(0.0..=1.0).contains(&m.hard_fraction) || m.hard_pool == 0 || m.hard_temperature <= 0.0
         {
-            return Err("mixing.hard_fraction must be within 0..=1, hard_pool >= 1 and hard_temperature > 0".into());
+            err("mixing.hard_fraction must be within 0..=1, hard_pool >= 1 and hard_temperature > 0".into());
         }
         if !matches!(self.run.device.as_str(), "cpu" | "cuda" | "auto") {
-            return Err(format!(
+            err(format!(
                 "run.device = {:?}: use \"cpu\", \"cuda\" or \"auto\"",
                 self.run.device
             ));
@@ -328,10 +359,11 @@ impl TrainConfig {
         // an error even when all three are given, never a silent fallback.
         let m = &self.model;
         let Some(base) = crate::model::GptConfig::preset(&m.preset, 1, 1) else {
-            return Err(format!(
+            err(format!(
                 "model.preset = {:?}: use tiny, small or 124m",
                 m.preset
             ));
+            return errors;
         };
         let (head, embd) = (
             m.n_head.unwrap_or(base.n_head),
@@ -343,12 +375,12 @@ impl TrainConfig {
             || embd % head != 0
             || (embd / head) % 2 != 0
         {
-            return Err(format!(
+            err(format!(
                 "model: n_embd = {embd} must be a multiple of n_head = {head} with an even head \
                  size, and n_layer at least 1"
             ));
         }
-        Ok(())
+        errors
     }
 }
 
@@ -359,8 +391,7 @@ mod tests {
     const OK: &str = "[data]\nmanifest = \"m.json\"\n[run]\nout_dir = \"o\"\n";
 
     fn check(extra: &str) -> Result<(), String> {
-        let c: TrainConfig = toml::from_str(&format!("{OK}{extra}")).map_err(|e| e.to_string())?;
-        c.validate()
+        TrainConfig::from_toml_str(&format!("{OK}{extra}")).map(|_| ())
     }
 
     /// A misspelt preset is refused even when every size is given; sizes that cannot make
@@ -376,5 +407,30 @@ mod tests {
             e.contains("n_embd = 64 must be a multiple of n_head = 3"),
             "{e}"
         );
+    }
+
+    /// Mistakes in several sections come back together, each naming its key.
+    #[test]
+    fn every_mistake_is_reported_at_once() {
+        let e = check("[optim]\nlr = 0.0\nmax_steps = 0\nlr_typo = 1\n[mixing]\nrule = \"static\"\nbogus = 1\n[extra]\n")
+            .unwrap_err();
+        for want in [
+            "3 problems",
+            "optim: unknown field `lr_typo`",
+            "mixing: unknown field `bogus`",
+            "unknown section 'extra'",
+        ] {
+            assert!(e.contains(want), "{want} missing from: {e}");
+        }
+        let e =
+            check("[optim]\nlr = 0.0\nmax_steps = 0\n[model]\npreset = \"smal\"\n").unwrap_err();
+        for want in [
+            "3 problems",
+            "optim.lr must be > 0",
+            "optim.max_steps must be at least 1",
+            "model.preset = \"smal\"",
+        ] {
+            assert!(e.contains(want), "{want} missing from: {e}");
+        }
     }
 }

@@ -254,10 +254,10 @@ impl ShardSet {
     }
 
     fn open_split(manifest_path: &Path, val_fraction: Option<f64>) -> Result<Self, TrainError> {
-        let text =
-            std::fs::read_to_string(manifest_path).map_err(|e| TrainError::io(manifest_path, e))?;
-        let manifest: Manifest = serde_json::from_str(&text)
-            .map_err(|e| TrainError::data(manifest_path, format!("not a sluice manifest: {e}")))?;
+        let manifest = Manifest::read(manifest_path).map_err(|e| match e {
+            tokenize::TokenizeError::Io { path, source } => TrainError::io(path, source),
+            e => TrainError::data(manifest_path, e.to_string()),
+        })?;
         let dir = manifest_path
             .parent()
             .unwrap_or(Path::new("."))

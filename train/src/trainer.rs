@@ -60,6 +60,73 @@ pub struct TrainSummary {
     pub tokens_per_s: f64,
 }
 
+/// Summed loss and target tokens per slot (a domain, or a sample of the global batch).
+#[derive(Debug, Clone, PartialEq)]
+pub struct LossTally {
+    pub loss: Vec<f64>,
+    pub tokens: Vec<f64>,
+}
+
+impl LossTally {
+    pub fn new(n: usize) -> Self {
+        LossTally {
+            loss: vec![0.0; n],
+            tokens: vec![0.0; n],
+        }
+    }
+
+    pub fn add(&mut self, i: usize, loss: f64, tokens: f64) {
+        self.loss[i] += loss;
+        self.tokens[i] += tokens;
+    }
+
+    /// Mean loss per token of slot `i`; NaN when it had no tokens.
+    pub fn mean_of(&self, i: usize) -> f64 {
+        match self.tokens[i] > 0.0 {
+            true => self.loss[i] / self.tokens[i],
+            false => f64::NAN,
+        }
+    }
+
+    /// Mean loss per token over every slot.
+    pub fn mean(&self) -> f64 {
+        self.loss.iter().sum::<f64>() / self.tokens.iter().sum::<f64>().max(1.0)
+    }
+
+    /// Sums every slot over the ranks.
+    fn all_reduce(&mut self, comm: &dyn Comm) {
+        comm.allreduce_f64(&mut self.loss);
+        comm.allreduce_f64(&mut self.tokens);
+    }
+
+    /// Adds each slot into a (loss, tokens) window (the mixture's, kept in checkpoints).
+    fn add_to(&self, window: &mut [(f64, f64)]) {
+        for (w, (l, t)) in window.iter_mut().zip(self.loss.iter().zip(&self.tokens)) {
+            w.0 += l;
+            w.1 += t;
+        }
+    }
+}
+
+/// What a step's `log.jsonl` line reports besides the per-domain losses.
+struct StepLine {
+    step: u64,
+    loss: f64,
+    lr: f64,
+    grad_norm: f64,
+    /// Tokens of the global batch, and the step's wall time.
+    toks: f64,
+    secs: f64,
+}
+
+/// What `run` carries from step to step for its summary.
+struct RunProgress {
+    last_loss: f64,
+    val: BTreeMap<String, f64>,
+    tokens: f64,
+    started: Instant,
+}
+
 pub struct Trainer {
     pub cfg: TrainConfig,
     pub set: Arc<ShardSet>,
@@ -603,27 +670,23 @@ impl Trainer {
     /// Trains until `max_steps`, early stopping, or `stop_after` more steps (then leaves a
     /// checkpoint for a later run to continue from).
     pub fn run(&mut self, stop_after: Option<u64>) -> Result<TrainSummary, TrainError> {
-        let cfg = self.cfg.clone();
-        let o = &cfg.optim;
-        let world = self.comm.size();
-        let rank = self.comm.rank();
-        let d = self.set.domains.len();
-        let flops = self.state.model.flops_per_token();
+        let (world, rank) = (self.comm.size(), self.comm.rank());
+        let accum = self.cfg.optim.grad_accum;
         let prefetch = Prefetcher::new(self.set.clone());
         let end = match stop_after {
-            Some(n) => (self.state.step + n).min(o.max_steps),
-            None => o.max_steps,
+            Some(n) => (self.state.step + n).min(self.cfg.optim.max_steps),
+            None => self.cfg.optim.max_steps,
         };
-        let mut last_loss = f64::NAN;
-        let mut val = BTreeMap::new();
-        let mut tokens_total = 0f64;
-        let started = Instant::now();
-        // The cursor as it stands before the step about to run (what a checkpoint records).
-        let mut cursor_now;
+        let mut progress = RunProgress {
+            last_loss: f64::NAN,
+            val: BTreeMap::new(),
+            tokens: 0.0,
+            started: Instant::now(),
+        };
         let mut pending: Option<Plan> = None;
         if self.state.step < end && !self.state.stopped_early {
             let p = self.plan(self.state.step);
-            prefetch.submit(rank_micro_batches(&p, rank, world, o.grad_accum));
+            prefetch.submit(rank_micro_batches(&p, rank, world, accum));
             pending = Some(p);
         }
         while let Some(plan) = pending.take() {
@@ -632,170 +695,39 @@ impl Trainer {
             let micro = prefetch.take();
             let after_cursor = self.state.cursor.clone();
             // Plan the next step now unless the mixture may change before it.
-            // With the high-loss pool the next plan needs this step's losses.
-            let boundary = cfg.mixing.hard_fraction > 0.0
-                || (step + 1) % cfg.mixing.update_every == 0
-                || self.replay.iter().any(|u| u.step == step + 1);
-            if step + 1 < end && !boundary {
+            if step + 1 < end && !self.mixture_may_change_after(step) {
                 let p = self.plan(step + 1);
-                prefetch.submit(rank_micro_batches(&p, rank, world, o.grad_accum));
+                prefetch.submit(rank_micro_batches(&p, rank, world, accum));
                 pending = Some(p);
             }
-            // Every rank knows the whole plan: the global count of target tokens.
-            let global_tokens: f64 = plan
-                .samples
-                .iter()
-                .map(|&(dd, r)| {
-                    row_targets(
-                        self.set.domains[dd].valid_len(r as usize),
-                        self.set.seq_len(),
-                    ) as f64
-                })
-                .sum();
-            let mut dom = vec![0f64; 2 * d + 1];
-            // Per global sample: (loss sum, tokens); this rank's k-th row is sample rank + k·world.
-            let bsz = plan.samples.len();
-            let mut per_sample = vec![0f64; 2 * bsz];
-            let mut k_global = 0usize;
-            self.opt.zero_grad();
-            for b in &micro {
-                if b.n == 0 {
-                    continue;
-                }
-                let tl = self.token_losses(b, o.label_smoothing);
-                let loss = tl.sum(Kind::Float) / global_tokens.max(1.0);
-                loss.backward();
-                let per_row = Vec::<f64>::try_from(
-                    tl.detach()
-                        .sum_dim_intlist(1, false, Kind::Double)
-                        .to_device(Device::Cpu),
-                )
-                .unwrap();
-                for (k, row_loss) in per_row.iter().enumerate() {
-                    let dd = b.domains[k] as usize;
-                    let toks = b.target_counts[k] as f64;
-                    dom[2 * dd] += row_loss;
-                    dom[2 * dd + 1] += toks;
-                    let g = rank + k_global * world;
-                    per_sample[2 * g] = *row_loss;
-                    per_sample[2 * g + 1] = toks;
-                    k_global += 1;
-                }
-            }
-            if world > 1 {
-                let mut g = self.opt.flat_grads();
-                self.comm.allreduce_f32(&mut g);
-                self.opt.set_flat_grads(&g);
-                self.comm.allreduce_f64(&mut dom);
-                if cfg.mixing.hard_fraction > 0.0 {
-                    self.comm.allreduce_f64(&mut per_sample);
-                }
-            }
-            if cfg.mixing.hard_fraction > 0.0 {
-                let losses: Vec<f64> = (0..bsz)
-                    .map(|i| {
-                        if per_sample[2 * i + 1] > 0.0 {
-                            per_sample[2 * i] / per_sample[2 * i + 1]
-                        } else {
-                            f64::NAN
-                        }
-                    })
-                    .collect();
-                update_pools(
-                    &mut self.state.pools,
-                    &plan.samples,
-                    &losses,
-                    cfg.mixing.hard_pool,
-                );
-            }
-            let grad_norm = self.opt.clip_grad_norm(o.grad_clip);
-            let lr = lr_at(step, o.lr, o.warmup_steps, o.max_steps, o.min_lr_ratio);
-            self.opt.step(lr);
-            let (ls, lt): (f64, f64) =
-                (0..d).fold((0.0, 0.0), |a, i| (a.0 + dom[2 * i], a.1 + dom[2 * i + 1]));
-            last_loss = ls / lt.max(1.0);
-            for i in 0..d {
-                self.state.window[i].0 += dom[2 * i];
-                self.state.window[i].1 += dom[2 * i + 1];
-            }
+            let (domains, grad_norm, lr) = self.train_step(&plan, &micro)?;
+            progress.last_loss = domains.mean();
+            domains.add_to(&mut self.state.window);
             self.state.step = step + 1;
-            cursor_now = if pending.is_some() {
-                after_cursor
-            } else {
-                self.state.cursor.clone()
+            // The cursor as it stands before the next step to run (what a checkpoint records).
+            let cursor_now = match pending.is_some() {
+                true => after_cursor,
+                false => self.state.cursor.clone(),
             };
             let secs = t0.elapsed().as_secs_f64();
             let toks = plan.samples.len() as f64 * self.set.seq_len() as f64;
-            tokens_total += toks;
-            if rank == 0 && (step % cfg.run.log_every == 0 || step + 1 == end) {
-                let per_domain: BTreeMap<&str, f64> = (0..d)
-                    .filter(|&i| dom[2 * i + 1] > 0.0)
-                    .map(|i| {
-                        (
-                            self.set.domains[i].name.as_str(),
-                            dom[2 * i] / dom[2 * i + 1],
-                        )
-                    })
-                    .collect();
-                let mfu = (cfg.run.peak_tflops > 0.0)
-                    .then(|| flops * toks / secs / (cfg.run.peak_tflops * 1e12) / world as f64);
-                write_json_line(
-                    &mut self.log,
-                    &serde_json::json!({"step": step, "loss": last_loss, "lr": lr,
-                        "grad_norm": grad_norm, "tokens_per_s": toks / secs, "mfu": mfu,
-                        "domain_loss": per_domain, "weights_version": self.state.sampler.version}),
-                )?;
+            progress.tokens += toks;
+            if rank == 0 && (step % self.cfg.run.log_every == 0 || step + 1 == end) {
+                let line = StepLine {
+                    step,
+                    loss: progress.last_loss,
+                    lr,
+                    grad_norm,
+                    toks,
+                    secs,
+                };
+                self.log_step(&line, &domains)?;
             }
-            // Mixture update (or replay) for the steps from step + 1 on.
-            if let Some(u) = self.replay.iter().find(|u| u.step == step + 1).cloned() {
-                self.state.sampler.apply(&u);
-                write_json_line(&mut self.weights_log, &serde_json::to_value(&u).unwrap())?;
-                self.state.window = vec![(0.0, 0.0); d];
-            } else if self.replay.is_empty() && (step + 1) % cfg.mixing.update_every == 0 {
-                if self.state.sampler.reference.iter().any(|r| r.is_nan()) {
-                    // DoReMi without a configured reference: the first window is the reference.
-                    for (i, r) in self.state.sampler.reference.iter_mut().enumerate() {
-                        if r.is_nan() {
-                            let (s, n) = self.state.window[i];
-                            *r = if n > 0.0 { s / n } else { 0.0 };
-                        }
-                    }
-                } else if let Some(u) = self.state.sampler.update(&self.state.window, step + 1) {
-                    write_json_line(&mut self.weights_log, &serde_json::to_value(&u).unwrap())?;
-                }
-                self.state.window = vec![(0.0, 0.0); d];
-            }
-            let mut stop = false;
-            let eval_now =
-                (cfg.eval.every > 0 && (step + 1) % cfg.eval.every == 0) || step + 1 == o.max_steps;
-            if eval_now {
-                val = self.evaluate();
-                let all = val.get("_all").copied().unwrap_or(f64::NAN);
-                write_json_line(
-                    &mut self.log,
-                    &serde_json::json!({"step": step, "eval": &val}),
-                )?;
-                let improved = self
-                    .state
-                    .best_val
-                    .is_none_or(|b| all < b - cfg.eval.min_delta);
-                if improved {
-                    self.state.best_val = Some(all);
-                    self.state.bad_evals = 0;
-                    self.save_at(&cursor_now, "best")?;
-                } else {
-                    self.state.bad_evals += 1;
-                    if cfg.eval.patience > 0 && self.state.bad_evals >= cfg.eval.patience {
-                        self.state.stopped_early = true;
-                        stop = true;
-                    }
-                }
-            }
-            let ckpt_now = (cfg.run.checkpoint_every > 0
-                && (step + 1) % cfg.run.checkpoint_every == 0)
-                || step + 1 == end
-                || stop;
-            if ckpt_now {
+            self.update_mixture(step)?;
+            let stop = self.evaluate_if_due(step, &cursor_now, &mut progress.val)?;
+            let ckpt_every = self.cfg.run.checkpoint_every;
+            if (ckpt_every > 0 && (step + 1).is_multiple_of(ckpt_every)) || step + 1 == end || stop
+            {
                 self.save_at(&cursor_now, "latest")?;
             }
             if stop {
@@ -803,44 +735,184 @@ impl Trainer {
             }
             if pending.is_none() && step + 1 < end {
                 let p = self.plan(step + 1);
-                prefetch.submit(rank_micro_batches(&p, rank, world, o.grad_accum));
+                prefetch.submit(rank_micro_batches(&p, rank, world, accum));
                 pending = Some(p);
             }
         }
         drop(prefetch);
         self.comm.barrier();
-        if val.is_empty() {
-            val = self.evaluate();
+        if progress.val.is_empty() {
+            progress.val = self.evaluate();
         }
-        let weights = self
-            .state
-            .sampler
+        Ok(self.summary(progress))
+    }
+
+    /// Whether the weights may change between `step` and the next (a mixture update, a
+    /// replayed one, or the high-loss pool, which needs this step's losses): the next step
+    /// can only be planned after this one.
+    fn mixture_may_change_after(&self, step: u64) -> bool {
+        let m = &self.cfg.mixing;
+        m.hard_fraction > 0.0
+            || (step + 1).is_multiple_of(m.update_every)
+            || self.replay.iter().any(|u| u.step == step + 1)
+    }
+
+    /// One optimiser step on `plan`, of which `micro` are this rank's micro-batches: forward
+    /// and backward, gradients and losses summed over ranks, the high-loss pools, clipping
+    /// and AdamW. Returns the global loss per domain, the gradient norm and the learning rate.
+    fn train_step(
+        &mut self,
+        plan: &Plan,
+        micro: &[HostBatch],
+    ) -> Result<(LossTally, f64, f64), TrainError> {
+        let (mut domains, mut samples) = self.forward_backward(plan, micro);
+        let hard = self.cfg.mixing.hard_fraction > 0.0;
+        if self.comm.size() > 1 {
+            let mut g = self.opt.flat_grads();
+            self.comm.allreduce_f32(&mut g);
+            self.opt.set_flat_grads(&g);
+            domains.all_reduce(self.comm.as_ref());
+            if hard {
+                samples.all_reduce(self.comm.as_ref());
+            }
+        }
+        if hard {
+            let losses: Vec<f64> = (0..plan.samples.len())
+                .map(|i| samples.mean_of(i))
+                .collect();
+            let pool = self.cfg.mixing.hard_pool;
+            update_pools(&mut self.state.pools, &plan.samples, &losses, pool);
+        }
+        let o = &self.cfg.optim;
+        let grad_norm = self.opt.clip_grad_norm(o.grad_clip);
+        let lr = lr_at(plan.step, o.lr, o.warmup_steps, o.max_steps, o.min_lr_ratio);
+        self.opt.step(lr);
+        Ok((domains, grad_norm, lr))
+    }
+
+    /// Forward and backward over this rank's micro-batches (gradients accumulate in the
+    /// parameters). Returns this rank's loss and target tokens per domain and per global
+    /// sample (this rank's k-th row is sample `rank + k·world`).
+    fn forward_backward(&mut self, plan: &Plan, micro: &[HostBatch]) -> (LossTally, LossTally) {
+        let (world, rank) = (self.comm.size(), self.comm.rank());
+        // Every rank knows the whole plan: the global count of target tokens.
+        let seq_len = self.set.seq_len();
+        let global_tokens: f64 = (plan.samples.iter())
+            .map(|&(d, r)| row_targets(self.set.domains[d].valid_len(r as usize), seq_len) as f64)
+            .sum();
+        let mut domains = LossTally::new(self.set.domains.len());
+        let mut samples = LossTally::new(plan.samples.len());
+        let mut k_global = 0usize;
+        self.opt.zero_grad();
+        for b in micro.iter().filter(|b| b.n > 0) {
+            let tl = self.token_losses(b, self.cfg.optim.label_smoothing);
+            let loss = tl.sum(Kind::Float) / global_tokens.max(1.0);
+            loss.backward();
+            let per_row = tl.detach().sum_dim_intlist(1, false, Kind::Double);
+            let per_row = Vec::<f64>::try_from(per_row.to_device(Device::Cpu)).unwrap();
+            for (k, row_loss) in per_row.iter().enumerate() {
+                let toks = b.target_counts[k] as f64;
+                domains.add(b.domains[k] as usize, *row_loss, toks);
+                samples.add(rank + k_global * world, *row_loss, toks);
+                k_global += 1;
+            }
+        }
+        (domains, samples)
+    }
+
+    /// Writes a step's line to `log.jsonl`.
+    fn log_step(&mut self, l: &StepLine, domains: &LossTally) -> Result<(), TrainError> {
+        let per_domain: BTreeMap<&str, f64> = (self.set.domains.iter().enumerate())
+            .filter(|(i, _)| domains.tokens[*i] > 0.0)
+            .map(|(i, d)| (d.name.as_str(), domains.mean_of(i)))
+            .collect();
+        let (peak, world) = (self.cfg.run.peak_tflops, self.comm.size() as f64);
+        let flops = self.state.model.flops_per_token();
+        let mfu = (peak > 0.0).then(|| flops * l.toks / l.secs / (peak * 1e12) / world);
+        let line = serde_json::json!({"step": l.step, "loss": l.loss, "lr": l.lr,
+            "grad_norm": l.grad_norm, "tokens_per_s": l.toks / l.secs, "mfu": mfu,
+            "domain_loss": per_domain, "weights_version": self.state.sampler.version});
+        write_json_line(&mut self.log, &line)
+    }
+
+    /// The mixture update (or its replay) for the steps from `step + 1` on.
+    fn update_mixture(&mut self, step: u64) -> Result<(), TrainError> {
+        let d = self.set.domains.len();
+        if let Some(u) = self.replay.iter().find(|u| u.step == step + 1).cloned() {
+            self.state.sampler.apply(&u);
+            write_json_line(&mut self.weights_log, &serde_json::to_value(&u).unwrap())?;
+            self.state.window = vec![(0.0, 0.0); d];
+        } else if self.replay.is_empty() && (step + 1).is_multiple_of(self.cfg.mixing.update_every)
+        {
+            if self.state.sampler.reference.iter().any(|r| r.is_nan()) {
+                // DoReMi without a configured reference: the first window is the reference.
+                for (i, r) in self.state.sampler.reference.iter_mut().enumerate() {
+                    if r.is_nan() {
+                        let (s, n) = self.state.window[i];
+                        *r = if n > 0.0 { s / n } else { 0.0 };
+                    }
+                }
+            } else if let Some(u) = self.state.sampler.update(&self.state.window, step + 1) {
+                write_json_line(&mut self.weights_log, &serde_json::to_value(&u).unwrap())?;
+            }
+            self.state.window = vec![(0.0, 0.0); d];
+        }
+        Ok(())
+    }
+
+    /// Evaluates when `step` is an eval step: logs the losses into `val`, keeps the best
+    /// checkpoint, and returns whether early stopping fires.
+    fn evaluate_if_due(
+        &mut self,
+        step: u64,
+        cursor: &Cursor,
+        val: &mut BTreeMap<String, f64>,
+    ) -> Result<bool, TrainError> {
+        let e = self.cfg.eval.clone();
+        if !((e.every > 0 && (step + 1).is_multiple_of(e.every))
+            || step + 1 == self.cfg.optim.max_steps)
+        {
+            return Ok(false);
+        }
+        *val = self.evaluate();
+        let all = val.get("_all").copied().unwrap_or(f64::NAN);
+        write_json_line(
+            &mut self.log,
+            &serde_json::json!({"step": step, "eval": &*val}),
+        )?;
+        if self.state.best_val.is_none_or(|b| all < b - e.min_delta) {
+            self.state.best_val = Some(all);
+            self.state.bad_evals = 0;
+            self.save_at(cursor, "best")?;
+            return Ok(false);
+        }
+        self.state.bad_evals += 1;
+        let stop = e.patience > 0 && self.state.bad_evals >= e.patience;
+        self.state.stopped_early |= stop;
+        Ok(stop)
+    }
+
+    fn summary(&self, p: RunProgress) -> TrainSummary {
+        let sampler = &self.state.sampler;
+        let weights = sampler
             .names
             .iter()
             .cloned()
-            .zip(self.state.sampler.weights.iter().copied())
-            .collect();
-        Ok(TrainSummary {
+            .zip(sampler.weights.iter().copied());
+        let rows = self.cfg.eval.rows_per_domain;
+        TrainSummary {
             steps: self.state.step,
             resumed_from: self.resumed_from,
             stopped_early: self.state.stopped_early,
-            final_train_loss: last_loss,
-            val_loss: val,
-            val_rows: self
-                .eval_set
-                .domains
-                .iter()
-                .map(|d| {
-                    (
-                        d.name.clone(),
-                        d.val.len().min(self.cfg.eval.rows_per_domain),
-                    )
-                })
+            final_train_loss: p.last_loss,
+            val_loss: p.val,
+            val_rows: (self.eval_set.domains.iter())
+                .map(|d| (d.name.clone(), d.val.len().min(rows)))
                 .collect(),
-            weights,
+            weights: weights.collect(),
             out_dir: self.out().to_path_buf(),
-            tokens_per_s: tokens_total / started.elapsed().as_secs_f64().max(1e-9),
-        })
+            tokens_per_s: p.tokens / p.started.elapsed().as_secs_f64().max(1e-9),
+        }
     }
 
     /// A checksum of all parameters (sum of |p|), to compare ranks and runs.

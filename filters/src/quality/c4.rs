@@ -3,10 +3,10 @@
 //! "javascript" or cookie/terms phrases; drop documents with "lorem ipsum", a curly bracket or
 //! fewer than 5 sentences. Kept documents get the filtered text.
 
+use pipeline::{Doc, RowOut, RowStage, Verdict};
 use regex::Regex;
 use serde::Deserialize;
 
-use super::{DocRule, Judgement};
 use crate::text::{is_terminal_punct, py_splitlines};
 use crate::words::words;
 
@@ -92,12 +92,19 @@ fn count_sentences(line: &str) -> usize {
     n + usize::from(open)
 }
 
-impl DocRule for C4Quality {
-    fn name(&self) -> &'static str {
+impl RowStage for C4Quality {
+    fn name(&self) -> &str {
         "c4_quality"
     }
 
-    fn judge(&self, text: &str) -> Judgement {
+    fn judge(&self, doc: Doc<'_>, _: &mut RowOut) -> Verdict {
+        self.check(doc.text)
+    }
+}
+
+impl C4Quality {
+    /// This rule set's verdict on one text.
+    pub fn check(&self, text: &str) -> Verdict {
         let c = &self.c;
         let mut kept: Vec<String> = Vec::new();
         let mut sentences = 0;
@@ -131,13 +138,13 @@ impl DocRule for C4Quality {
             }
             let lower = line.to_lowercase();
             if c.filter_lorem_ipsum && lower.contains("lorem ipsum") {
-                return Judgement::Drop("c4.lorem_ipsum");
+                return Verdict::drop("c4_quality.lorem_ipsum");
             }
             if c.filter_javascript && lower.contains("javascript") {
                 continue;
             }
             if c.filter_curly_bracket && line.contains('{') {
-                return Judgement::Drop("c4.curly_bracket");
+                return Verdict::drop("c4_quality.curly_bracket");
             }
             if c.filter_policy && POLICY.iter().any(|p| lower.contains(p)) {
                 continue;
@@ -146,14 +153,14 @@ impl DocRule for C4Quality {
             kept.push(line);
         }
         if sentences < c.min_num_sentences {
-            return Judgement::Drop("c4.too_few_sentences");
+            return Verdict::drop("c4_quality.too_few_sentences");
         }
         let new_text = kept.join("\n");
         let new_text = new_text.trim();
         if new_text == text {
-            Judgement::Keep
+            Verdict::Keep
         } else {
-            Judgement::Rewrite(new_text.to_string())
+            Verdict::Rewrite(new_text.to_string())
         }
     }
 }
@@ -174,7 +181,7 @@ mod tests {
             This site uses cookies to improve your experience.\n\
             Please enable JavaScript to view the map.\n\
             The wing was designed by a local architect [1]. Work took three years.";
-        let Judgement::Rewrite(t) = c4().judge(doc) else {
+        let Verdict::Rewrite(t) = c4().check(doc) else {
             panic!("expected a rewrite")
         };
         assert!(!t.contains("Home |") && !t.contains("cookies") && !t.contains("JavaScript"));
@@ -182,13 +189,13 @@ mod tests {
         assert!(t.contains("local architect . Work"), "{t}");
         assert_eq!(t.lines().count(), 3);
         assert_eq!(
-            c4().judge("One sentence only. And another one here."),
-            Judgement::Drop("c4.too_few_sentences")
+            c4().check("One sentence only. And another one here."),
+            Verdict::drop("c4_quality.too_few_sentences")
         );
         let lorem = format!("{doc}\nLorem ipsum dolor sit amet, consectetur.");
-        assert_eq!(c4().judge(&lorem), Judgement::Drop("c4.lorem_ipsum"));
+        assert_eq!(c4().check(&lorem), Verdict::drop("c4_quality.lorem_ipsum"));
         let code = format!("{doc}\nThe function is defined as {{ return x; }} here.");
-        assert_eq!(c4().judge(&code), Judgement::Drop("c4.curly_bracket"));
+        assert_eq!(c4().check(&code), Verdict::drop("c4_quality.curly_bracket"));
     }
 
     #[test]
@@ -196,7 +203,7 @@ mod tests {
         let zh = "今天上午，市政府召开新闻发布会。会议介绍了今年的经济发展情况。\n\
             专家表示，消费市场正在稳步恢复。预计全年增长将超过预期。\n\
             多家企业宣布将扩大投资规模。";
-        assert_eq!(c4().judge(zh), Judgement::Keep);
+        assert_eq!(c4().check(zh), Verdict::Keep);
     }
 
     #[test]

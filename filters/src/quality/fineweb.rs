@@ -2,9 +2,10 @@
 //! in terminal punctuation, at most 67% of lines are short, at most 1% of characters sit in
 //! duplicated lines, at most 0.3 newlines per word.
 
+use pipeline::{Doc, RowOut, RowStage, Verdict};
 use serde::Deserialize;
 
-use super::{check_ratio, find_duplicates, DocRule, Judgement};
+use super::{check_ratio, find_duplicates};
 use crate::text::{char_len, is_cjk_text, is_terminal_punct};
 use crate::words::words;
 
@@ -48,16 +49,23 @@ impl FineWebQuality {
     }
 }
 
-impl DocRule for FineWebQuality {
-    fn name(&self) -> &'static str {
+impl RowStage for FineWebQuality {
+    fn name(&self) -> &str {
         "fineweb_quality"
     }
 
-    fn judge(&self, text: &str) -> Judgement {
+    fn judge(&self, doc: Doc<'_>, _: &mut RowOut) -> Verdict {
+        self.check(doc.text)
+    }
+}
+
+impl FineWebQuality {
+    /// This rule set's verdict on one text.
+    pub fn check(&self, text: &str) -> Verdict {
         let c = &self.c;
         let lines: Vec<&str> = text.split('\n').filter(|l| !l.trim().is_empty()).collect();
         if lines.is_empty() {
-            return Judgement::Drop("fineweb.empty");
+            return Verdict::drop("fineweb_quality.empty");
         }
         let n = lines.len() as f64;
         let punct = lines
@@ -66,7 +74,7 @@ impl DocRule for FineWebQuality {
             .count() as f64
             / n;
         if punct < c.line_punct_thr && !(punct == 0.0 && c.line_punct_exclude_zero) {
-            return Judgement::Drop("fineweb.line_punct_ratio");
+            return Verdict::drop("fineweb_quality.line_punct_ratio");
         }
         let short_len = if is_cjk_text(text) {
             c.cjk_short_line_length
@@ -75,18 +83,18 @@ impl DocRule for FineWebQuality {
         };
         let short = lines.iter().filter(|l| char_len(l) <= short_len).count() as f64 / n;
         if short > c.short_line_thr {
-            return Judgement::Drop("fineweb.short_line_ratio");
+            return Verdict::drop("fineweb_quality.short_line_ratio");
         }
         let (_, dup_chars) = find_duplicates(lines.iter().copied());
         let non_newline = text.chars().filter(|&ch| ch != '\n').count().max(1);
         if dup_chars as f64 / non_newline as f64 > c.char_duplicates_ratio {
-            return Judgement::Drop("fineweb.char_dup_ratio");
+            return Verdict::drop("fineweb_quality.char_dup_ratio");
         }
         let n_words = words(text).len().max(1);
         if text.matches('\n').count() as f64 / n_words as f64 > c.new_line_ratio {
-            return Judgement::Drop("fineweb.list_ratio");
+            return Verdict::drop("fineweb_quality.list_ratio");
         }
-        Judgement::Keep
+        Verdict::Keep
     }
 }
 
@@ -102,25 +110,31 @@ mod tests {
     fn prose_passes_lists_and_menus_fail() {
         let prose = "The council approved the new budget on Thursday after a long debate.\n\
             Spending on schools will rise by four percent, while road repairs get a smaller share.";
-        assert_eq!(f().judge(prose), Judgement::Keep);
+        assert_eq!(f().check(prose), Verdict::Keep);
         let menu = "Home\nNews\nSport\nWeather\nContact us\nAbout";
-        assert_eq!(f().judge(menu), Judgement::Drop("fineweb.line_punct_ratio"));
+        assert_eq!(
+            f().check(menu),
+            Verdict::drop("fineweb_quality.line_punct_ratio")
+        );
         let short =
             "Yes.\nNo.\nMaybe.\nThe committee will decide on the matter next week, officials said.";
         assert_eq!(
-            f().judge(short),
-            Judgement::Drop("fineweb.short_line_ratio")
+            f().check(short),
+            Verdict::drop("fineweb_quality.short_line_ratio")
         );
         let dup = format!(
             "{prose}\nShare this article on social media.\nShare this article on social media."
         );
-        assert_eq!(f().judge(&dup), Judgement::Drop("fineweb.char_dup_ratio"));
+        assert_eq!(
+            f().check(&dup),
+            Verdict::drop("fineweb_quality.char_dup_ratio")
+        );
     }
 
     #[test]
     fn chinese_prose_passes() {
         let zh = "国家统计局今天发布数据，前三季度国内生产总值同比增长百分之五点二。\n\
             其中，第三产业增加值增长较快，对经济增长的贡献率超过六成，消费继续发挥主要拉动作用。";
-        assert_eq!(f().judge(zh), Judgement::Keep);
+        assert_eq!(f().check(zh), Verdict::Keep);
     }
 }

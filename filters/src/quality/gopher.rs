@@ -1,8 +1,9 @@
 //! Gopher quality rules (Rae et al. 2021, table A1), defaults as in datatrove.
 
+use pipeline::{Doc, RowOut, RowStage, Verdict};
 use serde::Deserialize;
 
-use super::{check_ratio, DocRule, Judgement};
+use super::check_ratio;
 use crate::text::{count_matches, is_cjk_text, is_punct, py_splitlines};
 use crate::words::words;
 
@@ -66,12 +67,19 @@ impl GopherQuality {
     }
 }
 
-impl DocRule for GopherQuality {
-    fn name(&self) -> &'static str {
+impl RowStage for GopherQuality {
+    fn name(&self) -> &str {
         "gopher_quality"
     }
 
-    fn judge(&self, text: &str) -> Judgement {
+    fn judge(&self, doc: Doc<'_>, _: &mut RowOut) -> Verdict {
+        self.check(doc.text)
+    }
+}
+
+impl GopherQuality {
+    /// This rule set's verdict on one text.
+    pub fn check(&self, text: &str) -> Verdict {
         let c = &self.c;
         let words = words(text);
         let n_words = words.len();
@@ -82,29 +90,29 @@ impl DocRule for GopherQuality {
             .collect();
         let n = non_symbol.len();
         if n < c.min_doc_words || n == 0 {
-            return Judgement::Drop("gopher.short_doc");
+            return Verdict::drop("gopher_quality.short_doc");
         }
         if n > c.max_doc_words {
-            return Judgement::Drop("gopher.long_doc");
+            return Verdict::drop("gopher_quality.long_doc");
         }
         let cjk = c.cjk_aware && is_cjk_text(text);
         if !cjk {
             let avg = non_symbol.iter().map(|w| w.chars().count()).sum::<usize>() as f64 / n as f64;
             if avg < c.min_avg_word_length {
-                return Judgement::Drop("gopher.below_avg_word_length");
+                return Verdict::drop("gopher_quality.below_avg_word_length");
             }
             if avg > c.max_avg_word_length {
-                return Judgement::Drop("gopher.above_avg_word_length");
+                return Verdict::drop("gopher_quality.above_avg_word_length");
             }
         }
         let nw = n_words as f64;
         if count_matches(text, "#") as f64 / nw > c.max_symbol_word_ratio {
-            return Judgement::Drop("gopher.too_many_hashes");
+            return Verdict::drop("gopher_quality.too_many_hashes");
         }
         if (count_matches(text, "...") + count_matches(text, "…")) as f64 / nw
             > c.max_symbol_word_ratio
         {
-            return Judgement::Drop("gopher.too_many_ellipsis");
+            return Verdict::drop("gopher_quality.too_many_ellipsis");
         }
         let lines = py_splitlines(text);
         let nl = lines.len().max(1) as f64;
@@ -116,7 +124,7 @@ impl DocRule for GopherQuality {
             })
             .count();
         if bullets as f64 / nl > c.max_bullet_lines_ratio {
-            return Judgement::Drop("gopher.too_many_bullets");
+            return Verdict::drop("gopher_quality.too_many_bullets");
         }
         let ellipsis = lines
             .iter()
@@ -126,14 +134,14 @@ impl DocRule for GopherQuality {
             })
             .count();
         if ellipsis as f64 / nl > c.max_ellipsis_lines_ratio {
-            return Judgement::Drop("gopher.too_many_end_ellipsis");
+            return Verdict::drop("gopher_quality.too_many_end_ellipsis");
         }
         let alpha = words
             .iter()
             .filter(|w| w.chars().any(char::is_alphabetic))
             .count();
         if (alpha as f64 / nw) < c.max_non_alpha_words_ratio {
-            return Judgement::Drop("gopher.below_alpha_threshold");
+            return Verdict::drop("gopher_quality.below_alpha_threshold");
         }
         if !cjk {
             let stop = words
@@ -141,10 +149,10 @@ impl DocRule for GopherQuality {
                 .filter(|w| c.stop_words.iter().any(|s| s == *w))
                 .count();
             if stop < c.min_stop_words {
-                return Judgement::Drop("gopher.stop_words");
+                return Verdict::drop("gopher_quality.stop_words");
             }
         }
-        Judgement::Keep
+        Verdict::Keep
     }
 }
 
@@ -164,38 +172,44 @@ mod tests {
 
     #[test]
     fn real_prose_passes() {
-        assert_eq!(g().judge(PROSE), Judgement::Keep);
+        assert_eq!(g().check(PROSE), Verdict::Keep);
     }
 
     #[test]
     fn each_rule_fires() {
         assert_eq!(
-            g().judge("Too short to be a document."),
-            Judgement::Drop("gopher.short_doc")
+            g().check("Too short to be a document."),
+            Verdict::drop("gopher_quality.short_doc")
         );
         let spam = "#buy #now #cheap #deals ".repeat(20) + PROSE;
-        assert_eq!(g().judge(&spam), Judgement::Drop("gopher.too_many_hashes"));
+        assert_eq!(
+            g().check(&spam),
+            Verdict::drop("gopher_quality.too_many_hashes")
+        );
         let bullets = "- the item of the list\n".repeat(40);
         assert_eq!(
-            g().judge(&bullets),
-            Judgement::Drop("gopher.too_many_bullets")
+            g().check(&bullets),
+            Verdict::drop("gopher_quality.too_many_bullets")
         );
         let numbers = "12 34 56 78 90 ".repeat(20);
         assert_eq!(
-            g().judge(&numbers),
-            Judgement::Drop("gopher.below_avg_word_length")
+            g().check(&numbers),
+            Verdict::drop("gopher_quality.below_avg_word_length")
         );
         let long = "incomprehensibilities ".repeat(60);
         assert_eq!(
-            g().judge(&long),
-            Judgement::Drop("gopher.above_avg_word_length")
+            g().check(&long),
+            Verdict::drop("gopher_quality.above_avg_word_length")
         );
         let no_stop = "Apples bananas cherries dates elderberries figs grapes. ".repeat(10);
-        assert_eq!(g().judge(&no_stop), Judgement::Drop("gopher.stop_words"));
+        assert_eq!(
+            g().check(&no_stop),
+            Verdict::drop("gopher_quality.stop_words")
+        );
         let trailing = "and then the story went on...\n".repeat(20);
         assert_eq!(
-            g().judge(&trailing),
-            Judgement::Drop("gopher.too_many_ellipsis")
+            g().check(&trailing),
+            Verdict::drop("gopher_quality.too_many_ellipsis")
         );
     }
 
@@ -204,17 +218,14 @@ mod tests {
         let zh = "中国人民银行今天宣布，将下调金融机构存款准备金率零点五个百分点，\
             以保持银行体系流动性合理充裕。分析人士认为，这一举措有助于降低实体经济的融资成本，\
             支持小微企业和民营企业发展。股票市场对此反应积极，上证指数收盘上涨百分之一点二。";
-        assert_eq!(g().judge(zh), Judgement::Keep);
+        assert_eq!(g().check(zh), Verdict::Keep);
         let strict = GopherQualityConfig {
             cjk_aware: false,
             ..Default::default()
         };
-        assert_ne!(
-            GopherQuality::new(strict).unwrap().judge(zh),
-            Judgement::Keep
-        );
+        assert_ne!(GopherQuality::new(strict).unwrap().check(zh), Verdict::Keep);
         // Chinese spam still fails: symbols, not words.
         let spam = "【广告】！！！###￥￥￥ ".repeat(30);
-        assert_ne!(g().judge(&spam), Judgement::Keep);
+        assert_ne!(g().check(&spam), Verdict::Keep);
     }
 }

@@ -1,5 +1,7 @@
-//! Quality rule sets. Each judges one document's text: keep it, keep a rewritten text (C4
-//! drops lines), or drop it with a reason code such as `gopher.stop_words`.
+//! Quality rule sets, each a [`RowStage`]: keep a document, keep a rewritten text (C4 drops
+//! lines), or drop it with a reason code that starts with the stage type, such as
+//! `gopher_quality.stop_words`. (Before 2026-11 the codes were `gopher.*`, `c4.*` and
+//! `fineweb.*`; see docs/GUIDE.md.)
 
 mod c4;
 mod fineweb;
@@ -11,99 +13,17 @@ pub use fineweb::FineWebQuality;
 pub use gopher::GopherQuality;
 pub use repetition::GopherRepetition;
 
-use std::sync::Arc;
-
-use arrow::array::{Array, ArrayRef, RecordBatch, StringBuilder};
-use pipeline::document::{str_column, TEXT};
 use pipeline::stage::parse_stage_table;
-use pipeline::{
-    Decisions, Stage, StageContext, StageEnv, StageError, StageInfo, StageKind, StageOutput,
-    StageRegistry,
-};
+use pipeline::{RowAdapter, RowStage, StageEnv, StageInfo, StageKind, StageRegistry};
 use serde::de::DeserializeOwned;
-
-/// One rule set's decision on a document.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Judgement {
-    Keep,
-    /// Keep, with this text instead.
-    Rewrite(String),
-    /// Drop, with the reason code.
-    Drop(&'static str),
-}
-
-/// A document-level rule set.
-pub trait DocRule: Send + Sync {
-    fn name(&self) -> &'static str;
-    fn judge(&self, text: &str) -> Judgement;
-}
-
-/// Runs a [`DocRule`] over the `text` column of a batch.
-pub struct RuleStage<R: DocRule>(pub R);
-
-impl<R: DocRule> Stage for RuleStage<R> {
-    fn name(&self) -> &str {
-        self.0.name()
-    }
-
-    fn process(
-        &self,
-        batch: RecordBatch,
-        _ctx: &mut StageContext,
-    ) -> Result<StageOutput, StageError> {
-        let text = str_column(&batch, TEXT)?;
-        let mut d = Decisions::with_capacity(batch.num_rows());
-        let mut rewritten: Option<StringBuilder> = None;
-        for i in 0..text.len() {
-            let j = self.0.judge(text.value(i));
-            if let Judgement::Rewrite(_) = &j {
-                if rewritten.is_none() {
-                    let mut b = StringBuilder::with_capacity(text.len(), 0);
-                    for k in 0..i {
-                        b.append_value(text.value(k));
-                    }
-                    rewritten = Some(b);
-                }
-            }
-            match j {
-                Judgement::Keep => {
-                    d.keep();
-                    if let Some(b) = &mut rewritten {
-                        b.append_value(text.value(i));
-                    }
-                }
-                Judgement::Rewrite(t) => {
-                    d.keep();
-                    rewritten.as_mut().expect("created above").append_value(t);
-                }
-                Judgement::Drop(reason) => {
-                    d.reject(reason, None);
-                    if let Some(b) = &mut rewritten {
-                        b.append_value(text.value(i));
-                    }
-                }
-            }
-        }
-        let batch = match rewritten {
-            None => batch,
-            Some(mut b) => {
-                let idx = batch.schema().index_of(TEXT)?;
-                let mut cols: Vec<ArrayRef> = batch.columns().to_vec();
-                cols[idx] = Arc::new(b.finish());
-                RecordBatch::try_new(batch.schema(), cols)?
-            }
-        };
-        Ok(d.finish(batch))
-    }
-}
 
 fn build<C, R>(table: toml::Table, make: fn(C) -> Result<R, String>) -> Result<StageKind, String>
 where
     C: DeserializeOwned,
-    R: DocRule + 'static,
+    R: RowStage + 'static,
 {
     let c: C = parse_stage_table(table)?;
-    Ok(StageKind::Stream(Box::new(RuleStage(make(c)?))))
+    Ok(StageKind::Stream(Box::new(RowAdapter::new(make(c)?))))
 }
 
 pub(crate) fn register(r: &mut StageRegistry) {
@@ -111,10 +31,9 @@ pub(crate) fn register(r: &mut StageRegistry) {
         type_name: "gopher_quality",
         summary: "Gopher quality rules with datatrove's defaults; English-only rules skipped \
                   on CJK text",
-        outputs: "gopher.short_doc, gopher.long_doc, gopher.stop_words, \
-                  gopher.below_avg_word_length, gopher.above_avg_word_length, \
-                  gopher.below_alpha_threshold, gopher.too_many_hashes, \
-                  gopher.too_many_ellipsis, gopher.too_many_bullets, gopher.too_many_end_ellipsis",
+        outputs: "gopher_quality.short_doc, .long_doc, .stop_words, .below_avg_word_length, \
+                  .above_avg_word_length, .below_alpha_threshold, .too_many_hashes, \
+                  .too_many_ellipsis, .too_many_bullets, .too_many_end_ellipsis",
         factory: |t, _: &StageEnv| build(t, GopherQuality::new),
     });
     r.register(StageInfo {
@@ -127,14 +46,14 @@ pub(crate) fn register(r: &mut StageRegistry) {
     r.register(StageInfo {
         type_name: "c4_quality",
         summary: "C4 line and document rules; rewrites the text without the dropped lines",
-        outputs: "c4.too_few_sentences, c4.curly_bracket, c4.lorem_ipsum",
+        outputs: "c4_quality.too_few_sentences, .curly_bracket, .lorem_ipsum",
         factory: |t, _: &StageEnv| build(t, C4Quality::new),
     });
     r.register(StageInfo {
         type_name: "fineweb_quality",
         summary: "FineWeb's line-punctuation, short-line, duplicate-line and list rules",
-        outputs: "fineweb.line_punct_ratio, fineweb.short_line_ratio, fineweb.char_dup_ratio, \
-                  fineweb.list_ratio, fineweb.empty",
+        outputs: "fineweb_quality.line_punct_ratio, .short_line_ratio, .char_dup_ratio, \
+                  .list_ratio, .empty",
         factory: |t, _: &StageEnv| build(t, FineWebQuality::new),
     });
 }

@@ -7,9 +7,10 @@ use std::hash::{BuildHasherDefault, Hasher};
 
 use xxhash_rust::xxh3::xxh3_64;
 
+use pipeline::{Doc, RowOut, RowStage, Verdict};
 use serde::Deserialize;
 
-use super::{check_ratio, find_duplicates, DocRule, Judgement};
+use super::{check_ratio, find_duplicates};
 use crate::text::{char_len, is_cjk_text, split_newline_runs};
 use crate::words::words;
 
@@ -48,12 +49,12 @@ impl Default for GopherRepetitionConfig {
 
 pub struct GopherRepetition {
     c: GopherRepetitionConfig,
-    top_reasons: Vec<&'static str>,
-    dup_reasons: Vec<&'static str>,
+    top_reasons: Vec<String>,
+    dup_reasons: Vec<String>,
 }
 
-fn reason(prefix: &str, n: usize) -> &'static str {
-    Box::leak(format!("gopher_repetition.{prefix}_{n}_gram").into_boxed_str())
+fn reason(prefix: &str, n: usize) -> String {
+    format!("gopher_repetition.{prefix}_{n}_gram")
 }
 
 impl GopherRepetition {
@@ -177,48 +178,61 @@ fn duplicated_ngram_chars(words: &Words, n: usize) -> usize {
     chars
 }
 
-impl DocRule for GopherRepetition {
-    fn name(&self) -> &'static str {
+impl RowStage for GopherRepetition {
+    fn name(&self) -> &str {
         "gopher_repetition"
     }
 
-    fn judge(&self, text: &str) -> Judgement {
+    fn judge(&self, doc: Doc<'_>, _: &mut RowOut) -> Verdict {
+        self.check(doc.text)
+    }
+}
+
+impl GopherRepetition {
+    /// This rule set's verdict on one text.
+    pub fn check(&self, text: &str) -> Verdict {
         let c = &self.c;
         if text.is_empty() {
-            return Judgement::Drop("gopher_repetition.empty");
+            return Verdict::drop("gopher_repetition.empty");
         }
         let total = char_len(text) as f64;
         let paragraphs = split_newline_runs(text.trim(), 2);
         let (dups, dup_chars) = find_duplicates(paragraphs.iter().copied());
         if dups as f64 / paragraphs.len() as f64 > c.dup_para_frac {
-            return Judgement::Drop("gopher_repetition.dup_para_frac");
+            return Verdict::drop("gopher_repetition.dup_para_frac");
         }
         if dup_chars as f64 / total > c.dup_para_char_frac {
-            return Judgement::Drop("gopher_repetition.dup_para_char_frac");
+            return Verdict::drop("gopher_repetition.dup_para_char_frac");
         }
         let lines = split_newline_runs(text, 1);
         let (dups, dup_chars) = find_duplicates(lines.iter().copied());
         if dups as f64 / lines.len() as f64 > c.dup_line_frac {
-            return Judgement::Drop("gopher_repetition.dup_line_frac");
+            return Verdict::drop("gopher_repetition.dup_line_frac");
         }
         if dup_chars as f64 / total > c.dup_line_char_frac {
-            return Judgement::Drop("gopher_repetition.dup_line_char_frac");
+            return Verdict::drop("gopher_repetition.dup_line_char_frac");
         }
         let words = Words::new(&words(text));
         let sep = if is_cjk_text(text) { 0 } else { 1 };
         for (k, &(n, frac)) in c.top_n_grams.iter().enumerate() {
             if let Some(chars) = top_ngram_chars(&words, n, sep) {
                 if chars as f64 / total > frac {
-                    return Judgement::Drop(self.top_reasons[k]);
+                    return Verdict::Drop {
+                        reason: self.top_reasons[k].clone().into(),
+                        detail: None,
+                    };
                 }
             }
         }
         for (k, &(n, frac)) in c.dup_n_grams.iter().enumerate() {
             if duplicated_ngram_chars(&words, n) as f64 / total > frac {
-                return Judgement::Drop(self.dup_reasons[k]);
+                return Verdict::Drop {
+                    reason: self.dup_reasons[k].clone().into(),
+                    detail: None,
+                };
             }
         }
-        Judgement::Keep
+        Verdict::Keep
     }
 }
 
@@ -236,23 +250,25 @@ mod tests {
             Farmers moved their animals to higher ground before dawn.\n\
             By noon the water had reached the old stone bridge, and the road was closed.\n\
             Officials said the level should fall again by the weekend.";
-        assert_eq!(r().judge(prose), Judgement::Keep);
+        assert_eq!(r().check(prose), Verdict::Keep);
         let dup_lines = "Click here to subscribe.\nClick here to subscribe.\nClick here to subscribe.\nNews today.";
         assert_eq!(
-            r().judge(dup_lines),
-            Judgement::Drop("gopher_repetition.dup_line_frac")
+            r().check(dup_lines),
+            Verdict::drop("gopher_repetition.dup_line_frac")
         );
         let ngrams =
             "buy cheap pills online buy cheap pills online today and buy cheap pills online now";
-        assert!(matches!(r().judge(ngrams), Judgement::Drop(r) if r.contains("gram")));
+        assert!(
+            matches!(r().check(ngrams), Verdict::Drop { reason, .. } if reason.contains("gram"))
+        );
     }
 
     #[test]
     fn chinese_repetition_is_caught_per_character() {
         let spam = "点击这里领取红包点击这里领取红包点击这里领取红包点击这里领取红包";
-        assert!(matches!(r().judge(spam), Judgement::Drop(_)));
+        assert!(matches!(r().check(spam), Verdict::Drop { .. }));
         let poem = "床前明月光，疑是地上霜。\n举头望明月，低头思故乡。";
-        assert_eq!(r().judge(poem), Judgement::Keep);
+        assert_eq!(r().check(poem), Verdict::Keep);
     }
 
     #[test]

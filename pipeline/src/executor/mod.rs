@@ -274,17 +274,9 @@ impl<'a> Executor<'a> {
     }
 
     /// Runs (or resumes) the pipeline to completion.
+    /// Runs every unfinished task of this rank; rank 0 then merges the stats, runs the
+    /// pipeline's finish step (tokenize) and marks the run complete.
     pub fn run(&self) -> Result<RunSummary, PipelineError> {
-        self.run_with(&|_, _| Ok(()))
-    }
-
-    /// Like [`run`](Self::run), with `finish(out_dir, workers)` called after curation, under
-    /// the run's lock and before the run is marked complete (the tokenize phase uses it): if
-    /// it fails or the process dies in it, the next run calls it again.
-    pub fn run_with(
-        &self,
-        finish: &dyn Fn(&Path, usize) -> Result<(), PipelineError>,
-    ) -> Result<RunSummary, PipelineError> {
         let started = Instant::now();
         let out = self.layout.root().to_path_buf();
         let (rank, world) = (self.ranks.rank, self.ranks.world);
@@ -317,7 +309,7 @@ impl<'a> Executor<'a> {
             1 => None,
             _ => Some(ranks::Heartbeat::start(&self.layout.ranks_dir(), rank)?),
         };
-        let result = self.run_tasks(finish);
+        let result = self.run_tasks();
         if let (Some(b), Err(e)) = (&beat, &result) {
             b.failed(&self.layout.ranks_dir(), rank, e);
         }
@@ -384,12 +376,9 @@ impl<'a> Executor<'a> {
     }
 
     /// This rank's share of every phase, meeting the other ranks at each barrier; rank 0
-    /// then merges the stats, calls `finish` and marks the run complete. Returns the stats
+    /// then merges the stats, runs the finish step and marks the run complete. Returns the stats
     /// (empty on other ranks) and how many shards this rank ran.
-    fn run_tasks(
-        &self,
-        finish: &dyn Fn(&Path, usize) -> Result<(), PipelineError>,
-    ) -> Result<(RunStats, usize), PipelineError> {
+    fn run_tasks(&self) -> Result<(RunStats, usize), PipelineError> {
         let pool = self.pool()?;
         let mut processed = 0;
         for phase in &self.phases {
@@ -402,20 +391,23 @@ impl<'a> Executor<'a> {
             return Ok((RunStats::default(), processed));
         }
         self.await_tasks(self.phases.len() - 1, |t| matches!(t, Task::Shard { .. }))?;
-        let stats = self.complete_run(finish, self.ranks.world > 1)?;
+        let stats = self.complete_run(self.ranks.world > 1)?;
         Ok((stats, processed))
     }
 
-    /// The last step, once every shard of the last phase is done: merged stats, `finish`,
+    /// The last step, once every shard of the last phase is done: merged stats, the finish step,
     /// the completion marker; then (`sweep`: when other processes took part, whose temporary
     /// files were not leftovers at the start) the temporary files, and the intermediates.
-    fn complete_run(
-        &self,
-        finish: &dyn Fn(&Path, usize) -> Result<(), PipelineError>,
-        sweep: bool,
-    ) -> Result<RunStats, PipelineError> {
+    fn complete_run(&self, sweep: bool) -> Result<RunStats, PipelineError> {
         let stats = self.merge_stats()?;
-        finish(self.layout.root(), self.workers)?;
+        if let Some(f) = &self.pipeline.finish {
+            tracing::info!("running the finish step '{}'", f.name());
+            f.run(self.layout.root(), self.workers)
+                .map_err(|message| PipelineError::Finish {
+                    step: f.name().to_string(),
+                    message,
+                })?;
+        }
         write_atomic(&self.layout.complete(), b"{}")?;
         if sweep {
             self.sweep()?;
@@ -484,12 +476,7 @@ impl<'a> Executor<'a> {
     /// Runs this rank's part of one step, for schedulers that order the steps themselves
     /// (Slurm job arrays chained with `afterok`): nothing waits for other ranks, and a step
     /// whose inputs are not all there is refused. Returns how many tasks ran.
-    pub fn run_step(
-        &self,
-        step: Step,
-        phase: usize,
-        finish: &dyn Fn(&Path, usize) -> Result<(), PipelineError>,
-    ) -> Result<usize, PipelineError> {
+    pub fn run_step(&self, step: Step, phase: usize) -> Result<usize, PipelineError> {
         if !self.holds_this_run()? {
             return Err(self.state_error("does not hold this run (the launcher claims it first)"));
         }
@@ -536,7 +523,7 @@ impl<'a> Executor<'a> {
                 )?;
                 needs(all_done(&shards), "every shard must finish")?;
                 if !self.is_complete() {
-                    self.complete_run(finish, true)?;
+                    self.complete_run(true)?;
                 }
                 Ok(1)
             }

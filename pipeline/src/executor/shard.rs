@@ -73,8 +73,8 @@ fn apply(
                 .map(String::as_str)
                 .or_else(|| panic.downcast_ref::<&str>().copied())
                 .unwrap_or("unknown panic");
-            Err(StageError::Other(format!(
-                "internal error (a bug; please report it): panicked on rows {}..: {msg}",
+            Err(StageError::Internal(format!(
+                "panicked on rows {}..: {msg}",
                 out.row_offset
             )))
         })
@@ -83,7 +83,7 @@ fn apply(
         return Err(PipelineError::Stage {
             stage: stage.name().to_string(),
             shard,
-            source: StageError::Other(format!(
+            source: StageError::Internal(format!(
                 "returned {} rows and {} decisions for {n} input rows",
                 res.batch.num_rows(),
                 res.keep.len()
@@ -103,7 +103,7 @@ fn apply(
             filter_record_batch(&res.batch, &res.keep).map_err(|e| PipelineError::Stage {
                 stage: stage.name().to_string(),
                 shard,
-                source: StageError::Other(format!("cannot filter the batch: {e}")),
+                source: StageError::Internal(format!("cannot filter the batch: {e}")),
             })?;
         out.rejected.push((stage.name().to_string(), res));
         kept

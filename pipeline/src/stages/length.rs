@@ -84,21 +84,7 @@ impl Stage for LengthFilter {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::document::{DocBatchBuilder, Document};
-
-    fn batch(texts: &[&str]) -> RecordBatch {
-        let mut b = DocBatchBuilder::new();
-        for (i, t) in texts.iter().enumerate() {
-            b.push(&Document {
-                id: i.to_string(),
-                text: t.to_string(),
-                source: "t".into(),
-                domain: "d".into(),
-                meta: None,
-            });
-        }
-        b.finish()
-    }
+    use crate::testing::batch_of as batch;
 
     #[test]
     fn counts_chars_not_bytes() {

@@ -4,22 +4,17 @@
 use std::fmt::Write;
 use std::path::Path;
 
-use crate::error::PipelineError;
-use crate::stats::RunStats;
+use anyhow::{bail, Result};
+use pipeline::RunStats;
+use tokenize::Manifest;
 
 /// Summarises the run or shard set in `dir`.
-pub fn summarise(dir: &Path) -> Result<String, PipelineError> {
+pub fn summarise(dir: &Path) -> Result<String> {
     let stats_path = dir.join("stats.json");
     let manifest_path = dir.join("manifest.json");
     let mut s = String::new();
     if stats_path.exists() {
-        let bytes = std::fs::read(&stats_path).map_err(|e| PipelineError::io(&stats_path, e))?;
-        let stats: RunStats =
-            serde_json::from_slice(&bytes).map_err(|e| PipelineError::OutputState {
-                dir: stats_path.clone(),
-                message: format!("not a sluice stats file: {e}"),
-            })?;
-        write_stats(&mut s, &stats);
+        write_stats(&mut s, &RunStats::read(&stats_path)?);
     } else if dir.join("work").join("run.json").exists() {
         writeln!(
             s,
@@ -38,28 +33,18 @@ pub fn summarise(dir: &Path) -> Result<String, PipelineError> {
         }
     }
     if manifest_path.exists() {
-        let bytes =
-            std::fs::read(&manifest_path).map_err(|e| PipelineError::io(&manifest_path, e))?;
-        let m: serde_json::Value =
-            serde_json::from_slice(&bytes).map_err(|e| PipelineError::OutputState {
-                dir: manifest_path.clone(),
-                message: format!("not a JSON manifest: {e}"),
-            })?;
-        if let Some(domains) = m.get("domains").and_then(|d| d.as_object()) {
-            writeln!(s, "tokens per domain:").unwrap();
-            for (name, d) in domains {
-                let tokens = d.get("tokens").and_then(|t| t.as_u64()).unwrap_or(0);
-                let rows = d.get("rows").and_then(|t| t.as_u64()).unwrap_or(0);
-                writeln!(s, "  {name:<20} {tokens:>14} tokens {rows:>10} rows").unwrap();
-            }
+        let m = Manifest::read(&manifest_path)?;
+        writeln!(s, "tokens per domain:").unwrap();
+        for (name, d) in &m.domains {
+            let (tokens, rows) = (d.tokens, d.rows);
+            writeln!(s, "  {name:<20} {tokens:>14} tokens {rows:>10} rows").unwrap();
         }
     }
     if s.is_empty() {
-        return Err(PipelineError::OutputState {
-            dir: dir.to_path_buf(),
-            message: "holds neither stats.json nor manifest.json; is it a sluice output dir?"
-                .into(),
-        });
+        bail!(
+            "{}: holds neither stats.json nor manifest.json; is it a sluice output dir?",
+            dir.display()
+        );
     }
     Ok(s)
 }

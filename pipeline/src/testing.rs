@@ -1,0 +1,79 @@
+//! The shared test harness of every crate: build a document batch from texts, and run a
+//! barrier over shards the way the executor does (observe each shard's batches, resolve every
+//! piece, resolve, apply each batch in order), without a config or an output dir.
+
+use std::path::Path;
+
+use arrow::array::RecordBatch;
+
+use crate::document::{DocBatchBuilder, Document};
+use crate::error::StageError;
+use crate::stage::{Barrier, StageContext, StageOutput};
+
+/// A document with source `s` and meta null.
+pub fn doc(id: &str, text: &str, domain: &str) -> Document {
+    Document {
+        id: id.to_string(),
+        text: text.to_string(),
+        source: "s".into(),
+        domain: domain.to_string(),
+        meta: None,
+    }
+}
+
+/// A batch of `(id, text, domain)` documents.
+pub fn batch_of_docs<'a>(
+    docs: impl IntoIterator<Item = (&'a str, &'a str, &'a str)>,
+) -> RecordBatch {
+    let mut b = DocBatchBuilder::new();
+    for (id, text, domain) in docs {
+        b.push(&doc(id, text, domain));
+    }
+    b.finish()
+}
+
+/// A batch of texts with ids `0`, `1`, ... and domain `d`.
+pub fn batch_of(texts: &[&str]) -> RecordBatch {
+    let ids: Vec<String> = (0..texts.len()).map(|i| i.to_string()).collect();
+    batch_of_docs(ids.iter().zip(texts).map(|(i, t)| (i.as_str(), *t, "d")))
+}
+
+/// A batch of `(id, text)` pairs with domain `d`.
+pub fn batch_with_ids(docs: &[(&str, &str)]) -> RecordBatch {
+    batch_of_docs(docs.iter().map(|(i, t)| (*i, *t, "d")))
+}
+
+/// Runs `barrier` over shards of batches under `dir`, with `workers` as the resolve's
+/// parallelism; returns each shard's applied outputs, batch by batch.
+pub fn run_barrier(
+    barrier: &dyn Barrier,
+    dir: &Path,
+    shards: &[Vec<RecordBatch>],
+    workers: usize,
+) -> Result<Vec<Vec<StageOutput>>, StageError> {
+    for (s, batches) in shards.iter().enumerate() {
+        let mut o = barrier.observer(s, dir)?;
+        let mut offset = 0;
+        for b in batches {
+            o.observe(b, offset)?;
+            offset += b.num_rows() as u64;
+        }
+        o.finish()?;
+    }
+    for part in 0..barrier.resolve_parts() {
+        barrier.resolve_part(dir, shards.len(), part, workers)?;
+    }
+    barrier.resolve(dir, shards.len(), workers)?;
+    let mut out = Vec::with_capacity(shards.len());
+    for (s, batches) in shards.iter().enumerate() {
+        let applier = barrier.applier(s, dir)?;
+        let mut ctx = StageContext::new(s);
+        let mut applied = Vec::with_capacity(batches.len());
+        for b in batches {
+            applied.push(applier.process(b.clone(), &mut ctx)?);
+            ctx.row_offset += b.num_rows() as u64;
+        }
+        out.push(applied);
+    }
+    Ok(out)
+}
