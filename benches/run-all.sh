@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Every benchmark, sluice and its peers side by side on the same real data in one run, then
-# one table (wall time, peak memory, quality, ratios): out/bench/summary.md.
+# one table (wall time, peak memory, quality, ratios): out/bench/summary.md, and the dated
+# table of docs/BENCHMARKS.md (not on --quick).
 #   benches/run-all.sh [--quick] [--scale]
 # Installs what it needs itself: the peers' venv (benches/peers-setup.sh: datatrove,
 # datasketch, rensa, Python tokenizers), the CPU PyTorch venv (benches/torch-setup.sh), the
@@ -57,4 +58,6 @@ echo "== tokenize + pack (sluice vs Python tokenizers)" >&2
 "$VENV/bin/python" benches/tokenize_bench.py --reps "$reps" --json "$res"
 echo "== training step (sluice/tch vs PyTorch)" >&2
 "$TORCH/bin/python" benches/train_bench.py --manifest out/default/manifest.json --steps "$steps" --json "$res"
-python3 benches/summary.py "$res" --markdown out/bench/summary.md
+docs=()
+[[ $reps -gt 1 ]] && docs=(--docs docs/BENCHMARKS.md)   # a --quick run does not replace the medians
+python3 benches/summary.py "$res" --markdown out/bench/summary.md "${docs[@]}"

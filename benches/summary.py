@@ -3,6 +3,8 @@
 each tool's median wall time, peak memory (MB, that tool's own process unless the note says
 otherwise), quality, and sluice's speed-up over it (its seconds / sluice's seconds).
     python3 benches/summary.py out/bench/results.json [--markdown out/bench/summary.md]
+        [--docs docs/BENCHMARKS.md]
+--docs rewrites the block between the `run-all table` markers of that file with the table.
 """
 import argparse, json, os, platform, time
 
@@ -41,6 +43,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("results")
     ap.add_argument("--markdown")
+    ap.add_argument("--docs", help="a markdown file whose run-all table block is rewritten")
     a = ap.parse_args()
     rows = json.load(open(a.results))
     text = (f"sluice benchmarks, {time.strftime('%Y-%m-%d', time.localtime(os.path.getmtime(a.results)))}, "
@@ -51,6 +54,20 @@ def main():
     if a.markdown:
         with open(a.markdown, "w") as f:
             f.write(text)
+    if a.docs:
+        write_docs_block(a.docs, "Measured with `benches/run-all.sh` on " + text)
+
+
+def write_docs_block(path, text):
+    """Replaces what lies between the begin and end markers of `path` with `text`."""
+    doc = open(path).read()
+    begin = doc.index("<!-- run-all table: begin")
+    begin = doc.index("\n", begin) + 1
+    end = doc.index("<!-- run-all table: end -->")
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        f.write(doc[:begin] + text.strip() + "\n" + doc[end:])
+    os.replace(tmp, path)
 
 
 if __name__ == "__main__":

@@ -180,29 +180,20 @@ fn a_different_config_on_a_used_output_dir_is_refused() {
         .unwrap()
         .replace("min_chars = 40", "min_chars = 41");
     std::fs::write(&cfg, text).unwrap();
-    let out = sluice()
-        .args(["run", cfg.to_str().unwrap()])
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = run_err(&["run", cfg.to_str().unwrap()]);
     assert!(err.contains("different config"), "{err}");
 
     // A non-empty directory that is no sluice run is refused too.
     let stray = tmp.path().join("stray");
     std::fs::create_dir_all(&stray).unwrap();
     std::fs::write(stray.join("notes.txt"), "mine").unwrap();
-    let out = sluice()
-        .args([
-            "run",
-            cfg.to_str().unwrap(),
-            "--out",
-            stray.to_str().unwrap(),
-        ])
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("holds no sluice run"));
+    assert!(run_err(&[
+        "run",
+        cfg.to_str().unwrap(),
+        "--out",
+        stray.to_str().unwrap(),
+    ])
+    .contains("holds no sluice run"));
 }
 
 /// An edit that keeps a file's size (an input, or a word list a stage reads) is a different

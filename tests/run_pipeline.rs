@@ -260,12 +260,7 @@ fn strict_mode_fails_on_the_first_bad_record() {
         .unwrap()
         .replace("batch_size = 64", "batch_size = 64\nstrict = true");
     std::fs::write(&cfg, text).unwrap();
-    let out = sluice()
-        .args(["run", cfg.to_str().unwrap(), "--workers", "1"])
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = run_err(&["run", cfg.to_str().unwrap(), "--workers", "1"]);
     assert!(
         err.contains("strict input") && err.contains("raw/a.jsonl.gz:11"),
         "{err}"
@@ -281,12 +276,7 @@ fn bad_config_fails_before_any_work() {
         .unwrap()
         .replace("min_chars = 1", "min_chars = 1\nmin_chars_typo = 2");
     std::fs::write(&cfg, text).unwrap();
-    let out = sluice()
-        .args(["run", cfg.to_str().unwrap()])
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = run_err(&["run", cfg.to_str().unwrap()]);
     assert!(
         err.contains("stages[0]") && err.contains("min_chars_typo"),
         "{err}"

@@ -253,12 +253,7 @@ fn bad_tokenize_settings_fail_before_any_work() {
         text.replace("eos_token = \"<|endoftext|>\"", "eos_token = \"</s>\""),
     )
     .unwrap();
-    let out = sluice()
-        .args(["run", cfg.to_str().unwrap()])
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("has no token '</s>'"));
+    assert!(run_err(&["run", cfg.to_str().unwrap()]).contains("has no token '</s>'"));
     assert!(!root.join("out").exists());
     std::fs::write(
         &cfg,
@@ -284,12 +279,7 @@ fn absurd_seq_len_is_refused_before_any_work() {
     let cfg = root.join("pipeline.toml");
     let text = std::fs::read_to_string(&cfg).unwrap();
     std::fs::write(&cfg, text.replace("seq_len = 63", "seq_len = 100000000000")).unwrap();
-    let out = sluice()
-        .args(["run", cfg.to_str().unwrap()])
-        .output()
-        .unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success());
+    let err = run_err(&["run", cfg.to_str().unwrap()]);
     assert!(err.contains("seq_len = 100000000000"), "{err}");
     assert!(!root.join("out").exists(), "refused before curating");
 }

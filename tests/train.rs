@@ -310,12 +310,7 @@ fn a_second_training_run_on_the_same_output_dir_is_refused() {
     let tmp = tempfile::tempdir().unwrap();
     let cfg = train_config(tmp.path(), "");
     let held = pipeline::lock::RunLock::acquire(&tmp.path().join("run")).unwrap();
-    let out = sluice()
-        .args(["train", cfg.to_str().unwrap()])
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = run_err(&["train", cfg.to_str().unwrap()]);
     assert!(err.contains("in use by another sluice run"), "{err}");
     drop(held);
 }

@@ -34,8 +34,8 @@ use crate::docstore::{
 };
 use crate::normalize::normalize_for_hash;
 use crate::records::{
-    check_sort_settings, default_memory_mb, default_partitions, in_pool, ioe, sort_budget,
-    sorted_merge, RecordWriter,
+    check_sort_settings, default_memory_mb, default_partitions, ioe, sort_budget, sorted_merge,
+    RecordWriter,
 };
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -456,23 +456,7 @@ impl Barrier for ExactDedup {
         }))
     }
 
-    fn resolve_parts(&self) -> usize {
-        self.config.partitions
-    }
-
-    fn resolve_part(
-        &self,
-        dir: &Path,
-        shards: usize,
-        part: usize,
-        workers: usize,
-    ) -> Result<(), StageError> {
-        self.partition_pairs(dir, part, shards, workers)
-    }
-
-    fn resolve(&self, dir: &Path, shards: usize, workers: usize) -> Result<(), StageError> {
-        in_pool(workers, || self.resolve_inner(dir, shards, workers))
-    }
+    partitioned_resolve!();
 
     fn applier(&self, shard: usize, dir: &Path) -> Result<Box<dyn Stage>, StageError> {
         Ok(Box::new(Applier {

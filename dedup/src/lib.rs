@@ -4,6 +4,31 @@
 //! partitioned by key and sorted on disk → candidate pairs → parallel connected components
 //! → keep rule → filter. Results never depend on the worker count.
 
+/// The resolve methods of a [`pipeline::Barrier`] that both dedups share: one resolve piece
+/// per partition (`config.partitions`, each `partition_pairs`), then `resolve_inner` on a pool
+/// of `workers` threads. Expands inside an `impl Barrier` block.
+macro_rules! partitioned_resolve {
+    () => {
+        fn resolve_parts(&self) -> usize {
+            self.config.partitions
+        }
+
+        fn resolve_part(
+            &self,
+            dir: &Path,
+            shards: usize,
+            part: usize,
+            workers: usize,
+        ) -> Result<(), StageError> {
+            self.partition_pairs(dir, part, shards, workers)
+        }
+
+        fn resolve(&self, dir: &Path, shards: usize, workers: usize) -> Result<(), StageError> {
+            $crate::records::in_pool(workers, || self.resolve_inner(dir, shards, workers))
+        }
+    };
+}
+
 mod docstore;
 mod exact;
 pub mod minhash;

@@ -42,8 +42,8 @@ use crate::docstore::{
 };
 use crate::minhash::{band_keys, estimated_jaccard, LshParams, MinHasher};
 use crate::records::{
-    check_sort_settings, default_memory_mb, default_partitions, in_pool, ioe, sort_budget,
-    sorted_merge, write_atomic, RecordReader, RecordWriter,
+    check_sort_settings, default_memory_mb, default_partitions, ioe, sort_budget, sorted_merge,
+    write_atomic, RecordReader, RecordWriter,
 };
 use crate::shingle::{jaccard, shingles, ShingleKind};
 use crate::unionfind::UnionFind;
@@ -651,23 +651,7 @@ impl Barrier for MinHashDedup {
         }))
     }
 
-    fn resolve_parts(&self) -> usize {
-        self.config.partitions
-    }
-
-    fn resolve_part(
-        &self,
-        dir: &Path,
-        shards: usize,
-        part: usize,
-        workers: usize,
-    ) -> Result<(), StageError> {
-        self.partition_pairs(dir, part, shards, workers)
-    }
-
-    fn resolve(&self, dir: &Path, shards: usize, workers: usize) -> Result<(), StageError> {
-        in_pool(workers, || self.resolve_inner(dir, shards, workers))
-    }
+    partitioned_resolve!();
 
     fn applier(&self, shard: usize, dir: &Path) -> Result<Box<dyn Stage>, StageError> {
         Ok(Box::new(Applier {

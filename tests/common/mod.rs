@@ -29,6 +29,16 @@ pub fn run_ok(args: &[&str]) -> Output {
     out
 }
 
+/// Runs sluice with `args`, which must fail; returns its stderr.
+pub fn run_err(args: &[&str]) -> String {
+    let out = sluice().args(args).output().expect("sluice starts");
+    assert!(
+        !out.status.success(),
+        "sluice {args:?} succeeded; it should fail"
+    );
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
 /// `sluice run CFG --workers W --out OUT`, which must succeed; returns its stdout.
 pub fn run_into(cfg: &Path, workers: &str, out: &Path) -> String {
     let o = run_ok(&[

@@ -1,11 +1,12 @@
 //! Training text for `sluice tokenizer train`: curated Parquet (a file or a run's `curated/`
-//! dir), JSON lines (`.jsonl`, `.jsonl.gz`, `.jsonl.zst`; the `text` field, read by the
-//! pipeline's [`JsonLines`]) or `.txt` files, in name order. A line that is not a record
+//! dir), JSON lines (the names the pipeline reads, by [`kind_of`]: `.jsonl`, `.ndjson`,
+//! `.json`, plain, `.gz` or `.zst`; the `text` field, read by the pipeline's [`JsonLines`])
+//! or `.txt` files, in name order. A line that is not a record
 //! with the text field is skipped and counted, not fatal.
 
 use std::path::{Path, PathBuf};
 
-use pipeline::reader::{JsonLines, Repairs};
+use pipeline::reader::{kind_of, InputKind, JsonLines, Repairs};
 
 use arrow::array::Array;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
@@ -44,8 +45,8 @@ pub fn read_texts(paths: &[PathBuf], text_field: &str) -> Result<Vec<String>, To
     let mut texts = Vec::new();
     let mut skipped = Skipped::default();
     for f in files {
-        let name = f.to_string_lossy().to_lowercase();
-        if name.ends_with(".parquet") {
+        let kind = kind_of(&f);
+        if kind == Some(InputKind::Parquet) {
             let file = std::fs::File::open(&f).map_err(|e| TokenizeError::io(&f, e))?;
             let reader = ParquetRecordBatchReaderBuilder::try_new(file)
                 .and_then(|b| b.build())
@@ -70,10 +71,7 @@ pub fn read_texts(paths: &[PathBuf], text_field: &str) -> Result<Vec<String>, To
                         .map(|i| col.value(i).to_string()),
                 );
             }
-        } else if [".jsonl", ".jsonl.gz", ".jsonl.zst", ".ndjson"]
-            .iter()
-            .any(|e| name.ends_with(e))
-        {
+        } else if kind == Some(InputKind::Jsonl) {
             let mut lines = JsonLines::open(f.clone(), f.display().to_string());
             while let Some(r) = lines.next_record(&mut Repairs::default()) {
                 match r.map(|(line, v)| {
@@ -92,7 +90,7 @@ pub fn read_texts(paths: &[PathBuf], text_field: &str) -> Result<Vec<String>, To
                     Err(q) => skipped.note(q.detail),
                 }
             }
-        } else if name.ends_with(".txt") {
+        } else if kind == Some(InputKind::Text) {
             texts.push(std::fs::read_to_string(&f).map_err(|e| TokenizeError::io(&f, e))?);
         }
     }

@@ -9,7 +9,7 @@ mod text_files;
 
 pub use jsonl::{replace_lone_surrogates, JsonLines};
 pub(crate) use parquet_file::rows_per_batch;
-pub use plan::{plan_shards, InputKind, Part, ShardSpec};
+pub use plan::{kind_of, plan_shards, InputKind, Part, ShardSpec};
 
 use std::path::Path;
 

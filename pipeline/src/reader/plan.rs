@@ -200,7 +200,9 @@ fn file_parts(path: &Path, kind: InputKind, target: u64) -> Result<Vec<(Part, u6
     }
 }
 
-fn kind_of(path: &Path) -> Option<InputKind> {
+/// The kind of an input file by its name (`format = "auto"`): JSON lines (`.jsonl`,
+/// `.ndjson`, `.json`, each also `.gz` / `.zst` / `.zstd`), `.parquet` or `.txt`.
+pub fn kind_of(path: &Path) -> Option<InputKind> {
     let name = path.file_name()?.to_string_lossy().to_lowercase();
     let stem = name
         .strip_suffix(".gz")
