@@ -543,27 +543,3 @@ fn main() -> ExitCode {
         }
     }
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// Every registered stage type builds from its defaults (or says which key it needs) and
-    /// answers to its type name, and `sluice stages` describes each one.
-    #[test]
-    fn every_stage_type_builds_from_defaults_and_has_its_name() {
-        let r = registry();
-        let env = pipeline::StageEnv::new(std::env::temp_dir());
-        let table = stages_table(&r);
-        assert_eq!(r.types().count(), 13);
-        for info in r.infos() {
-            assert!(table.contains(info.type_name) && table.contains(info.outputs));
-            assert!(!info.summary.is_empty() && !info.outputs.is_empty());
-            match (info.factory)(Default::default(), &env) {
-                Ok(stage) => assert_eq!(stage.name(), info.type_name),
-                // The classifier has no default model.
-                Err(e) => assert!(info.type_name == "classifier" && e.contains("model"), "{e}"),
-            }
-        }
-    }
-}

@@ -419,3 +419,27 @@ fn a_big_compressed_file_uses_every_worker_with_identical_output() {
     };
     assert_eq!(texts(&w3), texts(&plain));
 }
+
+/// `sluice stages` lists every registered type with its reject reasons.
+#[test]
+fn sluice_stages_lists_every_type() {
+    let out = String::from_utf8(run_ok(&["stages"]).stdout).unwrap();
+    for t in [
+        "clean",
+        "length",
+        "language",
+        "gopher_quality",
+        "gopher_repetition",
+        "c4_quality",
+        "fineweb_quality",
+        "pii",
+        "sensitive_words",
+        "domain_keywords",
+        "classifier",
+        "exact_dedup",
+        "minhash_dedup",
+    ] {
+        assert!(out.lines().any(|l| l.starts_with(t)), "{t} missing:\n{out}");
+    }
+    assert!(out.contains("gopher_quality.short_doc"), "{out}");
+}

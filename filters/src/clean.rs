@@ -425,7 +425,7 @@ mod tests {
         let c = cleaner();
         for text in [
             include_str!("words.rs"),
-            include_str!("domain.rs"),
+            include_str!("domain_keywords.rs"),
             include_str!("pii.rs"),
             include_str!("../data/boilerplate.txt"),
             include_str!("../Cargo.toml"),

@@ -6,12 +6,12 @@
 
 pub mod classifier;
 pub mod clean;
-pub mod domain;
-pub mod lang;
+pub mod domain_keywords;
+pub mod language;
 pub mod phrases;
 pub mod pii;
 pub mod quality;
-pub mod sensitive;
+pub mod sensitive_words;
 pub mod text;
 pub mod words;
 
@@ -33,7 +33,7 @@ pub fn register(registry: &mut StageRegistry) {
             summary: "script, then whichlang, with lingua's second opinion before a drop; \
                       keep = [...], min_score",
             outputs: "language.not_kept, language.low_score; columns lang, lang_score",
-            factory: lang::build,
+            factory: language::build,
         },
         StageInfo {
             type_name: "pii",
@@ -47,13 +47,13 @@ pub fn register(registry: &mut StageRegistry) {
             type_name: "sensitive_words",
             summary: "zh + en phrase lists (plus files / words), drop or mask",
             outputs: "sensitive_words.found",
-            factory: sensitive::build,
+            factory: sensitive_words::build,
         },
         StageInfo {
             type_name: "domain_keywords",
             summary: "keyword / regex lists per domain (finance, medical, legal), labels domain",
             outputs: "domain_keywords.not_kept; columns domain_score_<name>",
-            factory: domain::build,
+            factory: domain_keywords::build,
         },
         StageInfo {
             type_name: "classifier",
@@ -66,4 +66,19 @@ pub fn register(registry: &mut StageRegistry) {
         registry.register(s);
     }
     quality::register(registry);
+}
+
+#[cfg(test)]
+mod tests {
+    /// Every stage type of this crate describes itself and builds from its defaults (the
+    /// classifier needs a model) under its own name.
+    #[test]
+    fn every_stage_type_builds_from_defaults_and_has_its_name() {
+        let mut r = pipeline::StageRegistry::default();
+        super::register(&mut r);
+        assert_eq!(
+            pipeline::testing::check_stage_types(&r, &["classifier"]),
+            10
+        );
+    }
 }

@@ -40,7 +40,7 @@ impl StageContext {
 }
 
 /// A stage's answer for one batch: the batch (columns may be added or replaced, rows never
-/// reordered), a keep mask, and for rejected rows a reason code (`gopher.stop_words`) and
+/// reordered), a keep mask, and for rejected rows a reason code (`gopher_quality.stop_words`) and
 /// an optional free-text detail.
 #[derive(Debug, Clone)]
 pub struct StageOutput {

@@ -1,6 +1,7 @@
 //! The shared test harness of every crate: build a document batch from texts, and run a
 //! barrier over shards the way the executor does (observe each shard's batches, resolve every
-//! piece, resolve, apply each batch in order), without a config or an output dir.
+//! piece, resolve, apply each batch in order), without a config or an output dir; check every
+//! stage type a crate registers.
 
 use std::path::Path;
 
@@ -8,7 +9,7 @@ use arrow::array::RecordBatch;
 
 use crate::document::{DocBatchBuilder, Document};
 use crate::error::StageError;
-use crate::stage::{Barrier, StageContext, StageOutput};
+use crate::stage::{Barrier, StageContext, StageEnv, StageOutput, StageRegistry};
 
 /// A document with source `s` and meta null.
 pub fn doc(id: &str, text: &str, domain: &str) -> Document {
@@ -76,4 +77,29 @@ pub fn run_barrier(
         out.push(applied);
     }
     Ok(out)
+}
+
+/// Every stage type of `registry` describes itself, builds from its defaults and answers to
+/// its type name; the types in `need_keys` have a required key instead and must say so.
+/// Returns how many types were checked.
+pub fn check_stage_types(registry: &StageRegistry, need_keys: &[&str]) -> usize {
+    let env = StageEnv::new(std::env::temp_dir());
+    let mut n = 0;
+    for info in registry.infos() {
+        assert!(
+            !info.summary.is_empty() && !info.outputs.is_empty(),
+            "{}",
+            info.type_name
+        );
+        match (info.factory)(Default::default(), &env) {
+            Ok(stage) => assert_eq!(stage.name(), info.type_name),
+            Err(e) => assert!(
+                need_keys.contains(&info.type_name) && e.contains("missing field"),
+                "{}: {e}",
+                info.type_name
+            ),
+        }
+        n += 1;
+    }
+    n
 }

@@ -17,8 +17,13 @@ pub enum TrainError {
     Torch(#[from] tch::TchError),
     #[error("checkpoint {path}: {message}")]
     Checkpoint { path: PathBuf, message: String },
+    /// The config does not fit the data or the machine (no CUDA device, a batch that does
+    /// not split over the ranks, a mixing domain the manifest lacks): the user's to change.
     #[error("{0}")]
-    Other(String),
+    Setup(String),
+    /// A broken invariant: a bug in sluice, not a mistake of the user's.
+    #[error("internal error (a bug in sluice; please report it): {0}")]
+    Internal(String),
 }
 
 impl TrainError {

@@ -149,9 +149,15 @@ fn ckpt_dir(out: &Path, name: &str) -> PathBuf {
     out.join(format!("ckpt-{name}"))
 }
 
-fn write_json_line(f: &mut Option<File>, v: &serde_json::Value) -> Result<(), TrainError> {
+/// Appends `v` to `f` (rank 0's `log.jsonl` or `weights.jsonl` under `out`, named `name`).
+fn write_json_line(
+    f: &mut Option<File>,
+    out: &Path,
+    name: &str,
+    v: &serde_json::Value,
+) -> Result<(), TrainError> {
     if let Some(f) = f {
-        writeln!(f, "{v}").map_err(|e| TrainError::Other(format!("writing log: {e}")))?;
+        writeln!(f, "{v}").map_err(|e| TrainError::io(out.join(name), e))?;
     }
     Ok(())
 }
@@ -184,7 +190,7 @@ impl Trainer {
             "cpu" => Device::Cpu,
             "cuda" => {
                 if !tch::Cuda::is_available() {
-                    return Err(TrainError::Other(
+                    return Err(TrainError::Setup(
                         "run.device = \"cuda\" but libtorch sees no CUDA device".into(),
                     ));
                 }
@@ -214,7 +220,7 @@ impl Trainer {
             .batch_size
             .is_multiple_of(world * cfg.optim.grad_accum)
         {
-            return Err(TrainError::Other(format!(
+            return Err(TrainError::Setup(format!(
                 "optim.batch_size = {} must be a multiple of ranks ({world}) x grad_accum ({})",
                 cfg.optim.batch_size, cfg.optim.grad_accum
             )));
@@ -224,10 +230,7 @@ impl Trainer {
         let mut model_cfg =
             GptConfig::preset(&mc.preset, set.vocab_size() as i64, set.seq_len() as i64)
                 .ok_or_else(|| {
-                    TrainError::Other(format!(
-                        "internal: preset {:?} passed validation",
-                        mc.preset
-                    ))
+                    TrainError::Internal(format!("preset {:?} passed validation", mc.preset))
                 })?;
         if let Some(v) = mc.n_layer {
             model_cfg.n_layer = v;
@@ -271,7 +274,7 @@ impl Trainer {
             .chain(cfg.mixing.reference_loss.keys())
         {
             if !names.contains(k) {
-                return Err(TrainError::Other(format!(
+                return Err(TrainError::Setup(format!(
                     "mixing: domain '{k}' is not in the manifest (domains: {})",
                     names.join(", ")
                 )));
@@ -400,7 +403,7 @@ impl Trainer {
                     losses: vec![],
                 })
                 .unwrap();
-                write_json_line(&mut self.weights_log, &w)?;
+                write_json_line(&mut self.weights_log, &out, "weights.jsonl", &w)?;
             }
         }
         Ok(())
@@ -832,32 +835,40 @@ impl Trainer {
         let line = serde_json::json!({"step": l.step, "loss": l.loss, "lr": l.lr,
             "grad_norm": l.grad_norm, "tokens_per_s": l.toks / l.secs, "mfu": mfu,
             "domain_loss": per_domain, "weights_version": self.state.sampler.version});
-        write_json_line(&mut self.log, &line)
+        let out = self.out().to_path_buf();
+        write_json_line(&mut self.log, &out, "log.jsonl", &line)
     }
 
     /// The mixture update (or its replay) for the steps from `step + 1` on.
     fn update_mixture(&mut self, step: u64) -> Result<(), TrainError> {
         let d = self.set.domains.len();
-        if let Some(u) = self.replay.iter().find(|u| u.step == step + 1).cloned() {
+        let replayed = self.replay.iter().find(|u| u.step == step + 1).cloned();
+        let due = self.replay.is_empty() && (step + 1).is_multiple_of(self.cfg.mixing.update_every);
+        let update = if let Some(u) = replayed {
             self.state.sampler.apply(&u);
-            write_json_line(&mut self.weights_log, &serde_json::to_value(&u).unwrap())?;
-            self.state.window = vec![(0.0, 0.0); d];
-        } else if self.replay.is_empty() && (step + 1).is_multiple_of(self.cfg.mixing.update_every)
-        {
-            if self.state.sampler.reference.iter().any(|r| r.is_nan()) {
-                // DoReMi without a configured reference: the first window is the reference.
-                for (i, r) in self.state.sampler.reference.iter_mut().enumerate() {
-                    if r.is_nan() {
-                        let (s, n) = self.state.window[i];
-                        *r = if n > 0.0 { s / n } else { 0.0 };
-                    }
+            Some(u)
+        } else if !due {
+            return Ok(());
+        } else if self.state.sampler.reference.iter().any(|r| r.is_nan()) {
+            // DoReMi without a configured reference: the first window is the reference.
+            for (i, r) in self.state.sampler.reference.iter_mut().enumerate() {
+                if r.is_nan() {
+                    let (s, n) = self.state.window[i];
+                    *r = if n > 0.0 { s / n } else { 0.0 };
                 }
-            } else if let Some(u) = self.state.sampler.update(&self.state.window, step + 1) {
-                write_json_line(&mut self.weights_log, &serde_json::to_value(&u).unwrap())?;
             }
-            self.state.window = vec![(0.0, 0.0); d];
+            None
+        } else {
+            self.state.sampler.update(&self.state.window, step + 1)
+        };
+        self.state.window = vec![(0.0, 0.0); d];
+        match update {
+            Some(u) => {
+                let (out, line) = (self.out().to_path_buf(), serde_json::to_value(&u).unwrap());
+                write_json_line(&mut self.weights_log, &out, "weights.jsonl", &line)
+            }
+            None => Ok(()),
         }
-        Ok(())
     }
 
     /// Evaluates when `step` is an eval step: logs the losses into `val`, keeps the best
@@ -876,10 +887,11 @@ impl Trainer {
         }
         *val = self.evaluate();
         let all = val.get("_all").copied().unwrap_or(f64::NAN);
-        write_json_line(
-            &mut self.log,
-            &serde_json::json!({"step": step, "eval": &*val}),
-        )?;
+        let (out, line) = (
+            self.out().to_path_buf(),
+            serde_json::json!({"step": step, "eval": &*val}),
+        );
+        write_json_line(&mut self.log, &out, "log.jsonl", &line)?;
         if self.state.best_val.is_none_or(|b| all < b - e.min_delta) {
             self.state.best_val = Some(all);
             self.state.bad_evals = 0;

@@ -1,17 +1,17 @@
 //! Quality rule sets, each a [`RowStage`]: keep a document, keep a rewritten text (C4 drops
 //! lines), or drop it with a reason code that starts with the stage type, such as
-//! `gopher_quality.stop_words`. (Before 2026-11 the codes were `gopher.*`, `c4.*` and
+//! `gopher_quality.stop_words`. (Before 2026-11-28 the codes were `gopher.*`, `c4.*` and
 //! `fineweb.*`; see docs/GUIDE.md.)
 
-mod c4;
-mod fineweb;
-mod gopher;
-mod repetition;
+mod c4_quality;
+mod fineweb_quality;
+mod gopher_quality;
+mod gopher_repetition;
 
-pub use c4::C4Quality;
-pub use fineweb::FineWebQuality;
-pub use gopher::GopherQuality;
-pub use repetition::GopherRepetition;
+pub use c4_quality::C4Quality;
+pub use fineweb_quality::FineWebQuality;
+pub use gopher_quality::GopherQuality;
+pub use gopher_repetition::GopherRepetition;
 
 use pipeline::stage::parse_stage_table;
 use pipeline::{RowAdapter, RowStage, StageEnv, StageInfo, StageKind, StageRegistry};

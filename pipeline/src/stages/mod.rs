@@ -15,3 +15,13 @@ pub(crate) fn register(r: &mut StageRegistry) {
         factory: length::build,
     });
 }
+
+#[cfg(test)]
+mod tests {
+    /// The generic stages describe themselves and build from their defaults.
+    #[test]
+    fn every_stage_type_builds_from_defaults_and_has_its_name() {
+        let r = crate::StageRegistry::with_builtins();
+        assert_eq!(crate::testing::check_stage_types(&r, &[]), 1);
+    }
+}
