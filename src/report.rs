@@ -2,10 +2,9 @@
 //! per-stage funnel, reject reasons, tokens per domain, and, for a training dir, the loss
 //! curves and the mixture weights over steps.
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::Path;
-
-use std::collections::BTreeMap;
 
 use anyhow::{Context, Result};
 use pipeline::RunStats;

@@ -295,12 +295,7 @@ impl PipelineConfig {
         })
     }
 
-    /// Checks values that serde cannot (empty lists, zero sizes); every problem at once.
-    pub fn validate(&self, path: &Path) -> Result<(), PipelineError> {
-        config_errors(path, self.problems())
-    }
-
-    /// What [`validate`](Self::validate) reports, each naming its key.
+    /// The values serde cannot check (empty lists, zero sizes), each naming its key.
     pub fn problems(&self) -> Vec<String> {
         let mut errors = Vec::new();
         let mut err = |m: String| errors.push(m);

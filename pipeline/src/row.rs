@@ -175,10 +175,6 @@ impl<R: RowStage> RowAdapter<R> {
             stage,
         }
     }
-
-    pub fn inner(&self) -> &R {
-        &self.stage
-    }
 }
 
 /// The `text` column, copied up to the first rewritten row and written from there on.

@@ -278,10 +278,6 @@ impl TrainConfig {
         if let Some(r) = &mut c.mixing.replay {
             fix(r);
         }
-        c.validate().map_err(|message| TrainError::Config {
-            path: path.to_path_buf(),
-            message,
-        })?;
         Ok(c)
     }
 
@@ -289,13 +285,20 @@ impl TrainConfig {
     pub fn from_toml_str(text: &str) -> Result<Self, String> {
         let mut t = Sections::parse(text, &["data", "model", "optim", "eval", "mixing", "run"])?;
         let data = t.require("data", "no [data] table; add one with `manifest = \"...\"`");
+        // Every section is read even without [data], so that its mistakes are reported too.
+        let (model, optim, eval) = (
+            t.take_or_default("model"),
+            t.take_or_default("optim"),
+            t.take_or_default("eval"),
+        );
+        let (mixing, run) = (t.take_or_default("mixing"), t.take_or_default("run"));
         let c = data.map(|data| TrainConfig {
             data,
-            model: t.take_or_default("model"),
-            optim: t.take_or_default("optim"),
-            eval: t.take_or_default("eval"),
-            mixing: t.take_or_default("mixing"),
-            run: t.take_or_default("run"),
+            model,
+            optim,
+            eval,
+            mixing,
+            run,
         });
         let mut errors = t.finish();
         if let Some(c) = &c {
@@ -307,12 +310,7 @@ impl TrainConfig {
         }
     }
 
-    /// Checks values that serde cannot; every problem at once.
-    pub fn validate(&self) -> Result<(), String> {
-        join_problems(self.problems()).map_or(Ok(()), Err)
-    }
-
-    /// What [`validate`](Self::validate) reports, each naming its key.
+    /// The values serde cannot check (sizes, ranges, the preset), each naming its key.
     pub fn problems(&self) -> Vec<String> {
         let mut errors = Vec::new();
         let mut err = |m: String| errors.push(m);
@@ -432,5 +430,11 @@ mod tests {
         ] {
             assert!(e.contains(want), "{want} missing from: {e}");
         }
+        // Without [data] the other sections are still read, not called unknown.
+        let e = TrainConfig::from_toml_str("[optim]\nlr_typo = 1\n").unwrap_err();
+        for want in ["no [data] table", "optim: unknown field `lr_typo`"] {
+            assert!(e.contains(want), "{want} missing from: {e}");
+        }
+        assert!(!e.contains("unknown section"), "{e}");
     }
 }

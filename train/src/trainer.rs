@@ -140,8 +140,8 @@ pub struct Trainer {
     pub state: TrainState,
     orders: Vec<(u64, Vec<u32>)>,
     replay: Vec<WeightsUpdate>,
-    log: Option<File>,
-    weights_log: Option<File>,
+    log: Option<JsonLog>,
+    weights_log: Option<JsonLog>,
     resumed_from: Option<u64>,
 }
 
@@ -149,15 +149,16 @@ fn ckpt_dir(out: &Path, name: &str) -> PathBuf {
     out.join(format!("ckpt-{name}"))
 }
 
-/// Appends `v` to `f` (rank 0's `log.jsonl` or `weights.jsonl` under `out`, named `name`).
-fn write_json_line(
-    f: &mut Option<File>,
-    out: &Path,
-    name: &str,
-    v: &serde_json::Value,
-) -> Result<(), TrainError> {
-    if let Some(f) = f {
-        writeln!(f, "{v}").map_err(|e| TrainError::io(out.join(name), e))?;
+/// An append-only JSON-lines file of rank 0's (`log.jsonl`, `weights.jsonl`).
+struct JsonLog {
+    file: File,
+    path: PathBuf,
+}
+
+/// Appends `v` to `log`, if this rank keeps one.
+fn write_json_line(log: &mut Option<JsonLog>, v: &serde_json::Value) -> Result<(), TrainError> {
+    if let Some(l) = log {
+        writeln!(l.file, "{v}").map_err(|e| TrainError::io(&l.path, e))?;
     }
     Ok(())
 }
@@ -386,13 +387,11 @@ impl Trainer {
                     truncate_log(&p, keep_below)?;
                 }
             }
-            let open = |p: PathBuf| {
-                OpenOptions::new()
-                    .create(true)
-                    .append(true)
-                    .open(&p)
-                    .map_err(|e| TrainError::io(&p, e))
-            };
+            let open =
+                |path: PathBuf| match OpenOptions::new().create(true).append(true).open(&path) {
+                    Ok(file) => Ok(JsonLog { file, path }),
+                    Err(e) => Err(TrainError::io(&path, e)),
+                };
             self.log = Some(open(out.join("log.jsonl"))?);
             self.weights_log = Some(open(out.join("weights.jsonl"))?);
             if step == 0 {
@@ -403,7 +402,7 @@ impl Trainer {
                     losses: vec![],
                 })
                 .unwrap();
-                write_json_line(&mut self.weights_log, &out, "weights.jsonl", &w)?;
+                write_json_line(&mut self.weights_log, &w)?;
             }
         }
         Ok(())
@@ -835,8 +834,7 @@ impl Trainer {
         let line = serde_json::json!({"step": l.step, "loss": l.loss, "lr": l.lr,
             "grad_norm": l.grad_norm, "tokens_per_s": l.toks / l.secs, "mfu": mfu,
             "domain_loss": per_domain, "weights_version": self.state.sampler.version});
-        let out = self.out().to_path_buf();
-        write_json_line(&mut self.log, &out, "log.jsonl", &line)
+        write_json_line(&mut self.log, &line)
     }
 
     /// The mixture update (or its replay) for the steps from `step + 1` on.
@@ -863,10 +861,7 @@ impl Trainer {
         };
         self.state.window = vec![(0.0, 0.0); d];
         match update {
-            Some(u) => {
-                let (out, line) = (self.out().to_path_buf(), serde_json::to_value(&u).unwrap());
-                write_json_line(&mut self.weights_log, &out, "weights.jsonl", &line)
-            }
+            Some(u) => write_json_line(&mut self.weights_log, &serde_json::to_value(&u).unwrap()),
             None => Ok(()),
         }
     }
@@ -887,11 +882,10 @@ impl Trainer {
         }
         *val = self.evaluate();
         let all = val.get("_all").copied().unwrap_or(f64::NAN);
-        let (out, line) = (
-            self.out().to_path_buf(),
-            serde_json::json!({"step": step, "eval": &*val}),
-        );
-        write_json_line(&mut self.log, &out, "log.jsonl", &line)?;
+        write_json_line(
+            &mut self.log,
+            &serde_json::json!({"step": step, "eval": &*val}),
+        )?;
         if self.state.best_val.is_none_or(|b| all < b - e.min_delta) {
             self.state.best_val = Some(all);
             self.state.bad_evals = 0;

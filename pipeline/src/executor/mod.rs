@@ -401,7 +401,6 @@ impl<'a> Executor<'a> {
     fn complete_run(&self, sweep: bool) -> Result<RunStats, PipelineError> {
         let stats = self.merge_stats()?;
         if let Some(f) = &self.pipeline.finish {
-            tracing::info!("running the finish step '{}'", f.name());
             f.run(self.layout.root(), self.workers)
                 .map_err(|message| PipelineError::Finish {
                     step: f.name().to_string(),
