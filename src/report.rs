@@ -1,6 +1,7 @@
 //! `sluice report`: one self-contained HTML page (inline SVG, no scripts) for a run: the
-//! per-stage funnel, reject reasons, tokens per domain, and, for a training dir, the loss
-//! curves and the mixture weights over steps.
+//! per-stage funnel, reject reasons with example documents, kept documents' lengths per
+//! domain (both computed with polars, `query::profile`), tokens per domain, and, for a
+//! training dir, the loss curves and the mixture weights over steps.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -202,6 +203,9 @@ pub fn write_report(run: &Path, train: Option<&Path>, out: &Path) -> Result<()> 
         }
     }
     html += "</table>";
+    let tables = query::RunTables::open(run)?;
+    html += &examples_section(&tables)?;
+    html += &lengths_section(&tables)?;
     let manifest = run.join("manifest.json");
     if manifest.exists() {
         let m = Manifest::read(&manifest)?;
@@ -222,6 +226,95 @@ pub fn write_report(run: &Path, train: Option<&Path>, out: &Path) -> Result<()> 
     pipeline::durable::write_atomic(out, html.as_bytes())
         .with_context(|| format!("writing {}", out.display()))?;
     Ok(())
+}
+
+/// Two rejected documents per reason (picked by seed 0), with detail and a text excerpt.
+fn examples_section(tables: &query::RunTables) -> Result<String> {
+    let examples = query::profile::examples_by_reason(tables, 2, 240)?;
+    if examples.is_empty() {
+        return Ok(String::new());
+    }
+    let mut html = String::from(
+        "<h2>Examples per reject reason</h2><p>Two per reason, the same on every report \
+         (<code>sluice sample OUT --reason R</code> shows more).</p><table>\
+         <tr><th>reason</th><th>document</th><th>detail</th><th>text</th></tr>",
+    );
+    for (reason, docs) in &examples {
+        for d in docs {
+            let _ = write!(
+                html,
+                "<tr><td>{}</td><td>{}<br>{} chars</td><td>{}</td><td><pre style='white-space:pre-wrap;margin:0'>{}</pre></td></tr>",
+                esc(reason),
+                esc(&d.id),
+                d.chars,
+                esc(&d.detail),
+                esc(&d.excerpt)
+            );
+        }
+    }
+    Ok(html + "</table>")
+}
+
+/// Kept documents' lengths per domain: a table of quantiles and a box plot (log scale).
+fn lengths_section(tables: &query::RunTables) -> Result<String> {
+    let rows = query::profile::length_by_domain(tables)?;
+    if rows.is_empty() {
+        return Ok(String::new());
+    }
+    let mut html = String::from(
+        "<h2>Kept document length per domain (characters)</h2><table><tr><th>domain</th>\
+         <th>docs</th><th>min</th><th>p10</th><th>p25</th><th>median</th><th>p75</th>\
+         <th>p90</th><th>max</th></tr>",
+    );
+    for r in &rows {
+        let _ = write!(html, "<tr><td>{}</td>", esc(&r.domain));
+        for v in [r.docs, r.min, r.p10, r.p25, r.p50, r.p75, r.p90, r.max] {
+            let _ = write!(html, "<td class='n'>{v}</td>");
+        }
+        html += "</tr>";
+    }
+    html += "</table>";
+    Ok(html + &boxes(&rows))
+}
+
+/// One box per domain on a log axis: whiskers p10..p90, box p25..p75, a bar at the median.
+fn boxes(rows: &[query::profile::DomainLengths]) -> String {
+    let top = rows.iter().map(|r| r.max.max(10)).max().unwrap_or(10) as f64;
+    let x = |v: u64| 190.0 + (v.max(1) as f64).log10() / top.log10() * 520.0;
+    let h = 22 * rows.len() + 30;
+    let mut s = format!("<svg width='760' height='{h}' role='img'>");
+    for (i, r) in rows.iter().enumerate() {
+        let y = 5 + 22 * i;
+        let _ = write!(
+            s,
+            "<text x='180' y='{}' text-anchor='end' font-size='13'>{}</text>\
+             <line x1='{:.1}' y1='{}' x2='{:.1}' y2='{}' stroke='#4c78a8'/>\
+             <rect x='{:.1}' y='{y}' width='{:.1}' height='16' fill='#a6c8e8' stroke='#4c78a8'/>\
+             <line x1='{:.1}' y1='{y}' x2='{:.1}' y2='{}' stroke='#1b3a5c' stroke-width='2'/>",
+            y + 13,
+            esc(&r.domain),
+            x(r.p10),
+            y + 8,
+            x(r.p90),
+            y + 8,
+            x(r.p25),
+            (x(r.p75) - x(r.p25)).max(1.0),
+            x(r.p50),
+            x(r.p50),
+            y + 16
+        );
+    }
+    let axis_y = 22 * rows.len() + 20;
+    let mut tick = 1u64;
+    while (tick as f64) <= top {
+        let _ = write!(
+            s,
+            "<text x='{:.1}' y='{axis_y}' font-size='11' text-anchor='middle'>{tick}</text>",
+            x(tick)
+        );
+        tick *= 10;
+    }
+    s + "</svg>"
 }
 
 /// The loss curves and the mixture weights of a training dir.

@@ -627,6 +627,13 @@ impl Stage for Applier {
 }
 
 impl Barrier for MinHashDedup {
+    fn output_columns(&self, input: &[String]) -> Result<Vec<String>, String> {
+        Ok(pipeline::columns_plus(
+            input,
+            &["dup_cluster", "dup_cluster_size"],
+        ))
+    }
+
     fn name(&self) -> &str {
         "minhash_dedup"
     }

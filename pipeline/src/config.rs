@@ -376,12 +376,17 @@ impl LoadedPipeline {
         let mut errors = config.problems();
         let env = StageEnv::new(base_dir.clone());
         let mut stages = Vec::with_capacity(config.stages.len());
+        let mut built = Vec::with_capacity(config.stages.len());
         for (i, table) in config.stages.iter().enumerate() {
             match registry.build(table.clone(), &env) {
-                Ok(stage) => stages.push(stage),
+                Ok(stage) => {
+                    stages.push(stage);
+                    built.push(i);
+                }
                 Err(message) => errors.push(format!("stages[{i}]: {message}")),
             }
         }
+        check_columns(&stages, &built, &mut errors);
         let finish = config.tokenize.as_ref().and_then(|t| {
             (registry.build_finish("tokenize", t.clone(), &env))
                 .map_err(|message| errors.push(format!("tokenize: {message}")))
@@ -401,6 +406,20 @@ impl LoadedPipeline {
     /// `p` resolved against the config's directory, with `.` and `..` folded away.
     pub fn resolve(&self, p: &Path) -> PathBuf {
         clean_path(&self.base_dir.join(p))
+    }
+}
+
+/// Walks the document columns through the stages that built (`index[k]` is the config index
+/// of `stages[k]`) in order: every column a stage reads must come from the reader or an
+/// earlier stage.
+fn check_columns(stages: &[StageKind], index: &[usize], errors: &mut Vec<String>) {
+    let schema = crate::document::base_schema();
+    let mut columns: Vec<String> = schema.fields().iter().map(|f| f.name().clone()).collect();
+    for (&i, stage) in index.iter().zip(stages) {
+        match stage.output_columns(&columns) {
+            Ok(c) => columns = c,
+            Err(message) => errors.push(format!("stages[{i}] ({}): {message}", stage.name())),
+        }
     }
 }
 

@@ -70,6 +70,10 @@ pub enum StageError {
     /// The input goes past a limit of the stage; the user can change the input or config.
     #[error("{0}")]
     Limit(String),
+    /// The stage's config does not fit the data it met (an expression comparing a text
+    /// column with a number); the user changes the config.
+    #[error("{0}")]
+    Config(String),
     /// A work file under the output dir is damaged (cut short, overwritten by hand).
     #[error(
         "{path}: {what}; the run's work file is damaged: remove the output dir's work/ and rerun"

@@ -26,7 +26,7 @@ pub use executor::{Executor, Ranks, RunOptions, RunSummary, Step, Task};
 pub use layout::OutputLayout;
 pub use row::{ColumnType, Doc, RowAdapter, RowOut, RowStage, Verdict};
 pub use stage::{
-    Barrier, BarrierObserver, Decisions, FinishStep, Stage, StageContext, StageEnv, StageInfo,
-    StageKind, StageOutput, StageRegistry,
+    columns_plus, Barrier, BarrierObserver, Decisions, FinishStep, Stage, StageContext, StageEnv,
+    StageInfo, StageKind, StageOutput, StageRegistry,
 };
 pub use stats::{RunStats, StageStats};

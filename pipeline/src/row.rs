@@ -204,6 +204,11 @@ impl<R: RowStage> Stage for RowAdapter<R> {
         self.stage.name()
     }
 
+    fn output_columns(&self, input: &[String]) -> Result<Vec<String>, String> {
+        let added: Vec<&str> = self.columns.iter().map(|c| c.0.as_str()).collect();
+        Ok(crate::stage::columns_plus(input, &added))
+    }
+
     fn process(
         &self,
         batch: RecordBatch,

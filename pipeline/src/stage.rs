@@ -120,6 +120,23 @@ pub trait Stage: Send + Sync {
         batch: RecordBatch,
         ctx: &mut StageContext,
     ) -> Result<StageOutput, StageError>;
+    /// The columns of this stage's output given its input's, checked when the config loads
+    /// (before any work): a stage that reads a column refuses here if no earlier stage or
+    /// the reader provides it; one that adds columns lists them.
+    fn output_columns(&self, input: &[String]) -> Result<Vec<String>, String> {
+        Ok(input.to_vec())
+    }
+}
+
+/// `input` with `added` appended where not already present.
+pub fn columns_plus(input: &[String], added: &[&str]) -> Vec<String> {
+    let mut out = input.to_vec();
+    for a in added {
+        if !out.iter().any(|c| c == a) {
+            out.push(a.to_string());
+        }
+    }
+    out
 }
 
 /// A stage that needs every shard before it can decide (dedup). The executor ends a phase
@@ -152,6 +169,11 @@ pub trait Barrier: Send + Sync {
     fn resolve(&self, dir: &Path, shards: usize, workers: usize) -> Result<(), StageError>;
     /// The stage that applies the decision to one shard's rows in the next phase.
     fn applier(&self, shard: usize, dir: &Path) -> Result<Box<dyn Stage>, StageError>;
+    /// The columns its applier's output has, given its input's (see
+    /// [`Stage::output_columns`]).
+    fn output_columns(&self, input: &[String]) -> Result<Vec<String>, String> {
+        Ok(input.to_vec())
+    }
 }
 
 pub trait BarrierObserver: Send {
@@ -171,6 +193,14 @@ impl StageKind {
         match self {
             StageKind::Stream(s) => s.name(),
             StageKind::Barrier(b) => b.name(),
+        }
+    }
+
+    /// See [`Stage::output_columns`].
+    pub fn output_columns(&self, input: &[String]) -> Result<Vec<String>, String> {
+        match self {
+            StageKind::Stream(s) => s.output_columns(input),
+            StageKind::Barrier(b) => b.output_columns(input),
         }
     }
 }
