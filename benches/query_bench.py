@@ -66,9 +66,15 @@ def canon(text):
                   for r in rows[1:])
 
 
-def time_it(cmd, reps):
-    runs = [run_peak(cmd) for _ in range(reps)]
-    return (statistics.median(r[0] for r in runs), max(r[1] for r in runs), runs[0][2])
+def time_all(tools, reps):
+    """Each tool's (median seconds, peak MB, output); the tools take turns, so a load that
+    comes and goes on the machine falls on all of them alike."""
+    runs = {t: [] for t in tools}
+    for _ in range(reps):
+        for t, cmd in tools.items():
+            runs[t].append(run_peak(cmd))
+    return {t: (statistics.median(r[0] for r in rs), max(r[1] for r in rs), rs[0][2])
+            for t, rs in runs.items()}
 
 
 def queries(args, out):
@@ -80,7 +86,7 @@ def queries(args, out):
             "polars": [args.python, "-c", POLARS.format(table=table, key=key, agg=pl_agg), out],
             "pandas": [args.python, "-c", PANDAS.format(table=table, key=key, cols=cols, agg=pd_agg), out],
         }
-        results = {t: time_it(cmd, args.reps) for t, cmd in tools.items()}
+        results = time_all(tools, args.reps)
         want = canon(results["sluice"][2])
         for tool, (secs, peak, text) in results.items():
             same = canon(text) == want
