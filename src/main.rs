@@ -369,16 +369,11 @@ fn sample_cmd(run: &Path, spec: &query::SampleSpec) -> Result<()> {
                 println!("    detail: {}", d.detail);
             }
         }
-        let cut = if (d.excerpt.chars().count() as u64) < d.chars {
-            " …"
-        } else {
-            ""
-        };
         for line in d.excerpt.lines() {
             println!("    | {line}");
         }
-        if !cut.is_empty() {
-            println!("    |{cut}");
+        if (d.excerpt.chars().count() as u64) < d.chars {
+            println!("    | …");
         }
     }
     Ok(())

@@ -8,7 +8,6 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use anyhow::{Context, Result};
-use pipeline::RunStats;
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use tokenize::Manifest;
@@ -177,7 +176,8 @@ pub fn write_report(run: &Path, train: Option<&Path>, out: &Path) -> Result<()> 
         "<h1>sluice run report</h1><p>run: <code>{}</code></p>",
         esc(&run.display().to_string())
     );
-    let stats = RunStats::read(&run.join("stats.json"))?;
+    let tables = query::RunTables::open(run)?;
+    let stats = &tables.stats;
     let _ = write!(
         html,
         "<p>{} records read, {} quarantined, {} rejected, {} kept.</p><h2>Documents after each stage</h2>",
@@ -203,7 +203,6 @@ pub fn write_report(run: &Path, train: Option<&Path>, out: &Path) -> Result<()> 
         }
     }
     html += "</table>";
-    let tables = query::RunTables::open(run)?;
     html += &examples_section(&tables)?;
     html += &lengths_section(&tables)?;
     let manifest = run.join("manifest.json");

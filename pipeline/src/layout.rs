@@ -39,10 +39,13 @@ impl OutputLayout {
         ["curated", "curated-jsonl", "rejected", "work"].map(|d| self.root.join(d))
     }
 
+    /// The curated Parquet dataset (every shard's kept documents).
+    pub fn curated_dir(&self) -> PathBuf {
+        self.root.join("curated")
+    }
+
     pub fn curated(&self, shard: usize) -> PathBuf {
-        self.root
-            .join("curated")
-            .join(format!("part-{shard:05}.parquet"))
+        self.curated_dir().join(format!("part-{shard:05}.parquet"))
     }
 
     pub fn curated_jsonl(&self, shard: usize) -> PathBuf {
@@ -51,9 +54,13 @@ impl OutputLayout {
             .join(format!("part-{shard:05}.jsonl"))
     }
 
+    /// Every phase's rejected and quarantined documents (one Parquet dataset).
+    pub fn rejected_dir(&self) -> PathBuf {
+        self.root.join("rejected")
+    }
+
     pub fn rejected(&self, phase: usize, shard: usize) -> PathBuf {
-        self.root
-            .join("rejected")
+        self.rejected_dir()
             .join(format!("phase{phase}-part-{shard:05}.parquet"))
     }
 

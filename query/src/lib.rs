@@ -27,7 +27,7 @@ pub enum QueryError {
     #[error("{dir}: {message}")]
     NotARun { dir: PathBuf, message: String },
     /// The SQL does not parse, or names a table or column that is not there (the user's).
-    #[error("query: {message}\n  tables: {}", tables::TABLES.map(|t| t.0).join(", "))]
+    #[error("query: {message}\n  tables: {}", tables::TABLES.join(", "))]
     Sql { message: String },
     /// A file could not be read or written.
     #[error("{path}: {message}")]

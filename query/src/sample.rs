@@ -66,7 +66,7 @@ pub fn sample(run: &RunTables, spec: &SampleSpec) -> Result<(Vec<Sampled>, u64),
 }
 
 /// Up to `n` documents of each distinct value of `group` (each reason, say) in `lf`, picked
-/// by seed, in pick order within each group; and how many rows `lf` has.
+/// by seed, in pick order within each group.
 pub fn sample_per_group(
     lf: LazyFrame,
     group: &str,
@@ -90,7 +90,7 @@ fn in_pick_order<'a>(
     mut rows: Vec<Sampled>,
     group: Option<&'a str>,
 ) -> impl Iterator<Item = (String, Sampled)> + 'a {
-    picked.keys().filter_map(move |(_, g, id)| {
+    picked.iter().filter_map(move |(g, _, id)| {
         let i = rows
             .iter()
             .position(|r| &r.id == id && group.is_none_or(|c| group_value(r, c) == g))?;
@@ -107,8 +107,8 @@ fn group_value<'a>(r: &'a Sampled, group: &str) -> &'a str {
     }
 }
 
-/// (rank key, group, id) of the picked rows, in order; the value is unused.
-type Picked = BTreeMap<(String, String, String), ()>;
+/// (group, rank within the group, id) of the picked rows, in order.
+type Picked = BTreeSet<(String, usize, String)>;
 
 /// Per group, the `n` ids with the smallest hash under `seed`.
 fn pick(
@@ -148,7 +148,7 @@ fn pick(
     let mut picked = Picked::new();
     for (g, set) in best {
         for (rank, (_, id)) in set.into_iter().enumerate() {
-            picked.insert((format!("{g}\u{0}{rank:08}"), g.clone(), id), ());
+            picked.insert((g.clone(), rank, id));
         }
     }
     Ok((picked, df.height() as u64))
@@ -164,7 +164,7 @@ fn fetch(
     if picked.is_empty() {
         return Ok(Vec::new());
     }
-    let ids: Vec<&str> = picked.keys().map(|k| k.2.as_str()).collect();
+    let ids: Vec<&str> = picked.iter().map(|k| k.2.as_str()).collect();
     let ids = Series::new("ids".into(), ids);
     let mut cols = vec![
         col("id"),

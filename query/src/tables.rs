@@ -18,28 +18,19 @@ use polars::sql::SQLContext;
 
 use crate::QueryError;
 
-/// Every table's name and what one row is, for `--help` and error messages.
-pub const TABLES: [(&str, &str); 6] = [
-    ("curated", "a kept document"),
-    (
-        "rejected",
-        "a dropped or quarantined document (stage, reason, detail)",
-    ),
-    ("quarantine", "an input record that could not be read"),
-    (
-        "stats",
-        "a stage and reject reason (docs_in, docs_out, rejected)",
-    ),
-    ("counters", "a stage and counter (value)"),
-    (
-        "shards",
-        "a packed token shard (domain, path, rows, tokens)",
-    ),
+/// Every table's name, for error messages.
+pub const TABLES: [&str; 6] = [
+    "curated",
+    "rejected",
+    "quarantine",
+    "stats",
+    "counters",
+    "shards",
 ];
 
 /// The registered tables of one run.
 pub struct RunTables {
-    pub dir: PathBuf,
+    /// The run's `stats.json`.
     pub stats: RunStats,
     ctx: SQLContext,
 }
@@ -62,8 +53,9 @@ impl RunTables {
             message: e.to_string(),
         })?;
         let ctx = SQLContext::new();
-        ctx.register("curated", scan(&dir.join("curated"), curated_schema())?);
-        let rejected = scan(&dir.join("rejected"), rejected_schema())?;
+        let document = pipeline::document::base_schema();
+        ctx.register("curated", scan(&layout.curated_dir(), &document)?);
+        let rejected = scan(&layout.rejected_dir(), &pipeline::writer::rejected_schema())?;
         ctx.register(
             "quarantine",
             rejected.clone().filter(col("stage").eq(lit("read"))),
@@ -72,11 +64,7 @@ impl RunTables {
         ctx.register("stats", stats_frame(&stats)?.lazy());
         ctx.register("counters", counters_frame(&stats)?.lazy());
         ctx.register("shards", shards_frame(dir)?.lazy());
-        Ok(RunTables {
-            dir: dir.to_path_buf(),
-            stats,
-            ctx,
-        })
+        Ok(RunTables { stats, ctx })
     }
 
     /// The query's result as a LazyFrame (not yet run).
@@ -95,9 +83,10 @@ impl RunTables {
     }
 }
 
-/// The Parquet files of `dir` in name order as one LazyFrame; an empty frame of `schema`
-/// when there are none (a run that kept or rejected nothing, or `output.rejected = false`).
-fn scan(dir: &Path, schema: Schema) -> Result<LazyFrame, QueryError> {
+/// The Parquet files of `dir` in name order as one LazyFrame; an empty frame with the
+/// columns of `schema` (the writer's, all text) when there are none (a run that kept or
+/// rejected nothing, or `output.rejected = false`).
+fn scan(dir: &Path, schema: &arrow::datatypes::Schema) -> Result<LazyFrame, QueryError> {
     let mut files: Vec<PathBuf> = match std::fs::read_dir(dir) {
         Ok(rd) => rd
             .filter_map(|e| e.ok().map(|e| e.path()))
@@ -108,31 +97,16 @@ fn scan(dir: &Path, schema: Schema) -> Result<LazyFrame, QueryError> {
     };
     files.sort();
     if files.is_empty() {
-        return Ok(DataFrame::empty_with_schema(&schema).lazy());
+        let empty = Schema::from_iter(
+            (schema.fields().iter()).map(|f| Field::new(f.name().into(), DataType::String)),
+        );
+        return Ok(DataFrame::empty_with_schema(&empty).lazy());
     }
     let paths: Vec<PlRefPath> = (files.iter())
         .map(|p| PlRefPath::from(p.to_string_lossy().as_ref()))
         .collect();
     LazyFrame::scan_parquet_files(paths.into_iter().collect(), ScanArgsParquet::default())
         .map_err(|e| QueryError::polars(dir, e))
-}
-
-fn utf8_schema(names: &[&str]) -> Schema {
-    Schema::from_iter(
-        names
-            .iter()
-            .map(|n| Field::new((*n).into(), DataType::String)),
-    )
-}
-
-fn curated_schema() -> Schema {
-    utf8_schema(&["id", "text", "source", "domain", "meta"])
-}
-
-fn rejected_schema() -> Schema {
-    utf8_schema(&[
-        "id", "text", "source", "domain", "meta", "stage", "reason", "detail",
-    ])
 }
 
 /// One row per stage and reject reason; a stage that rejected nothing has one row with a
