@@ -16,8 +16,6 @@ pub enum TokenizeError {
     Arrow { path: PathBuf, message: String },
     #[error("tokenize config: {0}")]
     Config(String),
-    #[error("{path}: not a sluice manifest: {message}")]
-    NotAManifest { path: PathBuf, message: String },
 }
 
 impl TokenizeError {

@@ -4,7 +4,6 @@
 //! targets from one row), written as Arrow IPC **file** shards per domain with a manifest.
 
 pub mod error;
-pub mod manifest;
 pub mod packer;
 pub mod run;
 pub mod shards;
@@ -12,7 +11,9 @@ pub mod texts;
 pub mod vocab;
 
 pub use error::TokenizeError;
-pub use manifest::Manifest;
+// The manifest format is read by the trainer's feed; tokenize writes it.
+pub use feed::manifest;
+pub use feed::Manifest;
 pub use packer::{PackedRow, Packer};
 pub use run::{register, tokenize_curated, TokenizeConfig, TokenizeStep};
 pub use vocab::{train_bpe, Tok};

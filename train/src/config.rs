@@ -149,6 +149,11 @@ pub struct RunConfig {
     pub peak_tflops: f64,
     #[serde(default = "d_log_every")]
     pub log_every: u64,
+    /// Each log.jsonl line also lists the step's global batch as `rows`: [domain index,
+    /// row] pairs (which rows a loss spike came from; what a PyTorch `ShardDataset` must
+    /// draw for the same seed and weights).
+    #[serde(default)]
+    pub log_rows: bool,
 }
 
 fn d_val() -> f64 {

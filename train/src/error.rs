@@ -13,6 +13,9 @@ pub enum TrainError {
     Config { path: PathBuf, message: String },
     #[error("{path}: {message}")]
     Data { path: PathBuf, message: String },
+    /// The manifest or its shards (missing, damaged, changed).
+    #[error(transparent)]
+    Feed(#[from] feed::FeedError),
     #[error("libtorch: {0}")]
     Torch(#[from] tch::TchError),
     #[error("checkpoint {path}: {message}")]

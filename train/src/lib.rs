@@ -5,13 +5,14 @@
 
 pub mod comm;
 pub mod config;
-pub mod data;
 pub mod error;
-pub mod loader;
 pub mod model;
 pub mod optim;
-pub mod sampler;
 pub mod trainer;
+
+// The torch-free half (shards, mixture, sample plan) lives in `feed`, shared with the
+// Python package.
+pub use feed::{data, loader, sampler};
 
 pub use config::TrainConfig;
 pub use error::TrainError;

@@ -200,22 +200,7 @@ impl EmbeddingLookup for Tensor {
 /// `starts[b]` lists the offsets where documents begin in row b (0 implied).
 pub fn doc_positions_and_mask(starts: &[Vec<u32>], t: i64, device: Device) -> (Tensor, Tensor) {
     let b = starts.len() as i64;
-    let mut pos = vec![0i64; (b * t) as usize];
-    let mut seg = vec![0i64; (b * t) as usize];
-    for (r, s) in starts.iter().enumerate() {
-        let mut cur_start = 0i64;
-        let mut cur_seg = 0i64;
-        let mut next = s.iter().map(|&x| x as i64).filter(|&x| x > 0).peekable();
-        for i in 0..t {
-            while next.peek() == Some(&i) {
-                cur_start = i;
-                cur_seg += 1;
-                next.next();
-            }
-            pos[(r as i64 * t + i) as usize] = i - cur_start;
-            seg[(r as i64 * t + i) as usize] = cur_seg;
-        }
-    }
+    let (pos, seg) = feed::loader::doc_positions(starts, t as usize);
     let pos = Tensor::from_slice(&pos).view([b, t]).to_device(device);
     let seg = Tensor::from_slice(&seg).view([b, t]).to_device(device);
     let same = seg.unsqueeze(2).eq_tensor(&seg.unsqueeze(1));

@@ -24,7 +24,7 @@ use crate::loader::{
 };
 use crate::model::{doc_positions_and_mask, Gpt, GptConfig};
 use crate::optim::{lr_at, AdamW, AdamWConfig};
-use crate::sampler::{Cursor, DomainSampler, WeightsUpdate};
+use crate::sampler::{initial_weights, Cursor, DomainSampler, WeightsUpdate};
 
 /// What a checkpoint holds besides the tensors.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -117,6 +117,8 @@ struct StepLine {
     /// Tokens of the global batch, and the step's wall time.
     toks: f64,
     secs: f64,
+    /// The global batch, when `run.log_rows` asks for it.
+    rows: Option<Vec<(usize, u32)>>,
 }
 
 /// What `run` carries from step to step for its summary.
@@ -256,33 +258,17 @@ impl Trainer {
             },
         );
         let names: Vec<String> = set.domains.iter().map(|d| d.name.clone()).collect();
-        let total: f64 = set.domains.iter().map(|d| d.tokens as f64).sum();
-        let initial: Vec<f64> = set
-            .domains
-            .iter()
-            .map(|d| {
-                cfg.mixing
-                    .weights
-                    .get(&d.name)
-                    .copied()
-                    .unwrap_or(d.tokens as f64 / total.max(1.0))
-            })
+        let tokens: Vec<(String, u64)> = (set.domains.iter())
+            .map(|d| (d.name.clone(), d.tokens))
             .collect();
-        for k in cfg
-            .mixing
-            .weights
-            .keys()
-            .chain(cfg.mixing.reference_loss.keys())
-        {
-            if !names.contains(k) {
-                return Err(TrainError::Setup(format!(
-                    "mixing: domain '{k}' is not in the manifest (domains: {})",
-                    names.join(", ")
-                )));
-            }
+        let initial = initial_weights(&tokens, &cfg.mixing.weights)
+            .map_err(|e| TrainError::Setup(format!("mixing: {e}")))?;
+        if let Some(k) = (cfg.mixing.reference_loss.keys()).find(|k| !names.contains(k)) {
+            return Err(TrainError::Setup(format!(
+                "mixing: domain '{k}' is not in the manifest (domains: {})",
+                names.join(", ")
+            )));
         }
-        let s: f64 = initial.iter().sum();
-        let initial: Vec<f64> = initial.iter().map(|w| w / s).collect();
         let reference = names
             .iter()
             .map(|n| {
@@ -722,6 +708,7 @@ impl Trainer {
                     grad_norm,
                     toks,
                     secs,
+                    rows: self.cfg.run.log_rows.then(|| plan.samples.clone()),
                 };
                 self.log_step(&line, &domains)?;
             }
@@ -831,9 +818,12 @@ impl Trainer {
         let (peak, world) = (self.cfg.run.peak_tflops, self.comm.size() as f64);
         let flops = self.state.model.flops_per_token();
         let mfu = (peak > 0.0).then(|| flops * l.toks / l.secs / (peak * 1e12) / world);
-        let line = serde_json::json!({"step": l.step, "loss": l.loss, "lr": l.lr,
+        let mut line = serde_json::json!({"step": l.step, "loss": l.loss, "lr": l.lr,
             "grad_norm": l.grad_norm, "tokens_per_s": l.toks / l.secs, "mfu": mfu,
             "domain_loss": per_domain, "weights_version": self.state.sampler.version});
+        if let Some(rows) = &l.rows {
+            line["rows"] = serde_json::json!(rows);
+        }
         write_json_line(&mut self.log, &line)
     }
 
@@ -847,17 +837,10 @@ impl Trainer {
             Some(u)
         } else if !due {
             return Ok(());
-        } else if self.state.sampler.reference.iter().any(|r| r.is_nan()) {
-            // DoReMi without a configured reference: the first window is the reference.
-            for (i, r) in self.state.sampler.reference.iter_mut().enumerate() {
-                if r.is_nan() {
-                    let (s, n) = self.state.window[i];
-                    *r = if n > 0.0 { s / n } else { 0.0 };
-                }
-            }
-            None
         } else {
-            self.state.sampler.update(&self.state.window, step + 1)
+            self.state
+                .sampler
+                .close_window(&self.state.window, step + 1)
         };
         self.state.window = vec![(0.0, 0.0); d];
         match update {

@@ -11,6 +11,8 @@
 //! and lifts any weight below `min_weight` to it (renormalising the rest), so no domain
 //! is ever starved. Each update bumps a version; the history can be replayed.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Copy, PartialEq, Deserialize, Serialize)]
@@ -28,8 +30,15 @@ pub struct WeightsUpdate {
     /// The first step that samples with these weights.
     pub step: u64,
     pub weights: Vec<f64>,
-    /// Mean training loss per domain over the window (NaN where a domain had no tokens).
+    /// Mean training loss per domain over the window (NaN where a domain had no tokens;
+    /// JSON writes it as null, which reads back as NaN).
+    #[serde(deserialize_with = "nan_for_null")]
     pub losses: Vec<f64>,
+}
+
+fn nan_for_null<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<f64>, D::Error> {
+    let v: Vec<Option<f64>> = Deserialize::deserialize(d)?;
+    Ok(v.into_iter().map(|x| x.unwrap_or(f64::NAN)).collect())
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -41,6 +50,8 @@ pub struct DomainSampler {
     pub eta: f64,
     pub smoothing: f64,
     pub min_weight: f64,
+    /// DoReMi's reference loss per domain (NaN: not known yet; null in JSON).
+    #[serde(deserialize_with = "nan_for_null")]
     pub reference: Vec<f64>,
     pub version: u64,
 }
@@ -127,12 +138,62 @@ impl DomainSampler {
         })
     }
 
+    /// Ends a window of `update_every` steps: the first window of a DoReMi run without a
+    /// configured reference loss becomes the reference (no update); otherwise the rule's
+    /// update. The trainer and the Python `DomainMixer` both end their windows here.
+    pub fn close_window(&mut self, window: &[(f64, f64)], next_step: u64) -> Option<WeightsUpdate> {
+        if self.rule == Rule::Doremi && self.reference.iter().any(|r| r.is_nan()) {
+            for (r, &(s, n)) in self.reference.iter_mut().zip(window) {
+                if r.is_nan() {
+                    *r = if n > 0.0 { s / n } else { 0.0 };
+                }
+            }
+            return None;
+        }
+        self.update(window, next_step)
+    }
+
     /// Sets the weights from a logged update (replay).
     pub fn apply(&mut self, u: &WeightsUpdate) {
         self.weights = u.weights.clone();
         self.log_w = u.weights.iter().map(|w| w.max(1e-12).ln()).collect();
         self.version = u.version;
     }
+}
+
+/// The starting mixture: the configured weight of each domain, else its share of the
+/// tokens, normalised to sum to 1. Names a configured domain the shards lack.
+pub fn initial_weights(
+    domains: &[(String, u64)],
+    configured: &BTreeMap<String, f64>,
+) -> Result<Vec<f64>, String> {
+    if let Some(k) = configured
+        .keys()
+        .find(|k| !domains.iter().any(|d| &d.0 == *k))
+    {
+        let names: Vec<&str> = domains.iter().map(|d| d.0.as_str()).collect();
+        return Err(format!(
+            "domain '{k}' is not in the manifest (domains: {})",
+            names.join(", ")
+        ));
+    }
+    let total: f64 = domains.iter().map(|d| d.1 as f64).sum();
+    let w: Vec<f64> = domains
+        .iter()
+        .map(|(name, tokens)| {
+            configured
+                .get(name)
+                .copied()
+                .unwrap_or(*tokens as f64 / total.max(1.0))
+        })
+        .collect();
+    let s: f64 = w.iter().sum();
+    if !(s > 0.0 && s.is_finite()) || w.iter().any(|x| x.is_nan() || *x < 0.0) {
+        return Err(format!(
+            "the weights must be >= 0 with a positive sum, got {w:?}"
+        ));
+    }
+    Ok(w.iter().map(|x| x / s).collect())
 }
 
 fn softmax(x: &[f64]) -> Vec<f64> {
@@ -268,6 +329,29 @@ mod tests {
             .update(&[(1.0, 1.0), (9.0, 1.0), (1.0, 1.0)], 1)
             .is_none());
         assert!((st.weights[1] - 1.0 / 3.0).abs() < 1e-6);
+    }
+
+    /// A window where a domain drew no rows logs its loss as null; the line replays.
+    #[test]
+    fn a_logged_update_with_an_unseen_domain_reads_back() {
+        let mut s = sampler(Rule::Exp3);
+        let u = s
+            .update(&[(300.0, 100.0), (0.0, 0.0), (200.0, 100.0)], 10)
+            .unwrap();
+        let line = serde_json::to_string(&u).unwrap();
+        assert!(line.contains("null"), "{line}");
+        let back: WeightsUpdate = serde_json::from_str(&line).unwrap();
+        assert_eq!(back.weights, u.weights);
+        assert!(back.losses[1].is_nan() && back.losses[0] == 3.0);
+        // A sampler whose reference is not known yet (a checkpoint before DoReMi's first
+        // window; any exp3 run) reads back too.
+        let s = sampler(Rule::Doremi);
+        let mut s2 = s.clone();
+        s2.reference = vec![f64::NAN; 3];
+        let back: DomainSampler =
+            serde_json::from_str(&serde_json::to_string(&s2).unwrap()).unwrap();
+        assert!(back.reference.iter().all(|r| r.is_nan()));
+        assert_eq!(back.weights, s.weights);
     }
 
     #[test]

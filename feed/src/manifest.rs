@@ -5,7 +5,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::TokenizeError;
+use crate::error::FeedError;
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Manifest {
@@ -51,9 +51,9 @@ impl Manifest {
 
 impl Manifest {
     /// Reads a `manifest.json`.
-    pub fn read(path: &Path) -> Result<Self, TokenizeError> {
-        let bytes = std::fs::read(path).map_err(|e| TokenizeError::io(path, e))?;
-        serde_json::from_slice(&bytes).map_err(|e| TokenizeError::NotAManifest {
+    pub fn read(path: &Path) -> Result<Self, FeedError> {
+        let bytes = std::fs::read(path).map_err(|e| FeedError::io(path, e))?;
+        serde_json::from_slice(&bytes).map_err(|e| FeedError::NotAManifest {
             path: path.to_path_buf(),
             message: e.to_string(),
         })

@@ -8,14 +8,14 @@ use std::path::{Path, PathBuf};
 use std::ptr::NonNull;
 use std::sync::Arc;
 
-use arrow::array::{Array, AsArray, FixedSizeListArray, ListArray, RecordBatch, UInt32Array};
-use arrow::buffer::Buffer;
-use arrow::datatypes::UInt32Type;
-use arrow::ipc::reader::{read_footer_length, FileDecoder};
-use arrow::ipc::{convert::try_fb_to_schema, root_as_footer, root_as_message};
-use tokenize::manifest::Manifest;
-
-use crate::error::TrainError;
+use crate::error::FeedError;
+use crate::manifest::Manifest;
+use arrow_array::cast::AsArray;
+use arrow_array::types::UInt32Type;
+use arrow_array::{Array, FixedSizeListArray, ListArray, RecordBatch, UInt32Array};
+use arrow_buffer::Buffer;
+use arrow_ipc::reader::{read_footer_length, FileDecoder};
+use arrow_ipc::{convert::try_fb_to_schema, root_as_footer, root_as_message};
 
 /// One decoded batch of a shard file, pointing into the mapping.
 struct MappedBatch {
@@ -82,14 +82,14 @@ pub struct ShardSet {
     pub domains: Vec<DomainRows>,
 }
 
-fn map_file(path: &Path) -> Result<Buffer, TrainError> {
-    let f = File::open(path).map_err(|e| TrainError::io(path, e))?;
+fn map_file(path: &Path) -> Result<Buffer, FeedError> {
+    let f = File::open(path).map_err(|e| FeedError::io(path, e))?;
     // SAFETY: shards are written once under a temporary name and renamed; nothing writes
     // to a finished shard while it is mapped.
-    let mmap = unsafe { memmap2::Mmap::map(&f) }.map_err(|e| TrainError::io(path, e))?;
+    let mmap = unsafe { memmap2::Mmap::map(&f) }.map_err(|e| FeedError::io(path, e))?;
     let len = mmap.len();
     if len < 10 {
-        return Err(TrainError::data(path, "too short to be an Arrow IPC file"));
+        return Err(FeedError::data(path, "too short to be an Arrow IPC file"));
     }
     let ptr = NonNull::new(mmap.as_ptr() as *mut u8).expect("mmap is non-null");
     // SAFETY: the buffer keeps the mapping alive through `owner`.
@@ -135,9 +135,9 @@ fn check_message(meta: &[u8], body: i64) -> Result<(), String> {
     Ok(())
 }
 
-fn decode(path: &Path, row_len: usize) -> Result<Vec<MappedBatch>, TrainError> {
+fn decode(path: &Path, row_len: usize) -> Result<Vec<MappedBatch>, FeedError> {
     let buf = map_file(path)?;
-    let bad = |m: String| TrainError::data(path, m);
+    let bad = |m: String| FeedError::data(path, m);
     let tail: [u8; 10] = buf[buf.len() - 10..].try_into().unwrap();
     let footer_len =
         read_footer_length(tail).map_err(|e| bad(format!("not an Arrow IPC file: {e}")))?;
@@ -244,20 +244,17 @@ fn split_rows(n: usize, val_fraction: Option<f64>) -> (Vec<u32>, Vec<u32>) {
 impl ShardSet {
     /// Opens `manifest.json` and maps every shard. `val_fraction` of each domain's rows
     /// (every k-th row, at least one when the domain has two or more) is held out.
-    pub fn open(manifest_path: &Path, val_fraction: f64) -> Result<Self, TrainError> {
+    pub fn open(manifest_path: &Path, val_fraction: f64) -> Result<Self, FeedError> {
         Self::open_split(manifest_path, Some(val_fraction))
     }
 
     /// Opens a manifest packed from a held-out set: every row is a validation row.
-    pub fn open_eval(manifest_path: &Path) -> Result<Self, TrainError> {
+    pub fn open_eval(manifest_path: &Path) -> Result<Self, FeedError> {
         Self::open_split(manifest_path, None)
     }
 
-    fn open_split(manifest_path: &Path, val_fraction: Option<f64>) -> Result<Self, TrainError> {
-        let manifest = Manifest::read(manifest_path).map_err(|e| match e {
-            tokenize::TokenizeError::Io { path, source } => TrainError::io(path, source),
-            e => TrainError::data(manifest_path, e.to_string()),
-        })?;
+    fn open_split(manifest_path: &Path, val_fraction: Option<f64>) -> Result<Self, FeedError> {
+        let manifest = Manifest::read(manifest_path)?;
         let dir = manifest_path
             .parent()
             .unwrap_or(Path::new("."))
@@ -276,7 +273,7 @@ impl ShardSet {
             }
             let n = *starts.last().unwrap();
             if n as u64 != d.rows {
-                return Err(TrainError::data(
+                return Err(FeedError::data(
                     manifest_path,
                     format!(
                         "domain {name}: the shards hold {n} rows, the manifest says {}",
@@ -298,7 +295,7 @@ impl ShardSet {
         let eval = val_fraction.is_none();
         domains.retain(|d| !(if eval { &d.val } else { &d.train }).is_empty());
         if domains.is_empty() {
-            return Err(TrainError::data(
+            return Err(FeedError::data(
                 manifest_path,
                 if eval {
                     "no domain has rows"

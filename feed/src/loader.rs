@@ -192,6 +192,36 @@ pub fn row_targets(valid_len: usize, t: usize) -> usize {
     valid_len.saturating_sub(1).min(t)
 }
 
+/// One row as the model sees it: `t` input ids, `t` target ids (the inputs shifted by one;
+/// -100 past the row's real tokens), where its documents start, and its real target count.
+pub struct RowIo<'a> {
+    ids: &'a [u32],
+    pub doc_starts: Vec<u32>,
+    pub targets: usize,
+}
+
+impl RowIo<'_> {
+    pub fn inputs(&self) -> impl Iterator<Item = i64> + '_ {
+        self.ids[..self.ids.len() - 1].iter().map(|&x| x as i64)
+    }
+    pub fn targets(&self) -> impl Iterator<Item = i64> + '_ {
+        let valid = self.targets;
+        (self.ids[1..].iter().enumerate())
+            .map(move |(j, &x)| if j < valid { x as i64 } else { -100 })
+    }
+}
+
+/// Row `r` of domain `d` as inputs and targets.
+pub fn row_io(set: &ShardSet, d: usize, r: u32) -> RowIo<'_> {
+    let t = set.seq_len();
+    let row = set.domains[d].row(r as usize, set.row_len);
+    RowIo {
+        ids: &row.ids[..=t],
+        doc_starts: row.doc_starts,
+        targets: row_targets(row.valid_len, t),
+    }
+}
+
 pub fn gather(set: &ShardSet, rows: &[(usize, u32)]) -> HostBatch {
     let t = set.seq_len();
     let mut b = HostBatch {
@@ -204,21 +234,36 @@ pub fn gather(set: &ShardSet, rows: &[(usize, u32)]) -> HostBatch {
         target_counts: Vec::with_capacity(rows.len()),
     };
     for &(d, r) in rows {
-        let row = set.domains[d].row(r as usize, set.row_len);
-        b.inputs.extend(row.ids[..t].iter().map(|&x| x as i64));
-        let valid = row_targets(row.valid_len, t);
-        b.targets
-            .extend(
-                row.ids[1..=t]
-                    .iter()
-                    .enumerate()
-                    .map(|(j, &x)| if j < valid { x as i64 } else { -100 }),
-            );
+        let row = row_io(set, d, r);
+        b.inputs.extend(row.inputs());
+        b.targets.extend(row.targets());
         b.domains.push(d as i64);
+        b.target_counts.push(row.targets);
         b.doc_starts.push(row.doc_starts);
-        b.target_counts.push(valid);
     }
     b
+}
+
+/// Position ids and document segments of rows of `t` tokens from their `doc_starts`:
+/// positions restart at 0 where a document starts; `seg` numbers the documents of a row
+/// (attention stays within one segment). Row-major `[rows, t]`.
+pub fn doc_positions(starts: &[Vec<u32>], t: usize) -> (Vec<i64>, Vec<i64>) {
+    let mut pos = vec![0i64; starts.len() * t];
+    let mut seg = vec![0i64; starts.len() * t];
+    for (r, s) in starts.iter().enumerate() {
+        let (mut cur_start, mut cur_seg) = (0usize, 0i64);
+        let mut next = s.iter().map(|&x| x as usize).filter(|&x| x > 0).peekable();
+        for i in 0..t {
+            while next.peek() == Some(&i) {
+                cur_start = i;
+                cur_seg += 1;
+                next.next();
+            }
+            pos[r * t + i] = (i - cur_start) as i64;
+            seg[r * t + i] = cur_seg;
+        }
+    }
+    (pos, seg)
 }
 
 /// The rows of `plan` that `rank` of `world` trains on, split into `accum` micro-batches.
