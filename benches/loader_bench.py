@@ -15,11 +15,11 @@ process and its workers; mapped shard pages that were touched count).
 
     benches/loader_bench.py --manifest PACKED/manifest.json [--samples 64000] [--reps 3]
 """
-import argparse, json, os, resource, statistics, subprocess, sys, time
+import argparse, json, os, resource, statistics, sys, time
 
 HERE = os.path.abspath(__file__)
 sys.path.insert(0, os.path.dirname(HERE))
-from common import emit  # noqa: E402
+from common import emit, run_peak  # noqa: E402
 
 
 def shard_files(manifest):
@@ -124,6 +124,12 @@ def run_streaming(mds, samples, batch, workers):
 
 
 def child(args):
+    # Imports before the clock: the rate is of reading, not of Python start-up.
+    import numpy, pyarrow.ipc, torch, torch.utils.data  # noqa: F401
+    if args.tool == "sluice":
+        import sluice  # noqa: F401
+    if args.tool == "streaming":
+        import streaming  # noqa: F401
     fn = {"sluice": run_sluice, "pyarrow": run_pyarrow, "streaming": run_streaming}[args.tool]
     src = args.mds if args.tool == "streaming" else args.manifest
     t0 = time.perf_counter()
@@ -131,7 +137,9 @@ def child(args):
     secs = time.perf_counter() - t0
     own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024 if args.workers else 0
-    print(json.dumps({"samples": n, "secs": secs, "rss_mb": own, "worker_rss_mb": kids}))
+    status = open("/proc/self/status").read()
+    anon = int(status.split("RssAnon:")[1].split()[0]) / 1024  # without mapped file pages
+    print(json.dumps({"samples": n, "secs": secs, "rss_mb": own, "worker_rss_mb": kids, "anon_mb": anon}))
 
 
 def main():
@@ -160,13 +168,12 @@ def main():
     for rep in range(args.reps):
         for workers in (0, 2):
             for tool in ("sluice", "pyarrow", "streaming"):
-                out = subprocess.run(
+                # Through common's shim: the peak is the child's own, not this process's.
+                _, peak, stdout = run_peak(
                     [sys.executable, HERE, "--tool", tool, "--workers", str(workers), "--manifest",
-                     args.manifest, "--mds", mds, "--samples", str(args.samples), "--batch", str(args.batch)],
-                    capture_output=True, text=True)
-                if out.returncode != 0:
-                    sys.exit(f"{tool} failed:\n{out.stderr}")
-                r = json.loads(out.stdout.strip().splitlines()[-1])
+                     args.manifest, "--mds", mds, "--samples", str(args.samples), "--batch", str(args.batch)])
+                r = json.loads(stdout.strip().splitlines()[-1])
+                r["rss_mb"] = max(r["rss_mb"], peak)
                 if r["samples"] < args.samples:
                     sys.exit(f"{tool} read only {r['samples']} samples")
                 runs.setdefault((tool, workers), []).append(r)
@@ -175,21 +182,22 @@ def main():
         secs = statistics.median(r["secs"] for r in rs)
         rows.append({"tool": tool, "workers": workers, "samples_per_s": args.samples / secs, "secs": secs,
                      "peak_rss_mb": max(r["rss_mb"] for r in rs),
-                     "worker_rss_mb": max(r["worker_rss_mb"] for r in rs)})
+                     "worker_rss_mb": max(r["worker_rss_mb"] for r in rs),
+                     "anon_mb": max(r["anon_mb"] for r in rs)})
     print(f"loader: {args.samples} samples of {m['row_len']} tokens, batch {args.batch}, "
           f"shards {gb:.2f} GB, {args.reps} repeats (median)")
-    print(f"{'tool':<10} {'workers':>7} {'samples/s':>10} {'main RSS MB':>12} {'worker RSS MB':>14} {'sluice x':>9}")
+    print(f"{'tool':<10} {'workers':>7} {'samples/s':>10} {'main RSS MB':>12} {'of it anon':>11} {'worker RSS MB':>14} {'sluice x':>9}")
     for r in rows:
         base = next(b for b in rows if b["tool"] == "sluice" and b["workers"] == r["workers"])
         r["sluice_speedup"] = r["secs"] / base["secs"]
         print(f"{r['tool']:<10} {r['workers']:>7} {r['samples_per_s']:>10.0f} {r['peak_rss_mb']:>12.0f} "
-              f"{r['worker_rss_mb']:>14.0f} {r['sluice_speedup']:>9.2f}")
+              f"{r['anon_mb']:>11.0f} {r['worker_rss_mb']:>14.0f} {r['sluice_speedup']:>9.2f}")
         out.append({"bench": f"feed PyTorch: {args.samples} rows x {m['row_len']} tokens, batch {args.batch}, "
                              f"{r['workers']} workers ({gb:.1f} GB of shards)",
                     "tool": {"sluice": "sluice ShardDataset", "pyarrow": "pyarrow + DataLoader",
                              "streaming": "mosaicml streaming"}[r["tool"]],
                     "seconds": r["secs"], "peak_mb": r["peak_rss_mb"],
-                    "note": f"{r['samples_per_s']:.0f} samples/s"
+                    "note": f"{r['samples_per_s']:.0f} samples/s; {r['anon_mb']:.0f} MB not file-mapped at the end"
                             + (f"; largest worker {r['worker_rss_mb']:.0f} MB" if r["workers"] else "")})
     emit(args.json, out)
 

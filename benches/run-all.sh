@@ -62,6 +62,19 @@ echo "== tokenize + pack (sluice vs Python tokenizers)" >&2
 "$VENV/bin/python" benches/tokenize_bench.py --reps "$reps" --json "$res"
 echo "== training step (sluice/tch vs PyTorch)" >&2
 "$TORCH/bin/python" benches/train_bench.py --manifest out/default/manifest.json --steps "$steps" --json "$res"
+echo "== feeding PyTorch (sluice.ShardDataset vs pyarrow vs mosaicml streaming)" >&2
+"$TORCH/bin/pip" install --quiet --no-cache-dir --force-reinstall --no-deps ./python
+# torchvision pinned to torch 2.13's release, or streaming's dependency would upgrade torch.
+"$TORCH/bin/pip" install --quiet --no-cache-dir "mosaicml-streaming==0.13.0" "torchvision==0.28.*" "torch==2.13.0"
+loader=out/bench/loader
+if [[ ! -f $loader/packed/manifest.json ]]; then   # the query bench's documents, packed at seq_len 1024
+  mkdir -p "$loader"
+  printf '[[input]]\npaths = ["%s"]\n[output]\ndir = "packed"\n[tokenize]\ntokenizer = "%s"\nseq_len = 1024\n' \
+    "$PWD/out/bench/query/big.jsonl" "$PWD/out/tokenizer.json" > "$loader/pack.toml"
+  target/release/sluice run "$loader/pack.toml"
+fi
+"$TORCH/bin/python" benches/loader_bench.py --manifest "$loader/packed/manifest.json" --workdir "$loader" \
+  --samples "$((reps > 1 ? 64000 : 8000))" --reps "$reps" --json "$res"
 docs=()
 [[ $reps -gt 1 ]] && docs=(--docs docs/BENCHMARKS.md)   # a --quick run does not replace the medians
 python3 benches/summary.py "$res" --markdown out/bench/summary.md "${docs[@]}"

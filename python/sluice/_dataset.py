@@ -148,13 +148,16 @@ class ShardDataset(IterableDataset):
 
     def _batch(self, step: int, rows: Sequence["tuple[int, int]"]) -> Dict[str, Any]:
         n, t = len(rows), self.seq_len
-        inputs, targets, starts, counts = self.shards().gather(list(rows))
+        buf, starts, counts = self.shards().gather(list(rows))
+        tokens = torch.frombuffer(buf, dtype=torch.int64).view(2, n, t)
+        # Views of two storages (tokens, per-row numbers): what a worker process hands over.
+        per_row = torch.tensor([(d, r, c) for (d, r), c in zip(rows, counts)], dtype=torch.int64).view(n, 3)
         return {
-            "input_ids": torch.frombuffer(inputs, dtype=torch.int64).view(n, t),
-            "targets": torch.frombuffer(targets, dtype=torch.int64).view(n, t),
-            "domains": torch.tensor([d for d, _ in rows], dtype=torch.int64),
-            "rows": torch.tensor(rows, dtype=torch.int64).view(n, 2),
-            "target_counts": torch.tensor(counts, dtype=torch.int64),
+            "input_ids": tokens[0],
+            "targets": tokens[1],
+            "domains": per_row[:, 0],
+            "rows": per_row[:, :2],
+            "target_counts": per_row[:, 2],
             "doc_starts": starts,
             "step": step,
         }

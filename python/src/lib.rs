@@ -107,20 +107,15 @@ impl Shards {
         Ok((r.ids.to_vec(), r.doc_starts, r.valid_len))
     }
 
-    /// The inputs and targets of `rows` ((domain, row) pairs) as native-endian int64
-    /// bytearrays of `len(rows) * seq_len` values (for `torch.frombuffer`, no further copy),
-    /// with each row's document starts and real target count.
-    #[allow(clippy::type_complexity)]
+    /// The inputs and targets of `rows` ((domain, row) pairs) as one native-endian int64
+    /// bytearray of `2 * len(rows) * seq_len` values (inputs, then targets: one buffer for
+    /// `torch.frombuffer`, so a DataLoader worker hands one storage over, not two), with each
+    /// row's document starts and real target count.
     fn gather<'py>(
         &self,
         py: Python<'py>,
         rows: Vec<(usize, u32)>,
-    ) -> PyResult<(
-        Bound<'py, PyByteArray>,
-        Bound<'py, PyByteArray>,
-        Vec<Vec<u32>>,
-        Vec<usize>,
-    )> {
+    ) -> PyResult<(Bound<'py, PyByteArray>, Vec<Vec<u32>>, Vec<usize>)> {
         for &(d, r) in &rows {
             let dom = self.domain(d)?;
             if r as usize >= dom.rows() {
@@ -128,25 +123,21 @@ impl Shards {
             }
         }
         let t = self.set.seq_len();
-        let bytes = rows.len() * t * 8;
+        let half = rows.len() * t * 8;
         let (mut starts, mut counts) = (Vec::new(), Vec::new());
-        let inputs = PyByteArray::new_with(py, bytes, |out| {
+        let buf = PyByteArray::new_with(py, 2 * half, |out| {
+            let (inputs, targets) = out.split_at_mut(half);
             for (k, &(d, r)) in rows.iter().enumerate() {
                 let row = row_io(&self.set, d, r);
-                put_i64(&mut out[k * t * 8..(k + 1) * t * 8], row.inputs());
+                let at = k * t * 8..(k + 1) * t * 8;
+                put_i64(&mut inputs[at.clone()], row.inputs());
+                put_i64(&mut targets[at], row.targets());
                 counts.push(row.targets);
                 starts.push(row.doc_starts);
             }
             Ok(())
         })?;
-        let targets = PyByteArray::new_with(py, bytes, |out| {
-            for (k, &(d, r)) in rows.iter().enumerate() {
-                let row = row_io(&self.set, d, r);
-                put_i64(&mut out[k * t * 8..(k + 1) * t * 8], row.targets());
-            }
-            Ok(())
-        })?;
-        Ok((inputs, targets, starts, counts))
+        Ok((buf, starts, counts))
     }
 }
 
