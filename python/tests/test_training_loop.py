@@ -19,7 +19,7 @@ class TinyGpt(nn.Module):
         self.pos = nn.Embedding(t, dim)
         self.heads = heads
         layer = nn.TransformerEncoderLayer(dim, heads, 4 * dim, dropout=0.0, batch_first=True, norm_first=True)
-        self.blocks = nn.TransformerEncoder(layer, layers)
+        self.blocks = nn.TransformerEncoder(layer, layers, enable_nested_tensor=False)
         self.head = nn.Linear(dim, vocab)
 
     def forward(self, ids, pos, mask):
