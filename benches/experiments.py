@@ -1,238 +1,302 @@
 #!/usr/bin/env python3
-"""Two experiments on the bundled corpus with the tiny GPT (CPU), written to out/exp/:
+"""Does curation pay off, and does loss-weighted mixing beat static mixing? One command reruns
+the whole study, written to out/exp/ (results.json, and the markdown table on stdout):
 
-1. Curated vs raw at equal tokens. 10% of the curated documents (by a hash of their id) are
-   held out as the validation set; they are packed on their own and every model validates
-   on all of its rows (`data.eval_manifest`). Neither training set holds a held-out
-   document nor any document that the curated run's exact or MinHash dedup found to be a
-   duplicate of one, so no arm is validated on text it trained on.
-   - curated: the curated documents minus the held-out set;
-   - raw: the same inputs read with no curation stage, minus the same documents.
-   Both train the same steps x batch x seq_len.
-2. Loss-weighted vs static mixing on the curated training set: exp3, and DoReMi with the
-   static run as its reference model (the DoReMi recipe: a reference trained on the static
-   mixture); the reference loss per domain is the static run's mean training loss over its
-   last 50 steps, the same kind of loss the mixing rule sees. For each domain, the first evaluation
-   at which the dynamic run reaches the static run's final validation loss.
+Data: the fetchable real corpora, with their real imbalance and redundancy (`sluice datasets
+fetch`): BBC news (5 domains), the Linux kernel docs (English, and its translations as
+kernel-docs-intl), the Python standard library (code), the complete Tang and Song poems with
+the 300 Tang poems of fortunes-zh folded into poetry-tang (a second edition of the same
+poems), Chinese fortunes, Shakespeare (each play in modern and First Folio spelling) and all
+SPDX licenses (many near-duplicate variants).
 
-    scripts/demo.sh                       # makes out/tokenizer.json and out/default
-    python3 benches/experiments.py [--steps 300] [--holdout 0.1] [--noise-seeds 1,2] [--reuse]
+Held out: 5% of each domain's curated documents (by a hash of the id), packed alone; every
+run validates on all of their rows. No training set holds a held-out document or a document
+that the curated run's exact or MinHash dedup found to duplicate one.
+
+Arms, at equal training tokens, each with --seeds seeds (model init and sampling):
+- curated, static by tokens; curated, static uniform; curated, exp3 (eta --eta-exp3, and
+  ten times it: exp3x10); curated, doremi (eta --eta-doremi; its
+  reference loss per domain: the static-by-tokens runs' mean training loss over their last
+  50 steps, a proxy reference run as in DoReMi); curated, hard_fraction 0.25 (static by
+  tokens); raw (no curation stage), static by tokens.
+
+Metrics on the held-out set: token-weighted loss (`_all`), the domain average (each domain
+weighted equally: what DoReMi and ODM aim at) and the worst domain; mean ± std over seeds;
+for each dynamic arm, the first evaluation at which it reaches the static run's final value
+of each metric. How far the mixture travelled: the L1 distance between the first and last
+weights, and the largest change of one domain's weight.
+
+    python3 benches/experiments.py [--preset small] [--steps 1000] [--seeds 1,2,3] [--reuse]
 """
-import argparse, glob, hashlib, json, os, subprocess, time
+import argparse, glob, gzip, hashlib, json, math, os, statistics, subprocess, time
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SLUICE = os.path.join(ROOT, "target/release/sluice")
-DATA = os.path.join(ROOT, "datasets/data/default")
-CURATED = os.path.join(ROOT, "out/default")
-TOKENIZER = os.path.join(ROOT, "out/tokenizer.json")
+CACHE = os.environ.get("SLUICE_CACHE", os.path.expanduser("~/.cache/sluice"))
+CORPORA = ["bbc-news", "linux-docs", "python-stdlib", "chinese-poetry", "fortunes-zh", "shakespeare",
+           "spdx-licenses"]
+RENAME = {"tang300": "poetry-tang", "song100": "poetry-song", "chinese": "fortunes-zh"}
+ARMS = ["static", "exp3", "exp3x10", "doremi", "raw", "uniform", "hard"]
 
 
 def sh(*args):
     subprocess.run(args, check=True, stdout=subprocess.DEVNULL, env={**os.environ, "RUST_LOG": "warn"})
 
 
-def read_dir(d):
-    files = sorted(glob.glob(os.path.join(d, "*.parquet")))
+def domain_of(d):
+    name = d.get("domain") or "unknown"
+    if name.startswith("kernel-docs-"):
+        return "kernel-docs-intl"
+    return RENAME.get(name, name)
+
+
+def h(i, salt=""):
+    return int.from_bytes(hashlib.blake2b((salt + i).encode(), digest_size=8).digest(), "little")
+
+
+def gather(exp):
+    """All documents of the corpora as one JSONL with the study's domains."""
+    sh(SLUICE, "datasets", "fetch", *CORPORA)
+    path = os.path.join(exp, "all.jsonl")
+    counts = {}
+    with open(path, "w") as out:
+        for c in CORPORA:
+            for line in gzip.open(os.path.join(CACHE, "corpora", c, "docs.jsonl.gz"), "rt"):
+                d = json.loads(line)
+                dom = domain_of(d)
+                counts[dom] = counts.get(dom, 0) + 1
+                out.write(json.dumps({"id": f"{c}/{d['id']}", "text": d["text"], "domain": dom},
+                                     ensure_ascii=False) + "\n")
+    return path, counts
+
+
+CURATE = """
+[[stages]]
+type = "clean"
+[[stages]]
+type = "length"
+min_chars = 20
+max_chars = 500000
+[[stages]]
+type = "exact_dedup"
+normalize = true
+[[stages]]
+type = "minhash_dedup"
+threshold = 0.8
+verify = "exact"
+keep = "longest"
+"""
+
+
+def run_pipeline(exp, name, src, stages):
+    cfg = os.path.join(exp, name + ".toml")
+    with open(cfg, "w") as f:
+        f.write(f'[[input]]\npaths = ["{src}"]\n[output]\ndir = "{name}"\njsonl = false\n{stages}')
+    sh(SLUICE, "run", cfg)
+    files = sorted(glob.glob(os.path.join(exp, name, "curated", "*.parquet")))
     return pa.concat_tables([pq.read_table(f, columns=["id", "text", "domain"]) for f in files]).to_pylist()
 
 
-def norm_id(i):
-    # Text-directory ids are paths relative to the pipeline file; compare from the corpus root.
-    k = i.find("datasets/data/default/")
-    return i[k + len("datasets/data/default/"):] if k >= 0 else i
-
-
-def held_out(i, frac):
-    h = int.from_bytes(hashlib.blake2b(norm_id(i).encode(), digest_size=8).digest(), "little")
-    return h % 10_000 < frac * 10_000
-
-
-def read_raw(exp):
-    cfg = os.path.join(exp, "raw-all.toml")
-    with open(cfg, "w") as f:
-        f.write(f'''[[input]]
-paths = ["{DATA}/fortunes.jsonl.gz"]
-[[input]]
-paths = ["{DATA}/tang-poems.parquet"]
-default_domain = "poetry-zh"
-[[input]]
-paths = ["{DATA}/licenses"]
-format = "text"
-domain_from_dir = true
-[output]
-dir = "raw-all"
-''')
-    sh(SLUICE, "run", cfg)
-    return read_dir(os.path.join(exp, "raw-all/curated"))
-
-
-def pack(exp, name, docs):
+def pack(exp, name, docs, tokenizer, seq_len):
     src = os.path.join(exp, name + ".jsonl")
     with open(src, "w") as f:
         for d in docs:
-            f.write(json.dumps({"id": d["id"], "text": d["text"], "domain": d["domain"]}, ensure_ascii=False) + "\n")
+            f.write(json.dumps(d, ensure_ascii=False) + "\n")
     cfg = os.path.join(exp, name + "-pack.toml")
     with open(cfg, "w") as f:
-        f.write(f'''[[input]]
-paths = ["{src}"]
-[output]
-dir = "{name}"
-[tokenize]
-tokenizer = "{TOKENIZER}"
-eos_token = "<|endoftext|>"
-pad_token = "<|pad|>"
-seq_len = 256
-''')
+        f.write(f'[[input]]\npaths = ["{src}"]\n[output]\ndir = "{name}"\njsonl = false\n'
+                f'[tokenize]\ntokenizer = "{tokenizer}"\nseq_len = {seq_len}\n')
     sh(SLUICE, "run", cfg)
     m = json.load(open(os.path.join(exp, name, "manifest.json")))
-    return os.path.join(exp, name, "manifest.json"), sum(d["tokens"] for d in m["domains"].values())
+    return {"manifest": os.path.join(exp, name, "manifest.json"), "docs": len(docs),
+            "tokens": {k: v["tokens"] for k, v in m["domains"].items()}}
 
 
-def split(exp, frac):
-    curated = read_dir(os.path.join(CURATED, "curated"))
-    held = {norm_id(d["id"]) for d in curated if held_out(d["id"], frac)}
+def split(exp, holdout, seq_len):
+    src, counts = gather(exp)
+    curated = run_pipeline(exp, "curated-all", src, CURATE)
+    raw = run_pipeline(exp, "raw-all", src, "")
+    by_dom = {}
+    for d in curated:
+        by_dom.setdefault(d["domain"], []).append(d)
+    held = set()
+    for dom, docs in by_dom.items():
+        docs.sort(key=lambda d: h(d["id"]))
+        held |= {d["id"] for d in docs[:max(1, round(holdout * len(docs)))]}
     excluded = set(held)
-    for f in glob.glob(os.path.join(CURATED, "rejected/*.parquet")):
+    for f in glob.glob(os.path.join(exp, "curated-all", "rejected", "*.parquet")):
         for r in pq.read_table(f, columns=["id", "stage", "detail"]).to_pylist():
             if r["stage"] in ("exact_dedup", "minhash_dedup") and r["detail"]:
-                survivor = r["detail"].rsplit(" of ", 1)[-1]
-                if norm_id(survivor) in held:
-                    excluded.add(norm_id(r["id"]))
-    raw = read_raw(exp)
-    sets = {
-        "heldout": [d for d in curated if norm_id(d["id"]) in held],
-        "curated-train": [d for d in curated if norm_id(d["id"]) not in held],
-        "raw-train": [d for d in raw if norm_id(d["id"]) not in excluded],
-    }
-    info = {"excluded_from_raw": len(excluded), "raw_docs": len(raw)}
-    for k, docs in sets.items():
-        man, tokens = pack(exp, k, docs)
-        info[k] = {"docs": len(docs), "tokens": tokens, "manifest": man}
+                if r["detail"].rsplit(" of ", 1)[-1] in held:
+                    excluded.add(r["id"])
+    tok = os.path.join(exp, "tokenizer.json")
+    if not os.path.exists(tok):
+        sh(SLUICE, "tokenizer", "train", "--input", src, "--vocab-size", "8000", "--out", tok)
+    info = {"input_docs": counts, "curated_docs": len(curated), "raw_docs": len(raw),
+            "excluded_from_training": len(excluded)}
+    info["heldout"] = pack(exp, "heldout", [d for d in curated if d["id"] in held], tok, seq_len)
+    info["curated"] = pack(exp, "curated-train", [d for d in curated if d["id"] not in held], tok, seq_len)
+    info["raw"] = pack(exp, "raw-train", [d for d in raw if d["id"] not in excluded], tok, seq_len)
     return info
 
 
-def train(exp, name, manifest, eval_manifest, rule, steps, eta=0.1, reference=None, seed=None):
-    # run.seed defaults to 1; the main runs use the default, --noise-seeds others.
-    if seed is not None:
-        name = f"{name}-seed{seed}"
-    out = os.path.join(exp, name)
+def train(exp, name, manifest, eval_manifest, a, seed, mixing):
+    out = os.path.join(exp, "runs", f"{name}-s{seed}")
+    os.makedirs(os.path.dirname(out), exist_ok=True)
     cfg = out + ".toml"
-    ref = ""
-    if reference:
-        ref = "reference_loss = { " + ", ".join(f'"{k}" = {v:.6f}' for k, v in sorted(reference.items()) if k != "_all") + " }\n"
     with open(cfg, "w") as f:
         f.write(f'''[data]
 manifest = "{manifest}"
 eval_manifest = "{eval_manifest}"
 val_fraction = 0.0
 [model]
-preset = "tiny"
+preset = "{a.preset}"
 [optim]
-lr = 0.003
-warmup_steps = 20
-max_steps = {steps}
-batch_size = 16
+lr = {a.lr}
+warmup_steps = {max(10, a.steps // 20)}
+max_steps = {a.steps}
+batch_size = {a.batch}
 [eval]
-every = 25
-rows_per_domain = 1000
+every = {a.eval_every}
+rows_per_domain = {a.eval_rows}
 [mixing]
-rule = "{rule}"
-update_every = 10
-eta = {eta}
-min_weight = 0.02
-{ref}[run]
+{mixing}
+[run]
 out_dir = "{out}"
-seed = {1 if seed is None else seed}
+seed = {seed}
+threads = {a.threads}
 checkpoint_every = 0
 ''')
     t0 = time.time()
     sh(SLUICE, "train", cfg)
+    secs = time.time() - t0
     log = [json.loads(l) for l in open(os.path.join(out, "log.jsonl"))]
     evals = [(e["step"] + 1, e["eval"]) for e in log if "eval" in e]
-    weights = [json.loads(l) for l in open(os.path.join(out, "weights.jsonl"))] if os.path.exists(os.path.join(out, "weights.jsonl")) else []
+    wpath = os.path.join(out, "weights.jsonl")
+    weights = [json.loads(l) for l in open(wpath)] if os.path.exists(wpath) else []
     tail = [e["domain_loss"] for e in log if "domain_loss" in e][-50:]
-    train_tail = {d: sum(t[d] for t in tail if d in t) / max(1, sum(d in t for t in tail))
-                  for d in sorted({d for t in tail for d in t})}
-    return {"evals": evals, "final": evals[-1][1], "seconds": time.time() - t0,
-            "final_weights": weights[-1] if weights else None, "train_loss_last50": train_tail}
+    train_tail = {d: statistics.mean(t[d] for t in tail if d in t) for d in sorted({d for t in tail for d in t})}
+    return {"evals": evals, "seconds": secs, "weights": [w["weights"] for w in weights],
+            "train_loss_last50": train_tail}
+
+
+def metrics(ev):
+    doms = [v for k, v in ev.items() if k != "_all"]
+    return {"token-weighted": ev["_all"], "domain-average": statistics.mean(doms), "worst-domain": max(doms)}
+
+
+def mixing_of(arm, a, names, reference):
+    if arm in ("static", "raw"):
+        return 'rule = "static"'
+    if arm == "uniform":
+        return 'rule = "static"\nweights = { ' + ", ".join(f'"{n}" = 1.0' for n in names) + " }"
+    if arm == "hard":
+        return 'rule = "static"\nhard_fraction = 0.25'
+    if arm in ("exp3", "exp3x10"):
+        eta = a.eta_exp3 * (10 if arm == "exp3x10" else 1)
+        return f'rule = "exp3"\nupdate_every = {a.update_every}\neta = {eta}'
+    ref = ", ".join(f'"{k}" = {v:.6f}' for k, v in sorted(reference.items()))
+    return f'rule = "doremi"\nupdate_every = {a.update_every}\neta = {a.eta_doremi}\nreference_loss = {{ {ref} }}'
 
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--steps", type=int, default=300)
-    ap.add_argument("--holdout", type=float, default=0.1)
-    ap.add_argument("--reuse", action="store_true",
-                    help="keep the split and runs already in out/exp/results.json; add only missing ones")
-    ap.add_argument("--noise-seeds", default="",
-                    help="comma-separated extra seeds (the main runs use 1) for the two static runs: seed-to-seed spread")
+    ap.add_argument("--preset", default="small")
+    ap.add_argument("--steps", type=int, default=1000)
+    ap.add_argument("--batch", type=int, default=16)
+    ap.add_argument("--seq-len", type=int, default=256)
+    ap.add_argument("--lr", type=float, default=3e-3)
+    ap.add_argument("--eval-every", type=int, default=100)
+    ap.add_argument("--seeds", default="1,2,3")
+    ap.add_argument("--arms", default=",".join(ARMS))
+    ap.add_argument("--update-every", type=int, default=10)
+    ap.add_argument("--eta-exp3", type=float, default=0.1)
+    ap.add_argument("--eta-doremi", type=float, default=1.0)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--holdout", type=float, default=0.05)
+    ap.add_argument("--out", default=os.path.join(ROOT, "out/exp"))
+    ap.add_argument("--eval-rows", type=int, default=64, help="held-out rows per domain in each evaluation")
+    ap.add_argument("--reuse", action="store_true", help="keep the data and the runs already in results.json")
+    ap.add_argument("--data-only", action="store_true")
+    ap.add_argument("--sluice", default=SLUICE)
     a = ap.parse_args()
-    exp = os.path.join(ROOT, "out/exp")
-    os.makedirs(exp, exist_ok=True)
-    results = os.path.join(exp, "results.json")
-    if a.reuse and os.path.exists(results):
-        runs = json.load(open(results))
-        info = runs["split"]
-    else:
-        info = split(exp, a.holdout)
-        runs = {"split": info}
-    ev = info["heldout"]["manifest"]
-    cur, raw = info["curated-train"]["manifest"], info["raw-train"]["manifest"]
-    if "curated-static" not in runs:
-        runs["curated-static"] = train(exp, "curated-static", cur, ev, "static", a.steps)
-        runs["raw-static"] = train(exp, "raw-static", raw, ev, "static", a.steps)
-        runs["curated-exp3"] = train(exp, "curated-exp3", cur, ev, "exp3", a.steps)
-        runs["curated-doremi"] = train(exp, "curated-doremi", cur, ev, "doremi", a.steps, eta=1.0,
-                                       reference=runs["curated-static"]["train_loss_last50"])
-    for seed in [int(x) for x in a.noise_seeds.split(",") if x]:
-        if seed == 1 or f"raw-static-seed{seed}" in runs:
-            continue
-        runs[f"curated-static-seed{seed}"] = train(exp, "curated-static", cur, ev, "static", a.steps, seed=seed)
-        runs[f"raw-static-seed{seed}"] = train(exp, "raw-static", raw, ev, "static", a.steps, seed=seed)
-    json.dump(runs, open(os.path.join(exp, "results.json"), "w"), indent=1)
-    report(runs, a.steps)
+    globals()["SLUICE"] = os.path.abspath(a.sluice)
+    a.out = os.path.abspath(a.out)
+    os.makedirs(a.out, exist_ok=True)
+    results = os.path.join(a.out, "results.json")
+    runs = json.load(open(results)) if a.reuse and os.path.exists(results) else {}
+    if "data" not in runs:
+        runs["data"] = split(a.out, a.holdout, a.seq_len)
+    runs["config"] = {k: v for k, v in vars(a).items() if k not in ("out", "reuse", "data_only", "sluice")}
+    if a.data_only:
+        json.dump(runs, open(results, "w"), indent=1)
+        print(json.dumps({k: v for k, v in runs["data"].items()}, indent=1))
+        return
+    data = runs["data"]
+    names = sorted(data["curated"]["tokens"])
+    seeds = [int(s) for s in a.seeds.split(",")]
+    arms = a.arms.split(",")
+    unknown = [x for x in arms if x not in ARMS]
+    if unknown:
+        raise SystemExit(f"unknown arms {unknown}; the arms are {ARMS}")
+    for arm in sorted(arms, key=lambda x: x != "static"):  # static first: doremi's reference
+        for seed in seeds:
+            key = f"{arm}-s{seed}"
+            if key in runs.get("runs", {}):
+                continue
+            reference = {}
+            if arm == "doremi":
+                tails = [runs["runs"][f"static-s{s}"]["train_loss_last50"] for s in seeds]
+                reference = {n: statistics.mean(t[n] for t in tails if n in t) for n in names}
+            manifest = data["raw" if arm == "raw" else "curated"]["manifest"]
+            r = train(a.out, arm, manifest, data["heldout"]["manifest"], a, seed, mixing_of(arm, a, names, reference))
+            runs.setdefault("runs", {})[key] = r
+            json.dump(runs, open(results, "w"), indent=1)
+            print(f"{key}: {r['seconds']:.0f} s, final {metrics(r['evals'][-1][1])}", flush=True)
+    report(runs, seeds, arms)
 
 
-def report(runs, steps):
-    info = runs["split"]
-    tokens = steps * 16 * 256
-    print(f"tiny GPT, {steps} steps x 16 x 256 = {tokens:,} training tokens per run; "
-          f"{time.strftime('%Y-%m-%d')}")
-    print(f"held out: {info['heldout']['docs']} curated docs ({info['heldout']['tokens']:,} tokens); "
-          f"curated train {info['curated-train']['docs']} docs / {info['curated-train']['tokens']:,} tokens; "
-          f"raw train {info['raw-train']['docs']} docs / {info['raw-train']['tokens']:,} tokens "
-          f"({info['excluded_from_raw']} of {info['raw_docs']} raw docs excluded as held out or their duplicates)")
-    print("\n1. curated vs raw at equal tokens (final validation loss on the held-out set)")
-    c, r = runs["curated-static"]["final"], runs["raw-static"]["final"]
-    print(f"{'domain':<14}{'curated':>9}{'raw':>9}")
-    for d in sorted(c):
-        print(f"{d:<14}{c[d]:>9.3f}{r.get(d, float('nan')):>9.3f}")
-    seeds = sorted(k.rsplit("seed", 1)[1] for k in runs if k.startswith("curated-static-seed"))
-    if seeds:
-        print("\nseed to seed (final validation loss, all domains):")
-        print(f"{'seed':<6}{'curated':>9}{'raw':>9}{'raw - curated':>15}")
-        for s in ["1"] + seeds:
-            k = "" if s == "1" else f"-seed{s}"
-            cc, rr = runs["curated-static" + k]["final"]["_all"], runs["raw-static" + k]["final"]["_all"]
-            print(f"{s:<6}{cc:>9.3f}{rr:>9.3f}{rr - cc:>+15.3f}")
-    print("\n2. steps to reach the static run's final validation loss (final loss in brackets)")
-    static = runs["curated-static"]["final"]
-    print(f"{'domain':<14}{'static':>9}{'exp3':>20}{'doremi':>20}")
-    for d in sorted(static):
-        row = f"{d:<14}{static[d]:>9.3f}"
-        for k in ("curated-exp3", "curated-doremi"):
-            hit = next((s for s, e in runs[k]["evals"] if e.get(d, 1e9) <= static[d]), None)
-            row += f"{(str(hit) if hit else 'not reached') + ' (' + format(runs[k]['final'][d], '.3f') + ')':>20}"
-        print(row)
-    for k in ("curated-exp3", "curated-doremi"):
-        w = runs[k].get("final_weights")
-        if w:
-            names = sorted(static)
-            names.remove("_all")
-            ws = w.get("weights", [])
-            print(f"\n{k} final weights: " + ", ".join(f"{n} {x:.3f}" for n, x in zip(names, ws)))
+def fmt(xs):
+    return f"{statistics.mean(xs):.3f} ± {statistics.stdev(xs):.3f}" if len(xs) > 1 else f"{xs[0]:.3f}"
+
+
+def report(runs, seeds, arms):
+    c, data = runs["config"], runs["data"]
+    tokens = c["steps"] * c["batch"] * c["seq_len"]
+    rs = runs["runs"]
+    secs = {arm: statistics.mean(rs[f"{arm}-s{s}"]["seconds"] for s in seeds) for arm in arms}
+    print(f"\n{c['preset']} GPT, {c['steps']} steps x {c['batch']} x {c['seq_len']} = {tokens:,} training "
+          f"tokens per run, {len(seeds)} seeds; {time.strftime('%Y-%m-%d')}; minutes per run: "
+          + ", ".join(f"{k} {v / 60:.1f}" for k, v in secs.items()))
+    cur, raw, held = data["curated"], data["raw"], data["heldout"]
+    print(f"curated train {sum(cur['tokens'].values()):,} tokens ({cur['docs']} docs), raw train "
+          f"{sum(raw['tokens'].values()):,} ({raw['docs']}), held out {sum(held['tokens'].values()):,} "
+          f"({held['docs']}); {data['excluded_from_training']} documents excluded from training")
+    print("\n| arm | token-weighted | domain average | worst domain | weights travelled (L1) | largest change |")
+    print("|---|---|---|---|---|---|")
+    for arm in arms:
+        m = [metrics(rs[f"{arm}-s{s}"]["evals"][-1][1]) for s in seeds]
+        ws = [rs[f"{arm}-s{s}"]["weights"] for s in seeds]
+        travel = [sum(abs(x - y) for x, y in zip(w[0], w[-1])) if len(w) > 1 else 0.0 for w in ws]
+        most = [max(abs(x - y) for x, y in zip(w[0], w[-1])) if len(w) > 1 else 0.0 for w in ws]
+        print(f"| {arm} | " + " | ".join(fmt([x[k] for x in m]) for k in m[0])
+              + f" | {statistics.mean(travel):.3f} | {statistics.mean(most):.3f} |")
+    print("\nSteps to reach the static run's final value (same seed; median over seeds; '-' = not reached):")
+    print("| arm | token-weighted | domain average | worst domain |\n|---|---|---|---|")
+    for arm in [x for x in arms if x != "static"]:
+        cells = []
+        for k in ("token-weighted", "domain-average", "worst-domain"):
+            hits = []
+            for s in seeds:
+                target = metrics(rs[f"static-s{s}"]["evals"][-1][1])[k]
+                hit = next((st for st, e in rs[f"{arm}-s{s}"]["evals"] if metrics(e)[k] <= target), None)
+                hits.append(hit)
+            got = [x for x in hits if x is not None]
+            cells.append(f"{statistics.median(got):.0f} ({len(got)}/{len(hits)})" if got else "-")
+        print(f"| {arm} | " + " | ".join(cells) + " |")
 
 
 if __name__ == "__main__":
