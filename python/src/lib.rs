@@ -27,6 +27,9 @@ fn put_i64(out: &mut [u8], values: impl Iterator<Item = i64>) {
     }
 }
 
+/// `Shards.gather`'s result: the token buffer, each row's document starts and target count.
+type Gathered<'py> = (Bound<'py, PyByteArray>, Vec<Vec<u32>>, Vec<usize>);
+
 /// The shards of one manifest, memory-mapped, with the trainer's train/validation split.
 #[pyclass(frozen, module = "sluice._native")]
 struct Shards {
@@ -111,11 +114,7 @@ impl Shards {
     /// bytearray of `2 * len(rows) * seq_len` values (inputs, then targets: one buffer for
     /// `torch.frombuffer`, so a DataLoader worker hands one storage over, not two), with each
     /// row's document starts and real target count.
-    fn gather<'py>(
-        &self,
-        py: Python<'py>,
-        rows: Vec<(usize, u32)>,
-    ) -> PyResult<(Bound<'py, PyByteArray>, Vec<Vec<u32>>, Vec<usize>)> {
+    fn gather<'py>(&self, py: Python<'py>, rows: Vec<(usize, u32)>) -> PyResult<Gathered<'py>> {
         for &(d, r) in &rows {
             let dom = self.domain(d)?;
             if r as usize >= dom.rows() {
