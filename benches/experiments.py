@@ -183,9 +183,18 @@ checkpoint_every = 0
             "train_loss_last50": train_tail}
 
 
+HELD_TOKENS = {}  # held-out tokens per domain: the weights of the token-weighted loss
+
+
 def metrics(ev):
-    doms = [v for k, v in ev.items() if k != "_all"]
-    return {"token-weighted": ev["_all"], "domain-average": statistics.mean(doms), "worst-domain": max(doms)}
+    """Token-weighted (each domain by its share of the held-out tokens: the natural mixture;
+    `_all` would weight the evaluated rows, which are capped per domain), domain average,
+    worst domain."""
+    doms = {k: v for k, v in ev.items() if k != "_all"}
+    w = {k: HELD_TOKENS.get(k, 1.0) for k in doms}
+    tw = sum(w[k] * v for k, v in doms.items()) / sum(w.values())
+    return {"token-weighted": tw, "domain-average": statistics.mean(doms.values()),
+            "worst-domain": max(doms.values())}
 
 
 def mixing_of(arm, a, names, reference):
@@ -236,6 +245,7 @@ def main():
         print(json.dumps({k: v for k, v in runs["data"].items()}, indent=1))
         return
     data = runs["data"]
+    HELD_TOKENS.update(data["heldout"]["tokens"])
     names = sorted(data["curated"]["tokens"])
     seeds = [int(s) for s in a.seeds.split(",")]
     arms = a.arms.split(",")
