@@ -161,22 +161,28 @@ impl DomainSampler {
     }
 }
 
+/// Refuses a configured key (a weight, a reference loss) that names no domain of the shards.
+pub fn check_domain_keys<'a>(
+    names: &[String],
+    mut keys: impl Iterator<Item = &'a String>,
+) -> Result<(), String> {
+    match keys.find(|k| !names.contains(k)) {
+        Some(k) => Err(format!(
+            "domain '{k}' is not in the manifest (domains: {})",
+            names.join(", ")
+        )),
+        None => Ok(()),
+    }
+}
+
 /// The starting mixture: the configured weight of each domain, else its share of the
 /// tokens, normalised to sum to 1. Names a configured domain the shards lack.
 pub fn initial_weights(
     domains: &[(String, u64)],
     configured: &BTreeMap<String, f64>,
 ) -> Result<Vec<f64>, String> {
-    if let Some(k) = configured
-        .keys()
-        .find(|k| !domains.iter().any(|d| &d.0 == *k))
-    {
-        let names: Vec<&str> = domains.iter().map(|d| d.0.as_str()).collect();
-        return Err(format!(
-            "domain '{k}' is not in the manifest (domains: {})",
-            names.join(", ")
-        ));
-    }
+    let names: Vec<String> = domains.iter().map(|d| d.0.clone()).collect();
+    check_domain_keys(&names, configured.keys())?;
     let total: f64 = domains.iter().map(|d| d.1 as f64).sum();
     let w: Vec<f64> = domains
         .iter()

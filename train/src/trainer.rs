@@ -24,7 +24,7 @@ use crate::loader::{
 };
 use crate::model::{doc_positions_and_mask, Gpt, GptConfig};
 use crate::optim::{lr_at, AdamW, AdamWConfig};
-use crate::sampler::{initial_weights, Cursor, DomainSampler, WeightsUpdate};
+use crate::sampler::{check_domain_keys, initial_weights, Cursor, DomainSampler, WeightsUpdate};
 
 /// What a checkpoint holds besides the tensors.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -263,12 +263,8 @@ impl Trainer {
             .collect();
         let initial = initial_weights(&tokens, &cfg.mixing.weights)
             .map_err(|e| TrainError::Setup(format!("mixing: {e}")))?;
-        if let Some(k) = (cfg.mixing.reference_loss.keys()).find(|k| !names.contains(k)) {
-            return Err(TrainError::Setup(format!(
-                "mixing: domain '{k}' is not in the manifest (domains: {})",
-                names.join(", ")
-            )));
-        }
+        check_domain_keys(&names, cfg.mixing.reference_loss.keys())
+            .map_err(|e| TrainError::Setup(format!("mixing: {e}")))?;
         let reference = names
             .iter()
             .map(|n| {
