@@ -88,20 +88,22 @@ class DomainMixer:
         self._window = [[0.0, 0.0] for _ in range(d)]
         self._replaying = False
         self.history: List[Dict[str, Any]] = []
-        self._record({"version": 0, "step": 0, "weights": self._sampler.weights, "losses": []}, fresh_log=True)
+        self._record({"version": 0, "step": 0, "weights": self._sampler.weights, "losses": []}, log_mode="w")
         dataset.mixer = self
 
     # -- the shared history ---------------------------------------------------------------
 
-    def _record(self, u: Dict[str, Any], fresh_log: bool = False) -> None:
+    def _record(self, u: Dict[str, Any], log_mode: Optional[str] = "a") -> None:
+        """Adds an update to the shared ring and the history; writes it to the log with
+        `log_mode` ("w" starts the file, None: the line is already there or not wanted)."""
         n, cap = int(self._head[0]), self._table.shape[0]
         row = self._table[n % cap]
         row[0], row[1] = float(u["step"]), float(u["version"])
         row[2:] = torch.tensor(u["weights"], dtype=torch.float64)
         self._head[0] = n + 1  # after the row: a reader never sees a half-written one
         self.history.append(u)
-        if self.log_path is not None:
-            with open(self.log_path, "w" if fresh_log else "a") as f:
+        if self.log_path is not None and log_mode is not None:
+            with open(self.log_path, log_mode) as f:
                 f.write(json.dumps(u) + "\n")
 
     def weights_at(self, step: int) -> List[float]:
@@ -183,16 +185,14 @@ class DomainMixer:
             raise SluiceError("the state was saved for other domains or another update_every")
         sampler = _native.Sampler.from_json(state["sampler"])
         self._head.zero_()
-        self.history, log = [], self.log_path
-        self.log_path = None  # the restored lines are already in the log
+        self.history = []
         for u in state["history"]:
-            self._record(u)
-        self.log_path = log
+            self._record(u, log_mode=None)  # rewritten whole below
         self._sampler = sampler
         self._window = [list(w) for w in state["window"]]
         self._head[1] = int(state["steps_done"])
-        if log is not None:
-            with open(log, "w") as f:
+        if self.log_path is not None:
+            with open(self.log_path, "w") as f:
                 f.writelines(json.dumps(u) + "\n" for u in self.history)
 
     def replay(self, path: Union[str, os.PathLike]) -> None:
@@ -201,18 +201,16 @@ class DomainMixer:
         lines = [ln for ln in open(path).read().splitlines() if ln.strip()]
         self._head.zero_()
         self.history = []
-        log, self.log_path = self.log_path, None
         if not lines or json.loads(lines[0]).get("step") != 0:
             w = self._sampler.weights
-            self._record({"version": 0, "step": 0, "weights": w, "losses": []})
+            self._record({"version": 0, "step": 0, "weights": w, "losses": []}, log_mode=None)
         for k, ln in enumerate(lines):
             try:
                 u = json.loads(ln)
                 self._sampler.apply(ln)
             except (ValueError, SluiceError) as e:
                 raise SluiceError(f"{os.fspath(path)}: line {k + 1}: {e}") from None
-            self._record(u)
-        self.log_path = log
+            self._record(u, log_mode=None)
         self._replaying = True
 
     def __getstate__(self) -> Dict[str, Any]:
