@@ -13,12 +13,14 @@ Held out: 5% of each domain's curated documents (by a hash of the id), packed al
 run validates on all of their rows. No training set holds a held-out document or a document
 that the curated run's exact or MinHash dedup found to duplicate one.
 
-Arms, at equal training tokens, each with --seeds seeds (model init and sampling):
-- curated, static by tokens; curated, static uniform; curated, exp3 (eta --eta-exp3, and
-  ten times it: exp3x10); curated, doremi (eta --eta-doremi; its
-  reference loss per domain: the static-by-tokens runs' mean training loss over their last
-  50 steps, a proxy reference run as in DoReMi); curated, hard_fraction 0.25 (static by
-  tokens); raw (no curation stage), static by tokens.
+Arms, at equal training tokens, each with --seeds seeds (model init and sampling), named
+on --arms:
+- `static` (curated, static by tokens), `uniform` (static, equal weights), `hard`
+  (static by tokens, hard_fraction 0.25), `raw` (no curation stage, static by tokens);
+- `exp3@ETA` and `doremi@ETA` (curated, starting by tokens; `exp3` and `doremi` take
+  --eta-exp3 / --eta-doremi, `exp3x10` ten times --eta-exp3), each optionally `:uniform`
+  (starting from equal weights). DoReMi's reference loss per domain: the static runs' mean
+  training loss over their last 50 steps (a proxy reference run, as in DoReMi).
 
 Metrics on the held-out set: token-weighted loss (`_all`), the domain average (each domain
 weighted equally: what DoReMi and ODM aim at) and the worst domain; mean ± std over seeds;
@@ -26,9 +28,12 @@ for each dynamic arm, the first evaluation at which it reaches the static run's 
 of each metric. How far the mixture travelled: the L1 distance between the first and last
 weights, and the largest change of one domain's weight.
 
-    python3 benches/experiments.py [--preset small] [--steps 1000] [--seeds 1,2,3] [--reuse]
+    python3 benches/experiments.py [--preset small] [--steps 600] [--seeds 1,2,3] [--reuse]
+        [--arms ...] [--jobs 2 --threads 1] [--sluice target/debug/sluice]
+
+The defaults are the 2026-11-29 study of docs/EXPERIMENTS.md (~3.5 h on 2 cores).
 """
-import argparse, glob, gzip, hashlib, json, math, os, statistics, subprocess, time
+import argparse, concurrent.futures, glob, gzip, hashlib, json, math, os, statistics, subprocess, time
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -197,34 +202,49 @@ def metrics(ev):
             "worst-domain": max(doms.values())}
 
 
+def rule_of(arm):
+    """(rule, eta) of a dynamic arm: `exp3`, `exp3x10`, `doremi` (the --eta-* options) or
+    `exp3@ETA`, `doremi@ETA`, each optionally `:uniform` (start from equal weights instead of
+    by tokens); (None, None) for the static arms."""
+    rule, _, eta = arm.split(":")[0].partition("@")
+    if rule not in ("exp3", "exp3x10", "doremi") or arm.split(":")[1:] not in ([], ["uniform"]):
+        return None, None
+    return rule, float(eta) if eta else None
+
+
 def mixing_of(arm, a, names, reference):
+    uniform = "weights = { " + ", ".join(f'"{n}" = 1.0' for n in names) + " }"
     if arm in ("static", "raw"):
         return 'rule = "static"'
     if arm == "uniform":
-        return 'rule = "static"\nweights = { ' + ", ".join(f'"{n}" = 1.0' for n in names) + " }"
+        return 'rule = "static"\n' + uniform
     if arm == "hard":
         return 'rule = "static"\nhard_fraction = 0.25'
-    if arm in ("exp3", "exp3x10"):
-        eta = a.eta_exp3 * (10 if arm == "exp3x10" else 1)
-        return f'rule = "exp3"\nupdate_every = {a.update_every}\neta = {eta}'
+    rule, eta = rule_of(arm)
+    start = "\n" + uniform if arm.endswith(":uniform") else ""
+    if rule in ("exp3", "exp3x10"):
+        eta = eta or a.eta_exp3 * (10 if rule == "exp3x10" else 1)
+        return f'rule = "exp3"\nupdate_every = {a.update_every}\neta = {eta}' + start
     ref = ", ".join(f'"{k}" = {v:.6f}' for k, v in sorted(reference.items()))
-    return f'rule = "doremi"\nupdate_every = {a.update_every}\neta = {a.eta_doremi}\nreference_loss = {{ {ref} }}'
+    eta = eta or a.eta_doremi
+    return f'rule = "doremi"\nupdate_every = {a.update_every}\neta = {eta}\nreference_loss = {{ {ref} }}' + start
 
 
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--preset", default="small")
-    ap.add_argument("--steps", type=int, default=1000)
+    ap.add_argument("--steps", type=int, default=600)
     ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--seq-len", type=int, default=256)
     ap.add_argument("--lr", type=float, default=3e-3)
     ap.add_argument("--eval-every", type=int, default=100)
     ap.add_argument("--seeds", default="1,2,3")
-    ap.add_argument("--arms", default=",".join(ARMS))
+    ap.add_argument("--arms", default="static,uniform,exp3@1,exp3@1:uniform,doremi@3,hard,raw")
     ap.add_argument("--update-every", type=int, default=10)
     ap.add_argument("--eta-exp3", type=float, default=0.1)
     ap.add_argument("--eta-doremi", type=float, default=1.0)
-    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--threads", type=int, default=1, help="torch threads per run")
+    ap.add_argument("--jobs", type=int, default=2, help="runs at once, each with --threads")
     ap.add_argument("--holdout", type=float, default=0.05)
     ap.add_argument("--out", default=os.path.join(ROOT, "out/exp"))
     ap.add_argument("--eval-rows", type=int, default=64, help="held-out rows per domain in each evaluation")
@@ -249,20 +269,36 @@ def main():
     names = sorted(data["curated"]["tokens"])
     seeds = [int(s) for s in a.seeds.split(",")]
     arms = a.arms.split(",")
-    unknown = [x for x in arms if x not in ARMS]
+    unknown = [x for x in arms if x not in ARMS and rule_of(x)[0] is None]
     if unknown:
-        raise SystemExit(f"unknown arms {unknown}; the arms are {ARMS}")
-    for arm in sorted(arms, key=lambda x: x != "static"):  # static first: doremi's reference
-        for seed in seeds:
-            key = f"{arm}-s{seed}"
-            if key in runs.get("runs", {}):
-                continue
-            reference = {}
-            if arm == "doremi":
-                tails = [runs["runs"][f"static-s{s}"]["train_loss_last50"] for s in seeds]
-                reference = {n: statistics.mean(t[n] for t in tails if n in t) for n in names}
-            manifest = data["raw" if arm == "raw" else "curated"]["manifest"]
-            r = train(a.out, arm, manifest, data["heldout"]["manifest"], a, seed, mixing_of(arm, a, names, reference))
+        raise SystemExit(f"unknown arms {unknown}; the arms are {ARMS}, exp3@ETA and doremi@ETA "
+                         "(each optionally :uniform)")
+    if any(rule_of(x)[0] == "doremi" for x in arms) and "static" not in arms:
+        raise SystemExit("the doremi arms take their reference from the static arm: add static to --arms")
+    statics = {}  # seed -> the future of its static run, when this invocation trains it
+
+    def job(arm, seed):
+        reference = {}
+        if rule_of(arm)[0] == "doremi":
+            # Its reference: the static runs' training loss (waits for them).
+            tails = [(statics[s].result() if s in statics else runs["runs"][f"static-s{s}"])["train_loss_last50"]
+                     for s in seeds]
+            reference = {n: statistics.mean(t[n] for t in tails if n in t) for n in names}
+        manifest = data["raw" if arm == "raw" else "curated"]["manifest"]
+        return train(a.out, arm, manifest, data["heldout"]["manifest"], a, seed, mixing_of(arm, a, names, reference))
+
+    # Static first, doremi last (its reference comes from static); --jobs runs at once.
+    order = sorted(arms, key=lambda x: (x != "static", rule_of(x)[0] == "doremi"))
+    todo = [(arm, s) for arm in order for s in seeds if f"{arm}-s{s}" not in runs.get("runs", {})]
+    with concurrent.futures.ThreadPoolExecutor(a.jobs) as pool:
+        futures = {}
+        for arm, s in todo:
+            f = pool.submit(job, arm, s)
+            futures[f] = f"{arm}-s{s}"
+            if arm == "static":
+                statics[s] = f
+        for f in concurrent.futures.as_completed(futures):
+            key, r = futures[f], f.result()
             runs.setdefault("runs", {})[key] = r
             json.dump(runs, open(results, "w"), indent=1)
             print(f"{key}: {r['seconds']:.0f} s, final {metrics(r['evals'][-1][1])}", flush=True)
@@ -294,6 +330,12 @@ def report(runs, seeds, arms):
         most = [max(abs(x - y) for x, y in zip(w[0], w[-1])) if len(w) > 1 else 0.0 for w in ws]
         print(f"| {arm} | " + " | ".join(fmt([x[k] for x in m]) for k in m[0])
               + f" | {statistics.mean(travel):.3f} | {statistics.mean(most):.3f} |")
+    doms = sorted(k for k in rs[f"{arms[0]}-s{seeds[0]}"]["evals"][-1][1] if k != "_all")
+    print("\nFinal held-out loss per domain (mean over seeds):\n\n| domain | " + " | ".join(arms) + " |")
+    print("|---|" + "---|" * len(arms))
+    for d in doms:
+        print(f"| {d} | " + " | ".join(
+            f"{statistics.mean(rs[f'{arm}-s{s}']['evals'][-1][1][d] for s in seeds):.2f}" for arm in arms) + " |")
     print("\nSteps to reach the static run's final value (same seed; median over seeds; '-' = not reached):")
     print("| arm | token-weighted | domain average | worst domain |\n|---|---|---|---|")
     for arm in [x for x in arms if x != "static"]:

@@ -515,7 +515,7 @@ fn demo(steps: u64, workers: Option<usize>, out: &Path) -> Result<()> {
         format!(
             "# written by `sluice demo`\n[data]\nmanifest = \"default/manifest.json\"\nval_fraction = 0.05\n\
              [model]\npreset = \"tiny\"\n[optim]\nlr = 0.003\nwarmup_steps = 20\nmax_steps = {steps}\nbatch_size = 16\n\
-             [eval]\nevery = 50\nrows_per_domain = 16\n[mixing]\nrule = \"exp3\"\nupdate_every = 10\neta = 0.05\nmin_weight = 0.02\n\
+             [eval]\nevery = 50\nrows_per_domain = 16\n[mixing]\nrule = \"exp3\"\nupdate_every = 10\neta = 1.0\nmin_weight = 0.02\n\
              [run]\nout_dir = \"demo-train\"\ncheckpoint_every = 100\n"
         ),
     )

@@ -9,7 +9,10 @@
 //!
 //! Every rule then takes the softmax, mixes in the uniform distribution with `smoothing`,
 //! and lifts any weight below `min_weight` to it (renormalising the rest), so no domain
-//! is ever starved. Each update bumps a version; the history can be replayed.
+//! is ever starved. The next update starts from the log of these weights, as DoReMi's
+//! starts from the previous smoothed α: a domain held at the floor carries no hidden
+//! deficit that it must win back before its weight can rise. Each update bumps a version;
+//! the history can be replayed.
 
 use std::collections::BTreeMap;
 
@@ -68,7 +71,7 @@ impl DomainSampler {
     ) -> Self {
         let mut s = DomainSampler {
             log_w: initial.iter().map(|w| w.max(1e-12).ln()).collect(),
-            weights: initial,
+            weights: vec![],
             names,
             rule,
             eta,
@@ -77,8 +80,14 @@ impl DomainSampler {
             reference,
             version: 0,
         };
-        s.weights = s.finish(softmax(&s.log_w));
+        s.set_weights(s.finish(softmax(&s.log_w)));
         s
+    }
+
+    /// The weights the sampler draws with, and the log-weights the next update moves.
+    fn set_weights(&mut self, weights: Vec<f64>) {
+        self.log_w = weights.iter().map(|w| w.max(1e-300).ln()).collect();
+        self.weights = weights;
     }
 
     fn finish(&self, mut w: Vec<f64>) -> Vec<f64> {
@@ -123,12 +132,7 @@ impl DomainSampler {
                 }
             }
         }
-        // Keep log-weights bounded (softmax is shift-invariant).
-        let m = self.log_w.iter().cloned().fold(f64::MIN, f64::max);
-        for x in self.log_w.iter_mut() {
-            *x -= m;
-        }
-        self.weights = self.finish(softmax(&self.log_w));
+        self.set_weights(self.finish(softmax(&self.log_w)));
         self.version += 1;
         Some(WeightsUpdate {
             version: self.version,
@@ -155,8 +159,7 @@ impl DomainSampler {
 
     /// Sets the weights from a logged update (replay).
     pub fn apply(&mut self, u: &WeightsUpdate) {
-        self.weights = u.weights.clone();
-        self.log_w = u.weights.iter().map(|w| w.max(1e-12).ln()).collect();
+        self.set_weights(u.weights.clone());
         self.version = u.version;
     }
 }
@@ -335,6 +338,33 @@ mod tests {
             .update(&[(1.0, 1.0), (9.0, 1.0), (1.0, 1.0)], 1)
             .is_none());
         assert!((st.weights[1] - 1.0 / 3.0).abs() < 1e-6);
+    }
+
+    /// A small domain lifted to the floor at the start (or pushed there later) rises as soon
+    /// as its loss is the highest: the update moves the weights it sampled with, not a
+    /// hidden log-weight far below the floor (which took tens of updates to win back).
+    #[test]
+    fn a_floored_domain_rises_at_the_first_update_that_favours_it() {
+        let names = vec!["big".to_string(), "small".into(), "tiny".into()];
+        for rule in [Rule::Exp3, Rule::Doremi] {
+            let mut s = DomainSampler::new(
+                names.clone(),
+                vec![0.98, 0.01, 0.01],
+                rule,
+                1.0,
+                0.0,
+                0.1,
+                vec![5.0; 3],
+            );
+            assert_eq!(s.weights[1], 0.1, "{:?}", s.weights);
+            s.update(&[(500.0, 100.0), (600.0, 100.0), (500.0, 100.0)], 10);
+            assert!(s.weights[1] > 0.11, "{rule:?}: {:?}", s.weights);
+            assert!(
+                s.weights[2] >= 0.1 - 1e-12 && s.weights[0] < 0.8,
+                "{rule:?}: {:?}",
+                s.weights
+            );
+        }
     }
 
     /// A window where a domain drew no rows logs its loss as null; the line replays.

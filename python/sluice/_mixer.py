@@ -52,7 +52,7 @@ class DomainMixer:
         rule: str = "static",
         *,
         update_every: int = 10,
-        eta: float = 0.1,
+        eta: float = 1.0,
         smoothing: float = 1e-3,
         min_weight: float = 0.02,
         weights: Optional[Dict[str, float]] = None,
