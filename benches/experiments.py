@@ -203,13 +203,14 @@ def metrics(ev):
 
 
 def rule_of(arm):
-    """(rule, eta) of a dynamic arm: `exp3`, `exp3x10`, `doremi` (the --eta-* options) or
-    `exp3@ETA`, `doremi@ETA`, each optionally `:uniform` (start from equal weights instead of
-    by tokens); (None, None) for the static arms."""
-    rule, _, eta = arm.split(":")[0].partition("@")
-    if rule not in ("exp3", "exp3x10", "doremi") or arm.split(":")[1:] not in ([], ["uniform"]):
-        return None, None
-    return rule, float(eta) if eta else None
+    """(rule, eta, start) of a dynamic arm: `exp3`, `exp3x10`, `doremi` (the --eta-* options)
+    or `exp3@ETA`, `doremi@ETA`, each optionally `:uniform` (start "uniform": from equal
+    weights instead of by tokens); (None, None, None) for the static arms."""
+    spec, *start = arm.split(":")
+    rule, _, eta = spec.partition("@")
+    if rule not in ("exp3", "exp3x10", "doremi") or start not in ([], ["uniform"]):
+        return None, None, None
+    return rule, float(eta) if eta else None, start[0] if start else None
 
 
 def mixing_of(arm, a, names, reference):
@@ -220,8 +221,8 @@ def mixing_of(arm, a, names, reference):
         return 'rule = "static"\n' + uniform
     if arm == "hard":
         return 'rule = "static"\nhard_fraction = 0.25'
-    rule, eta = rule_of(arm)
-    start = "\n" + uniform if arm.endswith(":uniform") else ""
+    rule, eta, start = rule_of(arm)
+    start = "\n" + uniform if start == "uniform" else ""
     if rule in ("exp3", "exp3x10"):
         eta = eta or a.eta_exp3 * (10 if rule == "exp3x10" else 1)
         return f'rule = "exp3"\nupdate_every = {a.update_every}\neta = {eta}' + start

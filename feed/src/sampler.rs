@@ -49,7 +49,6 @@ pub struct DomainSampler {
     pub names: Vec<String>,
     pub rule: Rule,
     pub weights: Vec<f64>,
-    log_w: Vec<f64>,
     pub eta: f64,
     pub smoothing: f64,
     pub min_weight: f64,
@@ -69,8 +68,8 @@ impl DomainSampler {
         min_weight: f64,
         reference: Vec<f64>,
     ) -> Self {
+        let log_initial: Vec<f64> = initial.iter().map(|w| w.max(1e-12).ln()).collect();
         let mut s = DomainSampler {
-            log_w: initial.iter().map(|w| w.max(1e-12).ln()).collect(),
             weights: vec![],
             names,
             rule,
@@ -80,14 +79,8 @@ impl DomainSampler {
             reference,
             version: 0,
         };
-        s.set_weights(s.finish(softmax(&s.log_w)));
+        s.weights = s.finish(softmax(&log_initial));
         s
-    }
-
-    /// The weights the sampler draws with, and the log-weights the next update moves.
-    fn set_weights(&mut self, weights: Vec<f64>) {
-        self.log_w = weights.iter().map(|w| w.max(1e-300).ln()).collect();
-        self.weights = weights;
     }
 
     fn finish(&self, mut w: Vec<f64>) -> Vec<f64> {
@@ -110,6 +103,8 @@ impl DomainSampler {
         if seen.is_empty() {
             return None;
         }
+        // The update moves the log of the weights drawn with (see the header).
+        let mut log_w: Vec<f64> = self.weights.iter().map(|w| w.max(1e-300).ln()).collect();
         match self.rule {
             Rule::Static => return None,
             Rule::Exp3 => {
@@ -119,7 +114,7 @@ impl DomainSampler {
                         // Every domain drawn in the window reports its own mean loss, so
                         // this is the full-information form of the bandit update (Hedge):
                         // no 1/p importance weight, which would over-correct here.
-                        self.log_w[d] += self.eta * l / mean.max(1e-9);
+                        log_w[d] += self.eta * l / mean.max(1e-9);
                     }
                 }
             }
@@ -127,12 +122,12 @@ impl DomainSampler {
                 for (d, l) in losses.iter().enumerate() {
                     if l.is_finite() {
                         let r = self.reference.get(d).copied().unwrap_or(0.0);
-                        self.log_w[d] += self.eta * (l - r).max(0.0);
+                        log_w[d] += self.eta * (l - r).max(0.0);
                     }
                 }
             }
         }
-        self.set_weights(self.finish(softmax(&self.log_w)));
+        self.weights = self.finish(softmax(&log_w));
         self.version += 1;
         Some(WeightsUpdate {
             version: self.version,
@@ -159,7 +154,7 @@ impl DomainSampler {
 
     /// Sets the weights from a logged update (replay).
     pub fn apply(&mut self, u: &WeightsUpdate) {
-        self.set_weights(u.weights.clone());
+        self.weights = u.weights.clone();
         self.version = u.version;
     }
 }

@@ -453,7 +453,7 @@ mod tests {
         let cfg = TrainConfig::from_toml_str(&format!("{OK}[mixing]\nrule = \"exp3\"\n")).unwrap();
         let m = &cfg.mixing;
         let names = vec!["a".to_string(), "b".into(), "c".into()];
-        let mut s = feed::sampler::DomainSampler::new(
+        let mut s = crate::sampler::DomainSampler::new(
             names,
             vec![1.0 / 3.0; 3],
             m.rule,
