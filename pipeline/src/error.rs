@@ -46,6 +46,9 @@ pub enum PipelineError {
     StrictInput { detail: String },
     #[error("rank {rank} of this run failed: {message}")]
     RankFailed { rank: usize, message: String },
+    /// Object storage (`s3://`) failed or refused, naming the object.
+    #[error(transparent)]
+    Store(#[from] store::StoreError),
 }
 
 /// Failure inside a stage or barrier.

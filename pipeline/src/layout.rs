@@ -112,6 +112,21 @@ impl OutputLayout {
         self.work().join("ranks")
     }
 
+    /// Whether `rel` (a `/`-separated path under OUT) is a marker: a file whose presence
+    /// says that the files of its task are all in place (copied to object storage last).
+    pub fn is_marker(rel: &str) -> bool {
+        let Some(name) = rel
+            .strip_prefix("work/")
+            .map(|r| r.rsplit('/').next().unwrap_or(r))
+        else {
+            return false;
+        };
+        (name.starts_with("done-") && name.ends_with(".json"))
+            || name == "resolved"
+            || (name.starts_with("resolve-") && name.ends_with(".done"))
+            || name == "complete.json"
+    }
+
     pub fn intermediate(&self, phase: usize, shard: usize) -> PathBuf {
         self.phase_dir(phase)
             .join(format!("part-{shard:05}.parquet"))
@@ -143,5 +158,29 @@ mod tests {
             l.curated_jsonl(0),
             Path::new("/o/curated-jsonl/part-00000.jsonl")
         );
+    }
+
+    /// Markers go to object storage after the files they vouch for.
+    #[test]
+    fn markers_are_told_from_data() {
+        let l = OutputLayout::new("/o");
+        let rel = |p: PathBuf| p.strip_prefix("/o").unwrap().to_string_lossy().into_owned();
+        for m in [
+            l.done_marker(1, 2),
+            l.resolved(0),
+            l.resolve_part_done(0, 3),
+            l.complete(),
+        ] {
+            assert!(OutputLayout::is_marker(&rel(m.clone())), "{m:?}");
+        }
+        for d in [
+            l.intermediate(0, 1),
+            l.curated(0),
+            l.stats(),
+            l.run_file(),
+            l.rejected(0, 0),
+        ] {
+            assert!(!OutputLayout::is_marker(&rel(d.clone())), "{d:?}");
+        }
     }
 }

@@ -13,6 +13,7 @@ pub mod layout;
 pub mod lock;
 mod progress;
 pub mod reader;
+pub mod remote_out;
 pub mod row;
 pub mod stage;
 pub mod stages;
@@ -24,6 +25,7 @@ pub use config::{LoadedPipeline, PipelineConfig};
 pub use error::{PipelineError, StageError};
 pub use executor::{Executor, Ranks, RunOptions, RunSummary, Step, Task};
 pub use layout::OutputLayout;
+pub use remote_out::RemoteOut;
 pub use row::{ColumnType, Doc, RowAdapter, RowOut, RowStage, Verdict};
 pub use stage::{
     columns_plus, Barrier, BarrierObserver, Decisions, FinishStep, Stage, StageContext, StageEnv,

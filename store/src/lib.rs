@@ -11,6 +11,7 @@ mod client;
 mod error;
 mod location;
 mod lock;
+mod mirror;
 mod reader;
 pub mod testing;
 
@@ -18,4 +19,5 @@ pub use client::{counters, IoCounters, ObjectInfo};
 pub use error::StoreError;
 pub use location::{Location, ObjectUrl};
 pub use lock::{hostname, LockHolder, LockRefused, RemoteLock};
-pub use reader::ObjectReader;
+pub use mirror::Mirror;
+pub use reader::{ObjectReader, BLOCK};

@@ -123,3 +123,43 @@ fn errors_name_the_object_and_never_a_credential() {
     assert!(e.contains("s3://no-such-bucket-here/k"), "{e}");
     assert!(!e.contains(SECRET_KEY), "{e}");
 }
+
+#[test]
+fn a_mirror_uploads_finished_files_then_prunes_and_hydrates() {
+    let b = bucket("mirror");
+    let prefix = b.join("runs/x");
+    let dir = tempfile::tempdir().unwrap();
+    let local = dir.path().join("out");
+    std::fs::create_dir_all(local.join("work/phase-0")).unwrap();
+    std::fs::write(local.join("part.parquet"), b"data").unwrap();
+    std::fs::write(local.join("part2.parquet.tmp"), b"half").unwrap();
+    std::fs::write(local.join("work/phase-0/done-00000.json"), b"{}").unwrap();
+    std::fs::write(local.join(".sluice.lock"), b"pid 1").unwrap();
+    let is_marker = |r: &str| r.contains("done-");
+    let m = store::Mirror::new(local.clone(), prefix.clone(), is_marker, &[".sluice.lock"]);
+    assert_eq!(m.pass().unwrap(), 2);
+    assert_eq!(m.pass().unwrap(), 0, "unchanged files are not sent again");
+    let keys = |p: &ObjectUrl| -> Vec<String> {
+        p.list()
+            .unwrap()
+            .into_iter()
+            .map(|o| o.url.relative_to(p).unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(
+        keys(&prefix),
+        ["part.parquet", "work/phase-0/done-00000.json"]
+    );
+    std::fs::remove_file(local.join("part.parquet")).unwrap();
+    assert_eq!(m.prune().unwrap(), 1);
+    assert_eq!(keys(&prefix), ["work/phase-0/done-00000.json"]);
+    // Another machine: an empty directory gets the bucket's copy.
+    let other = dir.path().join("other");
+    let m2 = store::Mirror::new(other.clone(), prefix.clone(), is_marker, &[".sluice.lock"]);
+    assert_eq!(m2.hydrate(false).unwrap(), 1);
+    assert_eq!(
+        std::fs::read(other.join("work/phase-0/done-00000.json")).unwrap(),
+        b"{}"
+    );
+    assert_eq!(m2.pass().unwrap(), 0, "hydrated files count as sent");
+}

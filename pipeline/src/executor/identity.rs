@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::LoadedPipeline;
 use crate::error::PipelineError;
-use crate::reader::{display_path, ShardSpec};
+use crate::reader::{display_path, InputFile, ShardSpec};
 
 #[derive(Serialize, Deserialize, PartialEq)]
 pub(crate) struct RunIdentity {
@@ -67,6 +67,7 @@ pub(crate) fn run_identity(
     let mut cfg = pipeline.config.clone();
     cfg.output.dir = Default::default();
     cfg.run.workers = None;
+    cfg.run.scratch = None;
     let mut h = xxhash_rust::xxh3::Xxh3::new();
     h.update(env!("CARGO_PKG_VERSION").as_bytes());
     h.update(
@@ -74,16 +75,23 @@ pub(crate) fn run_identity(
             .expect("config serializes")
             .as_bytes(),
     );
-    let mut last: Option<&Path> = None;
+    let mut last: Option<&InputFile> = None;
     for s in shards {
         for f in &s.files {
             // The parts of a cut file name it once.
-            if last == Some(f.as_path()) {
+            if last == Some(f) {
                 continue;
             }
-            last = Some(f.as_path());
-            h.update(display_path(f, &pipeline.base_dir).as_bytes());
-            h.update(&file_stamp(f)?);
+            last = Some(f);
+            h.update(f.display(&pipeline.base_dir).as_bytes());
+            match f {
+                InputFile::Local(p) => h.update(&file_stamp(p)?),
+                InputFile::Object(o) => {
+                    h.update(&o.size.to_le_bytes());
+                    h.update(&o.modified.to_le_bytes());
+                    h.update(o.etag.as_deref().unwrap_or("").as_bytes());
+                }
+            }
         }
     }
     for f in &pipeline.referenced_files {

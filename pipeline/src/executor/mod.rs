@@ -162,6 +162,16 @@ pub enum Task {
 
 impl<'a> Executor<'a> {
     pub fn new(pipeline: &'a LoadedPipeline, opts: &RunOptions) -> Result<Self, PipelineError> {
+        let named = opts.out_dir.as_ref().unwrap_or(&pipeline.config.output.dir);
+        if store::Location::is_url(&named.to_string_lossy()) {
+            return Err(PipelineError::Config {
+                path: pipeline.config_path.clone(),
+                message: format!(
+                    "output {}: an object-storage output is written by `sluice run` alone (one process, staged in run.scratch); multi-process runs need a shared disk",
+                    named.display()
+                ),
+            });
+        }
         let out = match &opts.out_dir {
             Some(d) => d.clone(),
             None => pipeline.resolve(&pipeline.config.output.dir),

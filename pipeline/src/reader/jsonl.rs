@@ -3,12 +3,12 @@
 //! tokenizer's and classifier's training input), which quarantines every line it cannot
 //! parse instead of stopping; `JsonlSource` turns its records into document batches.
 
-use std::fs::File;
 use std::io::{BufRead, BufReader, Read};
 use std::path::PathBuf;
 
 use serde_json::{Map, Value};
 
+use super::input_file::InputFile;
 use super::{raw_lossy, DocSource, Quarantined, ReadChunk, ReadLimits, Repairs, BOM, RAW_CAP};
 use crate::config::InputConfig;
 use crate::document::{DocBatchBuilder, Document};
@@ -19,7 +19,7 @@ use crate::error::PipelineError;
 /// stream comes back as a [`Quarantined`] record naming the file and line; an empty or
 /// unreadable file as one. A UTF-8 BOM and lone surrogate escapes are repaired and counted.
 pub struct JsonLines {
-    path: PathBuf,
+    file: InputFile,
     name: String,
     /// Bytes `start..end` of the file when reading part of it.
     range: Option<(u64, u64)>,
@@ -38,10 +38,15 @@ pub struct JsonLines {
 }
 
 impl JsonLines {
-    /// Reads `path`, called `name` in messages.
+    /// Reads the local file `path`, called `name` in messages.
     pub fn open(path: PathBuf, name: String) -> Self {
+        JsonLines::of(InputFile::Local(path), name)
+    }
+
+    /// Reads `file` (local or an object), called `name` in messages.
+    pub fn of(file: InputFile, name: String) -> Self {
         JsonLines {
-            path,
+            file,
             name,
             range: None,
             max_record_bytes: u64::MAX,
@@ -90,7 +95,7 @@ impl JsonLines {
     }
 
     fn reader(&self) -> std::io::Result<Box<dyn BufRead + Send>> {
-        let mut file = File::open(&self.path)?;
+        let mut file = self.file.open()?;
         if let Some((start, end)) = self.range {
             use std::io::Seek;
             file.seek(std::io::SeekFrom::Start(start))?;
@@ -241,9 +246,14 @@ pub(crate) struct JsonlSource {
 }
 
 impl JsonlSource {
-    pub(crate) fn new(path: PathBuf, name: String, input: InputConfig, limits: ReadLimits) -> Self {
+    pub(crate) fn new(
+        file: impl Into<InputFile>,
+        name: String,
+        input: InputConfig,
+        limits: ReadLimits,
+    ) -> Self {
         JsonlSource {
-            lines: JsonLines::open(path, name).with_max_record_bytes(limits.max_record_bytes),
+            lines: JsonLines::of(file.into(), name).with_max_record_bytes(limits.max_record_bytes),
             input,
             limits,
         }
@@ -553,7 +563,7 @@ pub(crate) mod tests {
     fn good_and_bad_lines_are_told_apart() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("a.jsonl");
-        let mut f = File::create(&p).unwrap();
+        let mut f = std::fs::File::create(&p).unwrap();
         f.write_all(b"{\"id\": 7, \"text\": \"\xe8\x82\xa1\xe7\xa5\xa8 ok\", \"domain\": \"finance\", \"url\": \"u\"}\n").unwrap();
         f.write_all(b"\n{\"text\": \"no id\"}\r\n").unwrap();
         f.write_all(b"{\"text\": \"bad \xff\xfe\"}\n").unwrap();
@@ -599,7 +609,7 @@ pub(crate) mod tests {
     fn bom_and_lone_surrogates_keep_the_record() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("b.jsonl");
-        let mut f = File::create(&p).unwrap();
+        let mut f = std::fs::File::create(&p).unwrap();
         f.write_all(b"\xEF\xBB\xBF{\"text\": \"first\"}\n").unwrap();
         // As Python's json.dumps writes broken scraped text: a lone high and a lone low
         // surrogate, a valid pair, and an escaped backslash before `ud800` (not an escape).

@@ -2,14 +2,16 @@
 //! every record they cannot read (malformed JSON, invalid UTF-8, a missing text field, a
 //! truncated compressed stream, an empty file) with the file, line and cause.
 
+mod input_file;
 mod jsonl;
 mod parquet_file;
 mod plan;
 mod text_files;
 
+pub use input_file::{InputFile, ParquetChunks, ReadSeek};
 pub use jsonl::{replace_lone_surrogates, JsonLines};
 pub(crate) use parquet_file::rows_per_batch;
-pub use plan::{kind_of, plan_shards, InputKind, Part, ShardSpec};
+pub use plan::{kind_of, kind_of_name, plan_shards, InputKind, Part, ShardSpec};
 
 use std::path::Path;
 
@@ -118,10 +120,7 @@ pub fn open_shard(
     base_dir: &Path,
     limits: ReadLimits,
 ) -> Box<dyn DocSource> {
-    let (file, name) = (
-        spec.files[0].clone(),
-        display_path(&spec.files[0], base_dir),
-    );
+    let (file, name) = (spec.files[0].clone(), spec.files[0].display(base_dir));
     match (spec.kind, spec.part) {
         (InputKind::Jsonl, part) => {
             let src = jsonl::JsonlSource::new(file, name, input.clone(), limits);
@@ -148,7 +147,7 @@ pub fn open_shard(
         (InputKind::Text, _) => Box::new(text_files::TextFilesSource::new(
             spec.files
                 .iter()
-                .map(|f| (f.clone(), display_path(f, base_dir)))
+                .map(|f| (f.clone(), f.display(base_dir)))
                 .collect(),
             input.clone(),
             limits,

@@ -1,9 +1,6 @@
 //! Parquet files: the text, id and domain columns are picked by name (any string or integer
 //! type is cast to UTF-8); every other column is carried along in `meta` as JSON.
 
-use std::fs::File;
-use std::path::PathBuf;
-
 use arrow::array::{Array, RecordBatch, StringArray};
 use arrow::compute::cast;
 use arrow::datatypes::DataType;
@@ -12,13 +9,14 @@ use parquet::arrow::arrow_reader::{
     ArrowReaderMetadata, ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder,
 };
 
+use super::input_file::InputFile;
 use super::{DocSource, Quarantined, ReadChunk, ReadLimits};
 use crate::config::InputConfig;
 use crate::document::{DocBatchBuilder, Document};
 use crate::error::PipelineError;
 
 pub(crate) struct ParquetSource {
-    path: PathBuf,
+    path: InputFile,
     name: String,
     input: InputConfig,
     limits: ReadLimits,
@@ -36,9 +34,14 @@ pub(crate) struct ParquetSource {
 }
 
 impl ParquetSource {
-    pub(crate) fn new(path: PathBuf, name: String, input: InputConfig, limits: ReadLimits) -> Self {
+    pub(crate) fn new(
+        path: impl Into<InputFile>,
+        name: String,
+        input: InputConfig,
+        limits: ReadLimits,
+    ) -> Self {
         ParquetSource {
-            path,
+            path: path.into(),
             name,
             input,
             limits,
@@ -73,7 +76,7 @@ impl ParquetSource {
     /// Reads the file's metadata; a file that cannot be used at all becomes one quarantined
     /// record.
     fn open(&mut self) -> Result<ArrowReaderMetadata, Quarantined> {
-        let file = File::open(&self.path).map_err(|e| {
+        let file = self.path.parquet_chunks().map_err(|e| {
             self.bad(
                 "unreadable_file",
                 format!("{}: cannot open: {e}", self.name),
@@ -113,7 +116,10 @@ impl ParquetSource {
         let meta = self.meta.as_ref().expect("opened");
         let rg = meta.metadata().row_group(g);
         let rows = rg.num_rows().max(0) as u64;
-        let file = File::open(&self.path).map_err(|e| format!("cannot open: {e}"))?;
+        let file = self
+            .path
+            .parquet_chunks()
+            .map_err(|e| format!("cannot open: {e}"))?;
         let reader = ParquetRecordBatchReaderBuilder::new_with_metadata(file, meta.clone())
             .with_row_groups(vec![g])
             .with_batch_size(rows_per_batch(&self.limits, rows, rg.total_byte_size()))
@@ -374,7 +380,7 @@ mod tests {
             .set_compression(parquet::basic::Compression::SNAPPY)
             .build();
         let mut w = parquet::arrow::ArrowWriter::try_new(
-            File::create(&p).unwrap(),
+            std::fs::File::create(&p).unwrap(),
             schema.clone(),
             Some(props),
         )

@@ -10,6 +10,9 @@ use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
+use store::{Location, ObjectUrl};
+
+use super::input_file::InputFile;
 
 use crate::config::{InputFormat, LoadedPipeline};
 use crate::error::PipelineError;
@@ -49,7 +52,7 @@ pub struct ShardSpec {
     /// Index of the `[[input]]` table this shard came from.
     pub input: usize,
     pub kind: InputKind,
-    pub files: Vec<PathBuf>,
+    pub files: Vec<InputFile>,
     pub part: Part,
     /// Bytes of input on disk this shard reads (for progress).
     pub size: u64,
@@ -60,10 +63,8 @@ pub struct ShardSpec {
 impl ShardSpec {
     /// A shard reading the whole of `files`.
     pub fn whole(index: usize, input: usize, kind: InputKind, files: Vec<PathBuf>) -> Self {
-        let size = files
-            .iter()
-            .map(|f| std::fs::metadata(f).map_or(0, |m| m.len()))
-            .sum();
+        let files: Vec<InputFile> = files.into_iter().map(InputFile::Local).collect();
+        let size = files.iter().map(|f| f.len().unwrap_or(0)).sum();
         ShardSpec {
             index,
             input,
@@ -76,15 +77,15 @@ impl ShardSpec {
     }
 }
 
-fn is_compressed(path: &Path) -> bool {
-    let name = path.to_string_lossy().to_lowercase();
+fn is_compressed(file: &InputFile) -> bool {
+    let name = file.file_name().to_lowercase();
     name.ends_with(".gz") || name.ends_with(".zst") || name.ends_with(".zstd")
 }
 
 /// Line starts that cut an uncompressed file of `len` bytes into ranges of about `target`.
-fn line_cuts(path: &Path, len: u64, target: u64) -> std::io::Result<Vec<u64>> {
+fn line_cuts(path: &InputFile, len: u64, target: u64) -> std::io::Result<Vec<u64>> {
     let mut cuts = vec![0u64];
-    let mut r = BufReader::with_capacity(1 << 16, std::fs::File::open(path)?);
+    let mut r = BufReader::with_capacity(1 << 16, path.open_with_block(1 << 16)?);
     let mut pos = target;
     while pos < len {
         // The first line starting at or after `pos`: one past the first '\n' at pos-1 or later.
@@ -112,8 +113,8 @@ fn line_cuts(path: &Path, len: u64, target: u64) -> std::io::Result<Vec<u64>> {
 }
 
 /// Newlines in bytes `start..end` of `path`.
-fn count_lines(path: &Path, start: u64, end: u64) -> std::io::Result<u64> {
-    let mut f = std::fs::File::open(path)?;
+fn count_lines(path: &InputFile, start: u64, end: u64) -> std::io::Result<u64> {
+    let mut f = path.open()?;
     f.seek(SeekFrom::Start(start))?;
     let mut f = f.take(end - start);
     let mut buf = vec![0u8; 1 << 20];
@@ -129,7 +130,7 @@ fn count_lines(path: &Path, start: u64, end: u64) -> std::io::Result<u64> {
 
 /// An uncompressed JSONL file as line ranges of about `target` bytes, with each range's
 /// first line number (the newlines are counted on every core).
-fn jsonl_parts(path: &Path, len: u64, target: u64) -> std::io::Result<Vec<(Part, u64)>> {
+fn jsonl_parts(path: &InputFile, len: u64, target: u64) -> std::io::Result<Vec<(Part, u64)>> {
     let mut cuts = line_cuts(path, len, target)?;
     cuts.push(len);
     let counts: Vec<u64> = cuts
@@ -154,9 +155,9 @@ fn jsonl_parts(path: &Path, len: u64, target: u64) -> std::io::Result<Vec<(Part,
 
 /// A Parquet file as runs of row groups of about `target` compressed bytes; `None` when its
 /// footer cannot be read (the reader then quarantines the file as a whole).
-fn parquet_parts(path: &Path, target: u64) -> Option<Vec<(Part, u64)>> {
+fn parquet_parts(path: &InputFile, target: u64) -> Option<Vec<(Part, u64)>> {
     use parquet::file::reader::{FileReader, SerializedFileReader};
-    let reader = SerializedFileReader::new(std::fs::File::open(path).ok()?).ok()?;
+    let reader = SerializedFileReader::new(path.parquet_chunks().ok()?).ok()?;
     let meta = reader.metadata();
     let groups = meta.num_row_groups();
     if groups < 2 {
@@ -183,18 +184,17 @@ fn parquet_parts(path: &Path, target: u64) -> Option<Vec<(Part, u64)>> {
 }
 
 /// The shards of one file of a cuttable kind.
-fn file_parts(path: &Path, kind: InputKind, target: u64) -> Result<Vec<(Part, u64)>, String> {
-    let len = std::fs::metadata(path)
-        .map_err(|e| format!("{}: {e}", path.display()))?
-        .len();
+fn file_parts(path: &InputFile, kind: InputKind, target: u64) -> Result<Vec<(Part, u64)>, String> {
+    let len = path
+        .len()
+        .map_err(|e| format!("{}: {e}", path.display(Path::new("/"))))?;
     let whole = vec![(Part::Whole, len)];
     if len <= target {
         return Ok(whole);
     }
     match kind {
-        InputKind::Jsonl if !is_compressed(path) => {
-            jsonl_parts(path, len, target).map_err(|e| format!("{}: {e}", path.display()))
-        }
+        InputKind::Jsonl if !is_compressed(path) => jsonl_parts(path, len, target)
+            .map_err(|e| format!("{}: {e}", path.display(Path::new("/")))),
         InputKind::Parquet => Ok(parquet_parts(path, target).unwrap_or(whole)),
         _ => Ok(whole),
     }
@@ -203,7 +203,12 @@ fn file_parts(path: &Path, kind: InputKind, target: u64) -> Result<Vec<(Part, u6
 /// The kind of an input file by its name (`format = "auto"`): JSON lines (`.jsonl`,
 /// `.ndjson`, `.json`, each also `.gz` / `.zst` / `.zstd`), `.parquet` or `.txt`.
 pub fn kind_of(path: &Path) -> Option<InputKind> {
-    let name = path.file_name()?.to_string_lossy().to_lowercase();
+    kind_of_name(&path.file_name()?.to_string_lossy())
+}
+
+/// The kind of an input file by its file name (see [`kind_of`]).
+pub fn kind_of_name(name: &str) -> Option<InputKind> {
+    let name = name.to_lowercase();
     let stem = name
         .strip_suffix(".gz")
         .or_else(|| name.strip_suffix(".zst"))
@@ -234,6 +239,80 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
     Ok(())
 }
 
+/// The files a local path or glob names: (file, found by walking a directory).
+fn local_candidates(
+    p: &LoadedPipeline,
+    i: usize,
+    pat: &str,
+    cfg_err: &dyn Fn(String) -> PipelineError,
+) -> Result<Vec<(InputFile, bool)>, PipelineError> {
+    let resolved = p.resolve(Path::new(pat));
+    let mut candidates = Vec::new();
+    if pat.contains(['*', '?', '[']) {
+        let pattern = resolved.to_string_lossy().into_owned();
+        let paths = glob::glob(&pattern)
+            .map_err(|e| cfg_err(format!("input[{i}].paths: bad glob '{pat}': {e}")))?;
+        for entry in paths {
+            let path = entry.map_err(|e| cfg_err(format!("input[{i}].paths: '{pat}': {e}")))?;
+            if !path.is_dir() {
+                candidates.push((InputFile::Local(path), false));
+            }
+        }
+    } else if resolved.is_dir() {
+        let mut found = Vec::new();
+        walk(&resolved, &mut found).map_err(|e| PipelineError::io(&resolved, e))?;
+        candidates.extend(found.into_iter().map(|f| (InputFile::Local(f), true)));
+    } else if resolved.exists() {
+        candidates.push((InputFile::Local(resolved), false));
+    } else {
+        return Err(cfg_err(format!(
+            "input[{i}].paths: '{pat}' does not exist (relative paths resolve from {})",
+            p.base_dir.display()
+        )));
+    }
+    Ok(candidates)
+}
+
+/// The objects an `s3://` URL names: the object itself, every object under it as a prefix
+/// (like a directory), or those a glob matches (`*` and `?` within a segment, `**` across
+/// segments), listed from the key's part before the first wildcard.
+fn object_candidates(
+    url: &ObjectUrl,
+    i: usize,
+    pat: &str,
+    cfg_err: &dyn Fn(String) -> PipelineError,
+) -> Result<Vec<(InputFile, bool)>, PipelineError> {
+    if !url.key.contains(['*', '?', '[']) {
+        if let Some(info) = url.head()? {
+            return Ok(vec![(InputFile::Object(info), false)]);
+        }
+        return Ok(url
+            .list()?
+            .into_iter()
+            .map(|o| (InputFile::Object(o), true))
+            .collect());
+    }
+    let glob = glob::Pattern::new(&url.key)
+        .map_err(|e| cfg_err(format!("input[{i}].paths: bad glob '{pat}': {e}")))?;
+    let fixed = url.key[..url.key.find(['*', '?', '[']).expect("has a wildcard")]
+        .rsplit_once('/')
+        .map_or("", |(dir, _)| dir);
+    let prefix = ObjectUrl {
+        bucket: url.bucket.clone(),
+        key: fixed.to_string(),
+    };
+    let opts = glob::MatchOptions {
+        require_literal_separator: true,
+        ..Default::default()
+    };
+    Ok(prefix
+        .list()?
+        .into_iter()
+        .filter(|o| glob.matches_with(&o.url.key, opts))
+        .map(|o| (InputFile::Object(o), false))
+        .collect())
+}
+
 /// Lists every shard of the run, in a deterministic order.
 pub fn plan_shards(p: &LoadedPipeline) -> Result<Vec<ShardSpec>, PipelineError> {
     let cfg_err = |message: String| PipelineError::Config {
@@ -243,51 +322,27 @@ pub fn plan_shards(p: &LoadedPipeline) -> Result<Vec<ShardSpec>, PipelineError> 
     let target = p.config.run.shard_mb << 20;
     let mut shards: Vec<Planned> = Vec::new();
     for (i, input) in p.config.inputs.iter().enumerate() {
-        let mut files: Vec<(PathBuf, InputKind)> = Vec::new();
+        let mut files: Vec<(InputFile, InputKind)> = Vec::new();
         for pat in &input.paths {
-            let resolved = p.resolve(Path::new(pat));
-            let mut candidates: Vec<(PathBuf, bool)> = Vec::new();
-            if pat.contains(['*', '?', '[']) {
-                let pattern = resolved.to_string_lossy().into_owned();
-                let paths = glob::glob(&pattern)
-                    .map_err(|e| cfg_err(format!("input[{i}].paths: bad glob '{pat}': {e}")))?;
-                for entry in paths {
-                    let path =
-                        entry.map_err(|e| cfg_err(format!("input[{i}].paths: '{pat}': {e}")))?;
-                    candidates.push((path, false));
-                }
-                if candidates.is_empty() {
-                    return Err(cfg_err(format!(
-                        "input[{i}].paths: '{pat}' matched no files (relative paths resolve from {})",
-                        p.base_dir.display()
-                    )));
-                }
-            } else if resolved.is_dir() {
-                let mut found = Vec::new();
-                walk(&resolved, &mut found).map_err(|e| PipelineError::io(&resolved, e))?;
-                candidates.extend(found.into_iter().map(|f| (f, true)));
-            } else if resolved.exists() {
-                candidates.push((resolved, false));
-            } else {
+            let candidates = match Location::parse(pat)? {
+                Location::Object(url) => object_candidates(&url, i, pat, &cfg_err)?,
+                Location::Local(_) => local_candidates(p, i, pat, &cfg_err)?,
+            };
+            if candidates.is_empty() {
                 return Err(cfg_err(format!(
-                    "input[{i}].paths: '{pat}' does not exist (relative paths resolve from {})",
+                    "input[{i}].paths: '{pat}' matched no files (relative paths resolve from {})",
                     p.base_dir.display()
                 )));
             }
             for (path, from_dir) in candidates {
-                if path.is_dir() {
-                    continue;
-                }
-                let detected = kind_of(&path);
+                let detected = kind_of_name(&path.file_name());
                 let kind = match input.format {
                     InputFormat::Jsonl => Some(InputKind::Jsonl),
                     InputFormat::Parquet => Some(InputKind::Parquet),
                     InputFormat::Text => Some(InputKind::Text),
                     InputFormat::Auto => detected,
                 };
-                let wanted_ext = path
-                    .extension()
-                    .is_some_and(|e| e.to_string_lossy() == input.text_extension);
+                let wanted_ext = path.extension().is_some_and(|e| e == input.text_extension);
                 if from_dir {
                     // Inside a directory, only files of the chosen format are documents.
                     let wanted = match kind {
@@ -305,7 +360,7 @@ pub fn plan_shards(p: &LoadedPipeline) -> Result<Vec<ShardSpec>, PipelineError> 
                     None => {
                         return Err(cfg_err(format!(
                             "input[{i}]: cannot tell the format of '{}'; set input[{i}].format to jsonl, parquet or text",
-                            path.display()
+                            path.display(&p.base_dir)
                         )))
                     }
                 }
@@ -313,12 +368,12 @@ pub fn plan_shards(p: &LoadedPipeline) -> Result<Vec<ShardSpec>, PipelineError> 
         }
         files.sort();
         files.dedup();
-        let mut text_group: Vec<PathBuf> = Vec::new();
+        let mut text_group: Vec<InputFile> = Vec::new();
         let mut group_bytes = 0u64;
         for (path, kind) in files {
             match kind {
                 InputKind::Text => {
-                    group_bytes += std::fs::metadata(&path).map_or(0, |m| m.len());
+                    group_bytes += path.len().unwrap_or(0);
                     text_group.push(path);
                     if text_group.len() == input.files_per_shard || group_bytes >= target {
                         let files = std::mem::take(&mut text_group);
@@ -372,14 +427,14 @@ pub fn plan_shards(p: &LoadedPipeline) -> Result<Vec<ShardSpec>, PipelineError> 
 struct Planned {
     input: usize,
     kind: InputKind,
-    files: Vec<PathBuf>,
+    files: Vec<InputFile>,
     part: Part,
     size: u64,
     wide: bool,
 }
 
 impl Planned {
-    fn group(input: usize, files: Vec<PathBuf>, size: u64) -> Self {
+    fn group(input: usize, files: Vec<InputFile>, size: u64) -> Self {
         Planned {
             input,
             kind: InputKind::Text,
@@ -447,7 +502,7 @@ mod tests {
         }
         std::fs::write(&p, &text).unwrap();
         let len = text.len() as u64;
-        let parts = jsonl_parts(&p, len, len / 9).unwrap();
+        let parts = jsonl_parts(&InputFile::Local(p.clone()), len, len / 9).unwrap();
         for (part, _) in &parts {
             let Part::Lines { start, end, .. } = *part else {
                 panic!()
@@ -483,7 +538,7 @@ mod tests {
         let meta = w.close().unwrap();
         assert_eq!(meta.row_groups().len(), 10);
         let size: i64 = meta.row_groups().iter().map(|g| g.compressed_size()).sum();
-        let parts = parquet_parts(&p, size as u64 / 4).unwrap();
+        let parts = parquet_parts(&InputFile::Local(p.clone()), size as u64 / 4).unwrap();
         parts_read_like_the_whole(&p, InputKind::Parquet, parts);
     }
 

@@ -1,14 +1,13 @@
 //! Directories of text files: each file is one document, its id the file's path.
 
-use std::path::PathBuf;
-
+use super::input_file::InputFile;
 use super::{raw_lossy, DocSource, Quarantined, ReadChunk, ReadLimits, Repairs, BOM};
 use crate::config::InputConfig;
 use crate::document::{DocBatchBuilder, Document};
 use crate::error::PipelineError;
 
 pub(crate) struct TextFilesSource {
-    files: Vec<(PathBuf, String)>,
+    files: Vec<(InputFile, String)>,
     next: usize,
     input: InputConfig,
     /// Files longer than `max_record_bytes` are not read and are quarantined as
@@ -19,7 +18,7 @@ pub(crate) struct TextFilesSource {
 
 impl TextFilesSource {
     pub(crate) fn new(
-        files: Vec<(PathBuf, String)>,
+        files: Vec<(InputFile, String)>,
         input: InputConfig,
         limits: ReadLimits,
     ) -> Self {
@@ -62,7 +61,7 @@ impl DocSource for TextFilesSource {
                 source: name.clone(),
                 raw: raw_lossy(raw),
             };
-            let size = std::fs::metadata(path).map_or(0, |m| m.len());
+            let size = path.len().unwrap_or(0);
             self.consumed += size;
             if size > self.limits.max_record_bytes {
                 bad.push(quarantine(
@@ -75,7 +74,7 @@ impl DocSource for TextFilesSource {
                 ));
                 continue;
             }
-            let data = match std::fs::read(path) {
+            let data = match path.read_all() {
                 Ok(mut d) => {
                     if d.starts_with(BOM) {
                         d.drain(..BOM.len());
@@ -115,9 +114,7 @@ impl DocSource for TextFilesSource {
                 }
             };
             let domain = if self.input.domain_from_dir {
-                path.parent()
-                    .and_then(|p| p.file_name())
-                    .map(|n| n.to_string_lossy().into_owned())
+                path.parent_name()
                     .unwrap_or_else(|| self.input.default_domain.clone())
             } else {
                 self.input.default_domain.clone()
