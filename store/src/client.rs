@@ -256,6 +256,32 @@ fn transient(e: &object_store::Error) -> bool {
     matches!(e, object_store::Error::Generic { .. })
 }
 
+/// A multipart upload of the file at `path` to `loc`.
+async fn multipart(
+    c: Arc<dyn ObjectStore>,
+    loc: ObjPath,
+    path: std::path::PathBuf,
+) -> object_store::Result<()> {
+    let local = |e: std::io::Error| object_store::Error::Generic {
+        store: "local file",
+        source: Box::new(e),
+    };
+    let upload = c.put_multipart(&loc).await?;
+    let mut w = WriteMultipart::new_with_chunk_size(upload, PART_SIZE);
+    let mut f = std::fs::File::open(&path).map_err(local)?;
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = std::io::Read::read(&mut f, &mut buf).map_err(local)?;
+        if n == 0 {
+            break;
+        }
+        w.wait_for_capacity(4).await?;
+        w.write(&buf[..n]);
+    }
+    w.finish().await?;
+    Ok(())
+}
+
 impl ObjectUrl {
     fn client(&self) -> Result<Arc<dyn ObjectStore>, StoreError> {
         client(&self.bucket)
@@ -265,8 +291,10 @@ impl ObjectUrl {
         ObjPath::from(self.key.as_str())
     }
 
-    /// Runs a read, again when its body broke off.
-    fn read<T, F, Fut>(&self, op: &'static str, f: F) -> Result<T, StoreError>
+    /// Runs a request (each try has `object_store`'s own retries), again when it failed in a
+    /// way those do not cover (a body that broke off, a reset on a request not known to be
+    /// idempotent).
+    fn retrying<T, F, Fut>(&self, op: &'static str, f: F) -> Result<T, StoreError>
     where
         F: Fn(Arc<dyn ObjectStore>, ObjPath) -> Fut,
         Fut: std::future::Future<Output = object_store::Result<T>>,
@@ -288,7 +316,7 @@ impl ObjectUrl {
 
     /// Size, tag and time of the object, or `None` if there is none.
     pub fn head(&self) -> Result<Option<ObjectInfo>, StoreError> {
-        match self.read("head", |c, p| async move { c.head(&p).await }) {
+        match self.retrying("head", |c, p| async move { c.head(&p).await }) {
             Ok(m) => Ok(Some(self.info(m))),
             Err(StoreError::NotFound { .. }) => Ok(None),
             Err(e) => Err(e),
@@ -309,7 +337,7 @@ impl ObjectUrl {
 
     /// The whole object.
     pub fn get(&self) -> Result<Bytes, StoreError> {
-        let b = self.read("get", |c, p| async move { c.get(&p).await?.bytes().await })?;
+        let b = self.retrying("get", |c, p| async move { c.get(&p).await?.bytes().await })?;
         BYTES_READ.fetch_add(b.len() as u64, Relaxed);
         Ok(b)
     }
@@ -319,7 +347,7 @@ impl ObjectUrl {
         if range.is_empty() {
             return Ok(Bytes::new());
         }
-        let b = self.read("get", |c, p| {
+        let b = self.retrying("get", |c, p| {
             let r = range.clone();
             async move { c.get_range(&p, r).await }
         })?;
@@ -331,7 +359,7 @@ impl ObjectUrl {
     /// key), sorted by key; the listing's pages are followed to the end.
     pub fn list(&self) -> Result<Vec<ObjectInfo>, StoreError> {
         let prefix = (!self.key.is_empty()).then(|| self.path());
-        let metas: Vec<object_store::ObjectMeta> = self.read("list", |c, _| {
+        let metas: Vec<object_store::ObjectMeta> = self.retrying("list", |c, _| {
             let prefix = prefix.clone();
             async move { c.list(prefix.as_ref()).try_collect().await }
         })?;
@@ -343,8 +371,10 @@ impl ObjectUrl {
     /// Writes the object whole (it appears only once complete).
     pub fn put(&self, bytes: Bytes) -> Result<(), StoreError> {
         let n = bytes.len() as u64;
-        let c = self.client()?;
-        block_on(c.put(&self.path(), bytes.into())).map_err(|e| map_err(self, "put", e))?;
+        self.retrying("put", |c, p| {
+            let b = bytes.clone();
+            async move { c.put(&p, b.into()).await }
+        })?;
         BYTES_WRITTEN.fetch_add(n, Relaxed);
         Ok(())
     }
@@ -359,34 +389,14 @@ impl ObjectUrl {
             let bytes = std::fs::read(path).map_err(|e| StoreError::local(path, e))?;
             return self.put(bytes.into());
         }
-        let c = self.client()?;
-        let loc = self.path();
-        block_on(async {
-            let upload = c
-                .put_multipart(&loc)
-                .await
-                .map_err(|e| map_err(self, "put", e))?;
-            let mut w = WriteMultipart::new_with_chunk_size(upload, PART_SIZE);
-            let mut f = std::fs::File::open(path).map_err(|e| StoreError::local(path, e))?;
-            let mut buf = vec![0u8; 1 << 20];
-            loop {
-                let n = std::io::Read::read(&mut f, &mut buf)
-                    .map_err(|e| StoreError::local(path, e))?;
-                if n == 0 {
-                    break;
-                }
-                w.wait_for_capacity(4)
-                    .await
-                    .map_err(|e| map_err(self, "put", e))?;
-                w.write(&buf[..n]);
-            }
-            w.finish().await.map_err(|e| map_err(self, "put", e))
-        })?;
+        self.retrying("multipart put", |c, p| multipart(c, p, path.to_path_buf()))?;
         BYTES_WRITTEN.fetch_add(len, Relaxed);
         Ok(())
     }
 
     /// Writes the object only if there is none (`If-None-Match: *`): `false` if one exists.
+    /// A retried request can find the object its own first try created: callers that must
+    /// know write something they can recognise (the lock writes its pid).
     pub fn create(&self, bytes: Bytes) -> Result<bool, StoreError> {
         self.put_with(bytes, PutMode::Create)
     }
@@ -402,31 +412,37 @@ impl ObjectUrl {
 
     fn put_with(&self, bytes: Bytes, mode: PutMode) -> Result<bool, StoreError> {
         let n = bytes.len() as u64;
-        let c = self.client()?;
-        let opts = PutOptions {
-            mode,
-            ..Default::default()
-        };
-        match block_on(c.put_opts(&self.path(), bytes.into(), opts)) {
-            Ok(_) => {
-                BYTES_WRITTEN.fetch_add(n, Relaxed);
-                Ok(true)
+        let done = self.retrying("conditional put", |c, p| {
+            let (b, mode) = (bytes.clone(), mode.clone());
+            async move {
+                let opts = PutOptions {
+                    mode,
+                    ..Default::default()
+                };
+                match c.put_opts(&p, b.into(), opts).await {
+                    Ok(_) => Ok(true),
+                    Err(
+                        object_store::Error::AlreadyExists { .. }
+                        | object_store::Error::Precondition { .. },
+                    ) => Ok(false),
+                    Err(e) => Err(e),
+                }
             }
-            Err(
-                object_store::Error::AlreadyExists { .. }
-                | object_store::Error::Precondition { .. },
-            ) => Ok(false),
-            Err(e) => Err(map_err(self, "conditional put", e)),
+        })?;
+        if done {
+            BYTES_WRITTEN.fetch_add(n, Relaxed);
         }
+        Ok(done)
     }
 
     /// Removes the object (no error if it is not there).
     pub fn delete(&self) -> Result<(), StoreError> {
-        let c = self.client()?;
-        match block_on(c.delete(&self.path())) {
-            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
-            Err(e) => Err(map_err(self, "delete", e)),
-        }
+        self.retrying("delete", |c, p| async move {
+            match c.delete(&p).await {
+                Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+                Err(e) => Err(e),
+            }
+        })
     }
 
     /// Downloads the object to `path` (through `path.tmp`, renamed when whole).

@@ -75,7 +75,6 @@ pub struct RemoteLock {
     url: ObjectUrl,
     stop: Arc<AtomicBool>,
     beat: Option<std::thread::JoinHandle<()>>,
-    etag: Arc<Mutex<Option<String>>>,
 }
 
 /// Why a lock could not be taken.
@@ -109,12 +108,17 @@ impl RemoteLock {
             };
             let holder = current.as_deref().ok().and_then(LockHolder::parse);
             let etag = info.and_then(|i| i.etag);
+            // Our own create, whose answer was lost and retried, also lands here.
+            let mine = holder
+                .as_ref()
+                .is_some_and(|h| h.host == me.host && h.pid == me.pid);
             let stale = holder.as_ref().is_none_or(|h| h.is_stale(now()));
-            let taken = match (stale, etag) {
-                (true, Some(tag)) => url.replace(body.clone().into(), &tag)?,
-                (true, None) => url.create(body.clone().into())?,
-                (false, _) => false,
-            };
+            let taken = mine
+                || match (stale, etag) {
+                    (true, Some(tag)) => url.replace(body.clone().into(), &tag)?,
+                    (true, None) => url.create(body.clone().into())?,
+                    (false, _) => false,
+                };
             if !taken {
                 return Err(LockRefused::Held(holder.unwrap_or(LockHolder {
                     host: "another host".into(),
@@ -122,7 +126,9 @@ impl RemoteLock {
                     expires: 0,
                 })));
             }
-            tracing::info!(lock = %url, "took over a lock whose holder is gone");
+            if !mine {
+                tracing::info!(lock = %url, "took over a lock whose holder is gone");
+            }
         }
         let etag = Arc::new(Mutex::new(url.head()?.and_then(|i| i.etag)));
         let stop = Arc::new(AtomicBool::new(false));
@@ -134,7 +140,6 @@ impl RemoteLock {
             url,
             stop,
             beat: Some(beat),
-            etag,
         })
     }
 
@@ -180,7 +185,6 @@ impl Drop for RemoteLock {
         if let Some(b) = self.beat.take() {
             let _ = b.join();
         }
-        let _ = &self.etag;
         let _ = self.url.delete();
     }
 }

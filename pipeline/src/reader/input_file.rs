@@ -24,6 +24,15 @@ impl From<PathBuf> for InputFile {
     }
 }
 
+impl std::fmt::Display for InputFile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            InputFile::Local(p) => write!(f, "{}", p.display()),
+            InputFile::Object(o) => write!(f, "{}", o.url),
+        }
+    }
+}
+
 /// What readers read through: a local file or an object reader.
 pub trait ReadSeek: Read + Seek + Send {}
 impl<T: Read + Seek + Send> ReadSeek for T {}
@@ -94,7 +103,7 @@ impl InputFile {
     }
 
     /// Its size in bytes.
-    pub fn len(&self) -> std::io::Result<u64> {
+    pub fn size(&self) -> std::io::Result<u64> {
         match self {
             InputFile::Local(p) => Ok(std::fs::metadata(p)?.len()),
             InputFile::Object(o) => Ok(o.size),

@@ -64,7 +64,7 @@ impl ShardSpec {
     /// A shard reading the whole of `files`.
     pub fn whole(index: usize, input: usize, kind: InputKind, files: Vec<PathBuf>) -> Self {
         let files: Vec<InputFile> = files.into_iter().map(InputFile::Local).collect();
-        let size = files.iter().map(|f| f.len().unwrap_or(0)).sum();
+        let size = files.iter().map(|f| f.size().unwrap_or(0)).sum();
         ShardSpec {
             index,
             input,
@@ -185,16 +185,15 @@ fn parquet_parts(path: &InputFile, target: u64) -> Option<Vec<(Part, u64)>> {
 
 /// The shards of one file of a cuttable kind.
 fn file_parts(path: &InputFile, kind: InputKind, target: u64) -> Result<Vec<(Part, u64)>, String> {
-    let len = path
-        .len()
-        .map_err(|e| format!("{}: {e}", path.display(Path::new("/"))))?;
+    let len = path.size().map_err(|e| format!("{path}: {e}"))?;
     let whole = vec![(Part::Whole, len)];
     if len <= target {
         return Ok(whole);
     }
     match kind {
-        InputKind::Jsonl if !is_compressed(path) => jsonl_parts(path, len, target)
-            .map_err(|e| format!("{}: {e}", path.display(Path::new("/")))),
+        InputKind::Jsonl if !is_compressed(path) => {
+            jsonl_parts(path, len, target).map_err(|e| format!("{path}: {e}"))
+        }
         InputKind::Parquet => Ok(parquet_parts(path, target).unwrap_or(whole)),
         _ => Ok(whole),
     }
@@ -373,7 +372,7 @@ pub fn plan_shards(p: &LoadedPipeline) -> Result<Vec<ShardSpec>, PipelineError> 
         for (path, kind) in files {
             match kind {
                 InputKind::Text => {
-                    group_bytes += path.len().unwrap_or(0);
+                    group_bytes += path.size().unwrap_or(0);
                     text_group.push(path);
                     if text_group.len() == input.files_per_shard || group_bytes >= target {
                         let files = std::mem::take(&mut text_group);

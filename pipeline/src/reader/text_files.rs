@@ -61,7 +61,7 @@ impl DocSource for TextFilesSource {
                 source: name.clone(),
                 raw: raw_lossy(raw),
             };
-            let size = path.len().unwrap_or(0);
+            let size = path.size().unwrap_or(0);
             self.consumed += size;
             if size > self.limits.max_record_bytes {
                 bad.push(quarantine(
