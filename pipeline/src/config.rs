@@ -47,22 +47,14 @@ pub struct PipelineConfig {
     pub tokenize: Option<toml::Table>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
-#[serde(rename_all = "lowercase")]
-pub enum InputFormat {
-    #[default]
-    Auto,
-    Jsonl,
-    Parquet,
-    Text,
-}
-
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct InputConfig {
     pub paths: Vec<String>,
-    #[serde(default)]
-    pub format: InputFormat,
+    /// A registered input format (`jsonl`, `parquet`, `text`, …: `pipeline::reader::FORMATS`)
+    /// or `auto`: each file's by its name.
+    #[serde(default = "default_format")]
+    pub format: String,
     #[serde(default = "default_text_field")]
     pub text_field: String,
     /// Field holding the document id; when a record lacks it the id is `source:line`.
@@ -151,6 +143,10 @@ impl Default for RunConfig {
             scratch: None,
         }
     }
+}
+
+fn default_format() -> String {
+    "auto".into()
 }
 
 fn default_text_field() -> String {
@@ -317,6 +313,13 @@ impl PipelineConfig {
             if input.text_field.is_empty() {
                 err(format!(
                     "input[{i}].text_field is empty; name the field holding the text"
+                ));
+            }
+            let format = input.format.as_str();
+            if format != "auto" && crate::reader::InputKind::named(format).is_none() {
+                err(format!(
+                    "input[{i}].format = \"{format}\" is not a format sluice reads; use auto or one of {}",
+                    crate::reader::InputKind::names().join(", ")
                 ));
             }
             if input.files_per_shard == 0 {

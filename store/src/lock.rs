@@ -12,12 +12,14 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use crate::error::StoreError;
 use crate::location::ObjectUrl;
 
-/// Who holds a lock, as written in the lock object (`host pid expiry-unix-seconds`).
+/// Who holds a lock, as written in the lock object (`host pid expiry-unix-seconds token`;
+/// the token tells this acquisition from any other, in this process too).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LockHolder {
     pub host: String,
     pub pid: u32,
     pub expires: u64,
+    pub token: String,
 }
 
 impl LockHolder {
@@ -27,11 +29,25 @@ impl LockHolder {
             host: it.next()?.to_string(),
             pid: it.next()?.parse().ok()?,
             expires: it.next()?.parse().ok()?,
+            token: it.next().unwrap_or_default().to_string(),
         })
     }
 
     fn render(&self) -> String {
-        format!("{} {} {}\n", self.host, self.pid, self.expires)
+        format!(
+            "{} {} {} {}\n",
+            self.host, self.pid, self.expires, self.token
+        )
+    }
+
+    /// A holder record for this process, with a fresh expiry and `token`.
+    fn me(token: &str) -> LockHolder {
+        LockHolder {
+            host: hostname(),
+            pid: std::process::id(),
+            expires: now() + ttl(),
+            token: token.to_string(),
+        }
     }
 
     /// Whether this lock can be taken over: expired, or held by a process of this host
@@ -94,11 +110,13 @@ impl From<StoreError> for LockRefused {
 impl RemoteLock {
     /// Takes the lock object `url`, or says who holds it.
     pub fn acquire(url: ObjectUrl) -> Result<RemoteLock, LockRefused> {
-        let me = LockHolder {
-            host: hostname(),
-            pid: std::process::id(),
-            expires: now() + ttl(),
-        };
+        static ACQUIRED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        let n = ACQUIRED.fetch_add(1, Ordering::Relaxed);
+        let token = format!("{:x}-{n}", nanos ^ u128::from(std::process::id()) << 64);
+        let me = LockHolder::me(&token);
         let body = me.render();
         if !url.create(body.clone().into())? {
             let info = url.head()?;
@@ -109,9 +127,7 @@ impl RemoteLock {
             let holder = current.as_deref().ok().and_then(LockHolder::parse);
             let etag = info.and_then(|i| i.etag);
             // Our own create, whose answer was lost and retried, also lands here.
-            let mine = holder
-                .as_ref()
-                .is_some_and(|h| h.host == me.host && h.pid == me.pid);
+            let mine = holder.as_ref().is_some_and(|h| h.token == me.token);
             let stale = holder.as_ref().is_none_or(|h| h.is_stale(now()));
             let taken = mine
                 || match (stale, etag) {
@@ -124,6 +140,7 @@ impl RemoteLock {
                     host: "another host".into(),
                     pid: 0,
                     expires: 0,
+                    token: String::new(),
                 })));
             }
             if !mine {
@@ -134,7 +151,7 @@ impl RemoteLock {
         let stop = Arc::new(AtomicBool::new(false));
         let beat = {
             let (url, stop, etag) = (url.clone(), stop.clone(), etag.clone());
-            std::thread::spawn(move || heartbeat(url, stop, etag))
+            std::thread::spawn(move || heartbeat(url, stop, etag, token))
         };
         Ok(RemoteLock {
             url,
@@ -149,7 +166,12 @@ impl RemoteLock {
 }
 
 /// Pushes the lock's expiry forward every third of its lifetime until `stop`.
-fn heartbeat(url: ObjectUrl, stop: Arc<AtomicBool>, etag: Arc<Mutex<Option<String>>>) {
+fn heartbeat(
+    url: ObjectUrl,
+    stop: Arc<AtomicBool>,
+    etag: Arc<Mutex<Option<String>>>,
+    token: String,
+) {
     let every = Duration::from_secs((ttl() / 3).max(1));
     let mut slept = Duration::ZERO;
     while !stop.load(Ordering::Relaxed) {
@@ -159,11 +181,7 @@ fn heartbeat(url: ObjectUrl, stop: Arc<AtomicBool>, etag: Arc<Mutex<Option<Strin
             continue;
         }
         slept = Duration::ZERO;
-        let me = LockHolder {
-            host: hostname(),
-            pid: std::process::id(),
-            expires: now() + ttl(),
-        };
+        let me = LockHolder::me(&token);
         let tag = etag.lock().expect("not poisoned").clone();
         let ok = match tag {
             Some(t) => url.replace(me.render().into(), &t),

@@ -45,8 +45,8 @@ pub fn read_texts(paths: &[PathBuf], text_field: &str) -> Result<Vec<String>, To
     let mut texts = Vec::new();
     let mut skipped = Skipped::default();
     for f in files {
-        let kind = kind_of(&f);
-        if kind == Some(InputKind::Parquet) {
+        let kind = kind_of(&f).map(InputKind::name);
+        if kind == Some("parquet") {
             let file = std::fs::File::open(&f).map_err(|e| TokenizeError::io(&f, e))?;
             let reader = ParquetRecordBatchReaderBuilder::try_new(file)
                 .and_then(|b| b.build())
@@ -71,7 +71,7 @@ pub fn read_texts(paths: &[PathBuf], text_field: &str) -> Result<Vec<String>, To
                         .map(|i| col.value(i).to_string()),
                 );
             }
-        } else if kind == Some(InputKind::Jsonl) {
+        } else if kind == Some("jsonl") {
             let mut lines = JsonLines::open(f.clone(), f.display().to_string());
             while let Some(r) = lines.next_record(&mut Repairs::default()) {
                 match r.map(|(line, v)| {
@@ -90,7 +90,7 @@ pub fn read_texts(paths: &[PathBuf], text_field: &str) -> Result<Vec<String>, To
                     Err(q) => skipped.note(q.detail),
                 }
             }
-        } else if kind == Some(InputKind::Text) {
+        } else if kind == Some("text") {
             texts.push(std::fs::read_to_string(&f).map_err(|e| TokenizeError::io(&f, e))?);
         }
     }

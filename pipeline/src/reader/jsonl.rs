@@ -3,13 +3,18 @@
 //! tokenizer's and classifier's training input), which quarantines every line it cannot
 //! parse instead of stopping; `JsonlSource` turns its records into document batches.
 
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
 use std::path::PathBuf;
+
+use rayon::prelude::*;
 
 use serde_json::{Map, Value};
 
+use super::format::Format;
 use super::input_file::InputFile;
-use super::{raw_lossy, DocSource, Quarantined, ReadChunk, ReadLimits, Repairs, BOM, RAW_CAP};
+use super::{
+    raw_lossy, DocSource, Part, Quarantined, ReadChunk, ReadLimits, Repairs, BOM, RAW_CAP,
+};
 use crate::config::InputConfig;
 use crate::document::{DocBatchBuilder, Document};
 use crate::error::PipelineError;
@@ -237,6 +242,135 @@ impl JsonLines {
             }
         })
     }
+}
+
+/// JSON lines: `.jsonl`, `.ndjson`, `.json`, each also `.gz` / `.zst` / `.zstd`. A plain
+/// file is cut into byte ranges at line starts; a compressed one streams.
+pub(crate) struct JsonlFormat;
+
+fn is_compressed(file: &InputFile) -> bool {
+    let name = file.file_name().to_lowercase();
+    name.ends_with(".gz") || name.ends_with(".zst") || name.ends_with(".zstd")
+}
+
+impl Format for JsonlFormat {
+    fn name(&self) -> &'static str {
+        "jsonl"
+    }
+
+    fn detects(&self, name: &str) -> bool {
+        let stem = [".gz", ".zst", ".zstd"]
+            .iter()
+            .find_map(|c| name.strip_suffix(c))
+            .unwrap_or(name);
+        [".jsonl", ".ndjson", ".json"]
+            .iter()
+            .any(|e| stem.ends_with(e))
+    }
+
+    fn parts(&self, file: &InputFile, size: u64, target: u64) -> Result<Vec<(Part, u64)>, String> {
+        if is_compressed(file) {
+            return Ok(vec![(Part::Whole, size)]);
+        }
+        jsonl_parts(file, size, target).map_err(|e| format!("{file}: {e}"))
+    }
+
+    fn streams(&self, file: &InputFile) -> bool {
+        is_compressed(file)
+    }
+
+    fn open(
+        &self,
+        files: Vec<(InputFile, String)>,
+        part: Part,
+        input: &InputConfig,
+        limits: ReadLimits,
+    ) -> Box<dyn DocSource> {
+        let (file, name) = files
+            .into_iter()
+            .next()
+            .expect("a JSONL shard reads one file");
+        let src = JsonlSource::new(file, name, input.clone(), limits);
+        Box::new(match part {
+            Part::Range { start, end, first } => src.with_range(start, end, first),
+            Part::Whole => src,
+        })
+    }
+}
+
+/// Line starts that cut an uncompressed file of `len` bytes into ranges of about `target`.
+fn line_cuts(path: &InputFile, len: u64, target: u64) -> std::io::Result<Vec<u64>> {
+    let mut cuts = vec![0u64];
+    let mut r = BufReader::with_capacity(1 << 16, path.open_with_block(1 << 16)?);
+    let mut pos = target;
+    while pos < len {
+        // The first line starting at or after `pos`: one past the first '\n' at pos-1 or later.
+        r.seek(SeekFrom::Start(pos - 1))?;
+        let mut at = pos - 1;
+        let cut = loop {
+            let buf = r.fill_buf()?;
+            if buf.is_empty() {
+                break len;
+            }
+            if let Some(i) = memchr::memchr(b'\n', buf) {
+                break at + i as u64 + 1;
+            }
+            let n = buf.len();
+            at += n as u64;
+            r.consume(n);
+        };
+        if cut >= len {
+            break;
+        }
+        cuts.push(cut);
+        pos = cut + target;
+    }
+    Ok(cuts)
+}
+
+/// Newlines in bytes `start..end` of `path`.
+fn count_lines(path: &InputFile, start: u64, end: u64) -> std::io::Result<u64> {
+    let mut f = path.open()?;
+    f.seek(SeekFrom::Start(start))?;
+    let mut f = f.take(end - start);
+    let mut buf = vec![0u8; 1 << 20];
+    let mut n = 0u64;
+    loop {
+        let got = f.read(&mut buf)?;
+        if got == 0 {
+            return Ok(n);
+        }
+        n += memchr::memchr_iter(b'\n', &buf[..got]).count() as u64;
+    }
+}
+
+/// An uncompressed JSONL file as line ranges of about `target` bytes, with each range's
+/// first line number (the newlines are counted on every core).
+pub(super) fn jsonl_parts(
+    path: &InputFile,
+    len: u64,
+    target: u64,
+) -> std::io::Result<Vec<(Part, u64)>> {
+    let mut cuts = line_cuts(path, len, target)?;
+    cuts.push(len);
+    let counts: Vec<u64> = cuts
+        .par_windows(2)
+        .map(|w| count_lines(path, w[0], w[1]))
+        .collect::<std::io::Result<_>>()?;
+    let mut first_line = 1;
+    Ok(cuts
+        .windows(2)
+        .zip(counts)
+        .map(|(w, n)| {
+            let part = Part::Range {
+                start: w[0],
+                end: w[1],
+                first: first_line,
+            };
+            first_line += n;
+            (part, w[1] - w[0])
+        })
+        .collect())
 }
 
 pub(crate) struct JsonlSource {
@@ -503,7 +637,6 @@ pub fn replace_lone_surrogates(s: &str) -> Option<(String, u64)> {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::config::InputFormat;
     use crate::document::{str_column, DOMAIN, ID, META, TEXT};
     use arrow::array::Array;
     use proptest::strategy::Strategy;
@@ -512,7 +645,7 @@ pub(crate) mod tests {
     pub(crate) fn input() -> InputConfig {
         InputConfig {
             paths: vec![],
-            format: InputFormat::Auto,
+            format: "auto".into(),
             text_field: "text".into(),
             id_field: "id".into(),
             domain_field: "domain".into(),

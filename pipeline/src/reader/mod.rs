@@ -2,16 +2,18 @@
 //! every record they cannot read (malformed JSON, invalid UTF-8, a missing text field, a
 //! truncated compressed stream, an empty file) with the file, line and cause.
 
+mod format;
 mod input_file;
 mod jsonl;
 mod parquet_file;
 mod plan;
 mod text_files;
 
+pub use format::{Format, InputKind, FORMATS};
 pub use input_file::{InputFile, ParquetChunks, ReadSeek};
 pub use jsonl::{replace_lone_surrogates, JsonLines};
 pub(crate) use parquet_file::rows_per_batch;
-pub use plan::{kind_of, kind_of_name, plan_shards, InputKind, Part, ShardSpec};
+pub use plan::{kind_of, plan_shards, Part, ShardSpec};
 
 use std::path::Path;
 
@@ -120,39 +122,12 @@ pub fn open_shard(
     base_dir: &Path,
     limits: ReadLimits,
 ) -> Box<dyn DocSource> {
-    let (file, name) = (spec.files[0].clone(), spec.files[0].display(base_dir));
-    match (spec.kind, spec.part) {
-        (InputKind::Jsonl, part) => {
-            let src = jsonl::JsonlSource::new(file, name, input.clone(), limits);
-            Box::new(match part {
-                Part::Lines {
-                    start,
-                    end,
-                    first_line,
-                } => src.with_range(start, end, first_line),
-                _ => src,
-            })
-        }
-        (InputKind::Parquet, part) => {
-            let src = parquet_file::ParquetSource::new(file, name, input.clone(), limits);
-            Box::new(match part {
-                Part::RowGroups {
-                    start,
-                    end,
-                    first_row,
-                } => src.with_row_groups(start, end, first_row),
-                _ => src,
-            })
-        }
-        (InputKind::Text, _) => Box::new(text_files::TextFilesSource::new(
-            spec.files
-                .iter()
-                .map(|f| (f.clone(), f.display(base_dir)))
-                .collect(),
-            input.clone(),
-            limits,
-        )),
-    }
+    let files = spec
+        .files
+        .iter()
+        .map(|f| (f.clone(), f.display(base_dir)))
+        .collect();
+    spec.kind.format().open(files, spec.part, input, limits)
 }
 
 /// The name a file goes by in `source` columns and messages: relative to the config's
@@ -198,18 +173,19 @@ mod fuzz {
         fn any_bytes_in_any_format(bytes in proptest::collection::vec(any::<u8>(), 0..2000)) {
             let dir = tempfile::tempdir().unwrap();
             for (kind, name) in [
-                (InputKind::Jsonl, "f.jsonl"),
-                (InputKind::Jsonl, "f.jsonl.gz"),
-                (InputKind::Jsonl, "f.jsonl.zst"),
-                (InputKind::Parquet, "f.parquet"),
-                (InputKind::Text, "f.txt"),
+                ("jsonl", "f.jsonl"),
+                ("jsonl", "f.jsonl.gz"),
+                ("jsonl", "f.jsonl.zst"),
+                ("parquet", "f.parquet"),
+                ("text", "f.txt"),
             ] {
+                let kind = InputKind::named(kind).unwrap();
                 let p = dir.path().join(name);
                 std::fs::write(&p, &bytes).unwrap();
                 let spec = ShardSpec::whole(0, 0, kind, vec![p]);
                 let (docs, bad, records) = read_all(&spec);
                 prop_assert!(docs + bad >= 1, "{name}: nothing accounted for");
-                if kind != InputKind::Parquet {
+                if kind.name() != "parquet" {
                     prop_assert_eq!(docs + bad, records, "{}", name);
                 }
             }

@@ -9,11 +9,79 @@ use parquet::arrow::arrow_reader::{
     ArrowReaderMetadata, ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder,
 };
 
+use super::format::Format;
 use super::input_file::InputFile;
-use super::{DocSource, Quarantined, ReadChunk, ReadLimits};
+use super::{DocSource, Part, Quarantined, ReadChunk, ReadLimits};
 use crate::config::InputConfig;
 use crate::document::{DocBatchBuilder, Document};
 use crate::error::PipelineError;
+
+/// Parquet files (`.parquet`): a big one is cut into runs of row groups.
+pub(crate) struct ParquetFormat;
+
+impl Format for ParquetFormat {
+    fn name(&self) -> &'static str {
+        "parquet"
+    }
+
+    fn detects(&self, name: &str) -> bool {
+        name.ends_with(".parquet")
+    }
+
+    fn parts(&self, file: &InputFile, size: u64, target: u64) -> Result<Vec<(Part, u64)>, String> {
+        Ok(parquet_parts(file, target).unwrap_or_else(|| vec![(Part::Whole, size)]))
+    }
+
+    fn open(
+        &self,
+        files: Vec<(InputFile, String)>,
+        part: Part,
+        input: &InputConfig,
+        limits: ReadLimits,
+    ) -> Box<dyn DocSource> {
+        let (file, name) = files
+            .into_iter()
+            .next()
+            .expect("a Parquet shard reads one file");
+        let src = ParquetSource::new(file, name, input.clone(), limits);
+        Box::new(match part {
+            Part::Range { start, end, first } => {
+                src.with_row_groups(start as usize, end as usize, first)
+            }
+            Part::Whole => src,
+        })
+    }
+}
+
+/// A Parquet file as runs of row groups of about `target` compressed bytes; `None` when its
+/// footer cannot be read (the reader then quarantines the file as a whole).
+pub(super) fn parquet_parts(path: &InputFile, target: u64) -> Option<Vec<(Part, u64)>> {
+    use parquet::file::reader::{FileReader, SerializedFileReader};
+    let reader = SerializedFileReader::new(path.parquet_chunks().ok()?).ok()?;
+    let meta = reader.metadata();
+    let groups = meta.num_row_groups();
+    if groups < 2 {
+        return None;
+    }
+    let mut parts = Vec::new();
+    let (mut start, mut first_row, mut rows, mut size) = (0u64, 0u64, 0u64, 0u64);
+    for g in 0..groups {
+        let rg = meta.row_group(g);
+        size += rg.compressed_size().max(0) as u64;
+        rows += rg.num_rows().max(0) as u64;
+        if size >= target || g + 1 == groups {
+            let part = Part::Range {
+                start,
+                end: g as u64 + 1,
+                first: first_row,
+            };
+            parts.push((part, size));
+            (start, first_row, size) = (g as u64 + 1, first_row + rows, 0);
+            rows = 0;
+        }
+    }
+    Some(parts)
+}
 
 pub(crate) struct ParquetSource {
     path: InputFile,

@@ -1,48 +1,31 @@
-//! Expands the configured inputs into an ordered list of shards, cutting big files so that
-//! every worker has work on any input: an uncompressed JSONL file into byte ranges at line
-//! starts, a Parquet file into runs of row groups, text files into groups, each of about
-//! `run.shard_mb`. A compressed JSONL file cannot be cut; a big one is marked `wide`: it is
-//! decoded on one thread while every worker processes its batches. The plan depends only on
-//! the config and the files, never on the worker count, so a shard's identity (file, range)
-//! is stable across resumes.
+//! Expands the configured inputs (local paths, globs, directories, `s3://` keys and globs)
+//! into an ordered list of shards, cutting big files so that every worker has work on any
+//! input: each file's [`Format`](super::Format) cuts it into parts of about `run.shard_mb`
+//! (byte ranges at line starts for JSONL, runs of row groups for Parquet) or reads it whole;
+//! one-document-per-file formats (text) are grouped. A big file that cannot be cut (a
+//! compressed stream) is marked `wide`: it is decoded on one thread while every worker
+//! processes its batches. The plan depends only on the config and the files, never on the
+//! worker count, so a shard's identity (file, range) is stable across resumes.
 
-use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
-use rayon::prelude::*;
 use store::{Location, ObjectUrl};
 
+use super::format::InputKind;
 use super::input_file::InputFile;
-
-use crate::config::{InputFormat, LoadedPipeline};
+use crate::config::LoadedPipeline;
 use crate::error::PipelineError;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum InputKind {
-    Jsonl,
-    Parquet,
-    Text,
-}
 
 /// Which part of its file a shard reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Part {
-    /// All of it (and all files of a text group).
+    /// All of it (and all files of a group of one-document files).
     Whole,
-    /// Bytes `start..end` of an uncompressed JSONL file, both at line starts; the range's
-    /// first line is line `first_line` (1-based) of the file, so ids and messages name the
-    /// same lines as an uncut read.
-    Lines {
-        start: u64,
-        end: u64,
-        first_line: u64,
-    },
-    /// Row groups `start..end` of a Parquet file; the first is row `first_row` (0-based).
-    RowGroups {
-        start: usize,
-        end: usize,
-        first_row: u64,
-    },
+    /// Units `start..end` of the file, in the format's own units (bytes at line starts for
+    /// JSONL, row groups for Parquet); the part's first record is record `first` of the file
+    /// (JSONL: its 1-based line; Parquet: its 0-based row), so ids and messages name the same
+    /// records as an uncut read.
+    Range { start: u64, end: u64, first: u64 },
 }
 
 /// One unit of parallel work: (part of) a JSONL or Parquet file, or a group of text files.
@@ -77,151 +60,18 @@ impl ShardSpec {
     }
 }
 
-fn is_compressed(file: &InputFile) -> bool {
-    let name = file.file_name().to_lowercase();
-    name.ends_with(".gz") || name.ends_with(".zst") || name.ends_with(".zstd")
-}
-
-/// Line starts that cut an uncompressed file of `len` bytes into ranges of about `target`.
-fn line_cuts(path: &InputFile, len: u64, target: u64) -> std::io::Result<Vec<u64>> {
-    let mut cuts = vec![0u64];
-    let mut r = BufReader::with_capacity(1 << 16, path.open_with_block(1 << 16)?);
-    let mut pos = target;
-    while pos < len {
-        // The first line starting at or after `pos`: one past the first '\n' at pos-1 or later.
-        r.seek(SeekFrom::Start(pos - 1))?;
-        let mut at = pos - 1;
-        let cut = loop {
-            let buf = r.fill_buf()?;
-            if buf.is_empty() {
-                break len;
-            }
-            if let Some(i) = memchr::memchr(b'\n', buf) {
-                break at + i as u64 + 1;
-            }
-            let n = buf.len();
-            at += n as u64;
-            r.consume(n);
-        };
-        if cut >= len {
-            break;
-        }
-        cuts.push(cut);
-        pos = cut + target;
-    }
-    Ok(cuts)
-}
-
-/// Newlines in bytes `start..end` of `path`.
-fn count_lines(path: &InputFile, start: u64, end: u64) -> std::io::Result<u64> {
-    let mut f = path.open()?;
-    f.seek(SeekFrom::Start(start))?;
-    let mut f = f.take(end - start);
-    let mut buf = vec![0u8; 1 << 20];
-    let mut n = 0u64;
-    loop {
-        let got = f.read(&mut buf)?;
-        if got == 0 {
-            return Ok(n);
-        }
-        n += memchr::memchr_iter(b'\n', &buf[..got]).count() as u64;
-    }
-}
-
-/// An uncompressed JSONL file as line ranges of about `target` bytes, with each range's
-/// first line number (the newlines are counted on every core).
-fn jsonl_parts(path: &InputFile, len: u64, target: u64) -> std::io::Result<Vec<(Part, u64)>> {
-    let mut cuts = line_cuts(path, len, target)?;
-    cuts.push(len);
-    let counts: Vec<u64> = cuts
-        .par_windows(2)
-        .map(|w| count_lines(path, w[0], w[1]))
-        .collect::<std::io::Result<_>>()?;
-    let mut first_line = 1;
-    Ok(cuts
-        .windows(2)
-        .zip(counts)
-        .map(|(w, n)| {
-            let part = Part::Lines {
-                start: w[0],
-                end: w[1],
-                first_line,
-            };
-            first_line += n;
-            (part, w[1] - w[0])
-        })
-        .collect())
-}
-
-/// A Parquet file as runs of row groups of about `target` compressed bytes; `None` when its
-/// footer cannot be read (the reader then quarantines the file as a whole).
-fn parquet_parts(path: &InputFile, target: u64) -> Option<Vec<(Part, u64)>> {
-    use parquet::file::reader::{FileReader, SerializedFileReader};
-    let reader = SerializedFileReader::new(path.parquet_chunks().ok()?).ok()?;
-    let meta = reader.metadata();
-    let groups = meta.num_row_groups();
-    if groups < 2 {
-        return None;
-    }
-    let mut parts = Vec::new();
-    let (mut start, mut first_row, mut rows, mut size) = (0, 0u64, 0u64, 0u64);
-    for g in 0..groups {
-        let rg = meta.row_group(g);
-        size += rg.compressed_size().max(0) as u64;
-        rows += rg.num_rows().max(0) as u64;
-        if size >= target || g + 1 == groups {
-            let part = Part::RowGroups {
-                start,
-                end: g + 1,
-                first_row,
-            };
-            parts.push((part, size));
-            (start, first_row, size) = (g + 1, first_row + rows, 0);
-            rows = 0;
-        }
-    }
-    Some(parts)
-}
-
-/// The shards of one file of a cuttable kind.
+/// The shards of one file: one, or the parts its format cuts it into.
 fn file_parts(path: &InputFile, kind: InputKind, target: u64) -> Result<Vec<(Part, u64)>, String> {
     let len = path.size().map_err(|e| format!("{path}: {e}"))?;
-    let whole = vec![(Part::Whole, len)];
     if len <= target {
-        return Ok(whole);
+        return Ok(vec![(Part::Whole, len)]);
     }
-    match kind {
-        InputKind::Jsonl if !is_compressed(path) => {
-            jsonl_parts(path, len, target).map_err(|e| format!("{path}: {e}"))
-        }
-        InputKind::Parquet => Ok(parquet_parts(path, target).unwrap_or(whole)),
-        _ => Ok(whole),
-    }
+    kind.format().parts(path, len, target)
 }
 
-/// The kind of an input file by its name (`format = "auto"`): JSON lines (`.jsonl`,
-/// `.ndjson`, `.json`, each also `.gz` / `.zst` / `.zstd`), `.parquet` or `.txt`.
+/// The format of a local file by its name (`format = "auto"`; see each format's `detects`).
 pub fn kind_of(path: &Path) -> Option<InputKind> {
-    kind_of_name(&path.file_name()?.to_string_lossy())
-}
-
-/// The kind of an input file by its file name (see [`kind_of`]).
-pub fn kind_of_name(name: &str) -> Option<InputKind> {
-    let name = name.to_lowercase();
-    let stem = name
-        .strip_suffix(".gz")
-        .or_else(|| name.strip_suffix(".zst"))
-        .or_else(|| name.strip_suffix(".zstd"))
-        .unwrap_or(&name);
-    if stem.ends_with(".jsonl") || stem.ends_with(".ndjson") || stem.ends_with(".json") {
-        Some(InputKind::Jsonl)
-    } else if name.ends_with(".parquet") {
-        Some(InputKind::Parquet)
-    } else if name.ends_with(".txt") {
-        Some(InputKind::Text)
-    } else {
-        None
-    }
+    InputKind::of_name(&path.file_name()?.to_string_lossy())
 }
 
 fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
@@ -334,18 +184,18 @@ pub fn plan_shards(p: &LoadedPipeline) -> Result<Vec<ShardSpec>, PipelineError> 
                 )));
             }
             for (path, from_dir) in candidates {
-                let detected = kind_of_name(&path.file_name());
-                let kind = match input.format {
-                    InputFormat::Jsonl => Some(InputKind::Jsonl),
-                    InputFormat::Parquet => Some(InputKind::Parquet),
-                    InputFormat::Text => Some(InputKind::Text),
-                    InputFormat::Auto => detected,
+                let detected = InputKind::of_name(&path.file_name());
+                let kind = match input.format.as_str() {
+                    "auto" => detected,
+                    name => Some(InputKind::named(name).ok_or_else(|| {
+                        cfg_err(format!("input[{i}].format: unknown format '{name}'"))
+                    })?),
                 };
                 let wanted_ext = path.extension().is_some_and(|e| e == input.text_extension);
                 if from_dir {
                     // Inside a directory, only files of the chosen format are documents.
                     let wanted = match kind {
-                        Some(InputKind::Text) => wanted_ext,
+                        Some(k) if k.format().file_per_document() => wanted_ext,
                         Some(k) => detected == Some(k),
                         None => false,
                     };
@@ -358,8 +208,9 @@ pub fn plan_shards(p: &LoadedPipeline) -> Result<Vec<ShardSpec>, PipelineError> 
                     Some(k) => files.push((path, k)),
                     None => {
                         return Err(cfg_err(format!(
-                            "input[{i}]: cannot tell the format of '{}'; set input[{i}].format to jsonl, parquet or text",
-                            path.display(&p.base_dir)
+                            "input[{i}]: cannot tell the format of '{}'; set input[{i}].format to one of {}",
+                            path.display(&p.base_dir),
+                            InputKind::names().join(", ")
                         )))
                     }
                 }
@@ -367,45 +218,55 @@ pub fn plan_shards(p: &LoadedPipeline) -> Result<Vec<ShardSpec>, PipelineError> 
         }
         files.sort();
         files.dedup();
-        let mut text_group: Vec<InputFile> = Vec::new();
+        // Files that are one document each, grouped into shards of their format.
+        let mut group: Vec<InputFile> = Vec::new();
+        let mut group_kind: Option<InputKind> = None;
         let mut group_bytes = 0u64;
         for (path, kind) in files {
-            match kind {
-                InputKind::Text => {
-                    group_bytes += path.size().unwrap_or(0);
-                    text_group.push(path);
-                    if text_group.len() == input.files_per_shard || group_bytes >= target {
-                        let files = std::mem::take(&mut text_group);
-                        shards.push(Planned::group(i, files, group_bytes));
-                        group_bytes = 0;
-                    }
+            if kind.format().file_per_document() {
+                if group_kind.is_some_and(|g| g != kind) {
+                    let files = std::mem::take(&mut group);
+                    shards.push(Planned::group(
+                        i,
+                        group_kind.expect("set"),
+                        files,
+                        group_bytes,
+                    ));
+                    group_bytes = 0;
                 }
-                k => {
-                    let parts = file_parts(&path, k, target)
-                        .map_err(|e| cfg_err(format!("input[{i}]: cannot plan shards: {e}")))?;
-                    let wide =
-                        k == InputKind::Jsonl && is_compressed(&path) && parts[0].1 > target / 4;
-                    for (part, size) in parts {
-                        shards.push(Planned {
-                            input: i,
-                            kind: k,
-                            files: vec![path.clone()],
-                            part,
-                            size,
-                            wide,
-                        });
-                    }
+                group_kind = Some(kind);
+                group_bytes += path.size().unwrap_or(0);
+                group.push(path);
+                if group.len() == input.files_per_shard || group_bytes >= target {
+                    let files = std::mem::take(&mut group);
+                    shards.push(Planned::group(i, kind, files, group_bytes));
+                    group_bytes = 0;
                 }
+                continue;
+            }
+            let parts = file_parts(&path, kind, target)
+                .map_err(|e| cfg_err(format!("input[{i}]: cannot plan shards: {e}")))?;
+            let wide = kind.format().streams(&path) && parts[0].1 > target / 4;
+            for (part, size) in parts {
+                shards.push(Planned {
+                    input: i,
+                    kind,
+                    files: vec![path.clone()],
+                    part,
+                    size,
+                    wide,
+                });
             }
         }
-        if !text_group.is_empty() {
-            shards.push(Planned::group(i, text_group, group_bytes));
+        if let (false, Some(kind)) = (group.is_empty(), group_kind) {
+            shards.push(Planned::group(i, kind, group, group_bytes));
         }
     }
     if shards.is_empty() {
-        return Err(cfg_err(
-            "the inputs hold no files of a known format (.jsonl[.gz|.zst], .parquet, .txt)".into(),
-        ));
+        return Err(cfg_err(format!(
+            "the inputs hold no files of a known format ({})",
+            InputKind::names().join(", ")
+        )));
     }
     Ok(shards
         .into_iter()
@@ -433,10 +294,10 @@ struct Planned {
 }
 
 impl Planned {
-    fn group(input: usize, files: Vec<InputFile>, size: u64) -> Self {
+    fn group(input: usize, kind: InputKind, files: Vec<InputFile>, size: u64) -> Self {
         Planned {
             input,
-            kind: InputKind::Text,
+            kind,
             files,
             part: Part::Whole,
             size,
@@ -452,6 +313,10 @@ mod tests {
     use crate::reader::jsonl::tests::{input, limits};
     use crate::reader::open_shard;
     use arrow::array::Array;
+
+    fn kind(name: &str) -> InputKind {
+        InputKind::named(name).unwrap()
+    }
 
     /// (id, text) of every document of `spec`, and the quarantine details.
     fn read(spec: &ShardSpec) -> (Vec<(String, String)>, Vec<String>) {
@@ -501,15 +366,16 @@ mod tests {
         }
         std::fs::write(&p, &text).unwrap();
         let len = text.len() as u64;
-        let parts = jsonl_parts(&InputFile::Local(p.clone()), len, len / 9).unwrap();
+        let parts =
+            super::super::jsonl::jsonl_parts(&InputFile::Local(p.clone()), len, len / 9).unwrap();
         for (part, _) in &parts {
-            let Part::Lines { start, end, .. } = *part else {
+            let Part::Range { start, end, .. } = *part else {
                 panic!()
             };
             assert!(start == 0 || text.as_bytes()[start as usize - 1] == b'\n');
             assert!(end == len || text.as_bytes()[end as usize - 1] == b'\n');
         }
-        parts_read_like_the_whole(&p, InputKind::Jsonl, parts);
+        parts_read_like_the_whole(&p, kind("jsonl"), parts);
     }
 
     #[test]
@@ -537,16 +403,22 @@ mod tests {
         let meta = w.close().unwrap();
         assert_eq!(meta.row_groups().len(), 10);
         let size: i64 = meta.row_groups().iter().map(|g| g.compressed_size()).sum();
-        let parts = parquet_parts(&InputFile::Local(p.clone()), size as u64 / 4).unwrap();
-        parts_read_like_the_whole(&p, InputKind::Parquet, parts);
+        let parts = super::super::parquet_file::parquet_parts(
+            &InputFile::Local(p.clone()),
+            size as u64 / 4,
+        )
+        .unwrap();
+        parts_read_like_the_whole(&p, kind("parquet"), parts);
     }
 
     #[test]
     fn formats_from_names() {
-        assert_eq!(kind_of(Path::new("a.jsonl.gz")), Some(InputKind::Jsonl));
-        assert_eq!(kind_of(Path::new("a.JSONL.zst")), Some(InputKind::Jsonl));
-        assert_eq!(kind_of(Path::new("a.parquet")), Some(InputKind::Parquet));
-        assert_eq!(kind_of(Path::new("x/a.txt")), Some(InputKind::Text));
+        assert_eq!(kind_of(Path::new("a.jsonl.gz")), Some(kind("jsonl")));
+        assert_eq!(kind_of(Path::new("a.JSONL.zst")), Some(kind("jsonl")));
+        assert_eq!(kind_of(Path::new("a.ndjson")), Some(kind("jsonl")));
+        assert_eq!(kind_of(Path::new("a.parquet")), Some(kind("parquet")));
+        assert_eq!(kind_of(Path::new("x/a.txt")), Some(kind("text")));
         assert_eq!(kind_of(Path::new("a.csv")), None);
+        assert_eq!(kind_of(Path::new("a.gz")), None);
     }
 }

@@ -1,10 +1,38 @@
 //! Directories of text files: each file is one document, its id the file's path.
 
+use super::format::Format;
 use super::input_file::InputFile;
-use super::{raw_lossy, DocSource, Quarantined, ReadChunk, ReadLimits, Repairs, BOM};
+use super::{raw_lossy, DocSource, Part, Quarantined, ReadChunk, ReadLimits, Repairs, BOM};
 use crate::config::InputConfig;
 use crate::document::{DocBatchBuilder, Document};
 use crate::error::PipelineError;
+
+/// Text files (`.txt`, or `text_extension` inside a directory): each file one document.
+pub(crate) struct TextFormat;
+
+impl Format for TextFormat {
+    fn name(&self) -> &'static str {
+        "text"
+    }
+
+    fn detects(&self, name: &str) -> bool {
+        name.ends_with(".txt")
+    }
+
+    fn file_per_document(&self) -> bool {
+        true
+    }
+
+    fn open(
+        &self,
+        files: Vec<(InputFile, String)>,
+        _part: Part,
+        input: &InputConfig,
+        limits: ReadLimits,
+    ) -> Box<dyn DocSource> {
+        Box::new(TextFilesSource::new(files, input.clone(), limits))
+    }
+}
 
 pub(crate) struct TextFilesSource {
     files: Vec<(InputFile, String)>,
