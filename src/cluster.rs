@@ -70,7 +70,7 @@ pub fn submit(
         println!("already complete: {}", exec.out_dir().display());
         return Ok(());
     }
-    let logs = exec.layout().work().join("slurm");
+    let logs = exec.layout().slurm_logs();
     std::fs::create_dir_all(&logs).with_context(|| format!("creating {}", logs.display()))?;
     let exe = std::env::current_exe().context("finding the sluice executable")?;
     let config = std::fs::canonicalize(config)?;

@@ -5,17 +5,18 @@ use std::fmt::Write;
 use std::path::Path;
 
 use anyhow::{bail, Result};
-use pipeline::RunStats;
+use pipeline::{OutputLayout, RunStats};
 use tokenize::Manifest;
 
 /// Summarises the run or shard set in `dir`.
 pub fn summarise(dir: &Path) -> Result<String> {
-    let stats_path = dir.join("stats.json");
-    let manifest_path = dir.join("manifest.json");
+    let layout = OutputLayout::new(dir);
+    let stats_path = layout.stats();
+    let manifest_path = layout.manifest();
     let mut s = String::new();
     if stats_path.exists() {
         write_stats(&mut s, &RunStats::read(&stats_path)?);
-    } else if dir.join("work").join("run.json").exists() {
+    } else if layout.run_file().exists() {
         writeln!(
             s,
             "{}: run not complete yet; shards done per phase:",
@@ -23,7 +24,7 @@ pub fn summarise(dir: &Path) -> Result<String> {
         )
         .unwrap();
         let mut phase = 0;
-        while let Ok(rd) = std::fs::read_dir(dir.join("work").join(format!("phase-{phase}"))) {
+        while let Ok(rd) = std::fs::read_dir(layout.phase_dir(phase)) {
             let done = rd
                 .filter_map(Result::ok)
                 .filter(|e| e.file_name().to_string_lossy().starts_with("done-"))

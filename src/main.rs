@@ -505,19 +505,19 @@ fn run_local(
         s.rejected,
         s.output.docs,
     );
-    let manifest = summary.out_dir.join("manifest.json");
-    if manifest.exists() {
+    let layout = pipeline::OutputLayout::new(&summary.out_dir);
+    if layout.manifest().exists() {
         println!(
             "token shards: {}  manifest: {}",
-            summary.out_dir.join("shards").display(),
-            manifest.display()
+            layout.shards_dir().display(),
+            layout.manifest().display()
         );
     }
     println!(
         "curated: {}  rejected: {}  stats: {}",
-        summary.out_dir.join("curated").display(),
-        summary.out_dir.join("rejected").display(),
-        summary.out_dir.join("stats.json").display()
+        layout.curated_dir().display(),
+        layout.rejected_dir().display(),
+        layout.stats().display()
     );
     Ok(())
 }

@@ -205,7 +205,7 @@ pub fn write_report(run: &Path, train: Option<&Path>, out: &Path) -> Result<()> 
     html += "</table>";
     html += &examples_section(&tables)?;
     html += &lengths_section(&tables)?;
-    let manifest = run.join("manifest.json");
+    let manifest = pipeline::OutputLayout::new(run).manifest();
     if manifest.exists() {
         let m = Manifest::read(&manifest)?;
         let mut rows: Vec<(String, f64, String)> = (m.domains.iter())

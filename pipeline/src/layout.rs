@@ -16,6 +16,9 @@
 //!   work/barrier-K/                    barrier K's own files
 //!   work/ranks/rank-RRRRR.alive|failed heartbeat / error of rank R of a multi-process run
 //!   work/complete.json                 the run finished
+//!   work/slurm/                        logs of a run submitted to Slurm
+//!   manifest.json                      token shards per domain ([tokenize])
+//!   shards/<domain>/part-NNNNN.arrow   packed token shards
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -66,6 +69,21 @@ impl OutputLayout {
 
     pub fn stats(&self) -> PathBuf {
         self.root.join("stats.json")
+    }
+
+    /// The token shards' manifest (written by the `[tokenize]` finish step).
+    pub fn manifest(&self) -> PathBuf {
+        self.root.join("manifest.json")
+    }
+
+    /// The packed token shards, a directory per domain.
+    pub fn shards_dir(&self) -> PathBuf {
+        self.root.join("shards")
+    }
+
+    /// Logs of the jobs of a run submitted to Slurm.
+    pub fn slurm_logs(&self) -> PathBuf {
+        self.work().join("slurm")
     }
 
     pub fn work(&self) -> PathBuf {

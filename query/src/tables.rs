@@ -166,7 +166,7 @@ fn counters_frame(stats: &RunStats) -> Result<DataFrame, QueryError> {
 
 /// One row per packed shard of `manifest.json` (none if the run did not tokenize).
 fn shards_frame(dir: &Path) -> Result<DataFrame, QueryError> {
-    let path = dir.join("manifest.json");
+    let path = pipeline::OutputLayout::new(dir).manifest();
     let (mut domain, mut shard, mut file, mut rows, mut tokens) =
         (vec![], vec![], vec![], vec![], vec![]);
     if path.exists() {

@@ -168,7 +168,8 @@ pub fn tokenize_curated(
 ) -> Result<Manifest, TokenizeError> {
     let row_len = cfg.seq_len + 1;
     let rows_per_shard = cfg.shard_tokens.div_ceil(row_len as u64);
-    let shards_dir = out.join("shards");
+    let layout = pipeline::OutputLayout::new(out);
+    let shards_dir = layout.shards_dir();
     if shards_dir.exists() {
         std::fs::remove_dir_all(&shards_dir).map_err(|e| TokenizeError::io(&shards_dir, e))?;
     }
@@ -179,7 +180,7 @@ pub fn tokenize_curated(
     let mut domains: BTreeMap<String, (Packer, DomainShardWriter)> = BTreeMap::new();
     let mut dirs: BTreeMap<String, String> = BTreeMap::new();
     let mut rows = Vec::new();
-    for file in curated_files(&out.join("curated"))? {
+    for file in curated_files(&layout.curated_dir())? {
         let f = std::fs::File::open(&file).map_err(|e| TokenizeError::io(&file, e))?;
         let reader = ParquetRecordBatchReaderBuilder::try_new(f)
             .and_then(|b| b.with_batch_size(cfg.batch_docs).build())
@@ -263,7 +264,7 @@ pub fn tokenize_curated(
             },
         );
     }
-    let path = out.join("manifest.json");
+    let path = layout.manifest();
     let bytes = serde_json::to_vec_pretty(&manifest).expect("serializes");
     pipeline::durable::write_atomic(&path, &bytes).map_err(|e| TokenizeError::io(&path, e))?;
     Ok(manifest)
