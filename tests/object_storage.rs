@@ -202,6 +202,14 @@ fn s3_in_and_out_equal_a_local_run_for_any_worker_count() {
     assert_eq!(q("s3://e2e-io/runs/r1"), q(reference.to_str().unwrap()));
     let inspect = run_ok(&["inspect", "s3://e2e-io/runs/r1"]);
     assert!(String::from_utf8_lossy(&inspect.stdout).contains("exact_dedup"));
+
+    // A prefix holding other objects is refused, and left as it was.
+    let foreign = url("e2e-io", "theirs/notes.txt");
+    foreign.put(b"not a run".as_slice().into()).unwrap();
+    let err = run_err(&["run", s3_cfg.to_str().unwrap(), "--out", "s3://e2e-io/theirs"]);
+    assert!(err.contains("no sluice run"), "{err}");
+    assert_eq!(&foreign.get().unwrap()[..], b"not a run");
+    assert!(url("e2e-io", "theirs/.sluice.lock").head().unwrap().is_none());
 }
 
 fn spawn_slow(cfg: &Path, out: &str, cache: &Path) -> Child {
@@ -215,9 +223,9 @@ fn spawn_slow(cfg: &Path, out: &str, cache: &Path) -> Child {
         .unwrap()
 }
 
-fn remote_done(prefix: &ObjectUrl) -> usize {
+fn remote_done(prefix: &ObjectUrl, phase: usize) -> usize {
     prefix
-        .join("work/phase-0")
+        .join(&format!("work/phase-{phase}"))
         .list()
         .map(|l| {
             l.iter()
@@ -234,12 +242,17 @@ fn a_second_run_is_refused_and_a_killed_run_resumes_identically() {
     let cfg = config(tmp.path(), "s3.toml", "s3://e2e-crash/raw/*");
     let reference = tmp.path().join("reference");
     run_into(&cfg, "2", &reference);
-    for (n, keep_scratch) in [(0, true), (1, false)] {
+    // Killed in phase 0 with the scratch dir kept; in phase 1 (after the barrier resolved)
+    // with it deleted, as on another machine.
+    for (n, phase, keep_scratch) in [(0, 0, true), (1, 1, false)] {
         let out = format!("s3://e2e-crash/runs/k{n}");
         let prefix = url("e2e-crash", &format!("runs/k{n}"));
         let cache = tmp.path().join(format!("cache-{n}"));
         let mut child = spawn_slow(&cfg, &out, &cache);
-        wait_for("shards in the bucket", || remote_done(&prefix) >= 2);
+        wait_for("shards in the bucket", || {
+            std::thread::sleep(std::time::Duration::from_millis(200));
+            remote_done(&prefix, phase) >= 2
+        });
         let second = sluice()
             .args(["run", cfg.to_str().unwrap(), "--out", &out])
             .env("SLUICE_CACHE", tmp.path().join("other-cache"))

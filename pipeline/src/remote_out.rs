@@ -40,7 +40,7 @@ pub struct RemoteOut {
     mirror: Arc<Mirror>,
     stop: Arc<AtomicBool>,
     uploader: Option<std::thread::JoinHandle<()>>,
-    /// The first error of a background pass (the final pass tries again).
+    /// The last error of a background pass (the final pass tries again).
     failed: Arc<Mutex<Option<String>>>,
     _lock: RemoteLock,
 }
@@ -65,6 +65,7 @@ impl RemoteOut {
             LockRefused::Store(e) => e.into(),
         })?;
         std::fs::create_dir_all(scratch).map_err(|e| PipelineError::io(scratch, e))?;
+        check_same_run(url, scratch)?;
         let mirror = Arc::new(mirror_of(url, scratch));
         let got = mirror.hydrate(false)?;
         if got > 0 {
@@ -107,6 +108,38 @@ impl RemoteOut {
     }
 }
 
+/// Refuses a prefix that holds objects but no sluice run (they would be mixed with the run's
+/// and, at the end, removed), and a scratch dir that holds another run than the bucket.
+fn check_same_run(url: &ObjectUrl, scratch: &Path) -> Result<(), PipelineError> {
+    let rel = OutputLayout::new("").run_file();
+    let rel = rel.to_string_lossy();
+    let refuse = |message: String| PipelineError::OutputState {
+        dir: PathBuf::from(url.to_string()),
+        message,
+    };
+    let Some(_) = url.join(&rel).head()? else {
+        let foreign = url
+            .list()?
+            .into_iter()
+            .filter(|o| o.url.file_name() != LOCK_FILE)
+            .count();
+        if foreign > 0 {
+            return Err(refuse(format!(
+                "holds {foreign} objects and no sluice run; choose a new or empty prefix"
+            )));
+        }
+        return Ok(());
+    };
+    let local = scratch.join(&*rel);
+    match std::fs::read(&local) {
+        Ok(bytes) if bytes != url.join(&rel).get()? => Err(refuse(format!(
+            "the scratch dir {} holds another run than the bucket; delete the scratch dir (the bucket's run is kept)",
+            scratch.display()
+        ))),
+        _ => Ok(()),
+    }
+}
+
 fn upload_loop(m: &Mirror, stop: &AtomicBool, failed: &Mutex<Option<String>>) {
     let tick = Duration::from_millis(100);
     let mut waited = Duration::ZERO;
@@ -117,9 +150,9 @@ fn upload_loop(m: &Mirror, stop: &AtomicBool, failed: &Mutex<Option<String>>) {
             continue;
         }
         waited = Duration::ZERO;
+        // A failed pass is retried at the next tick, and the final pass tries everything.
         if let Err(e) = m.pass() {
             *failed.lock().expect("not poisoned") = Some(e.to_string());
-            return;
         }
     }
 }
