@@ -18,7 +18,7 @@ moto runs on the same 2 cores as sluice, so the s3 runs pay for the server too.
 import argparse, glob, hashlib, json, os, random, shutil, socket, subprocess, sys, time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import emit, run_peak  # noqa: E402
+from common import SHIM, emit  # noqa: E402
 from scale_bench import FULL, build_big, paragraphs  # noqa: E402
 
 CACHE = os.path.expanduser(os.environ.get("SLUICE_CACHE", "~/.cache/sluice"))
@@ -97,13 +97,24 @@ def bucket_files(s3, prefix):
     return files
 
 
+def run_peak(cmd, env):
+    """(wall seconds, peak RSS MB of the command alone, its object-storage line on stderr)."""
+    start = time.perf_counter()
+    p = subprocess.run([sys.executable, "-c", SHIM, *map(str, cmd)], capture_output=True, text=True, env=env)
+    wall = time.perf_counter() - start
+    err, _, peak = p.stderr.rpartition("__PEAK_KB__ ")
+    if p.returncode != 0:
+        sys.exit(f"{cmd} failed:\n{err[-3000:]}")
+    io = next((line for line in err.splitlines() if line.startswith("object storage:")), "")
+    return wall, int(peak.strip()) / 1024, io
+
+
 def run(sluice, workdir, name, inputs, out, workers, e, tokenizer):
     cfg = os.path.join(workdir, f"{name}.toml")
     with open(cfg, "w") as f:
         f.write(f'[[input]]\npaths = ["{inputs}"]\n[output]\ndir = "{out}"\n{FULL}'
                 f'[tokenize]\ntokenizer = "{tokenizer}"\nseq_len = 1024\n')
-    wall, peak, _ = run_peak([sluice, "run", cfg, "--workers", str(workers)], env=e)
-    return wall, peak
+    return run_peak([sluice, "run", cfg, "--workers", str(workers)], e)
 
 
 def main():
@@ -137,12 +148,12 @@ def main():
         for name, inputs, out, workers in plan:
             if not out.startswith("s3://"):
                 shutil.rmtree(out, ignore_errors=True)
-            wall, peak = run(args.sluice, w, f"{name}-w{workers}", inputs, out, workers, e, args.tokenizer)
+            wall, peak, io = run(args.sluice, w, f"{name}-w{workers}", inputs, out, workers, e, args.tokenizer)
             files = bucket_files(s3, "runs/full") if out.startswith("s3://") else local_files(out)
             digests[f"{name}-w{workers}"] = digest(files)
             row = {"name": name, "workers": workers, "seconds": round(wall, 1), "input_mb": round(mb),
                    "mb_s_per_core": round(mb / wall / workers, 2), "peak_mb": round(peak),
-                   "files": len(files), "digest": digests[f"{name}-w{workers}"]}
+                   "files": len(files), "digest": digests[f"{name}-w{workers}"], "io": io}
             print(json.dumps(row), flush=True)
             rows.append(row)
         same_s3 = digests["s3-to-s3-w2"] == digests["s3-to-local-w2"]

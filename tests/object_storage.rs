@@ -206,10 +206,18 @@ fn s3_in_and_out_equal_a_local_run_for_any_worker_count() {
     // A prefix holding other objects is refused, and left as it was.
     let foreign = url("e2e-io", "theirs/notes.txt");
     foreign.put(b"not a run".as_slice().into()).unwrap();
-    let err = run_err(&["run", s3_cfg.to_str().unwrap(), "--out", "s3://e2e-io/theirs"]);
+    let err = run_err(&[
+        "run",
+        s3_cfg.to_str().unwrap(),
+        "--out",
+        "s3://e2e-io/theirs",
+    ]);
     assert!(err.contains("no sluice run"), "{err}");
     assert_eq!(&foreign.get().unwrap()[..], b"not a run");
-    assert!(url("e2e-io", "theirs/.sluice.lock").head().unwrap().is_none());
+    assert!(url("e2e-io", "theirs/.sluice.lock")
+        .head()
+        .unwrap()
+        .is_none());
 }
 
 fn spawn_slow(cfg: &Path, out: &str, cache: &Path) -> Child {

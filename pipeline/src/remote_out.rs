@@ -86,10 +86,6 @@ impl RemoteOut {
         })
     }
 
-    pub fn scratch(&self) -> &Path {
-        self.mirror.local()
-    }
-
     /// Stops the background uploads and makes the last pass: everything up, and, once the
     /// run is complete (`prune`), the objects of files the run removed deleted.
     pub fn finish(mut self, prune: bool) -> Result<(), PipelineError> {
