@@ -399,16 +399,6 @@ fn ranks(rank: Option<usize>, world: Option<usize>) -> Result<pipeline::Ranks> {
     }
 }
 
-/// `--out` of a multi-process launch, which needs a shared disk: an s3:// URL is refused.
-fn local_out(out: Option<String>) -> Result<Option<PathBuf>> {
-    match out {
-        Some(o) if store::Location::is_url(&o) => bail!(
-            "{o}: --slurm runs need a shared disk for their output; an s3:// output is written by one process (sluice run --out {o})"
-        ),
-        o => Ok(o.map(PathBuf::from)),
-    }
-}
-
 /// The directory to read a run from: the run itself, or for an `s3://` run a local copy of
 /// it (downloaded into the cache, refreshed where the bucket changed).
 fn local_view(run: &Path) -> Result<PathBuf> {
@@ -623,18 +613,16 @@ fn main() -> ExitCode {
             partition,
             sbatch,
             ..
-        } => local_out(out).and_then(|out| {
-            cluster::submit(
-                &config,
-                out,
-                workers,
-                cluster::SlurmArgs {
-                    tasks: tasks.unwrap_or(1),
-                    partition,
-                    sbatch,
-                },
-            )
-        }),
+        } => cluster::submit(
+            &config,
+            out.map(PathBuf::from),
+            workers,
+            cluster::SlurmArgs {
+                tasks: tasks.unwrap_or(1),
+                partition,
+                sbatch,
+            },
+        ),
         Command::Run {
             config,
             workers,
