@@ -113,22 +113,25 @@ fn check_same_run(url: &ObjectUrl, scratch: &Path) -> Result<(), PipelineError> 
         dir: PathBuf::from(url.to_string()),
         message,
     };
-    let Some(_) = url.join(&rel).head()? else {
-        let foreign = url
-            .list()?
-            .into_iter()
-            .filter(|o| o.url.file_name() != LOCK_FILE)
-            .count();
-        if foreign > 0 {
-            return Err(refuse(format!(
-                "holds {foreign} objects and no sluice run; choose a new or empty prefix"
-            )));
+    let bucket_run = match url.join(&rel).get() {
+        Ok(bytes) => bytes,
+        Err(e) if e.is_not_found() => {
+            let foreign = url
+                .list()?
+                .into_iter()
+                .filter(|o| o.url.file_name() != LOCK_FILE)
+                .count();
+            if foreign > 0 {
+                return Err(refuse(format!(
+                    "holds {foreign} objects and no sluice run; choose a new or empty prefix"
+                )));
+            }
+            return Ok(());
         }
-        return Ok(());
+        Err(e) => return Err(e.into()),
     };
-    let local = scratch.join(&*rel);
-    match std::fs::read(&local) {
-        Ok(bytes) if bytes != url.join(&rel).get()? => Err(refuse(format!(
+    match std::fs::read(scratch.join(&*rel)) {
+        Ok(local) if local != bucket_run => Err(refuse(format!(
             "the scratch dir {} holds another run than the bucket; delete the scratch dir (the bucket's run is kept)",
             scratch.display()
         ))),

@@ -444,16 +444,12 @@ impl ObjectUrl {
             }
         })
     }
+}
 
-    /// Downloads the object to `path` (through `path.tmp`, renamed when whole), streamed in
+impl ObjectInfo {
+    /// Downloads the object to `path` (its listed size; through `path.tmp`, renamed when whole), streamed in
     /// range requests of [`BLOCK`](crate::BLOCK) bytes, so memory stays flat in its size.
     pub fn download(&self, path: &Path) -> Result<(), StoreError> {
-        let size = self
-            .head()?
-            .ok_or_else(|| StoreError::NotFound {
-                url: self.to_string(),
-            })?
-            .size;
         if let Some(d) = path.parent() {
             std::fs::create_dir_all(d).map_err(|e| StoreError::local(d, e))?;
         }
@@ -461,7 +457,7 @@ impl ObjectUrl {
         tmp.push(".tmp");
         let tmp = std::path::PathBuf::from(tmp);
         let mut f = std::fs::File::create(&tmp).map_err(|e| StoreError::local(&tmp, e))?;
-        let mut r = crate::ObjectReader::new(self.clone(), size);
+        let mut r = crate::ObjectReader::new(self.url.clone(), self.size);
         std::io::copy(&mut r, &mut f).map_err(|e| match e.downcast::<StoreError>() {
             Ok(se) => se,
             Err(e) => StoreError::local(&tmp, e),

@@ -2,7 +2,7 @@
 //! refuses schemes sluice cannot reach with a message that says which it can.
 
 use std::fmt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use crate::error::StoreError;
 
@@ -77,32 +77,6 @@ impl Location {
             key: key.to_string(),
         }))
     }
-
-    pub fn is_remote(&self) -> bool {
-        matches!(self, Location::Object(_))
-    }
-
-    /// `rel` (a `/`-separated relative path) under this location.
-    pub fn join(&self, rel: &str) -> Location {
-        match self {
-            Location::Local(p) => Location::Local(p.join(rel)),
-            Location::Object(o) => Location::Object(o.join(rel)),
-        }
-    }
-
-    pub fn as_local(&self) -> Option<&Path> {
-        match self {
-            Location::Local(p) => Some(p),
-            Location::Object(_) => None,
-        }
-    }
-
-    pub fn as_object(&self) -> Option<&ObjectUrl> {
-        match self {
-            Location::Object(o) => Some(o),
-            Location::Local(_) => None,
-        }
-    }
 }
 
 impl fmt::Display for Location {
@@ -175,7 +149,9 @@ mod tests {
             Some("work/run.json")
         );
         assert_eq!(o.join("x").file_name(), "x");
-        let root = Location::parse("s3://bkt").unwrap();
+        let Location::Object(root) = Location::parse("s3://bkt").unwrap() else {
+            panic!()
+        };
         assert_eq!(root.join("a").to_string(), "s3://bkt/a");
     }
 

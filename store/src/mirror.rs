@@ -63,14 +63,6 @@ impl Mirror {
         }
     }
 
-    pub fn local(&self) -> &Path {
-        &self.local
-    }
-
-    pub fn remote(&self) -> &ObjectUrl {
-        &self.remote
-    }
-
     fn files(&self) -> Result<Vec<String>, StoreError> {
         let mut out = Vec::new();
         walk(&self.local, &self.local, &mut out).map_err(|e| StoreError::local(&self.local, e))?;
@@ -160,7 +152,7 @@ impl Mirror {
             let path = self.local.join(&rel);
             let differs = remote_wins && std::fs::metadata(&path).is_ok_and(|m| m.len() != o.size);
             if !path.exists() || differs {
-                o.url.download(&path)?;
+                o.download(&path)?;
                 n += 1;
             }
             let meta = std::fs::metadata(&path).map_err(|e| StoreError::local(&path, e))?;

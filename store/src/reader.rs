@@ -40,14 +40,6 @@ impl ObjectReader {
         self.block = block.max(1);
         self
     }
-
-    pub fn url(&self) -> &ObjectUrl {
-        &self.url
-    }
-
-    pub fn size(&self) -> u64 {
-        self.size
-    }
 }
 
 impl Read for ObjectReader {

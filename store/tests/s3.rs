@@ -66,7 +66,7 @@ fn big_files_go_up_in_parts_and_read_back_by_ranges() {
     r.read_to_end(&mut all).unwrap();
     assert!(all == data);
     let back = dir.path().join("back.bin");
-    o.download(&back).unwrap();
+    o.head().unwrap().unwrap().download(&back).unwrap();
     assert!(std::fs::read(&back).unwrap() == data);
 }
 

@@ -95,13 +95,6 @@ impl InputFile {
         }
     }
 
-    pub fn local(&self) -> Option<&Path> {
-        match self {
-            InputFile::Local(p) => Some(p),
-            InputFile::Object(_) => None,
-        }
-    }
-
     /// Its size in bytes.
     pub fn size(&self) -> std::io::Result<u64> {
         match self {
