@@ -85,6 +85,18 @@ pub fn train(config: &Path, stop_after: Option<u64>) -> Result<()> {
                 .collect::<Vec<_>>()
                 .join(", ")
         );
+        if let Some(c) = t.shard_cache() {
+            eprintln!(
+                "shard cache: {} shards fetched ({:.1} MB), {} reads from the cache, {} evicted, peak {:.1} MB{}",
+                c.fetched,
+                c.fetched_bytes as f64 / 1e6,
+                c.hits,
+                c.evicted,
+                c.peak_bytes as f64 / 1e6,
+                c.limit_bytes
+                    .map_or(String::new(), |l| format!(" of {:.1} MB", l as f64 / 1e6))
+            );
+        }
         println!("outputs in {}", s.out_dir.display());
         if !same {
             anyhow::bail!("ranks ended with different parameters: {sums:?}");

@@ -28,13 +28,7 @@ pub struct Fetched {
 }
 
 /// `$SLUICE_CACHE`, else `$HOME/.cache/sluice`.
-pub fn cache_dir() -> PathBuf {
-    if let Some(c) = std::env::var_os("SLUICE_CACHE") {
-        return PathBuf::from(c);
-    }
-    let home = std::env::var_os("HOME").unwrap_or_else(|| ".".into());
-    PathBuf::from(home).join(".cache/sluice")
-}
+pub use store::cache_dir;
 
 /// The fetched corpus `name` if `meta.json` is in the cache.
 pub fn cached(name: &str, cache: &Path) -> Option<Fetched> {

@@ -1,4 +1,4 @@
-//! Errors of reading a manifest and its shards; each names the file.
+//! Errors of reading a manifest and its shards; each names the file or object.
 
 use std::path::PathBuf;
 
@@ -15,6 +15,9 @@ pub enum FeedError {
     Data { path: PathBuf, message: String },
     #[error("{path}: not a sluice manifest: {message}")]
     NotAManifest { path: PathBuf, message: String },
+    /// Reading the manifest or a shard from object storage failed (names the object).
+    #[error(transparent)]
+    Store(#[from] store::StoreError),
 }
 
 impl FeedError {

@@ -7,7 +7,8 @@ use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
-use crate::data::ShardSet;
+use crate::data::{Row, ShardSet};
+use crate::error::FeedError;
 use crate::sampler::{epoch_order, pick_domain, unit, Cursor};
 
 /// The global batch of one step: (domain, row) per sample.
@@ -194,35 +195,37 @@ pub fn row_targets(valid_len: usize, t: usize) -> usize {
 
 /// One row as the model sees it: `t` input ids, `t` target ids (the inputs shifted by one;
 /// -100 past the row's real tokens), where its documents start, and its real target count.
-pub struct RowIo<'a> {
-    ids: &'a [u32],
+pub struct RowIo {
+    row: Row,
+    t: usize,
     pub doc_starts: Vec<u32>,
     pub targets: usize,
 }
 
-impl RowIo<'_> {
+impl RowIo {
     pub fn inputs(&self) -> impl Iterator<Item = i64> + '_ {
-        self.ids[..self.ids.len() - 1].iter().map(|&x| x as i64)
+        self.row.ids()[..self.t].iter().map(|&x| x as i64)
     }
     pub fn targets(&self) -> impl Iterator<Item = i64> + '_ {
         let valid = self.targets;
-        (self.ids[1..].iter().enumerate())
+        (self.row.ids()[1..=self.t].iter().enumerate())
             .map(move |(j, &x)| if j < valid { x as i64 } else { -100 })
     }
 }
 
 /// Row `r` of domain `d` as inputs and targets.
-pub fn row_io(set: &ShardSet, d: usize, r: u32) -> RowIo<'_> {
+pub fn row_io(set: &ShardSet, d: usize, r: u32) -> Result<RowIo, FeedError> {
     let t = set.seq_len();
-    let row = set.domains[d].row(r as usize, set.row_len);
-    RowIo {
-        ids: &row.ids[..=t],
-        doc_starts: row.doc_starts,
-        targets: row_targets(row.valid_len, t),
-    }
+    let row = set.row(d, r as usize)?;
+    Ok(RowIo {
+        doc_starts: row.doc_starts(),
+        targets: row_targets(row.valid_len(), t),
+        row,
+        t,
+    })
 }
 
-pub fn gather(set: &ShardSet, rows: &[(usize, u32)]) -> HostBatch {
+pub fn gather(set: &ShardSet, rows: &[(usize, u32)]) -> Result<HostBatch, FeedError> {
     let t = set.seq_len();
     let mut b = HostBatch {
         n: rows.len(),
@@ -234,14 +237,14 @@ pub fn gather(set: &ShardSet, rows: &[(usize, u32)]) -> HostBatch {
         target_counts: Vec::with_capacity(rows.len()),
     };
     for &(d, r) in rows {
-        let row = row_io(set, d, r);
+        let row = row_io(set, d, r)?;
         b.inputs.extend(row.inputs());
         b.targets.extend(row.targets());
         b.domains.push(d as i64);
         b.target_counts.push(row.targets);
         b.doc_starts.push(row.doc_starts);
     }
-    b
+    Ok(b)
 }
 
 /// Position ids and document segments of rows of `t` tokens from their `doc_starts`:
@@ -287,17 +290,20 @@ pub fn rank_micro_batches(
 /// One rank's micro-batches of a step, as (domain, row) lists.
 pub type MicroPlan = Vec<Vec<(usize, u32)>>;
 
+/// A step's micro-batches, or why one of them could not be read.
+pub type Gathered = Result<Vec<HostBatch>, FeedError>;
+
 /// A background thread that gathers micro-batches ahead of the training step.
 pub struct Prefetcher {
     tx: Option<SyncSender<MicroPlan>>,
-    rx: Receiver<Vec<HostBatch>>,
+    rx: Receiver<Gathered>,
     handle: Option<JoinHandle<()>>,
 }
 
 impl Prefetcher {
     pub fn new(set: Arc<ShardSet>) -> Self {
         let (tx, jobs) = sync_channel::<MicroPlan>(2);
-        let (done, rx) = sync_channel::<Vec<HostBatch>>(2);
+        let (done, rx) = sync_channel::<Gathered>(2);
         let handle = std::thread::Builder::new()
             .name("sluice-loader".into())
             .spawn(move || {
@@ -324,7 +330,7 @@ impl Prefetcher {
             .expect("loader thread alive");
     }
 
-    pub fn take(&self) -> Vec<HostBatch> {
+    pub fn take(&self) -> Gathered {
         self.rx.recv().expect("loader thread alive")
     }
 }

@@ -43,17 +43,42 @@ pub struct ShardEntry {
     pub path: String,
     pub rows: u64,
     pub tokens: u64,
+    /// Size of the file in bytes and its SHA-256 (lower-case hex): what a reader fetching
+    /// the shard from object storage checks it against. Manifests written before they
+    /// existed lack them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bytes: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<String>,
 }
 
 impl Manifest {
     pub const FORMAT_VERSION: u32 = 1;
 }
 
+/// The bytes of the manifest at `location`: a path or an `s3://` URL.
+pub fn read_bytes(location: &str) -> Result<Vec<u8>, FeedError> {
+    match store::Location::parse(location)? {
+        store::Location::Local(p) => std::fs::read(&p).map_err(|e| FeedError::io(p, e)),
+        store::Location::Object(url) => Ok(url.get()?.to_vec()),
+    }
+}
+
 impl Manifest {
-    /// Reads a `manifest.json`.
+    /// Reads a `manifest.json` (a path or an `s3://` URL).
+    pub fn open(location: &str) -> Result<Self, FeedError> {
+        Self::from_bytes(Path::new(location), &read_bytes(location)?)
+    }
+
+    /// Reads a local `manifest.json`.
     pub fn read(path: &Path) -> Result<Self, FeedError> {
         let bytes = std::fs::read(path).map_err(|e| FeedError::io(path, e))?;
-        serde_json::from_slice(&bytes).map_err(|e| FeedError::NotAManifest {
+        Self::from_bytes(path, &bytes)
+    }
+
+    /// Parses the bytes of the manifest at `path` (a file or an object URL).
+    pub fn from_bytes(path: &Path, bytes: &[u8]) -> Result<Self, FeedError> {
+        serde_json::from_slice(bytes).map_err(|e| FeedError::NotAManifest {
             path: path.to_path_buf(),
             message: e.to_string(),
         })

@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use store::{LockRefused, Mirror, ObjectUrl, RemoteLock};
+use store::{cache_dir, LockRefused, Mirror, ObjectUrl, RemoteLock};
 
 use crate::error::PipelineError;
 use crate::layout::OutputLayout;
@@ -20,15 +20,6 @@ use crate::lock::LOCK_FILE;
 
 /// Seconds between background upload passes.
 const PASS_EVERY: Duration = Duration::from_secs(2);
-
-/// sluice's cache directory: `$SLUICE_CACHE`, else `~/.cache/sluice`.
-fn cache_dir() -> PathBuf {
-    match std::env::var_os("SLUICE_CACHE") {
-        Some(d) => PathBuf::from(d),
-        None => PathBuf::from(std::env::var("HOME").unwrap_or_else(|_| ".".into()))
-            .join(".cache/sluice"),
-    }
-}
 
 /// The default scratch directory of a run whose output is `url`.
 pub fn default_scratch(url: &ObjectUrl) -> PathBuf {

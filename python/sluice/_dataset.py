@@ -23,12 +23,9 @@ STATE_FORMAT = "sluice.ShardDataset"
 STATE_VERSION = 1
 
 
-def _sha256(path: str) -> str:
-    try:
-        with open(path, "rb") as f:
-            return hashlib.sha256(f.read()).hexdigest()
-    except OSError as e:
-        raise SluiceError(f"{path}: {e.strerror}") from None
+def _sha256(manifest: str) -> str:
+    """SHA-256 of the manifest's bytes (a path or an ``s3://`` URL)."""
+    return hashlib.sha256(_native.manifest_bytes(manifest)).hexdigest()
 
 
 def _default_rank_world() -> "tuple[int, int]":
@@ -50,6 +47,12 @@ class ShardDataset(IterableDataset):
     train`; it must split evenly over ``world_size``. ``weights`` (by domain name; default:
     token shares) give a static mixture; a :class:`DomainMixer` made on this dataset
     drives it instead. ``max_steps`` ends the iteration (default: never).
+
+    ``manifest`` may be ``s3://bucket/run/manifest.json`` (credentials and endpoint from the
+    standard AWS variables): shards are then fetched on first use into a local cache
+    (``$SLUICE_CACHE``, else ``~/.cache/sluice``), checked against the manifest's SHA-256 and
+    evicted whole, least recently used first, to stay within ``cache_mb`` MiB (no limit by
+    default). DataLoader workers share that budget: each keeps ``cache_mb // num_workers``.
     """
 
     def __init__(
@@ -63,6 +66,7 @@ class ShardDataset(IterableDataset):
         val_fraction: float = 0.05,
         weights: Optional[Dict[str, float]] = None,
         max_steps: Optional[int] = None,
+        cache_mb: Optional[int] = None,
     ) -> None:
         super().__init__()
         self.manifest = os.fspath(manifest)
@@ -79,8 +83,12 @@ class ShardDataset(IterableDataset):
         self.seed = int(seed)
         self.val_fraction = float(val_fraction)
         self.max_steps = max_steps
+        if cache_mb is not None and int(cache_mb) < 1:
+            raise SluiceError(f"cache_mb = {cache_mb} must be at least 1 (or None: no limit)")
+        self.cache_mb = None if cache_mb is None else int(cache_mb)
         self._sha = _sha256(self.manifest)
         self._shards_handle = None
+        self._shards_pid = None
         shards = self.shards()
         self.domains: List[str] = shards.domains
         self.seq_len: int = shards.seq_len
@@ -94,9 +102,15 @@ class ShardDataset(IterableDataset):
 
     def shards(self) -> "_native.Shards":
         """The memory-mapped shards (opened once per process)."""
-        if self._shards_handle is None:
+        # A forked DataLoader worker opens its own (its own cache slot and cache_mb share).
+        if self._shards_handle is None or self._shards_pid != os.getpid():
             self._check_manifest()
-            self._shards_handle = _native.Shards(self.manifest, self.val_fraction)
+            cache_mb = self.cache_mb
+            info = get_worker_info()
+            if cache_mb is not None and info is not None:
+                cache_mb = max(1, cache_mb // info.num_workers)
+            self._shards_handle = _native.Shards(self.manifest, self.val_fraction, cache_mb)
+            self._shards_pid = os.getpid()
         return self._shards_handle
 
     def _check_manifest(self) -> None:

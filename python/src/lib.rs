@@ -1,17 +1,17 @@
 //! `sluice._native`: the Rust half of the Python package. It exposes the `feed` crate that
-//! `sluice train` reads through: the memory-mapped shards (`Shards`), the step plan with its
+//! `sluice train` reads through: the memory-mapped shards (`Shards`, local or fetched from a
+//! bucket into a size-limited cache), the step plan with its
 //! per-domain cursors (`Planner`), the mixture rules (`Sampler`) and document positions. The
 //! PyTorch pieces (`ShardDataset`, `DomainMixer`) are Python, in `python/sluice/`.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 use std::sync::Arc;
 
-use feed::loader::{doc_positions, plan_step, row_io};
+use feed::loader::{doc_positions, plan_step, row_io, RowIo};
 use feed::sampler::{initial_weights, Cursor, DomainSampler, Rule, WeightsUpdate};
 use feed::ShardSet;
 use pyo3::prelude::*;
-use pyo3::types::PyByteArray;
+use pyo3::types::{PyByteArray, PyBytes};
 
 // Defined in Python (sluice/_errors.py) so that it pickles across DataLoader workers.
 pyo3::import_exception!(sluice._errors, SluiceError);
@@ -39,15 +39,31 @@ struct Shards {
 #[pymethods]
 impl Shards {
     #[new]
-    #[pyo3(signature = (manifest, val_fraction = 0.05))]
-    fn new(manifest: PathBuf, val_fraction: f64) -> PyResult<Self> {
+    #[pyo3(signature = (manifest, val_fraction = 0.05, cache_mb = None))]
+    fn new(manifest: String, val_fraction: f64, cache_mb: Option<u64>) -> PyResult<Self> {
         if !(0.0..1.0).contains(&val_fraction) {
             return Err(err(format!(
                 "val_fraction must be within 0..1, got {val_fraction}"
             )));
         }
-        let set = ShardSet::open(&manifest, val_fraction).map_err(err)?;
+        let set = ShardSet::open(&manifest, val_fraction, cache_mb).map_err(err)?;
         Ok(Shards { set: Arc::new(set) })
+    }
+
+    /// What the local cache of shards from a bucket did so far: fetched (shards and
+    /// bytes), hits, evicted, peak_bytes, limit_bytes; `None` for local shards.
+    #[getter]
+    fn cache_stats(&self) -> Option<BTreeMap<&'static str, Option<u64>>> {
+        self.set.cache_stats().map(|c| {
+            BTreeMap::from([
+                ("fetched", Some(c.fetched)),
+                ("fetched_bytes", Some(c.fetched_bytes)),
+                ("hits", Some(c.hits)),
+                ("evicted", Some(c.evicted)),
+                ("peak_bytes", Some(c.peak_bytes)),
+                ("limit_bytes", c.limit_bytes),
+            ])
+        })
     }
 
     /// Domain names, in the manifest's (and the trainer's) order.
@@ -106,8 +122,8 @@ impl Shards {
                 dom.rows()
             )));
         }
-        let r = dom.row(row as usize, self.set.row_len);
-        Ok((r.ids.to_vec(), r.doc_starts, r.valid_len))
+        let r = self.set.row(d, row as usize).map_err(err)?;
+        Ok((r.ids().to_vec(), r.doc_starts(), r.valid_len()))
     }
 
     /// The inputs and targets of `rows` ((domain, row) pairs) as one native-endian int64
@@ -123,11 +139,18 @@ impl Shards {
         }
         let t = self.set.seq_len();
         let half = rows.len() * t * 8;
+        // Shards from a bucket may be fetched here: without holding the GIL.
+        let rows: Vec<RowIo> = py
+            .detach(|| {
+                rows.iter()
+                    .map(|&(d, r)| row_io(&self.set, d, r))
+                    .collect::<Result<_, _>>()
+            })
+            .map_err(err)?;
         let (mut starts, mut counts) = (Vec::new(), Vec::new());
         let buf = PyByteArray::new_with(py, 2 * half, |out| {
             let (inputs, targets) = out.split_at_mut(half);
-            for (k, &(d, r)) in rows.iter().enumerate() {
-                let row = row_io(&self.set, d, r);
+            for (k, row) in rows.into_iter().enumerate() {
                 let at = k * t * 8..(k + 1) * t * 8;
                 put_i64(&mut inputs[at.clone()], row.inputs());
                 put_i64(&mut targets[at], row.targets());
@@ -385,8 +408,18 @@ fn doc_positions_py<'py>(
     positions(py, starts, t)
 }
 
+/// The bytes of a manifest (a path or `s3://…/manifest.json`), for its fingerprint.
+#[pyfunction]
+fn manifest_bytes(py: Python<'_>, manifest: String) -> PyResult<Bound<'_, PyBytes>> {
+    let bytes = py
+        .detach(|| feed::manifest::read_bytes(&manifest))
+        .map_err(err)?;
+    Ok(PyBytes::new(py, &bytes))
+}
+
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(manifest_bytes, m)?)?;
     m.add_class::<Shards>()?;
     m.add_class::<Planner>()?;
     m.add_class::<Sampler>()?;

@@ -73,16 +73,27 @@ const PART_SIZE: usize = 16 << 20;
 /// Tries of a read whose response body broke off.
 const BODY_TRIES: u32 = 4;
 
+/// This process's runtime. A process forked from one that had a runtime (a PyTorch
+/// DataLoader worker) builds its own: the parent's worker threads do not exist in the child,
+/// and the parent's runtime is left alone (leaked), never shut down from the child.
 fn runtime() -> &'static tokio::runtime::Runtime {
-    static RT: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
-    RT.get_or_init(|| {
-        tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .thread_name("sluice-store")
-            .enable_all()
-            .build()
-            .expect("the object-storage runtime starts")
-    })
+    static RT: Mutex<Option<(u32, &'static tokio::runtime::Runtime)>> = Mutex::new(None);
+    let mut rt = RT.lock().unwrap_or_else(|e| e.into_inner());
+    let pid = std::process::id();
+    match *rt {
+        Some((p, r)) if p == pid => r,
+        _ => {
+            let r = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .thread_name("sluice-store")
+                .enable_all()
+                .build()
+                .expect("the object-storage runtime starts");
+            let r: &'static tokio::runtime::Runtime = Box::leak(Box::new(r));
+            *rt = Some((pid, r));
+            r
+        }
+    }
 }
 
 fn block_on<F: std::future::Future>(f: F) -> F::Output {
@@ -227,18 +238,21 @@ fn build(bucket: &str) -> Result<Arc<dyn ObjectStore>, StoreError> {
     Ok(Arc::new(store))
 }
 
-/// The client of `bucket` (built once per process).
+/// The client of `bucket`, built once per process (a forked child builds its own: the
+/// parent's connections belong to the parent's runtime; they are kept, never used or closed).
 fn client(bucket: &str) -> Result<Arc<dyn ObjectStore>, StoreError> {
-    static CLIENTS: OnceLock<Mutex<HashMap<String, Arc<dyn ObjectStore>>>> = OnceLock::new();
+    type Clients = HashMap<(u32, String), Arc<dyn ObjectStore>>;
+    static CLIENTS: OnceLock<Mutex<Clients>> = OnceLock::new();
     let mut map = CLIENTS
         .get_or_init(Default::default)
         .lock()
         .expect("not poisoned");
-    if let Some(c) = map.get(bucket) {
+    let key = (std::process::id(), bucket.to_string());
+    if let Some(c) = map.get(&key) {
         return Ok(c.clone());
     }
     let c = build(bucket)?;
-    map.insert(bucket.to_string(), c.clone());
+    map.insert(key, c.clone());
     Ok(c)
 }
 

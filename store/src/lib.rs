@@ -21,3 +21,13 @@ pub use location::{Location, ObjectUrl};
 pub use lock::{hostname, LockHolder, LockRefused, RemoteLock};
 pub use mirror::Mirror;
 pub use reader::{ObjectReader, BLOCK};
+
+/// sluice's local cache: `$SLUICE_CACHE`, else `~/.cache/sluice` (corpora, the scratch and
+/// local views of `s3://` runs, shards read from a bucket).
+pub fn cache_dir() -> std::path::PathBuf {
+    match std::env::var_os("SLUICE_CACHE") {
+        Some(d) => std::path::PathBuf::from(d),
+        None => std::path::PathBuf::from(std::env::var("HOME").unwrap_or_else(|_| ".".into()))
+            .join(".cache/sluice"),
+    }
+}

@@ -52,6 +52,19 @@ impl S3Server {
                 panic!("cannot start {bin} ({e}): run scripts/setup.sh, which installs moto[server] from PyPI")
             });
         wait_for(port, "moto_server");
+        // A server in a static (`shared_server`) is never dropped: a watchdog stops it once
+        // this process is gone, so test runs leave no servers behind.
+        let watchdog = format!(
+            "while kill -0 {me} && kill -0 {moto}; do sleep 1; done 2>/dev/null; kill {moto} 2>/dev/null",
+            me = std::process::id(),
+            moto = child.id()
+        );
+        let _ = Command::new("sh")
+            .args(["-c", &watchdog])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn();
         S3Server { child, port }
     }
 

@@ -1,10 +1,11 @@
 //! Arrow IPC file shards of packed rows, one directory per domain:
 //! `shards/<domain>/part-NNNNN.arrow` with columns `input_ids` (FixedSizeList<UInt32> of
 //! `row_len`), `domain` (Utf8), `doc_starts` (List<UInt32>, offsets of document starts in the
-//! row) and `valid_len` (UInt32). Files are written under `.tmp` names and renamed when closed.
+//! row) and `valid_len` (UInt32). Files are written under `.tmp` names and renamed when closed;
+//! each one's size and SHA-256 (hashed as it is written) go into its manifest entry.
 
 use std::fs::File;
-use std::io::BufWriter;
+use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -18,6 +19,41 @@ use arrow::ipc::writer::FileWriter;
 use crate::error::TokenizeError;
 use crate::manifest::ShardEntry;
 use crate::packer::PackedRow;
+
+/// A writer that hashes (SHA-256) and counts what passes through it.
+struct Hashed<W> {
+    inner: W,
+    sha: sha2::Sha256,
+    bytes: u64,
+}
+
+impl<W: Write> Write for Hashed<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        sha2::Digest::update(&mut self.sha, &buf[..n]);
+        self.bytes += n as u64;
+        Ok(n)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+impl<W> Hashed<W> {
+    fn new(inner: W) -> Self {
+        Hashed {
+            inner,
+            sha: sha2::Digest::new(),
+            bytes: 0,
+        }
+    }
+    /// (the inner writer, bytes written, their SHA-256 as lower-case hex).
+    fn finish(self) -> (W, u64, String) {
+        let digest = sha2::Digest::finalize(self.sha);
+        let hex = digest.iter().map(|b| format!("{b:02x}")).collect();
+        (self.inner, self.bytes, hex)
+    }
+}
 
 pub fn row_schema(row_len: usize) -> SchemaRef {
     let item = Arc::new(Field::new("item", DataType::UInt32, false));
@@ -74,7 +110,7 @@ pub struct DomainShardWriter {
     rows_per_shard: u64,
     schema: SchemaRef,
     part: usize,
-    writer: Option<(FileWriter<BufWriter<File>>, PathBuf)>,
+    writer: Option<(FileWriter<Hashed<BufWriter<File>>>, PathBuf)>,
     rows_in_part: u64,
     tokens_in_part: u64,
     pending: Vec<PackedRow>,
@@ -123,7 +159,7 @@ impl DomainShardWriter {
                 .map_err(|e| TokenizeError::io(&path, e))?;
             let tmp = pipeline::writer::tmp_path(&path);
             let f = File::create(&tmp).map_err(|e| TokenizeError::io(&tmp, e))?;
-            let w = FileWriter::try_new(BufWriter::new(f), &self.schema)
+            let w = FileWriter::try_new(Hashed::new(BufWriter::new(f)), &self.schema)
                 .map_err(|e| self.arrow_err(&path, e))?;
             self.writer = Some((w, path));
         }
@@ -188,7 +224,8 @@ impl DomainShardWriter {
     fn close_part(&mut self) -> Result<(), TokenizeError> {
         if let Some((mut w, path)) = self.writer.take() {
             w.finish().map_err(|e| self.arrow_err(&path, e))?;
-            let inner = w.into_inner().map_err(|e| self.arrow_err(&path, e))?;
+            let hashed = w.into_inner().map_err(|e| self.arrow_err(&path, e))?;
+            let (inner, bytes, sha256) = hashed.finish();
             let f = inner
                 .into_inner()
                 .map_err(|e| TokenizeError::io(&path, e.into_error()))?;
@@ -199,6 +236,8 @@ impl DomainShardWriter {
                 path: self.rel_path(),
                 rows: self.rows_in_part,
                 tokens: self.tokens_in_part,
+                bytes: Some(bytes),
+                sha256: Some(sha256),
             });
             self.part += 1;
             self.rows_in_part = 0;
@@ -212,5 +251,37 @@ impl DomainShardWriter {
         self.flush()?;
         self.close_part()?;
         Ok(self.shards)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sha2::Digest;
+
+    /// Each manifest entry carries its file's size and SHA-256 (what a reader fetching the
+    /// shard from a bucket checks).
+    #[test]
+    fn entries_carry_the_size_and_sha256_of_their_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut w = DomainShardWriter::new(dir.path(), "web", 4, 3);
+        for i in 0..7u32 {
+            let row = PackedRow {
+                ids: vec![i; 4],
+                doc_starts: vec![0],
+                valid_len: 4,
+            };
+            w.push(row).unwrap();
+        }
+        let shards = w.finish().unwrap();
+        assert_eq!(shards.len(), 3);
+        for s in &shards {
+            let bytes = std::fs::read(dir.path().join(&s.path)).unwrap();
+            let hex: String = (sha2::Sha256::digest(&bytes).iter())
+                .map(|b| format!("{b:02x}"))
+                .collect();
+            assert_eq!(s.bytes, Some(bytes.len() as u64));
+            assert_eq!(s.sha256.as_deref(), Some(hex.as_str()));
+        }
     }
 }

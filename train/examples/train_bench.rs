@@ -28,7 +28,7 @@ fn main() {
     cfg.run.checkpoint_every = 0;
 
     // Loader alone: as many steps as it takes to fill ~0.5 s, for a steady number.
-    let set = ShardSet::open(&cfg.data.manifest, cfg.data.val_fraction).unwrap();
+    let set = ShardSet::open(&cfg.data.manifest, cfg.data.val_fraction, None).unwrap();
     let d = set.domains.len();
     let weights = vec![1.0 / d as f64; d];
     let mut cursor = Cursor::new(d);
@@ -47,7 +47,7 @@ fn main() {
             &mut orders,
             None,
         );
-        let b = gather(&set, &p.samples);
+        let b = gather(&set, &p.samples).unwrap();
         sink += b.inputs[0];
         n += 1;
     }

@@ -29,8 +29,8 @@ pub struct TrainConfig {
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct DataConfig {
-    /// The tokenize step's manifest.json (relative to this file).
-    pub manifest: PathBuf,
+    /// The tokenize step's manifest.json (relative to this file), or `s3://…/manifest.json`.
+    pub manifest: String,
     #[serde(default = "d_val")]
     pub val_fraction: f64,
     /// Restart positions and mask attention at document boundaries inside a row.
@@ -39,7 +39,10 @@ pub struct DataConfig {
     /// Validate on every row of another manifest (same tokenizer and seq_len), packed from
     /// a held-out document set, e.g. to compare models trained on different data on one
     /// validation set. `val_fraction` then only holds rows out of `manifest` (0 uses all).
-    pub eval_manifest: Option<PathBuf>,
+    pub eval_manifest: Option<String>,
+    /// Local cache for shards read from object storage, in MiB per process: whole shards are
+    /// evicted (least recently used first) to stay within it. No limit when unset.
+    pub cache_mb: Option<u64>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
@@ -277,9 +280,14 @@ impl TrainConfig {
                 *p = base.join(&*p);
             }
         };
-        fix(&mut c.data.manifest);
+        let fix_location = |p: &mut String| {
+            if !store::Location::is_url(p) && Path::new(p).is_relative() {
+                *p = base.join(&*p).to_string_lossy().into_owned();
+            }
+        };
+        fix_location(&mut c.data.manifest);
         if let Some(e) = &mut c.data.eval_manifest {
-            fix(e);
+            fix_location(e);
         }
         fix(&mut c.run.out_dir);
         if let Some(r) = &mut c.mixing.replay {

@@ -19,8 +19,7 @@ use crate::config::TrainConfig;
 use crate::data::ShardSet;
 use crate::error::TrainError;
 use crate::loader::{
-    gather, plan_step, rank_micro_batches, row_targets, update_pools, Hard, HostBatch, Plan,
-    Prefetcher,
+    gather, plan_step, rank_micro_batches, update_pools, Hard, HostBatch, Plan, Prefetcher,
 };
 use crate::model::{doc_positions_and_mask, Gpt, GptConfig};
 use crate::optim::{lr_at, AdamW, AdamWConfig};
@@ -201,11 +200,16 @@ impl Trainer {
             }
             _ => Device::cuda_if_available(),
         };
-        let set = Arc::new(ShardSet::open(&cfg.data.manifest, cfg.data.val_fraction)?);
+        let cache_mb = cfg.data.cache_mb;
+        let set = Arc::new(ShardSet::open(
+            &cfg.data.manifest,
+            cfg.data.val_fraction,
+            cache_mb,
+        )?);
         let eval_set = match &cfg.data.eval_manifest {
             None => set.clone(),
             Some(p) => {
-                let e = Arc::new(ShardSet::open_eval(p)?);
+                let e = Arc::new(ShardSet::open_eval(p, cache_mb)?);
                 if e.manifest.tokenizer.xxh3_128 != set.manifest.tokenizer.xxh3_128
                     || e.row_len != set.row_len
                 {
@@ -578,7 +582,7 @@ impl Trainer {
     }
 
     /// Per-domain (loss sum, tokens) of rows (ranks share the work; summed over ranks).
-    fn eval_rows(&self, rows: &[(usize, u32)]) -> Vec<(f64, f64)> {
+    fn eval_rows(&self, rows: &[(usize, u32)]) -> Result<Vec<(f64, f64)>, TrainError> {
         let d = self.eval_set.domains.len();
         let mut acc = vec![0f64; 2 * d];
         let world = self.comm.size();
@@ -588,9 +592,9 @@ impl Trainer {
             .filter(|(i, _)| i % world == self.comm.rank())
             .map(|(_, r)| *r)
             .collect();
-        tch::no_grad(|| {
+        tch::no_grad(|| -> Result<(), TrainError> {
             for chunk in mine.chunks(self.cfg.optim.batch_size.max(1)) {
-                let b = gather(&self.eval_set, chunk);
+                let b = gather(&self.eval_set, chunk)?;
                 let per_row = self
                     .token_losses(&b, 0.0)
                     .sum_dim_intlist(1, false, Kind::Double);
@@ -600,13 +604,14 @@ impl Trainer {
                     acc[2 * dom + 1] += b.target_counts[k] as f64;
                 }
             }
-        });
+            Ok(())
+        })?;
         self.comm.allreduce_f64(&mut acc);
-        (0..d).map(|i| (acc[2 * i], acc[2 * i + 1])).collect()
+        Ok((0..d).map(|i| (acc[2 * i], acc[2 * i + 1])).collect())
     }
 
     /// Validation loss per domain on up to `rows_per_domain` held-out rows each.
-    pub fn evaluate(&self) -> BTreeMap<String, f64> {
+    pub fn evaluate(&self) -> Result<BTreeMap<String, f64>, TrainError> {
         let mut rows = vec![];
         for (d, dom) in self.eval_set.domains.iter().enumerate() {
             rows.extend(
@@ -616,7 +621,7 @@ impl Trainer {
                     .map(|&r| (d, r)),
             );
         }
-        let per = self.eval_rows(&rows);
+        let per = self.eval_rows(&rows)?;
         let mut out = BTreeMap::new();
         let (mut s, mut n) = (0.0, 0.0);
         for (d, (ls, lt)) in per.iter().enumerate() {
@@ -629,7 +634,7 @@ impl Trainer {
         if n > 0.0 {
             out.insert("_all".into(), s / n);
         }
-        out
+        Ok(out)
     }
 
     fn plan(&mut self, step: u64) -> Plan {
@@ -676,7 +681,7 @@ impl Trainer {
         while let Some(plan) = pending.take() {
             let step = plan.step;
             let t0 = Instant::now();
-            let micro = prefetch.take();
+            let micro = prefetch.take()?;
             let after_cursor = self.state.cursor.clone();
             // Plan the next step now unless the mixture may change before it.
             if step + 1 < end && !self.mixture_may_change_after(step) {
@@ -727,7 +732,7 @@ impl Trainer {
         drop(prefetch);
         self.comm.barrier();
         if progress.val.is_empty() {
-            progress.val = self.evaluate();
+            progress.val = self.evaluate()?;
         }
         Ok(self.summary(progress))
     }
@@ -780,11 +785,14 @@ impl Trainer {
     /// sample (this rank's k-th row is sample `rank + k·world`).
     fn forward_backward(&mut self, plan: &Plan, micro: &[HostBatch]) -> (LossTally, LossTally) {
         let (world, rank) = (self.comm.size(), self.comm.rank());
-        // Every rank knows the whole plan: the global count of target tokens.
-        let seq_len = self.set.seq_len();
-        let global_tokens: f64 = (plan.samples.iter())
-            .map(|&(d, r)| row_targets(self.set.domains[d].valid_len(r as usize), seq_len) as f64)
-            .sum();
+        // (This rank's target tokens, summed over ranks: a rank reads only its own rows,
+        // which matters when the shards are fetched from a bucket.)
+        let mut global_tokens = [(micro.iter())
+            .flat_map(|b| &b.target_counts)
+            .map(|&c| c as f64)
+            .sum::<f64>()];
+        self.comm.allreduce_f64(&mut global_tokens);
+        let global_tokens = global_tokens[0];
         let mut domains = LossTally::new(self.set.domains.len());
         let mut samples = LossTally::new(plan.samples.len());
         let mut k_global = 0usize;
@@ -859,7 +867,7 @@ impl Trainer {
         {
             return Ok(false);
         }
-        *val = self.evaluate();
+        *val = self.evaluate()?;
         let all = val.get("_all").copied().unwrap_or(f64::NAN);
         write_json_line(
             &mut self.log,
@@ -911,6 +919,11 @@ impl Trainer {
 
     pub fn rank(&self) -> usize {
         self.comm.rank()
+    }
+
+    /// What this rank's cache of shards fetched from a bucket did (`None` for local shards).
+    pub fn shard_cache(&self) -> Option<feed::cache::CacheStats> {
+        self.set.cache_stats()
     }
 
     pub fn world(&self) -> usize {
