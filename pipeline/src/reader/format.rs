@@ -1,10 +1,11 @@
 //! Input formats, registered like stages: a [`Format`] says which file names it reads, how a
-//! big file is cut into parts that workers read on their own, and opens the reader of one
-//! shard. Adding a format is one file implementing it plus one line in [`FORMATS`]; the
+//! big file is cut into parts that workers read on their own, and opens the record reader of
+//! one shard. Adding a format is one file implementing it plus one line in [`FORMATS`]; the
 //! planner, the `format = "…"` config key and the executor know nothing else of it.
 
+use super::batcher::RecordSource;
 use super::input_file::InputFile;
-use super::{DocSource, Part, ReadLimits};
+use super::{Part, ReadLimits};
 use crate::config::InputConfig;
 
 /// One input format.
@@ -37,14 +38,15 @@ pub trait Format: Sync {
         false
     }
 
-    /// The reader of one shard: `files` (file, name in messages) read in `part`.
+    /// The reader of one shard: the records of `files` (file, name in messages) read in
+    /// `part`; the shared [`Batcher`](super::Batcher) makes the batches.
     fn open(
         &self,
         files: Vec<(InputFile, String)>,
         part: Part,
         input: &InputConfig,
         limits: ReadLimits,
-    ) -> Box<dyn DocSource>;
+    ) -> Box<dyn RecordSource>;
 }
 
 /// Every input format, in the order `format = "auto"` tries them.

@@ -10,13 +10,12 @@ use rayon::prelude::*;
 
 use serde_json::{Map, Value};
 
+use super::batcher::{Record, RecordSource};
 use super::format::Format;
 use super::input_file::InputFile;
-use super::{
-    raw_lossy, DocSource, Part, Quarantined, ReadChunk, ReadLimits, Repairs, BOM, RAW_CAP,
-};
+use super::{raw_lossy, Part, Quarantined, ReadLimits, Repairs, BOM, RAW_CAP};
 use crate::config::InputConfig;
-use crate::document::{DocBatchBuilder, Document};
+use crate::document::Document;
 use crate::error::PipelineError;
 
 /// The JSON values of a file's lines (or of a byte range of it), one at a time. A line that
@@ -285,7 +284,7 @@ impl Format for JsonlFormat {
         part: Part,
         input: &InputConfig,
         limits: ReadLimits,
-    ) -> Box<dyn DocSource> {
+    ) -> Box<dyn RecordSource> {
         let (file, name) = files
             .into_iter()
             .next()
@@ -376,7 +375,6 @@ pub(super) fn jsonl_parts(
 pub(crate) struct JsonlSource {
     lines: JsonLines,
     input: InputConfig,
-    limits: ReadLimits,
 }
 
 impl JsonlSource {
@@ -389,7 +387,6 @@ impl JsonlSource {
         JsonlSource {
             lines: JsonLines::of(file.into(), name).with_max_record_bytes(limits.max_record_bytes),
             input,
-            limits,
         }
     }
 
@@ -480,43 +477,30 @@ fn json_kind(v: &Value) -> &'static str {
     }
 }
 
-impl DocSource for JsonlSource {
+impl RecordSource for JsonlSource {
     fn consumed(&self) -> u64 {
         self.lines.consumed()
     }
 
-    fn next_chunk(&mut self) -> Result<Option<ReadChunk>, PipelineError> {
-        if self.lines.done {
+    fn bytes(&self) -> u64 {
+        self.lines.bytes
+    }
+
+    fn next_record(&mut self, repairs: &mut Repairs) -> Result<Option<Record>, PipelineError> {
+        let Some(r) = self.lines.next_record(repairs) else {
             return Ok(None);
-        }
-        let mut docs = DocBatchBuilder::new();
-        let mut bad = Vec::new();
-        let mut repairs = Repairs::default();
-        let (bytes0, records0) = (self.lines.bytes, self.lines.records);
-        let batch = self.limits.batch_size;
-        while docs.has_room(batch, self.limits.batch_bytes) && bad.len() < batch {
-            match self.lines.next_record(&mut repairs) {
-                None => break,
-                Some(Err(q)) => bad.push(q),
-                Some(Ok((line, v))) => {
-                    match document_from_json(v, &self.input, &self.lines.name, line) {
-                        Ok(doc) => docs.push(&doc),
-                        Err((reason, msg)) => bad.push(Quarantined {
-                            reason,
-                            detail: format!("{}:{line}: {msg}", self.lines.name),
-                            source: self.lines.name.clone(),
-                            raw: raw_lossy(self.lines.last_line()),
-                        }),
-                    }
-                }
-            }
-        }
-        Ok(Some(ReadChunk {
-            docs: docs.finish(),
-            bad,
-            records: self.lines.records - records0,
-            bytes: self.lines.bytes - bytes0,
-            repairs,
+        };
+        Ok(Some(match r {
+            Err(q) => Record::bad(q),
+            Ok((line, v)) => match document_from_json(v, &self.input, &self.lines.name, line) {
+                Ok(doc) => Record::Doc(doc),
+                Err((reason, msg)) => Record::bad(Quarantined {
+                    reason,
+                    detail: format!("{}:{line}: {msg}", self.lines.name),
+                    source: self.lines.name.clone(),
+                    raw: raw_lossy(self.lines.last_line()),
+                }),
+            },
         }))
     }
 }
@@ -638,6 +622,7 @@ pub fn replace_lone_surrogates(s: &str) -> Option<(String, u64)> {
 pub(crate) mod tests {
     use super::*;
     use crate::document::{str_column, DOMAIN, ID, META, TEXT};
+    use crate::reader::{Batcher, DocSource};
     use arrow::array::Array;
     use proptest::strategy::Strategy;
     use std::io::Write;
@@ -667,7 +652,8 @@ pub(crate) mod tests {
     }
 
     fn read_all(path: PathBuf, name: &str) -> (Vec<Row>, Vec<Quarantined>, u64) {
-        let mut src = JsonlSource::new(path, name.into(), input(), limits(2));
+        let src = JsonlSource::new(path, name.into(), input(), limits(2));
+        let mut src = Batcher::new(Box::new(src), limits(2));
         let mut docs = vec![];
         let mut bad = vec![];
         let mut records = 0;
@@ -751,7 +737,8 @@ pub(crate) mod tests {
         f.write_all(b"{\"text\": \"still broken\\ud800\", }\n")
             .unwrap();
         drop(f);
-        let mut src = JsonlSource::new(p, "b.jsonl".into(), input(), limits(10));
+        let src = JsonlSource::new(p, "b.jsonl".into(), input(), limits(10));
+        let mut src = Batcher::new(Box::new(src), limits(10));
         let c = src.next_chunk().unwrap().unwrap();
         let text = str_column(&c.docs, TEXT).unwrap();
         assert_eq!(text.len(), 2);
@@ -789,19 +776,27 @@ pub(crate) mod tests {
             ..limits(10)
         };
         let mut src = JsonlSource::new(p, "h.jsonl.gz".into(), input(), lim);
-        let c = src.next_chunk().unwrap().unwrap();
-        let text = str_column(&c.docs, TEXT).unwrap();
-        assert_eq!((text.value(0), text.value(1)), ("before", "after"));
-        assert_eq!(c.bad.len(), 1);
-        assert_eq!(c.bad[0].reason, "record_too_large");
+        let (mut texts, mut bad) = (vec![], vec![]);
+        while let Some(r) = src.next_record(&mut Repairs::default()).unwrap() {
+            match r {
+                Record::Doc(d) => texts.push(d.text),
+                Record::Bad { bad: q, records } => {
+                    assert_eq!(records, 1);
+                    bad.push(q);
+                }
+            }
+        }
+        assert_eq!(texts, ["before", "after"]);
+        assert_eq!(bad.len(), 1);
+        assert_eq!(bad[0].reason, "record_too_large");
         assert!(
-            c.bad[0]
+            bad[0]
                 .detail
                 .starts_with("h.jsonl.gz:2: record of 20971533 bytes"),
             "{}",
-            c.bad[0].detail
+            bad[0].detail
         );
-        assert_eq!(c.bad[0].raw.len(), RAW_CAP);
+        assert_eq!(bad[0].raw.len(), RAW_CAP);
         assert!(
             src.lines.line.capacity() < 4 << 20,
             "{}",
@@ -822,7 +817,8 @@ pub(crate) mod tests {
             batch_bytes: 100 << 20,
             ..limits(1_000_000)
         };
-        let mut src = JsonlSource::new(p, "big.jsonl".into(), input(), lim);
+        let src = JsonlSource::new(p, "big.jsonl".into(), input(), lim);
+        let mut src = Batcher::new(Box::new(src), lim);
         let mut sizes = vec![];
         while let Some(c) = src.next_chunk().unwrap() {
             sizes.push(c.docs.num_rows());

@@ -2,6 +2,7 @@
 //! every record they cannot read (malformed JSON, invalid UTF-8, a missing text field, a
 //! truncated compressed stream, an empty file) with the file, line and cause.
 
+mod batcher;
 mod format;
 mod input_file;
 mod jsonl;
@@ -9,6 +10,7 @@ mod parquet_file;
 mod plan;
 mod text_files;
 
+pub use batcher::{Batcher, Record, RecordSource};
 pub use format::{Format, InputKind, FORMATS};
 pub use input_file::{InputFile, ParquetChunks, ReadSeek};
 pub use jsonl::{replace_lone_surrogates, JsonLines};
@@ -79,7 +81,8 @@ impl Repairs {
 /// The UTF-8 byte-order mark.
 pub(crate) const BOM: &[u8] = b"\xEF\xBB\xBF";
 
-/// Yields a shard's documents in order, a batch at a time.
+/// Yields a shard's documents in order, a batch at a time (an input's [`Batcher`], or a
+/// phase's intermediate files).
 pub trait DocSource: Send {
     fn next_chunk(&mut self) -> Result<Option<ReadChunk>, PipelineError>;
     /// Bytes of the shard's input on disk consumed so far (compressed bytes for a compressed
@@ -115,7 +118,7 @@ pub struct ReadLimits {
     pub max_record_bytes: u64,
 }
 
-/// Opens the reader for one shard.
+/// Opens the reader for one shard: its format's records, batched.
 pub fn open_shard(
     spec: &ShardSpec,
     input: &InputConfig,
@@ -127,7 +130,8 @@ pub fn open_shard(
         .iter()
         .map(|f| (f.clone(), f.display(base_dir)))
         .collect();
-    spec.kind.format().open(files, spec.part, input, limits)
+    let records = spec.kind.format().open(files, spec.part, input, limits);
+    Box::new(Batcher::new(records, limits))
 }
 
 /// The name a file goes by in `source` columns and messages: relative to the config's

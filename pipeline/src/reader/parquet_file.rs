@@ -9,11 +9,14 @@ use parquet::arrow::arrow_reader::{
     ArrowReaderMetadata, ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder,
 };
 
+use std::collections::VecDeque;
+
+use super::batcher::{Record, RecordSource};
 use super::format::Format;
 use super::input_file::InputFile;
-use super::{DocSource, Part, Quarantined, ReadChunk, ReadLimits};
+use super::{Part, Quarantined, ReadLimits, Repairs};
 use crate::config::InputConfig;
-use crate::document::{DocBatchBuilder, Document};
+use crate::document::Document;
 use crate::error::PipelineError;
 
 /// Parquet files (`.parquet`): a big one is cut into runs of row groups.
@@ -38,7 +41,7 @@ impl Format for ParquetFormat {
         part: Part,
         input: &InputConfig,
         limits: ReadLimits,
-    ) -> Box<dyn DocSource> {
+    ) -> Box<dyn RecordSource> {
         let (file, name) = files
             .into_iter()
             .next()
@@ -99,6 +102,10 @@ pub(crate) struct ParquetSource {
     opened: bool,
     done: bool,
     row: u64,
+    /// Records of the Arrow batch read last, not yet returned.
+    queue: VecDeque<Record>,
+    /// Text bytes of the documents returned.
+    bytes: u64,
 }
 
 impl ParquetSource {
@@ -120,6 +127,8 @@ impl ParquetSource {
             opened: false,
             done: false,
             row: 0,
+            queue: VecDeque::new(),
+            bytes: 0,
         }
     }
 
@@ -250,47 +259,103 @@ impl ParquetSource {
         Ok(rows)
     }
 
-    fn convert(
-        &mut self,
-        batch: RecordBatch,
-        out: &mut DocBatchBuilder,
-        bad: &mut Vec<Quarantined>,
-    ) -> Result<(), String> {
+    /// The documents of one Arrow batch, into the queue; rows without text are quarantined.
+    fn convert(&mut self, batch: RecordBatch) -> Result<(), String> {
         let text = self
             .utf8(&batch, &self.input.text_field.clone())?
             .expect("checked at open");
         let id = self.utf8(&batch, &self.input.id_field.clone())?;
         let domain = self.utf8(&batch, &self.input.domain_field.clone())?;
         let meta = self.meta_rows(&batch)?;
+        let mut out = VecDeque::with_capacity(meta.len());
+        let mut row = self.row;
         for (i, meta) in meta.into_iter().enumerate() {
-            self.row += 1;
+            row += 1;
             if text.is_null(i) {
-                bad.push(self.bad(
+                out.push_back(Record::bad(self.bad(
                     "missing_text_field",
                     format!(
-                        "{}: row {}: '{}' is null",
-                        self.name, self.row, self.input.text_field
+                        "{}: row {row}: '{}' is null",
+                        self.name, self.input.text_field
                     ),
-                ));
+                )));
                 continue;
             }
             let id = match &id {
                 Some(a) if !a.is_null(i) => a.value(i).to_string(),
-                _ => format!("{}:{}", self.name, self.row),
+                _ => format!("{}:{row}", self.name),
             };
             let domain = match &domain {
                 Some(a) if !a.is_null(i) && !a.value(i).is_empty() => a.value(i).to_string(),
                 _ => self.input.default_domain.clone(),
             };
-            out.push(&Document {
+            out.push_back(Record::Doc(Document {
                 id,
                 text: text.value(i).to_string(),
                 source: self.name.clone(),
                 domain,
                 meta,
-            });
+            }));
         }
+        self.row = row;
+        self.queue = out;
         Ok(())
+    }
+
+    /// Reads on until the queue holds records or the part is done.
+    fn fill(&mut self) {
+        if !self.opened {
+            self.opened = true;
+            match self.open() {
+                Ok(m) => self.meta = Some(m),
+                // Damage to the file as a whole is reported by the part that starts at 0.
+                Err(_) if self.groups.is_some_and(|(start, _)| start > 0) => self.done = true,
+                Err(q) => {
+                    self.done = true;
+                    self.queue.push_back(Record::bad(q));
+                }
+            }
+            return;
+        }
+        if self.reader.is_none() {
+            let meta = self.meta.as_ref().expect("opened").metadata();
+            let groups = self.groups.map_or(meta.num_row_groups(), |(_, end)| end);
+            if self.group >= groups {
+                self.done = true;
+                return;
+            }
+            let rows = meta.row_group(self.group).num_rows() as u64;
+            match self.open_group(self.group) {
+                Ok(r) => self.reader = Some(r),
+                Err(msg) => self.lose(rows, &msg),
+            }
+            return;
+        }
+        let (reader, left) = self.reader.as_mut().expect("checked above");
+        match reader.next() {
+            None => {
+                self.reader = None;
+                self.group += 1;
+            }
+            Some(Err(e)) => {
+                // The rest of this row group cannot be reached; the next one may be.
+                let left = *left;
+                self.reader = None;
+                self.lose(left, &e.to_string());
+            }
+            Some(Ok(batch)) => {
+                let n = batch.num_rows() as u64;
+                *left = left.saturating_sub(n);
+                let first = self.row + 1;
+                if let Err(msg) = self.convert(batch) {
+                    // One batch that cannot be converted is quarantined; reading goes on.
+                    self.row += n;
+                    let detail = format!("{}: rows {first}..{}: {msg}", self.name, self.row);
+                    let bad = self.bad("unreadable_file", detail);
+                    self.queue.push_back(Record::Bad { bad, records: n });
+                }
+            }
+        }
     }
 }
 
@@ -301,7 +366,7 @@ pub(crate) fn rows_per_batch(limits: &ReadLimits, rows: u64, bytes: i64) -> usiz
     (limits.batch_size as u64).min(by_bytes) as usize
 }
 
-impl DocSource for ParquetSource {
+impl RecordSource for ParquetSource {
     /// Compressed bytes of the row groups read to the end.
     fn consumed(&self) -> u64 {
         let Some(meta) = &self.meta else {
@@ -313,117 +378,40 @@ impl DocSource for ParquetSource {
             .sum()
     }
 
-    fn next_chunk(&mut self) -> Result<Option<ReadChunk>, PipelineError> {
-        if self.done {
-            return Ok(None);
-        }
-        let mut docs = DocBatchBuilder::new();
-        let mut bad = Vec::new();
-        if !self.opened {
-            self.opened = true;
-            match self.open() {
-                Ok(m) => self.meta = Some(m),
-                Err(_) if self.groups.is_some_and(|(start, _)| start > 0) => {
-                    self.done = true;
-                    return Ok(None);
+    /// Text bytes of the documents returned.
+    fn bytes(&self) -> u64 {
+        self.bytes
+    }
+
+    fn next_record(&mut self, _: &mut Repairs) -> Result<Option<Record>, PipelineError> {
+        loop {
+            if let Some(r) = self.queue.pop_front() {
+                if let Record::Doc(d) = &r {
+                    self.bytes += d.text.len() as u64;
                 }
-                Err(q) => {
-                    self.done = true;
-                    bad.push(q);
-                    return Ok(Some(ReadChunk {
-                        docs: docs.finish(),
-                        bad,
-                        records: 1,
-                        bytes: 0,
-                        repairs: Default::default(),
-                    }));
-                }
+                return Ok(Some(r));
             }
-        }
-        let rows_before = self.row;
-        if self.reader.is_none() {
-            let groups = match self.groups {
-                Some((_, end)) => end,
-                None => self
-                    .meta
-                    .as_ref()
-                    .expect("opened")
-                    .metadata()
-                    .num_row_groups(),
-            };
-            if self.group >= groups {
-                self.done = true;
+            if self.done {
                 return Ok(None);
             }
-            match self.open_group(self.group) {
-                Ok(r) => self.reader = Some(r),
-                Err(msg) => {
-                    let rows = self.meta.as_ref().expect("opened").metadata();
-                    let rows = rows.row_group(self.group).num_rows() as u64;
-                    bad.push(self.lost(rows, &msg));
-                    self.group += 1;
-                }
-            }
+            self.fill();
         }
-        if let Some((reader, left)) = self.reader.as_mut() {
-            match reader.next() {
-                None => {
-                    self.reader = None;
-                    self.group += 1;
-                }
-                Some(Err(e)) => {
-                    // The rest of this row group cannot be reached; the next one may be.
-                    let left = *left;
-                    self.reader = None;
-                    bad.push(self.lost(left, &e.to_string()));
-                    self.group += 1;
-                }
-                Some(Ok(batch)) => {
-                    let n = batch.num_rows() as u64;
-                    *left = left.saturating_sub(n);
-                    if let Err(msg) = self.convert(batch, &mut docs, &mut bad) {
-                        // One batch that cannot be converted is quarantined; reading goes on.
-                        self.row = rows_before + n;
-                        docs = DocBatchBuilder::new();
-                        bad.clear();
-                        bad.push(self.bad(
-                            "unreadable_file",
-                            format!(
-                                "{}: rows {}..{}: {msg}",
-                                self.name,
-                                rows_before + 1,
-                                rows_before + n
-                            ),
-                        ));
-                    }
-                }
-            }
-        }
-        let bytes = docs.text_bytes();
-        let records = (self.row - rows_before).max(bad.len() as u64);
-        Ok(Some(ReadChunk {
-            docs: docs.finish(),
-            bad,
-            records,
-            bytes,
-            repairs: Default::default(),
-        }))
     }
 }
 
 impl ParquetSource {
     /// `rows` rows of the current row group that cannot be read: one quarantined record that
     /// names them; the reader moves on to the next row group.
-    fn lost(&mut self, rows: u64, msg: &str) -> Quarantined {
+    fn lose(&mut self, rows: u64, msg: &str) {
         let first = self.row + 1;
         self.row += rows;
-        self.bad(
-            "truncated_input",
-            format!(
-                "{}: row group {}: rows {first}..{} unreadable: {msg}",
-                self.name, self.group, self.row
-            ),
-        )
+        let detail = format!(
+            "{}: row group {}: rows {first}..{} unreadable: {msg}",
+            self.name, self.group, self.row
+        );
+        let bad = self.bad("truncated_input", detail);
+        self.queue.push_back(Record::Bad { bad, records: rows });
+        self.group += 1;
     }
 }
 
@@ -432,6 +420,7 @@ mod tests {
     use super::*;
     use crate::document::{str_column, TEXT};
     use crate::reader::jsonl::tests::limits;
+    use crate::reader::DocSource;
     use arrow::datatypes::{Field, Schema};
     use parquet::file::properties::WriterProperties;
     use std::sync::Arc;
@@ -471,7 +460,8 @@ mod tests {
 
         let mut input = crate::reader::jsonl::tests::input();
         input.default_domain = "d".into();
-        let mut src = ParquetSource::new(p, "d.parquet".into(), input, limits(64));
+        let src = ParquetSource::new(p, "d.parquet".into(), input, limits(64));
+        let mut src = crate::reader::Batcher::new(Box::new(src), limits(64));
         let (mut kept, mut bad, mut records) = (vec![], vec![], 0);
         while let Some(c) = src.next_chunk().unwrap() {
             records += c.records;
