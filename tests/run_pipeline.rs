@@ -443,3 +443,68 @@ fn sluice_stages_lists_every_type() {
     }
     assert!(out.contains("gopher_quality.short_doc"), "{out}");
 }
+
+/// A `.warc.gz` of real text (fortunes as text/plain and HTML responses, one gzip member per
+/// record, with requests, an image, a 404 and a damaged member among them): detected by its
+/// name, cut at member starts into shards at `shard_mb = 1`, and read into byte-identical
+/// output whatever the worker count; the records that are not documents are counted.
+#[test]
+fn a_warc_file_is_cut_at_gzip_members_with_identical_output() {
+    use std::io::Write;
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    let member = |rec: &[u8]| {
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        e.write_all(rec).unwrap();
+        e.finish().unwrap()
+    };
+    let record = |kind: &str, id: &str, block: &[u8]| {
+        let mut r = format!(
+            "WARC/1.0\r\nWARC-Type: {kind}\r\nWARC-Record-ID: <urn:uuid:{id}>\r\n\
+             WARC-Target-URI: https://example.org/{id}\r\nContent-Length: {}\r\n\r\n",
+            block.len()
+        )
+        .into_bytes();
+        r.extend_from_slice(block);
+        r.extend_from_slice(b"\r\n\r\n");
+        r
+    };
+    let mut bytes = Vec::new();
+    for (i, (id, text, _)) in fortunes().iter().cycle().take(12_000).enumerate() {
+        let (ctype, body) = match i % 3 {
+            0 => ("text/plain; charset=utf-8", text.clone()),
+            _ => ("text/html", format!("<html><body><p>{text}</p></body></html>")),
+        };
+        let http = format!("HTTP/1.1 200 OK\r\nContent-Type: {ctype}\r\n\r\n{body}");
+        bytes.extend(member(&record("response", &format!("{id}-{i}"), http.as_bytes())));
+        if i % 500 == 0 {
+            bytes.extend(member(&record("request", &format!("q{i}"), b"GET / HTTP/1.1\r\n\r\n")));
+            let img = b"HTTP/1.1 200 OK\r\nContent-Type: image/png\r\n\r\n\x89PNG";
+            bytes.extend(member(&record("response", &format!("img{i}"), img)));
+            let gone = b"HTTP/1.1 404 Not Found\r\nContent-Type: text/html\r\n\r\n<p>gone</p>";
+            bytes.extend(member(&record("response", &format!("gone{i}"), gone)));
+            bytes.extend_from_slice(b"\x1f\x8b\x08 a damaged member");
+        }
+    }
+    std::fs::write(root.join("crawl.warc.gz"), &bytes).unwrap();
+    let cfg = root.join("web.toml");
+    std::fs::write(
+        &cfg,
+        "[[input]]\npaths = [\"crawl.warc.gz\"]\n[output]\ndir = \"out\"\n\
+         [run]\nshard_mb = 1\n\n[[stages]]\ntype = \"exact_dedup\"\n",
+    )
+    .unwrap();
+    let (w1, w3) = (root.join("w1"), root.join("w3"));
+    run_into(&cfg, "1", &w1);
+    run_into(&cfg, "3", &w3);
+    let shards = done_markers(&w1, 0);
+    assert!(shards >= 3, "{} bytes at shard_mb = 1 gave {shards} shards", bytes.len());
+    assert_eq!(data_outputs(&w1), data_outputs(&w3));
+    assert_eq!(stats_without_seconds(&w1), stats_without_seconds(&w3));
+    let read = &stats(&w1)["stages"][0];
+    assert_eq!(read["docs_in"], 12_000 + 24, "{read}");
+    assert_eq!(read["rejects"]["truncated_input"], 24, "{read}");
+    for k in ["warc_skipped.request", "warc_skipped.type_image", "warc_skipped.status_4xx"] {
+        assert_eq!(read["counters"][k], 24, "{k}: {read}");
+    }
+}

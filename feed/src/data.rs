@@ -61,7 +61,7 @@ impl Row {
 enum Source {
     /// Mapped at open, in the order of the set's shard list.
     Local(Vec<Arc<Shard>>),
-    Remote(ShardCache),
+    Remote(Box<ShardCache>),
 }
 
 /// The shard set of one manifest.
@@ -155,9 +155,9 @@ impl ShardSet {
         }
         let source = match &location {
             Location::Local(p) => Source::Local(map_all(p, &entries, row_len)?),
-            Location::Object(url) => {
-                Source::Remote(remote(manifest, url, &entries, row_len, cache_mb)?)
-            }
+            Location::Object(url) => Source::Remote(Box::new(remote(
+                manifest, url, &entries, row_len, cache_mb,
+            )?)),
         };
         // A training set needs domains with training rows; an eval set, with any rows.
         let eval = val_fraction.is_none();

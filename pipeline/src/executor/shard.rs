@@ -188,7 +188,7 @@ impl ShardInput<'_> {
                 *st.rejects.entry(q.reason.to_string()).or_default() += 1;
             }
             for (name, n) in repairs.counters().into_iter().filter(|(_, n)| *n > 0) {
-                st.counters.insert(name.to_string(), n);
+                st.counters.insert(name, n);
             }
             p.stats.push((0, st));
             p.bad = bad;

@@ -119,7 +119,7 @@ mod tests {
             }
             self.left -= 1;
             self.bytes += self.len as u64;
-            if self.left % 5 == 0 {
+            if self.left.is_multiple_of(5) {
                 let bad = Quarantined {
                     reason: "malformed_json",
                     detail: format!("toy:{}", self.left),

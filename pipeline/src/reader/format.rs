@@ -54,6 +54,7 @@ pub static FORMATS: &[&dyn Format] = &[
     &super::jsonl::JsonlFormat,
     &super::parquet_file::ParquetFormat,
     &super::text_files::TextFormat,
+    &super::warc::WarcFormat,
 ];
 
 /// A registered format, by reference: what a shard is read as.

@@ -9,6 +9,7 @@ mod jsonl;
 mod parquet_file;
 mod plan;
 mod text_files;
+mod warc;
 
 pub use batcher::{Batcher, Record, RecordSource};
 pub use format::{Format, InputKind, FORMATS};
@@ -17,6 +18,7 @@ pub use jsonl::{replace_lone_surrogates, JsonLines};
 pub(crate) use parquet_file::rows_per_batch;
 pub use plan::{kind_of, plan_shards, Part, ShardSpec};
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use arrow::array::RecordBatch;
@@ -58,23 +60,35 @@ pub struct ReadChunk {
     pub repairs: Repairs,
 }
 
-/// Damage a reader repairs instead of losing the record, counted in the reader's stats.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+/// Damage a reader repairs instead of losing the record, and input records that are not
+/// documents (a WARC `request`, an image response), counted in the reader's stats.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Repairs {
     /// A UTF-8 byte-order mark at the start of a file, removed.
     pub bom_stripped: u64,
     /// JSON `\uD800`-`\uDFFF` escapes that are not part of a pair (Python's `json` writes
     /// them for broken scraped text), replaced with U+FFFD.
     pub lone_surrogates: u64,
+    /// Other counters a format keeps, by name (a bounded set of names per format).
+    pub other: BTreeMap<String, u64>,
 }
 
 impl Repairs {
     /// (counter name, value) pairs for the stats.
-    pub fn counters(&self) -> [(&'static str, u64); 2] {
-        [
-            ("bom_stripped", self.bom_stripped),
-            ("lone_surrogates_replaced", self.lone_surrogates),
-        ]
+    pub fn counters(&self) -> Vec<(String, u64)> {
+        let mut out = vec![
+            ("bom_stripped".to_string(), self.bom_stripped),
+            ("lone_surrogates_replaced".to_string(), self.lone_surrogates),
+        ];
+        out.extend(self.other.iter().map(|(k, v)| (k.clone(), *v)));
+        out
+    }
+
+    /// Adds `counts` to the other counters.
+    pub fn add_counts(&mut self, counts: BTreeMap<String, u64>) {
+        for (k, v) in counts {
+            *self.other.entry(k).or_default() += v;
+        }
     }
 }
 
@@ -182,6 +196,8 @@ mod fuzz {
                 ("jsonl", "f.jsonl.zst"),
                 ("parquet", "f.parquet"),
                 ("text", "f.txt"),
+                ("warc", "f.warc.gz"),
+                ("warc", "f.warc"),
             ] {
                 let kind = InputKind::named(kind).unwrap();
                 let p = dir.path().join(name);
