@@ -473,12 +473,23 @@ fn a_warc_file_is_cut_at_gzip_members_with_identical_output() {
     for (i, (id, text, _)) in fortunes().iter().cycle().take(12_000).enumerate() {
         let (ctype, body) = match i % 3 {
             0 => ("text/plain; charset=utf-8", text.clone()),
-            _ => ("text/html", format!("<html><body><p>{text}</p></body></html>")),
+            _ => (
+                "text/html",
+                format!("<html><body><p>{text}</p></body></html>"),
+            ),
         };
         let http = format!("HTTP/1.1 200 OK\r\nContent-Type: {ctype}\r\n\r\n{body}");
-        bytes.extend(member(&record("response", &format!("{id}-{i}"), http.as_bytes())));
+        bytes.extend(member(&record(
+            "response",
+            &format!("{id}-{i}"),
+            http.as_bytes(),
+        )));
         if i % 500 == 0 {
-            bytes.extend(member(&record("request", &format!("q{i}"), b"GET / HTTP/1.1\r\n\r\n")));
+            bytes.extend(member(&record(
+                "request",
+                &format!("q{i}"),
+                b"GET / HTTP/1.1\r\n\r\n",
+            )));
             let img = b"HTTP/1.1 200 OK\r\nContent-Type: image/png\r\n\r\n\x89PNG";
             bytes.extend(member(&record("response", &format!("img{i}"), img)));
             let gone = b"HTTP/1.1 404 Not Found\r\nContent-Type: text/html\r\n\r\n<p>gone</p>";
@@ -498,13 +509,21 @@ fn a_warc_file_is_cut_at_gzip_members_with_identical_output() {
     run_into(&cfg, "1", &w1);
     run_into(&cfg, "3", &w3);
     let shards = done_markers(&w1, 0);
-    assert!(shards >= 3, "{} bytes at shard_mb = 1 gave {shards} shards", bytes.len());
+    assert!(
+        shards >= 3,
+        "{} bytes at shard_mb = 1 gave {shards} shards",
+        bytes.len()
+    );
     assert_eq!(data_outputs(&w1), data_outputs(&w3));
     assert_eq!(stats_without_seconds(&w1), stats_without_seconds(&w3));
     let read = &stats(&w1)["stages"][0];
     assert_eq!(read["docs_in"], 12_000 + 24, "{read}");
     assert_eq!(read["rejects"]["truncated_input"], 24, "{read}");
-    for k in ["warc_skipped.request", "warc_skipped.type_image", "warc_skipped.status_4xx"] {
+    for k in [
+        "warc_skipped.request",
+        "warc_skipped.type_image",
+        "warc_skipped.status_4xx",
+    ] {
         assert_eq!(read["counters"][k], 24, "{k}: {read}");
     }
 }

@@ -1,7 +1,7 @@
 //! Document filters as pipeline stages: cleaning that keeps layout (`clean`), language ID
 //! (`language`), quality rules (Gopher quality, Gopher repetition, C4, FineWeb) with the
 //! peers' published thresholds as defaults, domain labels by keywords and by a trainable
-//! classifier, sensitive words and PII. CJK-aware throughout, so Chinese text is judged by
+//! classifier, sensitive words, PII and URL blocklists. CJK-aware throughout, so Chinese text is judged by
 //! rules that fit it.
 
 pub mod classifier;
@@ -13,6 +13,7 @@ pub mod pii;
 pub mod quality;
 pub mod sensitive_words;
 pub mod text;
+pub mod url_filter;
 pub mod words;
 
 use pipeline::{StageInfo, StageRegistry};
@@ -56,6 +57,14 @@ pub fn register(registry: &mut StageRegistry) {
             factory: domain_keywords::build,
         },
         StageInfo {
+            type_name: "url_filter",
+            summary: "meta.url against domain / URL blocklist files (UT1 layout, .gz), banned \
+                      words and sub-words, soft-banned words; an allow list wins",
+            outputs: "url_filter.domain, .url, .banned_word, .banned_subword, \
+                      .soft_banned_words, .no_url; counter no_url",
+            factory: url_filter::build,
+        },
+        StageInfo {
             type_name: "classifier",
             summary: "a model from `sluice classifier train` (hashed n-grams, softmax)",
             outputs: "classifier.not_kept; columns classifier_label, classifier_prob",
@@ -77,8 +86,8 @@ mod tests {
         let mut r = pipeline::StageRegistry::default();
         super::register(&mut r);
         assert_eq!(
-            pipeline::testing::check_stage_types(&r, &["classifier"]),
-            10
+            pipeline::testing::check_stage_types(&r, &["classifier", "url_filter"]),
+            11
         );
     }
 }

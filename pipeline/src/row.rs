@@ -12,7 +12,7 @@ use arrow::array::{
     UInt32Builder,
 };
 
-use crate::document::{str_column, with_column, DOMAIN, TEXT};
+use crate::document::{str_column, with_column, DOMAIN, META, TEXT};
 use crate::error::StageError;
 use crate::stage::{Decisions, Stage, StageContext, StageOutput};
 
@@ -70,6 +70,9 @@ pub struct Doc<'a> {
     pub text: &'a str,
     /// The `domain` column, when the stage asked for it ([`RowStage::reads_domain`]).
     pub domain: &'a str,
+    /// The `meta` JSON object, when the stage asked for it ([`RowStage::reads_meta`]) and
+    /// the row has one.
+    pub meta: Option<&'a str>,
 }
 
 /// A per-document stage. `judge` must fill every column of [`columns`](Self::columns) once
@@ -86,6 +89,10 @@ pub trait RowStage: Send + Sync {
     }
     /// Whether `judge` needs the `domain` column.
     fn reads_domain(&self) -> bool {
+        false
+    }
+    /// Whether `judge` needs the `meta` column.
+    fn reads_meta(&self) -> bool {
         false
     }
     fn judge(&self, doc: Doc<'_>, out: &mut RowOut) -> Verdict;
@@ -219,6 +226,10 @@ impl<R: RowStage> Stage for RowAdapter<R> {
             true => Some(str_column(&batch, DOMAIN)?),
             false => None,
         };
+        let meta = match self.stage.reads_meta() {
+            true => Some(str_column(&batch, META)?),
+            false => None,
+        };
         let n = text.len();
         let mut d = Decisions::with_capacity(n);
         let mut text_out = TextOut {
@@ -233,6 +244,7 @@ impl<R: RowStage> Stage for RowAdapter<R> {
             let doc = Doc {
                 text: text.value(i),
                 domain: domain.map_or("", |c| c.value(i)),
+                meta: meta.filter(|c| c.is_valid(i)).map(|c| c.value(i)),
             };
             match self.stage.judge(doc, &mut out) {
                 Verdict::Keep => {

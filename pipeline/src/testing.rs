@@ -39,6 +39,17 @@ pub fn batch_of(texts: &[&str]) -> RecordBatch {
     batch_of_docs(ids.iter().zip(texts).map(|(i, t)| (i.as_str(), *t, "d")))
 }
 
+/// A batch of documents with these `meta` values (text `t`, ids `0`, `1`, ...).
+pub fn batch_with_meta(metas: &[Option<&str>]) -> RecordBatch {
+    let mut b = DocBatchBuilder::new();
+    for (i, m) in metas.iter().enumerate() {
+        let mut d = doc(&i.to_string(), "t", "d");
+        d.meta = m.map(str::to_string);
+        b.push(&d);
+    }
+    b.finish()
+}
+
 /// A batch of `(id, text)` pairs with domain `d`.
 pub fn batch_with_ids(docs: &[(&str, &str)]) -> RecordBatch {
     batch_of_docs(docs.iter().map(|(i, t)| (*i, *t, "d")))
