@@ -7,6 +7,8 @@
 pub mod classifier;
 pub mod clean;
 pub mod domain_keywords;
+pub mod html;
+pub mod html_extract;
 pub mod language;
 pub mod phrases;
 pub mod pii;
@@ -57,6 +59,14 @@ pub fn register(registry: &mut StageRegistry) {
             factory: domain_keywords::build,
         },
         StageInfo {
+            type_name: "html_extract",
+            summary: "a page's main text: boilerplate out; code indentation, tables, MathML/TeX, \
+                      <br> lines and CJK spacing kept; favour = precision / balanced / recall",
+            outputs: "html_extract.empty; columns html_title, html_lang, html_kept; counter \
+                      not_html",
+            factory: html_extract::build,
+        },
+        StageInfo {
             type_name: "url_filter",
             summary: "meta.url against domain / URL blocklist files (UT1 layout, .gz), banned \
                       words and sub-words, soft-banned words; an allow list wins",
@@ -87,7 +97,7 @@ mod tests {
         super::register(&mut r);
         assert_eq!(
             pipeline::testing::check_stage_types(&r, &["classifier", "url_filter"]),
-            11
+            12
         );
     }
 }

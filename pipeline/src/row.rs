@@ -146,6 +146,14 @@ impl RowOut {
         }
     }
 
+    /// Sets this row's value of a Utf8 column; `None` is written as null.
+    pub fn opt_str(&mut self, col: usize, v: Option<&str>) {
+        match &mut self.columns[col] {
+            Column::Utf8(b) => b.append_option(v),
+            _ => panic!("column {col} is not Utf8"),
+        }
+    }
+
     /// Sets this row's value of a Float32 column; `None` is written as null.
     pub fn f32(&mut self, col: usize, v: Option<f32>) {
         match &mut self.columns[col] {
