@@ -527,3 +527,46 @@ fn a_warc_file_is_cut_at_gzip_members_with_identical_output() {
         assert_eq!(read["counters"][k], 24, "{k}: {read}");
     }
 }
+
+/// `pipelines/web.toml` on the bundled WARC of 28 real documentation pages: every HTML
+/// response becomes the page's main text (code blocks as written, no site chrome), the CSS
+/// responses and the requests are counted, not read as documents.
+#[test]
+fn the_web_pipeline_runs_on_the_bundled_warc() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = Path::new(env!("CARGO_MANIFEST_DIR")).join("pipelines/web.toml");
+    let out = tmp.path().join("web");
+    run_into(&cfg, "2", &out);
+    let read = &stats(&out)["stages"][0];
+    assert_eq!(read["docs_in"], 26, "{read}");
+    assert_eq!(read["counters"]["warc_skipped.request"], 28, "{read}");
+    assert_eq!(read["counters"]["warc_skipped.type_text"], 2, "{read}");
+    let docs = rows(&out.join("curated"), "text");
+    assert_eq!(docs.len(), 26);
+    let rustdoc = docs
+        .iter()
+        .map(|d| &d.1)
+        .find(|t| t.starts_with("What is rustdoc?\n\n"))
+        .expect("the rustdoc chapter");
+    assert!(
+        rustdoc.contains("\n\n$ cargo new docs --lib\n$ cd docs\n\n"),
+        "{rustdoc}"
+    );
+    assert!(
+        rustdoc.contains("#![allow(unused)]\nfn main() {\n/// foo is a function\nfn foo() {}\n}"),
+        "{rustdoc}"
+    );
+    for (_, t) in &docs {
+        for chrome in [
+            "Toggle Table of Contents",
+            "Search this book",
+            "Change theme",
+        ] {
+            assert!(
+                !t.contains(chrome),
+                "{chrome} in {}",
+                &t[..t.len().min(200)]
+            );
+        }
+    }
+}

@@ -128,7 +128,8 @@ mod tests {
         };
         let html = r#"{"url":"https://e.org/","content_type":"text/html"}"#;
         let plain = r#"{"url":"https://e.org/a.txt","content_type":"text/plain"}"#;
-        let mut batch = pipeline::testing::batch_with_meta(&[Some(html), Some(plain), None, Some(html)]);
+        let mut batch =
+            pipeline::testing::batch_with_meta(&[Some(html), Some(plain), None, Some(html)]);
         let texts = [
             "<html lang=de><title>Seite</title><body><nav>Menü</nav><p>Ein Absatz.</p></body></html>",
             "<p>plain text that looks like markup</p>",

@@ -1009,7 +1009,10 @@ mod real_pages {
                     _ => {}
                 }
             }
-            let text = decode_entities(&text).trim_end().trim_start_matches('\n').to_string();
+            let text = decode_entities(&text)
+                .trim_end()
+                .trim_start_matches('\n')
+                .to_string();
             out.push(text);
             rest = &body[end..];
         }
@@ -1021,17 +1024,37 @@ mod real_pages {
     #[test]
     fn an_mdbook_page() {
         let html = include_str!("../../data/html/rustdoc-what-is-rustdoc.html");
-        let e = extract(html, &Options { images: false, comments: false, favour: Favour::Balanced });
+        let e = extract(
+            html,
+            &Options {
+                images: false,
+                comments: false,
+                favour: Favour::Balanced,
+            },
+        );
         let t = &e.text;
-        assert_eq!(e.title.as_deref(), Some("What is rustdoc? - The rustdoc book"));
+        assert_eq!(
+            e.title.as_deref(),
+            Some("What is rustdoc? - The rustdoc book")
+        );
         assert!(t.starts_with("What is rustdoc?\n\nThe standard Rust distribution ships with a tool called rustdoc."), "{t}");
         assert!(t.ends_with("how to use them."), "{t}");
         let blocks = pre_blocks(html);
         assert_eq!(blocks.len(), 12);
         for b in &blocks {
-            assert!(t.contains(&format!("\n\n{b}\n\n")) || t.ends_with(&format!("\n\n{b}")), "code block lost or changed:\n{b}\n---\n{t}");
+            assert!(
+                t.contains(&format!("\n\n{b}\n\n")) || t.ends_with(&format!("\n\n{b}")),
+                "code block lost or changed:\n{b}\n---\n{t}"
+            );
         }
-        for chrome in ["Toggle Table of Contents", "Search this book", "Change theme", "Next chapter", "Press", "Print this book"] {
+        for chrome in [
+            "Toggle Table of Contents",
+            "Search this book",
+            "Change theme",
+            "Next chapter",
+            "Press",
+            "Print this book",
+        ] {
             assert!(!t.contains(chrome), "{chrome}");
         }
     }
