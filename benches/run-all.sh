@@ -58,6 +58,10 @@ if [[ $scale == 1 ]]; then
   echo "== object storage: 1 GB from and to s3:// (moto on loopback) beside local disk" >&2
   python3 benches/s3_bench.py --sluice target/release/sluice-curate --workdir out/bench/s3 --json "$res"
 fi
+echo "== web: HTML extraction and WARC -> text vs trafilatura and resiliparse (rust-docs pages)" >&2
+WEB=$(benches/web-peers-setup.sh)
+python3 benches/web_bench.py --extract target/release/examples/extract_html \
+  --sluice target/release/sluice-curate --python "$WEB/bin/python" --json "$res"
 echo "== looking inside a run: sluice query vs Python polars vs pandas; sql_filter vs length" >&2
 "$VENV/bin/python" benches/query_bench.py --sluice target/release/sluice-curate --python "$VENV/bin/python" \
   --workdir out/bench/query --gb "$query_gb" --reps "$((reps + 2))" --json "$res"

@@ -1,6 +1,6 @@
-//! Extracts the main text of HTML files: `extract_html FILE...` prints each file's text
-//! (between `==> FILE <==` lines) and, on stderr, pages, MB and MB/s on one core. Used by
-//! the extraction benchmark and to look at what the extractor keeps.
+//! Extracts the main text of HTML files: `extract_html FILE...` prints one JSON line per
+//! file (`file`, `text`, `seconds` of extraction) and, on stderr, pages, MB and MB/s on one
+//! core. Used by benches/web_bench.py and to look at what the extractor keeps.
 
 use filters::html::extract::{extract, Favour, Options};
 
@@ -16,9 +16,11 @@ fn main() {
         let html = String::from_utf8_lossy(&std::fs::read(f).expect("readable")).into_owned();
         let t = std::time::Instant::now();
         let e = extract(&html, &opts);
-        secs += t.elapsed().as_secs_f64();
+        let s = t.elapsed().as_secs_f64();
+        secs += s;
         bytes += html.len();
-        println!("==> {f} <==\n{}\n", e.text);
+        let line = serde_json::json!({"file": f, "text": e.text, "seconds": s});
+        println!("{line}");
     }
     eprintln!(
         "{} pages, {:.1} MB, {:.1} MB/s",

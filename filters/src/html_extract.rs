@@ -117,7 +117,7 @@ mod tests {
     use super::*;
     use arrow::array::{Array, Float32Array};
     use pipeline::document::{str_column, TEXT};
-    use pipeline::{Stage, StageContext};
+    use pipeline::StageContext;
 
     #[test]
     fn pages_become_text_other_documents_pass_and_empty_pages_go() {
