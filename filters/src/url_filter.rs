@@ -193,7 +193,7 @@ impl UrlFilter {
     }
 
     /// The URL in a document's `meta`.
-    fn url_of<'a>(&self, meta: Option<&'a str>) -> Option<String> {
+    fn url_of(&self, meta: Option<&str>) -> Option<String> {
         let v: serde_json::Value = serde_json::from_str(meta?).ok()?;
         v.get(&self.c.field)?.as_str().map(str::to_string)
     }
