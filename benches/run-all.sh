@@ -61,7 +61,7 @@ fi
 echo "== web: HTML extraction and WARC -> text vs trafilatura and resiliparse (rust-docs pages)" >&2
 WEB=$(benches/web-peers-setup.sh)
 python3 benches/web_bench.py --extract target/release/examples/extract_html \
-  --sluice target/release/sluice-curate --python "$WEB/bin/python" --json "$res"
+  --sluice target/release/sluice-curate --python "$WEB/bin/python" --big-gb 1 --json "$res"
 echo "== looking inside a run: sluice query vs Python polars vs pandas; sql_filter vs length" >&2
 "$VENV/bin/python" benches/query_bench.py --sluice target/release/sluice-curate --python "$VENV/bin/python" \
   --workdir out/bench/query --gb "$query_gb" --reps "$((reps + 2))" --json "$res"

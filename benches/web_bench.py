@@ -18,7 +18,7 @@ against warcio + trafilatura and fastwarc + resiliparse in one process each.
 import argparse, collections, gzip, html.parser, io, json, os, re, subprocess, sys, tempfile, time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from common import emit  # noqa: E402
+from common import emit, run_peak  # noqa: E402
 
 BOOKS = ["book", "rustdoc", "rust-by-example", "cargo", "reference", "nomicon", "edition-guide"]
 BLOCK = {"p", "div", "section", "h1", "h2", "h3", "h4", "h5", "h6", "ul", "ol", "li", "dl", "dt", "dd",
@@ -153,20 +153,59 @@ def run_lines(cmd):
     return {r["file"]: r for r in map(json.loads, out.splitlines())}
 
 
-def write_warc(sample, path):
+def write_warc(sample, path, copies=1):
+    """The pages as a .warc.gz, one gzip member per record; `copies` times over (distinct
+    record ids and URLs) for a big file."""
     def member(b):
         buf = io.BytesIO()
-        with gzip.GzipFile(fileobj=buf, mode="wb", mtime=0) as g:
+        with gzip.GzipFile(fileobj=buf, mode="wb", mtime=0, compresslevel=6) as g:
             g.write(b)
         return buf.getvalue()
     with open(path, "wb") as f:
-        for i, (p, page, _, _) in enumerate(sample):
+        for i, (p, page, _, _) in enumerate(sample * copies):
             body = page.encode()
             http = b"HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\n\r\n" + body
             head = (f"WARC/1.0\r\nWARC-Type: response\r\nWARC-Record-ID: <urn:uuid:00000000-0000-0000-0000-{i:012d}>\r\n"
-                    f"WARC-Target-URI: https://doc.rust-lang.org/{os.path.relpath(p)}\r\nWARC-Date: 2026-12-01T00:00:00Z\r\n"
+                    f"WARC-Target-URI: https://doc.rust-lang.org/{i // len(sample)}/{os.path.relpath(p)}\r\nWARC-Date: 2026-12-01T00:00:00Z\r\n"
                     f"Content-Type: application/http; msgtype=response\r\nContent-Length: {len(http)}\r\n\r\n").encode()
             f.write(member(head + http + b"\r\n\r\n"))
+
+
+def big_warc(sample, mb, a):
+    """One big .warc.gz (the pages repeated to `--big-gb` of HTML): `sluice run` with
+    html_extract on 1 and 2 workers: wall, MB/s per core, peak RSS, identical output."""
+    os.makedirs(a.workdir, exist_ok=True)
+    copies = max(1, round(a.big_gb * 1000 / mb))
+    warc = os.path.join(a.workdir, "big.warc.gz")
+    if not os.path.exists(warc) or os.path.getmtime(warc) < os.path.getmtime(__file__):
+        write_warc(sample, warc + ".partial", copies)
+        os.replace(warc + ".partial", warc)
+    html_mb = mb * copies
+    cfg = os.path.join(a.workdir, "big.toml")
+    open(cfg, "w").write(f'[[input]]\npaths = ["big.warc.gz"]\n[output]\ndir = "out"\n[[stages]]\ntype = "html_extract"\n')
+    rows, digests = [], {}
+    for w in (1, 2):
+        out = os.path.join(a.workdir, f"out-w{w}")
+        subprocess.run(["rm", "-rf", out], check=True)
+        wall, peak, _ = run_peak([a.sluice, "run", cfg, "--workers", str(w), "--out", out])
+        h = hashlib_tree(os.path.join(out, "curated"))
+        digests[w] = h
+        per_core = html_mb / wall / w
+        print(f"big WARC ({os.path.getsize(warc) / 1e9:.2f} GB gz, {html_mb / 1000:.2f} GB HTML): "
+              f"{w} worker(s) {wall:6.1f} s  {per_core:5.1f} MB/s per core  peak {peak:.0f} MB  curated {h[:8]}")
+        rows.append({"bench": "WARC -> text, one big .warc.gz", "tool": f"sluice run, {w} worker(s)", "seconds": wall,
+                     "peak_mb": peak, "note": f"{html_mb / 1000:.2f} GB HTML, {per_core:.1f} MB/s per core, curated {h[:8]}"})
+    print(f"2 workers: {rows[0]['seconds'] / rows[1]['seconds']:.2f}x 1 worker; identical output: {digests[1] == digests[2]}")
+    return rows
+
+
+def hashlib_tree(d):
+    import hashlib
+    h = hashlib.sha256()
+    for f in sorted(os.listdir(d)):
+        h.update(f.encode())
+        h.update(open(os.path.join(d, f), "rb").read())
+    return h.hexdigest()
 
 
 def main():
@@ -177,6 +216,8 @@ def main():
     ap.add_argument("--sluice", default="target/release/sluice-curate")
     ap.add_argument("--python", default=os.path.expanduser("~/.cache/sluice/web-peers/bin/python"))
     ap.add_argument("--pages", type=int, default=300)
+    ap.add_argument("--big-gb", type=float, default=0, help="also: a .warc.gz of this many GB of HTML, 1 vs 2 workers")
+    ap.add_argument("--workdir", default="out/bench/web")
     ap.add_argument("--json")
     a = ap.parse_args()
     sample = pages(a.docs, a.pages)
@@ -215,6 +256,8 @@ def main():
         print(f"WARC -> text: {name:34s} {wall:6.2f} s  {len(sample) / wall:7.1f} pages/s  {mb / wall:6.1f} MB/s")
         rows.append({"bench": "WARC -> text (rust-docs pages)", "tool": name, "seconds": wall,
                      "note": f"{len(sample) / wall:.1f} pages/s, {mb / wall:.1f} MB/s, one core"})
+    if a.big_gb:
+        rows += big_warc(sample, mb, a)
     emit(a.json, rows)
 
 
