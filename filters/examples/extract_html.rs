@@ -6,6 +6,7 @@ use filters::html::extract::{extract, Favour, Options};
 
 fn main() {
     let opts = Options {
+        links: false,
         images: false,
         comments: false,
         favour: Favour::Balanced,

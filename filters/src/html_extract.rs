@@ -15,6 +15,8 @@ use crate::html::extract::{extract, Favour, Options};
 pub struct HtmlExtractConfig {
     /// `precision`, `balanced` or `recall`: how a block in doubt is decided.
     pub favour: Favour,
+    /// Keep links' targets, as `[text](url)`.
+    pub links: bool,
     /// Keep images' alt text.
     pub images: bool,
     /// Keep comment sections.
@@ -29,6 +31,7 @@ impl Default for HtmlExtractConfig {
     fn default() -> Self {
         HtmlExtractConfig {
             favour: Favour::Balanced,
+            links: false,
             images: false,
             comments: false,
             title: false,
@@ -45,6 +48,7 @@ pub struct HtmlExtract {
 pub(crate) fn build(table: toml::Table, _env: &StageEnv) -> Result<StageKind, String> {
     let c: HtmlExtractConfig = parse_stage_table(table)?;
     let opts = Options {
+        links: c.links,
         images: c.images,
         comments: c.comments,
         favour: c.favour,

@@ -29,6 +29,8 @@ pub enum Favour {
 
 #[derive(Debug, Clone)]
 pub struct Options {
+    /// Keep links' targets, as `[text](url)`.
+    pub links: bool,
     /// Keep images' alt text.
     pub images: bool,
     /// Keep comment sections.
@@ -78,6 +80,8 @@ struct Open {
     main: bool,
     link: bool,
     table: bool,
+    /// With `links`: the link's target and where its text starts in the block.
+    href: Option<(String, usize)>,
 }
 
 const VOID: [&str; 14] = [
@@ -416,6 +420,7 @@ impl Walker<'_> {
                     main: false,
                     link: false,
                     table: false,
+                    href: None,
                 });
             }
             return;
@@ -504,6 +509,11 @@ impl Walker<'_> {
             // An in-page anchor (`<h2><a href="#usage">`) is not a link away.
             link: name == "a" && attr(&attrs, "href").is_some_and(|h| !h.starts_with('#')),
             table: name == "table",
+            href: (self.opts.links && name == "a" && self.pre == 0)
+                .then(|| attr(&attrs, "href"))
+                .flatten()
+                .filter(|h| !h.starts_with('#') && !h.trim().is_empty())
+                .map(|h| (h.trim().to_string(), self.cur.text.len())),
             name,
         };
         self.skip += usize::from(open.skip);
@@ -587,6 +597,9 @@ impl Walker<'_> {
             if self.skip > 0 || o.skip {
                 continue;
             }
+            if let Some((href, start)) = o.href {
+                self.close_link(&href, start);
+            }
             if o.name == "math" {
                 self.end_math();
             } else if o.name == "annotation" {
@@ -604,6 +617,20 @@ impl Walker<'_> {
                 self.flush();
             }
         }
+    }
+
+    /// `[text](href)` around the link text written since `start` (if the block is the same).
+    fn close_link(&mut self, href: &str, start: usize) {
+        let t = &mut self.cur.text;
+        if start > t.len() || !t.is_char_boundary(start) {
+            return;
+        }
+        let lead = t[start..].len() - t[start..].trim_start().len();
+        if t[start..].trim().is_empty() {
+            return;
+        }
+        t.insert(start + lead, '[');
+        t.push_str(&format!("]({href})"));
     }
 
     fn end_math(&mut self) {
@@ -829,6 +856,7 @@ mod tests {
 
     fn opts() -> Options {
         Options {
+            links: false,
             images: false,
             comments: false,
             favour: Favour::Balanced,
@@ -917,6 +945,7 @@ does not matter, and it allocates nothing.</p>
         let e = extract(
             &page,
             &Options {
+                links: false,
                 images: true,
                 comments: true,
                 favour: Favour::Balanced,
@@ -933,6 +962,7 @@ does not matter, and it allocates nothing.</p>
         let e = extract(
             &no_article,
             &Options {
+                links: false,
                 images: false,
                 comments: true,
                 favour: Favour::Balanced,
@@ -941,6 +971,23 @@ does not matter, and it allocates nothing.</p>
         assert!(e.text.contains("Great post"), "{}", e.text);
         let e = extract(&no_article, &opts());
         assert!(!e.text.contains("Great post"), "{}", e.text);
+    }
+
+    #[test]
+    fn links_on_request() {
+        let page = "<p>Read <a href=\"https://e.org/guide\"> the guide </a> and the <a href=\"#faq\">FAQ</a> \
+                    before you start, since it answers most of the questions people ask.</p>";
+        let with = Options {
+            links: true,
+            ..opts()
+        };
+        assert_eq!(
+            extract(page, &with).text,
+            "Read [the guide](https://e.org/guide) and the FAQ before you start, since it answers most of the questions people ask."
+        );
+        assert!(extract(page, &opts())
+            .text
+            .starts_with("Read the guide and the FAQ before"));
     }
 
     #[test]
@@ -1027,6 +1074,7 @@ mod real_pages {
         let e = extract(
             html,
             &Options {
+                links: false,
                 images: false,
                 comments: false,
                 favour: Favour::Balanced,
