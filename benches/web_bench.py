@@ -19,6 +19,7 @@ import argparse, collections, gzip, html.parser, io, json, os, re, subprocess, s
 
 sys.path.insert(0, os.path.dirname(__file__))
 from common import emit, run_peak  # noqa: E402
+import web_pages  # noqa: E402
 
 BOOKS = ["book", "rustdoc", "rust-by-example", "cargo", "reference", "nomicon", "edition-guide"]
 BLOCK = {"p", "div", "section", "h1", "h2", "h3", "h4", "h5", "h6", "ul", "ol", "li", "dl", "dt", "dd",
@@ -148,6 +149,30 @@ print(n, chars, time.perf_counter() - t)
 '''
 
 
+def evaluate(what, sample, a):
+    """P/R/F1 against the truth, code blocks intact and MB/s of every extractor on `sample`."""
+    files = [s[0] for s in sample]
+    mb = sum(len(s[1].encode()) for s in sample) / 1e6
+    results = {
+        "sluice html_extract": run_lines([a.extract, *files]),
+        "trafilatura 2.3.1": run_lines([a.python, "-c", PEERS, "trafilatura", *files]),
+        "resiliparse 2.0.0": run_lines([a.python, "-c", PEERS, "resiliparse", *files]),
+    }
+    rows = []
+    print(f"-- {what}: {len(sample)} pages, {mb:.1f} MB")
+    for tool, res in results.items():
+        scores = [prf(res[p]["text"], gold) for p, _, gold, _ in sample]
+        blocks = [(b, res[p]["text"]) for p, _, _, pres in sample for b in pres]
+        intact = sum(b in text for b, text in blocks) / max(1, len(blocks))
+        secs = sum(r["seconds"] for r in res.values())
+        P, R, F = (sum(x[i] for x in scores) / len(scores) for i in range(3))
+        code = f"  code blocks intact {intact:.1%}" if blocks else ""
+        print(f"{tool:22s} P {P:.3f} R {R:.3f} F1 {F:.3f}{code}  {mb / secs:7.1f} MB/s")
+        rows.append({"bench": f"html extraction ({what})", "tool": tool, "seconds": secs, "quality": round(F, 4),
+                     "note": f"P {P:.3f} R {R:.3f}{';' + code if blocks else ''}; {mb / secs:.1f} MB/s"})
+    return rows
+
+
 def run_lines(cmd):
     out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
     return {r["file"]: r for r in map(json.loads, out.splitlines())}
@@ -216,6 +241,7 @@ def main():
     ap.add_argument("--sluice", default="target/release/sluice-curate")
     ap.add_argument("--python", default=os.path.expanduser("~/.cache/sluice/web-peers/bin/python"))
     ap.add_argument("--pages", type=int, default=300)
+    ap.add_argument("--templates", type=int, default=100, help="pages per template set (news-en, portal-zh; hard: a quarter)")
     ap.add_argument("--big-gb", type=float, default=0, help="also: a .warc.gz of this many GB of HTML, 1 vs 2 workers")
     ap.add_argument("--workdir", default="out/bench/web")
     ap.add_argument("--json")
@@ -223,22 +249,16 @@ def main():
     sample = pages(a.docs, a.pages)
     mb = sum(len(s[1].encode()) for s in sample) / 1e6
     print(f"{len(sample)} pages, {mb:.1f} MB of HTML, {sum(len(s[3]) for s in sample)} code blocks")
-    files = [s[0] for s in sample]
-    results = {
-        "sluice html_extract": run_lines([a.extract, *files]),
-        "trafilatura 2.3.1": run_lines([a.python, "-c", PEERS, "trafilatura", *files]),
-        "resiliparse 2.0.0": run_lines([a.python, "-c", PEERS, "resiliparse", *files]),
-    }
-    rows = []
-    for tool, res in results.items():
-        scores = [prf(res[p]["text"], gold) for p, _, gold, _ in sample]
-        blocks = [(b, res[p]["text"]) for p, _, _, pres in sample for b in pres]
-        intact = sum(b in text for b, text in blocks) / max(1, len(blocks))
-        secs = sum(r["seconds"] for r in res.values())
-        P, R, F = (sum(x[i] for x in scores) / len(scores) for i in range(3))
-        print(f"{tool:22s} P {P:.3f} R {R:.3f} F1 {F:.3f}  code blocks intact {intact:.1%}  {mb / secs:7.1f} MB/s")
-        rows.append({"bench": "html extraction (rust-docs pages)", "tool": tool, "seconds": secs,
-                     "quality": round(F, 4), "note": f"P {P:.3f} R {R:.3f}; code blocks intact {intact:.1%}; {mb / secs:.1f} MB/s"})
+    rows = evaluate("rust-docs pages", sample, a)
+    with tempfile.TemporaryDirectory() as tmp:
+        made = web_pages.template_pages(a.templates)
+        groups = collections.defaultdict(list)
+        for name, page, gold, pres in made:
+            path = os.path.join(tmp, name.replace("/", "-") + ".html")
+            open(path, "w", encoding="utf-8").write(page)
+            groups[name.split("/")[0]].append((path, page, gold, pres))
+        for g, items in groups.items():
+            rows += evaluate(g, items, a)
     with tempfile.TemporaryDirectory() as tmp:
         warc = os.path.join(tmp, "pages.warc.gz")
         write_warc(sample, warc)
