@@ -198,6 +198,7 @@ mod fuzz {
                 ("text", "f.txt"),
                 ("warc", "f.warc.gz"),
                 ("warc", "f.warc"),
+                ("warc", "f.arc.gz"),
             ] {
                 let kind = InputKind::named(kind).unwrap();
                 let p = dir.path().join(name);

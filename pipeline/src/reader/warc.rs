@@ -1,5 +1,6 @@
 //! Web archives (`format = "warc"`): WARC and WET files, plain or gzip (`.warc`,
-//! `.warc.gz`, `.wet.gz`), as Common Crawl writes them. A `.warc.gz` is a series of gzip
+//! `.warc.gz`, `.wet.gz`), as Common Crawl writes them, and ARC files (`.arc[.gz]`, one
+//! `URL IP DATE TYPE … LENGTH` line per record). A `.warc.gz` is a series of gzip
 //! members, one record each, so a big file is cut into byte ranges at member starts (found
 //! by the gzip magic and checked by decoding a record header) and each worker reads its own.
 //!
@@ -38,6 +39,25 @@ fn is_gz(file: &InputFile) -> bool {
     file.file_name().to_lowercase().ends_with(".gz")
 }
 
+/// An ARC file (`.arc`, `.arc.gz`: the Internet Archive's format before WARC).
+fn is_arc(file: &InputFile) -> bool {
+    let name = file.file_name().to_lowercase();
+    name.strip_suffix(".gz").unwrap_or(&name).ends_with(".arc")
+}
+
+/// Whether `line` starts a record: `WARC/…`, or in an ARC file a header line
+/// (`URL IP DATE TYPE … LENGTH`: five or more fields, the last a number).
+fn is_record_line(line: &[u8], arc: bool) -> bool {
+    if !arc {
+        return line.starts_with(b"WARC/");
+    }
+    let text = String::from_utf8_lossy(line);
+    let fields: Vec<&str> = text.split_whitespace().collect();
+    fields.len() >= 5
+        && fields[0].contains(':')
+        && fields.last().is_some_and(|l| l.parse::<u64>().is_ok())
+}
+
 impl Format for WarcFormat {
     fn name(&self) -> &'static str {
         "warc"
@@ -45,7 +65,7 @@ impl Format for WarcFormat {
 
     fn detects(&self, name: &str) -> bool {
         let stem = name.strip_suffix(".gz").unwrap_or(name);
-        stem.ends_with(".warc") || stem.ends_with(".wet")
+        stem.ends_with(".warc") || stem.ends_with(".wet") || stem.ends_with(".arc")
     }
 
     fn parts(&self, file: &InputFile, size: u64, target: u64) -> Result<Vec<(Part, u64)>, String> {
@@ -141,13 +161,16 @@ fn next_member(file: &InputFile, from: u64, end: u64) -> std::io::Result<Option<
     Ok(None)
 }
 
-/// Whether a gzip member at `at` decodes to the start of a WARC record.
+/// Whether a gzip member at `at` decodes to the start of a record (its first line).
 fn starts_record(file: &InputFile, at: u64) -> std::io::Result<bool> {
     let mut f = file.open_with_block(1 << 16)?;
     f.seek(SeekFrom::Start(at))?;
-    let mut head = [0u8; 8];
-    let mut d = GzDecoder::new(BufReader::with_capacity(1 << 12, f));
-    Ok(d.read_exact(&mut head).is_ok() && head.starts_with(b"WARC/"))
+    let d = GzDecoder::new(BufReader::with_capacity(1 << 12, f));
+    let mut line = Vec::new();
+    let ok = BufReader::new(d.take(4096))
+        .read_until(b'\n', &mut line)
+        .is_ok();
+    Ok(ok && is_record_line(&line, is_arc(file)))
 }
 
 /// The raw bytes of a range of the file, counted as they are read.
@@ -291,6 +314,9 @@ impl BufRead for Decoded {
     }
 }
 
+/// A record's header fields, names lower-cased.
+type Fields = BTreeMap<String, String>;
+
 /// A WARC record's header fields (names lower-cased) and its block.
 struct RawRecord {
     headers: BTreeMap<String, String>,
@@ -403,6 +429,36 @@ impl WarcSource {
         Ok(Some(()))
     }
 
+    /// A WARC record's header fields (names lower-cased), read up to the blank line; or why
+    /// they cannot be.
+    fn warc_headers(
+        s: &mut Decoded,
+        line: &mut Vec<u8>,
+    ) -> std::io::Result<Result<Fields, (&'static str, String)>> {
+        let mut headers = BTreeMap::new();
+        let mut header_bytes = line.len();
+        loop {
+            if Self::line(s, line)?.is_none() {
+                return Ok(Err((
+                    "truncated_input",
+                    "the record ends inside its header".into(),
+                )));
+            }
+            if line.is_empty() {
+                return Ok(Ok(headers));
+            }
+            header_bytes += line.len();
+            if header_bytes > MAX_HEADER_BYTES {
+                let msg = format!("a header of over {MAX_HEADER_BYTES} bytes");
+                return Ok(Err(("malformed_record", msg)));
+            }
+            let text = String::from_utf8_lossy(line);
+            if let Some((k, v)) = text.split_once(':') {
+                headers.insert(k.trim().to_ascii_lowercase(), v.trim().to_string());
+            }
+        }
+    }
+
     /// The next raw record of the stream.
     fn next_raw(&mut self) -> std::io::Result<Raw> {
         let s = self.stream.as_mut().expect("opened");
@@ -430,30 +486,22 @@ impl WarcSource {
             raw: raw.to_vec(),
             resync,
         };
-        if !line.starts_with(b"WARC/") {
-            let msg = "not a WARC record (no `WARC/` version line)".to_string();
-            return Ok(bad("malformed_record", msg, &line, true));
+        let arc = is_arc(&self.file);
+        if !is_record_line(&line, arc) {
+            let msg = match arc {
+                true => "not an ARC record (no `URL IP DATE TYPE LENGTH` line)",
+                false => "not a WARC record (no `WARC/` version line)",
+            };
+            return Ok(bad("malformed_record", msg.to_string(), &line, true));
         }
-        let mut headers = BTreeMap::new();
-        let mut header_bytes = line.len();
-        loop {
-            if Self::line(s, &mut line)?.is_none() {
-                let msg = "the record ends inside its header".to_string();
-                return Ok(bad("truncated_input", msg, &line, true));
-            }
-            if line.is_empty() {
-                break;
-            }
-            header_bytes += line.len();
-            if header_bytes > MAX_HEADER_BYTES {
-                let msg = format!("a header of over {MAX_HEADER_BYTES} bytes");
-                return Ok(bad("malformed_record", msg, &line, true));
-            }
-            let text = String::from_utf8_lossy(&line);
-            if let Some((k, v)) = text.split_once(':') {
-                headers.insert(k.trim().to_ascii_lowercase(), v.trim().to_string());
-            }
-        }
+        // An ARC record's header is its one line; a WARC record's, lines up to a blank one.
+        let headers = match arc {
+            true => arc_headers(&line),
+            false => match Self::warc_headers(s, &mut line)? {
+                Ok(h) => h,
+                Err((reason, msg)) => return Ok(bad(reason, msg, &line, true)),
+            },
+        };
         let id = headers
             .get("warc-record-id")
             .map_or("(no record id)".to_string(), |v| {
@@ -486,10 +534,15 @@ impl WarcSource {
             );
             return Ok(bad("truncated_input", msg, &block, true));
         }
-        // Two line ends close a record: anything else means the length was wrong.
+        // Line ends close a record (two in WARC, one in ARC): anything else means the length
+        // was wrong.
+        let ends = if arc { 1 } else { 4 };
         let mut trailer = [0u8; 4];
-        let got = s.by_ref().take(4).read(&mut trailer)?;
-        let got = got + s.by_ref().take(4 - got as u64).read(&mut trailer[got..])?;
+        let got = s.by_ref().take(ends).read(&mut trailer)?;
+        let got = got
+            + s.by_ref()
+                .take(ends - got as u64)
+                .read(&mut trailer[got..])?;
         if got > 0 && !trailer[..got].iter().all(|b| *b == b'\r' || *b == b'\n') {
             let msg = format!("{id}: Content-Length {len} does not end at the record's end");
             return Ok(bad("malformed_record", msg, &block, true));
@@ -511,12 +564,13 @@ impl WarcSource {
             return Ok(());
         }
         let mut line = Vec::new();
+        let arc = is_arc(&self.file);
         loop {
             let at = s.offset;
             if Self::line(s, &mut line)?.is_none() {
                 break;
             }
-            if line.starts_with(b"WARC/") {
+            if is_record_line(&line, arc) {
                 self.pending_line = Some((line, at));
                 return Ok(());
             }
@@ -617,6 +671,37 @@ impl WarcSource {
             meta: Some(Value::Object(meta).to_string()),
         }))
     }
+}
+
+/// An ARC header line (`URL IP DATE TYPE [more…] LENGTH`) as the WARC fields the reader uses.
+fn arc_headers(line: &[u8]) -> BTreeMap<String, String> {
+    let text = String::from_utf8_lossy(line);
+    let f: Vec<&str> = text.split_whitespace().collect();
+    let (url, date) = (f[0], f[2]);
+    let kind = match url.split_once(':').map(|(scheme, _)| scheme) {
+        Some("filedesc") => "warcinfo",
+        Some("http" | "https") => "response",
+        _ => "other",
+    };
+    let iso = match date.len() >= 14 && date.bytes().all(|b| b.is_ascii_digit()) {
+        true => format!(
+            "{}-{}-{}T{}:{}:{}Z",
+            &date[0..4],
+            &date[4..6],
+            &date[6..8],
+            &date[8..10],
+            &date[10..12],
+            &date[12..14]
+        ),
+        false => date.to_string(),
+    };
+    BTreeMap::from([
+        ("warc-type".to_string(), kind.to_string()),
+        ("warc-target-uri".to_string(), url.to_string()),
+        ("warc-date".to_string(), iso),
+        ("warc-record-id".to_string(), format!("arc:{date}:{url}")),
+        ("content-length".to_string(), f[f.len() - 1].to_string()),
+    ])
 }
 
 /// (status, content type, body) of an HTTP response block; `None` if it is not one.
@@ -1160,6 +1245,93 @@ mod tests {
         let (docs, bad, records, _) = read(&e, None, 1 << 20);
         assert!(docs.is_empty());
         assert_eq!((bad[0].reason, records), ("empty_file", 1));
+    }
+
+    /// An ARC record: its header line and block, closed by one newline.
+    fn arc_record(url: &str, date: &str, ctype: &str, block: &[u8]) -> Vec<u8> {
+        let mut r = format!("{url} 192.0.2.1 {date} {ctype} {}\n", block.len()).into_bytes();
+        r.extend_from_slice(block);
+        r.push(b'\n');
+        r
+    }
+
+    #[test]
+    fn arc_files_are_read_too() {
+        let dir = tempfile::tempdir().unwrap();
+        let desc = b"1 0 Example\nURL IP-address Archive-date Content-type Archive-length\n";
+        let recs = vec![
+            arc_record("filedesc://x.arc", "20050614070159", "text/plain", desc),
+            arc_record(
+                "dns:example.org",
+                "20050614070200",
+                "text/dns",
+                b"example.org. 300 IN A 192.0.2.1",
+            ),
+            arc_record(
+                "http://example.org/a",
+                "20050614070201",
+                "text/html",
+                &http(
+                    200,
+                    "text/html; charset=iso-8859-1",
+                    b"<p>caf\xe9 au lait</p>",
+                ),
+            ),
+            arc_record(
+                "http://example.org/b.png",
+                "20050614070202",
+                "image/png",
+                &http(200, "image/png", b"\x89PNG"),
+            ),
+        ];
+        for (name, bytes) in [("a.arc.gz", gz(&recs)), ("a.arc", recs.concat())] {
+            let p = write(dir.path(), name, &bytes);
+            let (docs, bad, records, other) = read(&p, None, 1 << 20);
+            assert!(bad.is_empty(), "{name}: {bad:?}");
+            assert_eq!(records, 1, "{name}");
+            assert_eq!(docs[0].0, "arc:20050614070201:http://example.org/a");
+            assert_eq!(docs[0].1, "<p>café au lait</p>");
+            assert_eq!(docs[0].2["warc_date"], "2005-06-14T07:02:01Z");
+            assert_eq!(docs[0].2["url"], "http://example.org/a");
+            let skipped: Vec<&String> = other.keys().collect();
+            assert_eq!(
+                skipped,
+                [
+                    "warc_skipped.other",
+                    "warc_skipped.type_image",
+                    "warc_skipped.warcinfo"
+                ],
+                "{name}"
+            );
+        }
+        // A big .arc.gz is cut at member starts too.
+        let many: Vec<Vec<u8>> = (0..200)
+            .map(|i| {
+                let body = format!("<p>page {i} {}</p>", "words ".repeat(50 + i % 7));
+                arc_record(
+                    &format!("http://e.org/{i}"),
+                    "20050614070201",
+                    "text/html",
+                    &http(200, "text/html", body.as_bytes()),
+                )
+            })
+            .collect();
+        let p = write(dir.path(), "many.arc.gz", &gz(&many));
+        let file = InputFile::Local(p.clone());
+        let parts = WarcFormat
+            .parts(&file, std::fs::metadata(&p).unwrap().len(), 4 << 10)
+            .unwrap();
+        assert!(parts.len() >= 3, "{}", parts.len());
+        let n: usize = parts
+            .iter()
+            .map(|(part, _)| {
+                let Part::Range { start, end, .. } = *part else {
+                    panic!("a range")
+                };
+                read(&p, Some((start, end)), 1 << 20).0.len()
+            })
+            .sum();
+        assert_eq!(n, 200);
     }
 
     proptest::proptest! {
