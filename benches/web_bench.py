@@ -2,7 +2,9 @@
 resiliparse 2.0.0 (benches/web-peers-setup.sh), on real documentation pages with their
 site chrome: the mdBook books of the Rust toolchain's `rust-docs` component (The Rust
 Programming Language, rustdoc, Rust by Example, Cargo, the Reference, the Nomicon, the
-Edition Guide), whose article is the page's `<main>`.
+Edition Guide), whose article is the page's `<main>`; the Debian Reference in Chinese
+(`apt-get download debian-reference-zh-cn`), whose navigation and table of contents are
+marked; and the templated and hard-case pages of benches/web_pages.py.
 
 Quality: token-level precision, recall and F1 of each extractor's text against the page's
 `<main>` as a browser shows it (computed with Python's html.parser, independent of every
@@ -27,10 +29,13 @@ BLOCK = {"p", "div", "section", "h1", "h2", "h3", "h4", "h5", "h6", "ul", "ol", 
 
 
 class Truth(html.parser.HTMLParser):
-    """The text of <main>, and its <pre> blocks, as a browser shows them."""
+    """The text of the `root` element (`<main>`), and its <pre> blocks, as a browser shows
+    them; `<div>`s with a class in `leave_out` (navigation) are not part of it."""
 
-    def __init__(self):
+    def __init__(self, root="main", leave_out=()):
         super().__init__(convert_charrefs=True)
+        self.root, self.leave_out = root, set(leave_out)
+        self.out_depth = 0
         self.depth = 0
         self.skip = 0
         self.pre = 0
@@ -39,9 +44,13 @@ class Truth(html.parser.HTMLParser):
         self.cur_pre = []
 
     def handle_starttag(self, tag, attrs):
-        if tag == "main":
+        if tag == self.root:
             self.depth += 1
         if self.depth == 0:
+            return
+        if tag == "div" and (self.out_depth or set((dict(attrs).get("class") or "").split()) & self.leave_out):
+            self.out_depth += 1
+        if self.out_depth:
             return
         if tag in ("script", "style"):
             self.skip += 1
@@ -54,6 +63,9 @@ class Truth(html.parser.HTMLParser):
     def handle_endtag(self, tag):
         if self.depth == 0:
             return
+        if self.out_depth:
+            self.out_depth -= tag == "div"
+            return
         if tag in ("script", "style"):
             self.skip = max(0, self.skip - 1)
         if tag == "pre" and self.pre:
@@ -61,11 +73,11 @@ class Truth(html.parser.HTMLParser):
             self.pres.append("".join(self.cur_pre).strip("\n").rstrip())
         if tag in BLOCK:
             self.out.append("\n")
-        if tag == "main":
+        if tag == self.root:
             self.depth -= 1
 
     def handle_data(self, data):
-        if self.depth == 0 or self.skip:
+        if self.depth == 0 or self.skip or self.out_depth:
             return
         if self.pre:
             self.cur_pre.append(data)
@@ -74,8 +86,8 @@ class Truth(html.parser.HTMLParser):
             self.out.append(re.sub(r"\s+", " ", data))
 
 
-def truth(page):
-    t = Truth()
+def truth(page, root="main", leave_out=()):
+    t = Truth(root, leave_out)
     t.feed(page)
     return "".join(t.out), [p for p in t.pres if p.strip()]
 
@@ -147,6 +159,27 @@ else:
                 chars += len(extract_plain_text(h, main_content=True)); n += 1
 print(n, chars, time.perf_counter() - t)
 '''
+
+
+def debian_reference_zh():
+    """The Debian Reference in Chinese (Debian's debian-reference-zh-cn 2.100, DocBook HTML,
+    GPL-2+): real Chinese pages whose navigation header and footer and chapter table of
+    contents are the boilerplate; truth = the rest of the body."""
+    pkg = os.path.join(os.path.expanduser(os.environ.get("SLUICE_CACHE", "~/.cache/sluice")), "pkgs", "debian-reference-zh")
+    root = os.path.join(pkg, "usr/share/debian-reference")
+    if not os.path.isdir(root):
+        os.makedirs(pkg, exist_ok=True)
+        subprocess.run(["apt-get", "download", "debian-reference-zh-cn=2.100"], cwd=pkg, check=True, capture_output=True)
+        deb = [f for f in os.listdir(pkg) if f.endswith(".deb")][0]
+        subprocess.run(["dpkg-deb", "-x", deb, "."], cwd=pkg, check=True)
+    out = []
+    for f in sorted(os.listdir(root)):
+        if f.endswith(".zh-cn.html") and f != "index.zh-cn.html":
+            p = os.path.join(root, f)
+            page = open(p, encoding="utf-8").read()
+            gold, pres = truth(page, "body", ("navheader", "navfooter", "toc"))
+            out.append((p, page, gold, pres))
+    return out
 
 
 def evaluate(what, sample, a):
@@ -259,6 +292,7 @@ def main():
             groups[name.split("/")[0]].append((path, page, gold, pres))
         for g, items in groups.items():
             rows += evaluate(g, items, a)
+        rows += evaluate("debian-reference-zh", debian_reference_zh(), a)
     with tempfile.TemporaryDirectory() as tmp:
         warc = os.path.join(tmp, "pages.warc.gz")
         write_warc(sample, warc)

@@ -717,7 +717,7 @@ enum Class {
 }
 
 fn classify(blocks: &[Block], favour: Favour) -> Vec<bool> {
-    let (good_len, max_links) = match favour {
+    let (good_len, max_links): (usize, f64) = match favour {
         Favour::Precision => (150, 0.3),
         Favour::Balanced => (80, 0.5),
         Favour::Recall => (40, 0.65),
@@ -726,7 +726,13 @@ fn classify(blocks: &[Block], favour: Favour) -> Vec<bool> {
         .iter()
         .map(|b| {
             let links = b.link_weight as f64 / b.weight.max(1) as f64;
-            if links > max_links {
+            // A data table often links one column (package or item names); a navigation
+            // table links nearly every cell.
+            let max = match b.kind {
+                Kind::Table => max_links.max(0.8),
+                _ => max_links,
+            };
+            if links > max {
                 Class::Bad
             } else if matches!(b.kind, Kind::Pre | Kind::Table | Kind::Math) || b.weight >= good_len
             {
