@@ -74,6 +74,10 @@ pub struct InputConfig {
     /// For text directories: how many files make one shard.
     #[serde(default = "default_files_per_shard")]
     pub files_per_shard: usize,
+    /// For web archives: the content types (`type/subtype`) read as documents; empty means
+    /// the default: `text/html`, `application/xhtml+xml` and `text/plain`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub content_types: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -324,6 +328,21 @@ impl PipelineConfig {
             }
             if input.files_per_shard == 0 {
                 err(format!("input[{i}].files_per_shard must be at least 1"));
+            }
+            for t in &input.content_types {
+                let ok = t.split_once('/').is_some_and(|(a, b)| {
+                    let token = |s: &str| {
+                        !s.is_empty()
+                            && s.bytes()
+                                .all(|c| c.is_ascii_alphanumeric() || b"+-.".contains(&c))
+                    };
+                    token(a) && token(b)
+                });
+                if !ok {
+                    err(format!(
+                        "input[{i}].content_types: \"{t}\" is not a content type such as \"text/html\""
+                    ));
+                }
             }
             if input.default_domain.is_empty() {
                 err(format!(

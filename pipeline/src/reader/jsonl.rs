@@ -638,6 +638,7 @@ pub(crate) mod tests {
             domain_from_dir: false,
             text_extension: "txt".into(),
             files_per_shard: 1,
+            content_types: vec![],
         }
     }
 

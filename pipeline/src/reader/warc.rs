@@ -314,6 +314,9 @@ impl BufRead for Decoded {
     }
 }
 
+/// The content types read as documents unless `content_types` says otherwise.
+const DEFAULT_TYPES: [&str; 3] = ["text/html", "application/xhtml+xml", "text/plain"];
+
 /// A record's header fields, names lower-cased.
 type Fields = BTreeMap<String, String>;
 
@@ -358,6 +361,8 @@ pub(crate) struct WarcSource {
     range: Option<(u64, u64)>,
     default_domain: String,
     max_record_bytes: u64,
+    /// Content types read as documents (lower-case `type/subtype`).
+    content_types: Vec<String>,
     stream: Option<Decoded>,
     /// A `WARC/` line (and its offset) found while skipping to the next record of a plain
     /// file.
@@ -385,6 +390,14 @@ impl WarcSource {
             range,
             default_domain: input.default_domain.clone(),
             max_record_bytes: limits.max_record_bytes,
+            content_types: match input.content_types.is_empty() {
+                true => DEFAULT_TYPES.iter().map(|t| t.to_string()).collect(),
+                false => input
+                    .content_types
+                    .iter()
+                    .map(|t| t.to_ascii_lowercase())
+                    .collect(),
+            },
             stream: None,
             pending_line: None,
             done: false,
@@ -621,7 +634,7 @@ impl WarcSource {
         }
         let (essence, charset) = split_content_type(&ctype);
         let html = matches!(essence.as_str(), "text/html" | "application/xhtml+xml");
-        if !html && essence != "text/plain" {
+        if !self.content_types.contains(&essence) {
             let top = essence.split('/').next().unwrap_or("");
             let top = match top {
                 "image" | "audio" | "video" | "application" | "font" | "text" | "multipart" => top,
@@ -1079,6 +1092,30 @@ mod tests {
         .map(|(k, v)| (k.to_string(), v))
         .collect();
         assert_eq!(other, want);
+    }
+
+    #[test]
+    fn content_types_are_chosen_by_the_input() {
+        let dir = tempfile::tempdir().unwrap();
+        let recs = vec![
+            response("json", 200, "application/json", br#"{"a": 1}"#),
+            response("html", 200, "text/html", b"<p>x</p>"),
+        ];
+        let p = write(dir.path(), "t.warc.gz", &gz(&recs));
+        let mut input = crate::reader::jsonl::tests::input();
+        input.content_types = vec!["Application/JSON".into()];
+        let src = WarcSource::new(
+            InputFile::Local(p),
+            "t".into(),
+            None,
+            &input,
+            limits(1 << 20),
+        );
+        let mut b = Batcher::new(Box::new(src), limits(1 << 20));
+        let c = b.next_chunk().unwrap().unwrap();
+        assert_eq!(str_column(&c.docs, ID).unwrap().value(0), "urn:uuid:json");
+        assert_eq!(c.docs.num_rows(), 1);
+        assert_eq!(c.repairs.other.get("warc_skipped.type_text"), Some(&1));
     }
 
     #[test]
