@@ -151,6 +151,10 @@ enum Command {
     /// The main job on the bundled corpus: train a tokenizer (once), curate and pack with
     /// pipelines/default.toml, then train a tiny GPT with loss-weighted domain mixing.
     Demo {
+        /// `default`: curate, tokenize and train on the bundled corpus; `web`: curate the
+        /// bundled WARC of real pages with pipelines/web.toml (no training).
+        #[arg(long, default_value = "default", value_parser = ["default", "web"])]
+        pipeline: String,
         /// Training steps.
         #[arg(long, default_value_t = 300)]
         steps: u64,
@@ -526,6 +530,33 @@ fn demo_pipeline() -> String {
         )
 }
 
+/// The web pipeline, embedded: `sluice demo --pipeline web` writes it next to the unpacked
+/// WARC with the paths made relative to that directory.
+const WEB_PIPELINE: &str = include_str!("../pipelines/web.toml");
+
+/// `sluice demo --pipeline web`: the bundled WARC of real pages through url_filter,
+/// html_extract, clean, language, length and dedup, under `out`; nothing is read from the
+/// checkout.
+fn demo_web(workers: Option<usize>, out: &Path) -> Result<()> {
+    std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
+    let out = out
+        .canonicalize()
+        .with_context(|| format!("resolving {}", out.display()))?;
+    datasets::unpack_web(&out.join("data")).context("unpacking the web sample")?;
+    let pipeline = out.join("web.toml");
+    let text = WEB_PIPELINE
+        .replace("../datasets/data/web/", "data/web/")
+        .replace("dir = \"../out/web\"", "dir = \"web\"");
+    std::fs::write(&pipeline, &text).with_context(|| format!("writing {}", pipeline.display()))?;
+    println!("== curate: {} (the web pipeline)", pipeline.display());
+    run(pipeline, workers, None, Default::default())?;
+    print!(
+        "{}",
+        inspect::summarise(&out.join("web")).context("inspect")?
+    );
+    Ok(())
+}
+
 /// Everything under `out` (default `./out`): nothing is read from the checkout the binary
 /// was built in, so an installed or copied `sluice` runs it anywhere.
 fn demo(steps: u64, workers: Option<usize>, out: &Path) -> Result<()> {
@@ -718,10 +749,14 @@ fn main() -> ExitCode {
         Command::Tokenizer { command } => tokenizer_train(command),
         Command::Train { config, stop_after } => train_cmd::train(&config, stop_after),
         Command::Demo {
+            pipeline,
             steps,
             workers,
             out,
-        } => demo(steps, workers, &out),
+        } => match pipeline.as_str() {
+            "web" => demo_web(workers, &out),
+            _ => demo(steps, workers, &out),
+        },
         Command::Classifier { command } => classifier_train(command),
         Command::Datasets { command } => datasets_cmd::run(command),
     };

@@ -570,3 +570,26 @@ fn the_web_pipeline_runs_on_the_bundled_warc() {
         }
     }
 }
+
+/// `sluice demo --pipeline web` needs nothing from the checkout: in an empty directory it
+/// unpacks its embedded WARC and the web pipeline and curates the pages; a rerun finds the
+/// run complete.
+#[test]
+fn the_web_demo_runs_from_an_empty_directory() {
+    let tmp = tempfile::tempdir().unwrap();
+    for _ in 0..2 {
+        let o = sluice()
+            .args(["demo", "--pipeline", "web", "--out", "o"])
+            .current_dir(tmp.path())
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    }
+    let out = tmp.path().join("o/web");
+    assert_eq!(rows(&out.join("curated"), "text").len(), 26);
+    assert!(tmp.path().join("o/data/web/rust-docs.warc.gz").exists());
+    assert_eq!(
+        stats(&out)["stages"][0]["counters"]["warc_skipped.request"],
+        28
+    );
+}

@@ -62,16 +62,26 @@ include!(concat!(env!("OUT_DIR"), "/embedded.rs"));
 /// kept) and returns that directory. Written under a temporary name and renamed, so an
 /// interrupted unpack is redone.
 pub fn unpack_default(dest: &Path) -> Result<PathBuf, DatasetError> {
-    let dir = dest.join("default");
+    unpack(EMBEDDED, dest, "default")
+}
+
+/// Writes the embedded web sample (a WARC of real pages) to `dest/web`, as
+/// [`unpack_default`] does the default corpus.
+pub fn unpack_web(dest: &Path) -> Result<PathBuf, DatasetError> {
+    unpack(EMBEDDED_WEB, dest, "web")
+}
+
+fn unpack(files: &[(&str, &[u8])], dest: &Path, name: &str) -> Result<PathBuf, DatasetError> {
+    let dir = dest.join(name);
     let done = dir.join(".complete");
     if done.exists() {
         return Ok(dir);
     }
-    let tmp = dest.join("default.partial");
+    let tmp = dest.join(format!("{name}.partial"));
     if tmp.exists() {
         std::fs::remove_dir_all(&tmp).map_err(|e| DatasetError::io(&tmp, e))?;
     }
-    for (rel, bytes) in EMBEDDED {
+    for (rel, bytes) in files {
         let p = tmp.join(rel);
         let parent = p.parent().expect("a file has a parent");
         std::fs::create_dir_all(parent).map_err(|e| DatasetError::io(parent, e))?;
@@ -109,6 +119,21 @@ mod tests {
         }
         // A second call keeps the complete copy.
         assert_eq!(unpack_default(t.path()).unwrap(), dir);
+    }
+
+    #[test]
+    fn the_embedded_web_sample_unpacks_to_the_checkouts_files() {
+        let t = tempfile::tempdir().unwrap();
+        let dir = unpack_web(t.path()).unwrap();
+        let names: Vec<&str> = EMBEDDED_WEB.iter().map(|(r, _)| *r).collect();
+        assert_eq!(names, ["LICENSES.md", "rust-docs.warc.gz"]);
+        for (rel, bytes) in EMBEDDED_WEB {
+            assert_eq!(
+                std::fs::read(data_dir().join("web").join(rel)).unwrap(),
+                *bytes
+            );
+            assert_eq!(std::fs::read(dir.join(rel)).unwrap(), *bytes, "{rel}");
+        }
     }
 
     #[test]
