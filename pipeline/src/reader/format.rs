@@ -49,6 +49,14 @@ pub trait Format: Sync {
     ) -> Box<dyn RecordSource>;
 }
 
+/// The file of a shard of a format that reads one file per shard (all but text files).
+pub(crate) fn one_file(files: Vec<(InputFile, String)>) -> (InputFile, String) {
+    let mut files = files.into_iter();
+    let one = files.next().expect("a shard reads one file");
+    debug_assert!(files.next().is_none(), "a shard reads one file");
+    one
+}
+
 /// Every input format, in the order `format = "auto"` tries them.
 pub static FORMATS: &[&dyn Format] = &[
     &super::jsonl::JsonlFormat,

@@ -11,7 +11,7 @@ use rayon::prelude::*;
 use serde_json::{Map, Value};
 
 use super::batcher::{Record, RecordSource};
-use super::format::Format;
+use super::format::{one_file, Format};
 use super::input_file::InputFile;
 use super::{raw_lossy, Part, Quarantined, ReadLimits, Repairs, BOM, RAW_CAP};
 use crate::config::InputConfig;
@@ -285,10 +285,7 @@ impl Format for JsonlFormat {
         input: &InputConfig,
         limits: ReadLimits,
     ) -> Box<dyn RecordSource> {
-        let (file, name) = files
-            .into_iter()
-            .next()
-            .expect("a JSONL shard reads one file");
+        let (file, name) = one_file(files);
         let src = JsonlSource::new(file, name, input.clone(), limits);
         Box::new(match part {
             Part::Range { start, end, first } => src.with_range(start, end, first),

@@ -12,7 +12,7 @@ use parquet::arrow::arrow_reader::{
 use std::collections::VecDeque;
 
 use super::batcher::{Record, RecordSource};
-use super::format::Format;
+use super::format::{one_file, Format};
 use super::input_file::InputFile;
 use super::{Part, Quarantined, ReadLimits, Repairs};
 use crate::config::InputConfig;
@@ -42,10 +42,7 @@ impl Format for ParquetFormat {
         input: &InputConfig,
         limits: ReadLimits,
     ) -> Box<dyn RecordSource> {
-        let (file, name) = files
-            .into_iter()
-            .next()
-            .expect("a Parquet shard reads one file");
+        let (file, name) = one_file(files);
         let src = ParquetSource::new(file, name, input.clone(), limits);
         Box::new(match part {
             Part::Range { start, end, first } => {

@@ -25,7 +25,7 @@ use flate2::bufread::GzDecoder;
 use serde_json::{Map, Value};
 
 use super::batcher::{Record, RecordSource};
-use super::format::Format;
+use super::format::{one_file, Format};
 use super::input_file::{InputFile, ReadSeek};
 use super::{raw_lossy, Counting, Part, Quarantined, ReadLimits, Repairs};
 use crate::config::InputConfig;
@@ -86,10 +86,7 @@ impl Format for WarcFormat {
         input: &InputConfig,
         limits: ReadLimits,
     ) -> Box<dyn RecordSource> {
-        let (file, name) = files
-            .into_iter()
-            .next()
-            .expect("a WARC shard reads one file");
+        let (file, name) = one_file(files);
         let range = match part {
             Part::Range { start, end, .. } => Some((start, end)),
             Part::Whole => None,
