@@ -286,6 +286,5 @@ fn hash_file(path: &Path) -> Result<(u64, String), FeedError> {
         sha.update(&buf[..n]);
         size += n as u64;
     }
-    let hex = sha.finalize().iter().map(|b| format!("{b:02x}")).collect();
-    Ok((size, hex))
+    Ok((size, crate::manifest::hex(&sha.finalize())))
 }

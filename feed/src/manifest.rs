@@ -56,6 +56,11 @@ impl Manifest {
     pub const FORMAT_VERSION: u32 = 1;
 }
 
+/// A digest as the manifest writes it (`sha256`): lower-case hex.
+pub fn hex(digest: &[u8]) -> String {
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
 /// The bytes of the manifest at `location`: a path or an `s3://` URL.
 pub fn read_bytes(location: &str) -> Result<Vec<u8>, FeedError> {
     match store::Location::parse(location)? {

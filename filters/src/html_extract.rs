@@ -5,7 +5,9 @@
 //! (`html_extract.empty`).
 
 use pipeline::stage::parse_stage_table;
-use pipeline::{ColumnType, Doc, RowAdapter, RowOut, RowStage, StageEnv, StageKind, Verdict};
+use pipeline::{
+    meta_field, ColumnType, Doc, RowAdapter, RowOut, RowStage, StageEnv, StageKind, Verdict,
+};
 use serde::Deserialize;
 
 use crate::html::extract::{extract, Favour, Options};
@@ -61,16 +63,10 @@ pub(crate) fn build(table: toml::Table, _env: &StageEnv) -> Result<StageKind, St
 
 /// Whether `meta` says the document is something other than HTML.
 fn not_html(meta: Option<&str>) -> bool {
-    let Some(m) = meta else { return false };
-    if !m.contains("content_type") {
-        return false;
-    }
-    let Ok(v) = serde_json::from_str::<serde_json::Value>(m) else {
-        return false;
-    };
-    v.get("content_type")
-        .and_then(|c| c.as_str())
-        .is_some_and(|c| !matches!(c, "text/html" | "application/xhtml+xml"))
+    // (Most documents carry no content type: skip parsing their meta.)
+    meta.is_some_and(|m| m.contains("content_type"))
+        && meta_field(meta, "content_type")
+            .is_some_and(|c| !matches!(c.as_str(), "text/html" | "application/xhtml+xml"))
 }
 
 impl RowStage for HtmlExtract {

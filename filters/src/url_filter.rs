@@ -11,7 +11,7 @@ use std::io::Read;
 
 use aho_corasick::AhoCorasick;
 use pipeline::stage::parse_stage_table;
-use pipeline::{Doc, RowAdapter, RowOut, RowStage, StageEnv, StageKind, Verdict};
+use pipeline::{meta_field, Doc, RowAdapter, RowOut, RowStage, StageEnv, StageKind, Verdict};
 use serde::Deserialize;
 
 #[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
@@ -86,12 +86,7 @@ fn read_list(path: &std::path::Path) -> Result<Vec<String>, String> {
     } else {
         String::from_utf8(bytes).map_err(|e| format!("{}: {e}", path.display()))?
     };
-    Ok(text
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty() && !l.starts_with('#'))
-        .map(str::to_string)
-        .collect())
+    Ok(crate::phrases::parse_list(&text))
 }
 
 /// (host, rest) of a URL or list entry: the scheme, user info, port and a `www.` stay out;
@@ -194,8 +189,7 @@ impl UrlFilter {
 
     /// The URL in a document's `meta`.
     fn url_of(&self, meta: Option<&str>) -> Option<String> {
-        let v: serde_json::Value = serde_json::from_str(meta?).ok()?;
-        v.get(&self.c.field)?.as_str().map(str::to_string)
+        meta_field(meta, &self.c.field)
     }
 
     fn judge_url(&self, url: &str) -> Verdict {

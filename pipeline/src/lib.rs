@@ -26,7 +26,7 @@ pub use error::{PipelineError, StageError};
 pub use executor::{Executor, Ranks, RunOptions, RunSummary, Step, Task};
 pub use layout::OutputLayout;
 pub use remote_out::RemoteOut;
-pub use row::{ColumnType, Doc, RowAdapter, RowOut, RowStage, Verdict};
+pub use row::{meta_field, ColumnType, Doc, RowAdapter, RowOut, RowStage, Verdict};
 pub use stage::{
     columns_plus, Barrier, BarrierObserver, Decisions, FinishStep, Stage, StageContext, StageEnv,
     StageInfo, StageKind, StageOutput, StageRegistry,

@@ -75,6 +75,12 @@ pub struct Doc<'a> {
     pub meta: Option<&'a str>,
 }
 
+/// The string field `key` of a document's `meta` JSON object, if it has one.
+pub fn meta_field(meta: Option<&str>, key: &str) -> Option<String> {
+    let v: serde_json::Value = serde_json::from_str(meta?).ok()?;
+    v.get(key)?.as_str().map(str::to_string)
+}
+
 /// A per-document stage. `judge` must fill every column of [`columns`](Self::columns) once
 /// per call; the adapter checks it.
 pub trait RowStage: Send + Sync {

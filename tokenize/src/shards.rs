@@ -50,8 +50,7 @@ impl<W> Hashed<W> {
     /// (the inner writer, bytes written, their SHA-256 as lower-case hex).
     fn finish(self) -> (W, u64, String) {
         let digest = sha2::Digest::finalize(self.sha);
-        let hex = digest.iter().map(|b| format!("{b:02x}")).collect();
-        (self.inner, self.bytes, hex)
+        (self.inner, self.bytes, feed::manifest::hex(&digest))
     }
 }
 
