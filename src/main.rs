@@ -543,10 +543,16 @@ fn demo_web(workers: Option<usize>, out: &Path) -> Result<()> {
         .canonicalize()
         .with_context(|| format!("resolving {}", out.display()))?;
     datasets::unpack_web(&out.join("data")).context("unpacking the web sample")?;
+    let data = datasets::unpack_default(&out.join("data")).context("unpacking the corpus")?;
+    demo_tokenizer(&out, data)?;
     let pipeline = out.join("web.toml");
     let text = WEB_PIPELINE
         .replace("../datasets/data/web/", "data/web/")
-        .replace("dir = \"../out/web\"", "dir = \"web\"");
+        .replace("dir = \"../out/web\"", "dir = \"web\"")
+        .replace(
+            "tokenizer = \"../out/tokenizer.json\"",
+            "tokenizer = \"tokenizer.json\"",
+        );
     std::fs::write(&pipeline, &text).with_context(|| format!("writing {}", pipeline.display()))?;
     println!("== curate: {} (the web pipeline)", pipeline.display());
     run(pipeline, workers, None, Default::default())?;
@@ -555,6 +561,23 @@ fn demo_web(workers: Option<usize>, out: &Path) -> Result<()> {
         inspect::summarise(&out.join("web")).context("inspect")?
     );
     Ok(())
+}
+
+/// The demos' tokenizer, `out/tokenizer.json`: a byte-level BPE trained on the bundled
+/// corpus (`data`) unless one is already there.
+fn demo_tokenizer(out: &Path, data: PathBuf) -> Result<()> {
+    let tok = out.join("tokenizer.json");
+    if tok.exists() {
+        return Ok(());
+    }
+    println!("== tokenizer: training a byte-level BPE (8000 tokens) on the bundled corpus");
+    tokenizer_train(TokenizerCommand::Train {
+        input: vec![data],
+        vocab_size: 8000,
+        out: tok,
+        special: vec!["<|endoftext|>".into(), "<|pad|>".into()],
+        text_field: "text".into(),
+    })
 }
 
 /// Everything under `out` (default `./out`): nothing is read from the checkout the binary
@@ -567,17 +590,7 @@ fn demo(steps: u64, workers: Option<usize>, out: &Path) -> Result<()> {
         .canonicalize()
         .with_context(|| format!("resolving {}", out.display()))?;
     let data = datasets::unpack_default(&out.join("data")).context("unpacking the corpus")?;
-    let tok = out.join("tokenizer.json");
-    if !tok.exists() {
-        println!("== tokenizer: training a byte-level BPE (8000 tokens) on the bundled corpus");
-        tokenizer_train(TokenizerCommand::Train {
-            input: vec![data],
-            vocab_size: 8000,
-            out: tok.clone(),
-            special: vec!["<|endoftext|>".into(), "<|pad|>".into()],
-            text_field: "text".into(),
-        })?;
-    }
+    demo_tokenizer(&out, data)?;
     let pipeline = out.join("pipeline.toml");
     let text = demo_pipeline();
     if std::fs::read_to_string(&pipeline).ok().as_deref() != Some(text.as_str()) {

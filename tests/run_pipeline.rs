@@ -534,9 +534,32 @@ fn a_warc_file_is_cut_at_gzip_members_with_identical_output() {
 #[test]
 fn the_web_pipeline_runs_on_the_bundled_warc() {
     let tmp = tempfile::tempdir().unwrap();
-    let cfg = Path::new(env!("CARGO_MANIFEST_DIR")).join("pipelines/web.toml");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let tok = tmp.path().join("tokenizer.json");
+    run_ok(&[
+        "tokenizer",
+        "train",
+        "--input",
+        bundled("fortunes.jsonl.gz").to_str().unwrap(),
+        "--vocab-size",
+        "1000",
+        "--out",
+        tok.to_str().unwrap(),
+    ]);
+    let text = std::fs::read_to_string(root.join("pipelines/web.toml"))
+        .unwrap()
+        .replace("\"../", &format!("\"{}/", root.display()))
+        .replace(
+            &format!("{}/out/tokenizer.json", root.display()),
+            tok.to_str().unwrap(),
+        );
+    let cfg = tmp.path().join("web.toml");
+    std::fs::write(&cfg, text).unwrap();
     let out = tmp.path().join("web");
     run_into(&cfg, "2", &out);
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("manifest.json")).unwrap()).unwrap();
+    assert_eq!(manifest["domains"]["web"]["docs"], 26, "{manifest}");
     let read = &stats(&out)["stages"][0];
     assert_eq!(read["docs_in"], 26, "{read}");
     assert_eq!(read["counters"]["warc_skipped.request"], 28, "{read}");
@@ -588,6 +611,7 @@ fn the_web_demo_runs_from_an_empty_directory() {
     let out = tmp.path().join("o/web");
     assert_eq!(rows(&out.join("curated"), "text").len(), 26);
     assert!(tmp.path().join("o/data/web/rust-docs.warc.gz").exists());
+    assert!(out.join("manifest.json").exists(), "the web demo packs shards");
     assert_eq!(
         stats(&out)["stages"][0]["counters"]["warc_skipped.request"],
         28

@@ -184,6 +184,22 @@ const BOILERPLATE: [&str; 44] = [
 
 const COMMENT_WORDS: [&str; 4] = ["comment", "comments", "disqus", "respond"];
 
+/// Whole class or id values that mark an article's information line (author, date, views):
+/// matched unsplit, since `meta` or `info` alone also name content boxes.
+const INFO_LINE: [&str; 11] = [
+    "byline",
+    "dateline",
+    "entry-meta",
+    "post-meta",
+    "article-meta",
+    "entry-info",
+    "post-info",
+    "article-info",
+    "author-info",
+    "posted-on",
+    "publish-date",
+];
+
 fn is_cjk(c: char) -> bool {
     matches!(c as u32,
         0x3040..=0x30FF | 0x3400..=0x4DBF | 0x4E00..=0x9FFF | 0xF900..=0xFAFF | 0xAC00..=0xD7AF
@@ -217,9 +233,12 @@ fn boilerplate(name: &str, attrs: &[(String, String)], comments: bool) -> bool {
     if name.starts_with("mjx-") && name != "mjx-container" && name != "mjx-assistive-mml" {
         return true;
     }
-    let words = ["class", "id", "role"]
-        .iter()
-        .filter_map(|k| attr(attrs, k))
+    let values = ["class", "id", "role"].iter().filter_map(|k| attr(attrs, k));
+    let whole = values.clone().flat_map(|v| v.split_whitespace());
+    if whole.map(str::to_ascii_lowercase).any(|w| INFO_LINE.contains(&w.as_str())) {
+        return true;
+    }
+    let words = values
         .flat_map(|v| v.split(|c: char| c.is_whitespace() || c == '-' || c == '_'))
         .map(str::to_ascii_lowercase);
     for w in words {
@@ -879,6 +898,7 @@ mod tests {
 <div class="layout">
 <article>
 <h1>Sorting a vector</h1>
+<p class="byline">By Ana Lima, 2 December 2026</p>
 <p>Rust's standard library sorts slices in place. The method
 <code>sort_unstable</code> is usually the fastest choice when the order of equal elements
 does not matter, and it allocates nothing.</p>
@@ -934,6 +954,7 @@ does not matter, and it allocates nothing.</p>
             "Popular",
             "Great post",
             "Copyright",
+            "Ana Lima",
             "not text",
             "color",
         ] {
