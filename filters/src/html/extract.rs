@@ -733,6 +733,42 @@ enum Class {
     Bad,
     Short,
     Near,
+    /// An information line: dropped, and passed over when judging its neighbours.
+    Info,
+}
+
+/// Labels of an article's information line ("来源：本站 2026-12-01 阅读：1024",
+/// "Published: 3 May | Views: 120"), each followed by a colon.
+const INFO_LABELS: [&str; 21] = [
+    "来源", "作者", "时间", "发布时间", "发表时间", "日期", "阅读", "浏览", "点击", "编辑",
+    "责任编辑", "posted", "published", "updated", "author", "date", "source", "views", "by",
+    "comments", "reads",
+];
+
+/// A short paragraph made of two or more "label: value" pairs is an information line, not
+/// text: a single label ("作者：李白" above a poem) is kept.
+fn info_line(b: &Block) -> bool {
+    if b.kind != Kind::Para || b.text.chars().count() > 100 {
+        return false;
+    }
+    let lower = b.text.to_lowercase();
+    // Colons that follow a label ("发布时间：" holds two labels and one colon).
+    let mut colons: Vec<usize> = INFO_LABELS
+        .iter()
+        .flat_map(|l| lower.match_indices(*l).map(move |(i, _)| (i, l.len())))
+        .filter(|&(i, len)| {
+            let starts_word = lower[..i]
+                .chars()
+                .next_back()
+                .is_none_or(|c| !c.is_alphanumeric() || is_cjk(c));
+            let after = &lower[i + len..];
+            starts_word && (after.starts_with(':') || after.starts_with('：'))
+        })
+        .map(|(i, len)| i + len)
+        .collect();
+    colons.sort_unstable();
+    colons.dedup();
+    colons.len() >= 2
 }
 
 fn classify(blocks: &[Block], favour: Favour) -> Vec<bool> {
@@ -753,6 +789,8 @@ fn classify(blocks: &[Block], favour: Favour) -> Vec<bool> {
             };
             if links > max {
                 Class::Bad
+            } else if favour != Favour::Recall && info_line(b) {
+                Class::Info
             } else if matches!(b.kind, Kind::Pre | Kind::Table | Kind::Math) || b.weight >= good_len
             {
                 Class::Good
@@ -773,7 +811,7 @@ fn classify(blocks: &[Block], favour: Favour) -> Vec<bool> {
             match class[j] {
                 // A heading stands next to the content it heads.
                 Class::Short if blocks[j].kind == Kind::Heading => return true,
-                Class::Short => continue,
+                Class::Short | Class::Info => continue,
                 c => return c == Class::Good || c == Class::Near,
             }
         }
@@ -782,7 +820,7 @@ fn classify(blocks: &[Block], favour: Favour) -> Vec<bool> {
     let good_side = |range: &mut dyn Iterator<Item = usize>| -> bool {
         for j in range {
             match class[j] {
-                Class::Short | Class::Near => continue,
+                Class::Short | Class::Near | Class::Info => continue,
                 c => return c == Class::Good,
             }
         }
@@ -791,7 +829,7 @@ fn classify(blocks: &[Block], favour: Favour) -> Vec<bool> {
     (0..blocks.len())
         .map(|i| match class[i] {
             Class::Good => true,
-            Class::Bad => false,
+            Class::Bad | Class::Info => false,
             Class::Near => good_side(&mut (0..i).rev()) || good_side(&mut (i + 1..blocks.len())),
             Class::Short => {
                 let (before, after) = (side(&mut (0..i).rev()), side(&mut (i + 1..blocks.len())));
@@ -961,6 +999,27 @@ does not matter, and it allocates nothing.</p>
             assert!(!t.contains(boiler), "{boiler} left in:\n{t}");
         }
         assert!(e.kept > 0.4 && e.kept < 1.0, "{}", e.kept);
+    }
+
+    #[test]
+    fn information_lines_go_single_labels_stay() {
+        let body = "<p>这是一个很长的中文段落，讲的是如何挂载磁盘映像文件，使用循环设备的方法，以及卸载时需要注意的事项和常见的错误。</p>".repeat(3);
+        let page = format!(
+            "<html><body><article><h1>挂载磁盘映像</h1><div class=\"info\">来源：本站 发布时间：2026-12-01 阅读：1024</div>\
+             <p>作者：李白</p>{body}<p>Published: 3 May 2026 | Views: 120</p></article></body></html>"
+        );
+        let t = extract(&page, &opts()).text;
+        assert!(!t.contains("来源"), "{t}");
+        assert!(!t.contains("Views"), "{t}");
+        assert!(t.starts_with("挂载磁盘映像\n\n作者：李白\n\n"), "{t}");
+        let e = extract(
+            &page,
+            &Options {
+                favour: Favour::Recall,
+                ..opts()
+            },
+        );
+        assert!(e.text.contains("来源：本站"), "recall keeps it: {}", e.text);
     }
 
     #[test]
