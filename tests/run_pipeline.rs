@@ -611,7 +611,10 @@ fn the_web_demo_runs_from_an_empty_directory() {
     let out = tmp.path().join("o/web");
     assert_eq!(rows(&out.join("curated"), "text").len(), 26);
     assert!(tmp.path().join("o/data/web/rust-docs.warc.gz").exists());
-    assert!(out.join("manifest.json").exists(), "the web demo packs shards");
+    assert!(
+        out.join("manifest.json").exists(),
+        "the web demo packs shards"
+    );
     assert_eq!(
         stats(&out)["stages"][0]["counters"]["warc_skipped.request"],
         28

@@ -55,6 +55,21 @@ pub fn batch_with_ids(docs: &[(&str, &str)]) -> RecordBatch {
     batch_of_docs(docs.iter().map(|(i, t)| (*i, *t, "d")))
 }
 
+/// One document's outcome through a row stage: `Ok(text)` kept (maybe rewritten), or
+/// `Err((reason, detail))` dropped.
+pub fn judge_one<R: crate::RowStage>(stage: R, text: &str) -> Result<String, (String, String)> {
+    use crate::stage::Stage;
+    let adapter = crate::RowAdapter::new(stage);
+    let out = adapter
+        .process(batch_of(&[text]), &mut StageContext::new(0))
+        .expect("the stage runs");
+    if out.keep.value(0) {
+        let t = crate::document::str_column(&out.batch, crate::document::TEXT).unwrap();
+        return Ok(t.value(0).to_string());
+    }
+    Err((out.reason.value(0).into(), out.detail.value(0).into()))
+}
+
 /// Runs `barrier` over shards of batches under `dir`, with `workers` as the resolve's
 /// parallelism; returns each shard's applied outputs, batch by batch.
 pub fn run_barrier(

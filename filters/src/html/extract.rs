@@ -233,9 +233,14 @@ fn boilerplate(name: &str, attrs: &[(String, String)], comments: bool) -> bool {
     if name.starts_with("mjx-") && name != "mjx-container" && name != "mjx-assistive-mml" {
         return true;
     }
-    let values = ["class", "id", "role"].iter().filter_map(|k| attr(attrs, k));
+    let values = ["class", "id", "role"]
+        .iter()
+        .filter_map(|k| attr(attrs, k));
     let whole = values.clone().flat_map(|v| v.split_whitespace());
-    if whole.map(str::to_ascii_lowercase).any(|w| INFO_LINE.contains(&w.as_str())) {
+    if whole
+        .map(str::to_ascii_lowercase)
+        .any(|w| INFO_LINE.contains(&w.as_str()))
+    {
         return true;
     }
     let words = values
@@ -740,9 +745,27 @@ enum Class {
 /// Labels of an article's information line ("来源：本站 2026-12-01 阅读：1024",
 /// "Published: 3 May | Views: 120"), each followed by a colon.
 const INFO_LABELS: [&str; 21] = [
-    "来源", "作者", "时间", "发布时间", "发表时间", "日期", "阅读", "浏览", "点击", "编辑",
-    "责任编辑", "posted", "published", "updated", "author", "date", "source", "views", "by",
-    "comments", "reads",
+    "来源",
+    "作者",
+    "时间",
+    "发布时间",
+    "发表时间",
+    "日期",
+    "阅读",
+    "浏览",
+    "点击",
+    "编辑",
+    "责任编辑",
+    "posted",
+    "published",
+    "updated",
+    "author",
+    "date",
+    "source",
+    "views",
+    "by",
+    "comments",
+    "reads",
 ];
 
 /// A short paragraph made of two or more "label: value" pairs is an information line, not
