@@ -393,6 +393,17 @@ fn a_big_file_is_cut_into_shards_without_changing_the_output() {
         r
     };
     assert_eq!(reasons(&w1), reasons(&whole));
+    // Each kept document counts the copies exact_dedup dropped in its favour.
+    let sizes = |d: &Path| {
+        let sql = "SELECT sum(dup_cluster_size) AS docs, count(*) AS kept FROM curated";
+        let o = run_ok(&["query", d.to_str().unwrap(), sql, "--format", "json"]);
+        String::from_utf8(o.stdout).unwrap()
+    };
+    assert_eq!(sizes(&w1), sizes(&whole));
+    let v: serde_json::Value = serde_json::from_str(sizes(&w1).trim()).unwrap();
+    let dups = stats(&w1)["stages"][2]["rejects"]["exact_dedup.duplicate"].clone();
+    assert!(dups.as_u64().unwrap() > 0, "{dups}");
+    assert!(v["docs"].as_u64() > v["kept"].as_u64(), "{v}");
     let (a, b) = (stats_without_seconds(&w1), stats_without_seconds(&whole));
     assert_eq!(a["stages"], b["stages"]);
 }

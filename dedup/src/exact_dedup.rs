@@ -64,6 +64,10 @@ pub struct ExactConfig {
     pub partitions: usize,
     #[serde(default = "default_memory_mb")]
     pub memory_mb: usize,
+    /// Document mode: add `dup_cluster_size` (1 + the copies dropped in its favour) to every
+    /// kept document, for upsampling by cluster size later (FineWeb-2's rehydration).
+    #[serde(default = "yes")]
+    pub cluster_size: bool,
 }
 
 fn yes() -> bool {
@@ -118,6 +122,16 @@ fn pairs_file(dir: &Path, part: usize) -> PathBuf {
 
 fn drop_file(dir: &Path, shard: usize) -> PathBuf {
     dir.join(format!("drop-{shard:05}.bin"))
+}
+
+/// A partition's (kept position, copies dropped in its favour).
+fn part_sizes_file(dir: &Path, part: usize) -> PathBuf {
+    dir.join(format!("xsizes-{part:03}.bin"))
+}
+
+/// A shard's cluster sizes (entries: row u64, size u32, empty id).
+fn size_file(dir: &Path, shard: usize) -> PathBuf {
+    dir.join(format!("size-{shard:05}.bin"))
 }
 
 /// The units of `text` with their byte ranges.
@@ -250,20 +264,59 @@ impl ExactDedup {
         let budget = sort_budget(self.config.memory_mb, workers, self.config.partitions);
         let inputs: Vec<PathBuf> = (0..shards).map(|s| bands_file(dir, s, p)).collect();
         let mut w = RecordWriter::<(u64, u64)>::create(&out)?;
-        let mut cur: Option<(u128, u64)> = None;
+        let mut sizes = match self.sizes() {
+            true => Some(RecordWriter::<(u64, u64)>::create(&part_sizes_file(dir, p))?),
+            false => None,
+        };
+        // The current hash, its first position and the copies seen after it.
+        let mut cur: Option<(u128, u64, u64)> = None;
+        let mut end_group = |c: Option<(u128, u64, u64)>| match (c, sizes.as_mut()) {
+            (Some((_, kept, copies)), Some(sw)) if copies > 0 => sw.push(&(kept, copies)),
+            _ => Ok(()),
+        };
         sorted_merge::<(u128, u64)>(
             &inputs,
             &dir.join(format!("xsort-{p:03}")),
             budget,
-            |(h, at)| match cur {
-                Some((ch, kept)) if ch == h => w.push(&(at, kept)),
+            |(h, at)| match &mut cur {
+                Some((ch, kept, copies)) if *ch == h => {
+                    *copies += 1;
+                    w.push(&(at, *kept))
+                }
                 _ => {
-                    cur = Some((h, at));
+                    end_group(cur.replace((h, at, 0)))?;
                     Ok(())
                 }
             },
         )?;
+        end_group(cur)?;
+        if let Some(sw) = sizes {
+            sw.commit()?;
+        }
         w.commit()
+    }
+
+    /// Whether this run writes `dup_cluster_size`.
+    fn sizes(&self) -> bool {
+        self.config.cluster_size && self.config.granularity == Granularity::Document
+    }
+
+    /// Per shard, in row order: each kept document's cluster size.
+    fn write_sizes(&self, dir: &Path, shards: usize, budget: usize) -> Result<(), StageError> {
+        let parts = self.config.partitions;
+        let inputs: Vec<PathBuf> = (0..parts).map(|p| part_sizes_file(dir, p)).collect();
+        let mut out = DropFiles::new(dir, size_file);
+        sorted_merge::<(u64, u64)>(&inputs, &dir.join("xsort-sizes"), budget, |(at, copies)| {
+            let (s, row, _) = unpack(at);
+            out.advance_to(s)?;
+            let mut head = [0u8; 12];
+            head[..8].copy_from_slice(&row.to_le_bytes());
+            head[8..].copy_from_slice(&(copies.saturating_add(1).min(u32::MAX as u64) as u32).to_le_bytes());
+            let mut rec = Vec::with_capacity(16);
+            push_entry(&mut rec, &head, "");
+            out.write(&rec)
+        })?;
+        out.advance_to(shards)
     }
 
     fn resolve_inner(&self, dir: &Path, shards: usize, workers: usize) -> Result<(), StageError> {
@@ -278,7 +331,7 @@ impl ExactDedup {
         // the next: memory holds one write buffer and a bounded id cache, not every list.
         let store = DocStore::open(dir, shards, None, MAX_OPEN_FILES)?;
         let inputs: Vec<PathBuf> = (0..parts).map(|p| pairs_file(dir, p)).collect();
-        let mut out = DropFiles::new(dir);
+        let mut out = DropFiles::new(dir, drop_file);
         let mut ids = HashMap::new();
         sorted_merge::<(u64, u64)>(&inputs, &dir.join("xsort-all"), budget, |(at, kept)| {
             let (s, row, unit) = unpack(at);
@@ -292,23 +345,29 @@ impl ExactDedup {
             push_entry(&mut rec, &head, &id);
             out.write(&rec)
         })?;
-        out.advance_to(shards)
+        out.advance_to(shards)?;
+        if self.sizes() {
+            self.write_sizes(dir, shards, budget)?;
+        }
+        Ok(())
     }
 }
 
-/// The per-shard drop files, written in shard order: the current one open, the earlier ones
+/// The per-shard drop (or size) files, written in shard order: the current one open, the earlier ones
 /// durably in place.
 struct DropFiles {
     dir: PathBuf,
+    path: fn(&Path, usize) -> PathBuf,
     /// The next shard whose file is not in place yet, and its open writer if any.
     next: usize,
     open: Option<BufWriter<File>>,
 }
 
 impl DropFiles {
-    fn new(dir: &Path) -> Self {
+    fn new(dir: &Path, path: fn(&Path, usize) -> PathBuf) -> Self {
         DropFiles {
             dir: dir.to_path_buf(),
+            path,
             next: 0,
             open: None,
         }
@@ -317,7 +376,7 @@ impl DropFiles {
     /// Puts in place every shard's file below `s` (empty where it had no drops).
     fn advance_to(&mut self, s: usize) -> Result<(), StageError> {
         while self.next < s {
-            let path = drop_file(&self.dir, self.next);
+            let path = (self.path)(&self.dir, self.next);
             let w = match self.open.take() {
                 Some(w) => w,
                 None => create(&path)?,
@@ -330,7 +389,7 @@ impl DropFiles {
 
     /// Appends a record to the current shard's file (opened on the first one).
     fn write(&mut self, rec: &[u8]) -> Result<(), StageError> {
-        let path = drop_file(&self.dir, self.next);
+        let path = (self.path)(&self.dir, self.next);
         if self.open.is_none() {
             self.open = Some(create(&path)?);
         }
@@ -346,6 +405,8 @@ type Drops = HashMap<u64, Vec<(u16, String)>>;
 struct Applier {
     granularity: Granularity,
     drops: RowEntries<14>,
+    /// Kept documents' cluster sizes (row → size), when written.
+    sizes: Option<RowEntries<16>>,
 }
 
 impl Applier {
@@ -357,6 +418,24 @@ impl Applier {
             out.entry(row_of(&h)).or_default().push((unit, id));
         }
         Ok(out)
+    }
+}
+
+impl Applier {
+    /// `batch` with `dup_cluster_size`: 1 for a document without copies.
+    fn with_sizes(
+        &self,
+        batch: RecordBatch,
+        sizes: &RowEntries<16>,
+        start: u64,
+    ) -> Result<RecordBatch, StageError> {
+        let n = batch.num_rows();
+        let mut col = vec![1u32; n];
+        for (h, _) in sizes.take(start, start + n as u64)? {
+            col[(row_of(&h) - start) as usize] = u32::from_le_bytes(h[8..12].try_into().unwrap());
+        }
+        let col = Arc::new(arrow::array::UInt32Array::from(col)) as ArrayRef;
+        Ok(with_column(&batch, "dup_cluster_size", col)?)
     }
 }
 
@@ -383,6 +462,10 @@ impl Stage for Applier {
                     None => d.keep(),
                 }
             }
+            let batch = match &self.sizes {
+                Some(sizes) => self.with_sizes(batch, sizes, ctx.row_offset)?,
+                None => batch,
+            };
             return Ok(d.finish(batch));
         }
         let text = str_column(&batch, TEXT)?;
@@ -459,10 +542,22 @@ impl Barrier for ExactDedup {
     partitioned_resolve!();
 
     fn applier(&self, shard: usize, dir: &Path) -> Result<Box<dyn Stage>, StageError> {
+        let sizes = match self.sizes() {
+            true => Some(RowEntries::open(&size_file(dir, shard))?),
+            false => None,
+        };
         Ok(Box::new(Applier {
             granularity: self.config.granularity,
             drops: RowEntries::open(&drop_file(dir, shard))?,
+            sizes,
         }))
+    }
+
+    fn output_columns(&self, input: &[String]) -> Result<Vec<String>, String> {
+        Ok(match self.sizes() {
+            true => pipeline::columns_plus(input, &["dup_cluster_size"]),
+            false => input.to_vec(),
+        })
     }
 }
 
@@ -528,6 +623,37 @@ mod tests {
             details,
             vec!["duplicate of a", "duplicate of a", "duplicate of e"]
         );
+    }
+
+    #[test]
+    fn kept_documents_carry_their_cluster_size() {
+        let dd = ExactDedup {
+            config: ExactConfig::default(),
+        };
+        let shards = [
+            vec![("a", "one"), ("b", "two"), ("c", "ONE")],
+            vec![("d", "one "), ("e", "three"), ("f", "two")],
+        ];
+        let batches: Vec<Vec<RecordBatch>> =
+            shards.iter().map(|d| vec![batch_with_ids(d)]).collect();
+        let dir = tempfile::tempdir().unwrap();
+        let out = run_barrier(&dd, dir.path(), &batches, 2).unwrap();
+        let sizes: Vec<(bool, u32)> = out
+            .iter()
+            .flatten()
+            .flat_map(|r| {
+                let c = r.batch.column_by_name("dup_cluster_size").unwrap();
+                let c = c.as_any().downcast_ref::<arrow::array::UInt32Array>().unwrap();
+                (0..c.len()).map(|i| (r.keep.value(i), c.value(i))).collect::<Vec<_>>()
+            })
+            .collect();
+        let kept: Vec<u32> = sizes.iter().filter(|x| x.0).map(|x| x.1).collect();
+        assert_eq!(kept, [3, 2, 1], "a has 2 copies, b one, e none");
+        let off = ExactDedup {
+            config: parse_stage_table(toml::from_str("cluster_size = false").unwrap()).unwrap(),
+        };
+        let out = run_barrier(&off, tempfile::tempdir().unwrap().path(), &batches, 1).unwrap();
+        assert!(out[0][0].batch.column_by_name("dup_cluster_size").is_none());
     }
 
     #[test]

@@ -12,7 +12,9 @@
 //! 4. Per component the keep rule picks one survivor; `clusters-SSSSS.bin` lists each
 //!    member's row, cluster size and survivor id.
 //! 5. Applier: adds `dup_cluster` (survivor's id) and `dup_cluster_size` columns and rejects
-//!    the other members with the survivor's id as detail.
+//!    the other members with the survivor's id as detail. After an `exact_dedup`, a kept
+//!    document's size starts from the exact copies dropped in its favour (the exact copies
+//!    of the members it absorbs are not added: they were counted on documents now dropped).
 //!
 //! Memory: the observer streams; a partition is sorted in at most `memory_mb` split across
 //! the workers; the union-find holds 4 bytes per document (the documented exception, as in
@@ -590,11 +592,19 @@ impl Stage for Applier {
         let mut d = Decisions::with_capacity(n);
         let mut cluster = StringBuilder::with_capacity(n, 0);
         let mut size = UInt32Builder::with_capacity(n);
+        // An earlier exact_dedup's sizes: a document's exact copies count in its cluster.
+        let before = batch
+            .column_by_name("dup_cluster_size")
+            .and_then(|c| c.as_any().downcast_ref::<arrow::array::UInt32Array>().cloned());
+        let earlier = |i: usize| before.as_ref().filter(|c| c.is_valid(i)).map_or(1, |c| c.value(i));
         for i in 0..n {
             match members.get(&(ctx.row_offset + i as u64)) {
                 Some((s, drop, keep)) => {
                     cluster.append_value(keep);
-                    size.append_value(*s);
+                    size.append_value(match drop {
+                        true => *s,
+                        false => earlier(i).saturating_add(s - 1),
+                    });
                     if *drop {
                         d.reject(
                             "minhash_dedup.near_duplicate",
@@ -607,7 +617,7 @@ impl Stage for Applier {
                 }
                 None => {
                     cluster.append_null();
-                    size.append_value(1);
+                    size.append_value(earlier(i));
                     d.keep();
                 }
             }
