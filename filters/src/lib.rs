@@ -7,6 +7,7 @@
 pub mod classifier;
 pub mod clean;
 pub mod domain_keywords;
+pub mod fasttext;
 pub mod html;
 pub mod html_extract;
 pub mod language;
