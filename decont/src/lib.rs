@@ -26,3 +26,16 @@ pub fn register(registry: &mut StageRegistry) {
         factory: stage::build,
     });
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_stage_type_describes_itself_and_needs_an_index() {
+        let mut r = pipeline::StageRegistry::default();
+        super::register(&mut r);
+        assert_eq!(
+            pipeline::testing::check_stage_types(&r, &["decontaminate"]),
+            1
+        );
+    }
+}

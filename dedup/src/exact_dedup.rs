@@ -265,7 +265,9 @@ impl ExactDedup {
         let inputs: Vec<PathBuf> = (0..shards).map(|s| bands_file(dir, s, p)).collect();
         let mut w = RecordWriter::<(u64, u64)>::create(&out)?;
         let mut sizes = match self.sizes() {
-            true => Some(RecordWriter::<(u64, u64)>::create(&part_sizes_file(dir, p))?),
+            true => Some(RecordWriter::<(u64, u64)>::create(&part_sizes_file(
+                dir, p,
+            ))?),
             false => None,
         };
         // The current hash, its first position and the copies seen after it.
@@ -311,7 +313,9 @@ impl ExactDedup {
             out.advance_to(s)?;
             let mut head = [0u8; 12];
             head[..8].copy_from_slice(&row.to_le_bytes());
-            head[8..].copy_from_slice(&(copies.saturating_add(1).min(u32::MAX as u64) as u32).to_le_bytes());
+            head[8..].copy_from_slice(
+                &(copies.saturating_add(1).min(u32::MAX as u64) as u32).to_le_bytes(),
+            );
             let mut rec = Vec::with_capacity(16);
             push_entry(&mut rec, &head, "");
             out.write(&rec)
@@ -435,7 +439,7 @@ impl Applier {
             col[(row_of(&h) - start) as usize] = u32::from_le_bytes(h[8..12].try_into().unwrap());
         }
         let col = Arc::new(arrow::array::UInt32Array::from(col)) as ArrayRef;
-        Ok(with_column(&batch, "dup_cluster_size", col)?)
+        with_column(&batch, "dup_cluster_size", col)
     }
 }
 
@@ -643,8 +647,13 @@ mod tests {
             .flatten()
             .flat_map(|r| {
                 let c = r.batch.column_by_name("dup_cluster_size").unwrap();
-                let c = c.as_any().downcast_ref::<arrow::array::UInt32Array>().unwrap();
-                (0..c.len()).map(|i| (r.keep.value(i), c.value(i))).collect::<Vec<_>>()
+                let c = c
+                    .as_any()
+                    .downcast_ref::<arrow::array::UInt32Array>()
+                    .unwrap();
+                (0..c.len())
+                    .map(|i| (r.keep.value(i), c.value(i)))
+                    .collect::<Vec<_>>()
             })
             .collect();
         let kept: Vec<u32> = sizes.iter().filter(|x| x.0).map(|x| x.1).collect();

@@ -593,10 +593,17 @@ impl Stage for Applier {
         let mut cluster = StringBuilder::with_capacity(n, 0);
         let mut size = UInt32Builder::with_capacity(n);
         // An earlier exact_dedup's sizes: a document's exact copies count in its cluster.
-        let before = batch
-            .column_by_name("dup_cluster_size")
-            .and_then(|c| c.as_any().downcast_ref::<arrow::array::UInt32Array>().cloned());
-        let earlier = |i: usize| before.as_ref().filter(|c| c.is_valid(i)).map_or(1, |c| c.value(i));
+        let before = batch.column_by_name("dup_cluster_size").and_then(|c| {
+            c.as_any()
+                .downcast_ref::<arrow::array::UInt32Array>()
+                .cloned()
+        });
+        let earlier = |i: usize| {
+            before
+                .as_ref()
+                .filter(|c| c.is_valid(i))
+                .map_or(1, |c| c.value(i))
+        };
         for i in 0..n {
             match members.get(&(ctx.row_offset + i as u64)) {
                 Some((s, drop, keep)) => {

@@ -230,11 +230,17 @@ impl TextClassifier {
         }
     }
 
-    /// Best label and its probability.
-    pub fn predict(&self, text: &str) -> (&str, f32) {
+    /// Every label's probability, in [`labels`](Self::labels) order.
+    pub fn probs(&self, text: &str) -> Vec<f32> {
         let mut p = vec![0f32; self.bias.len()];
         self.logits(&features(text, self.header.buckets), &mut p);
         softmax(&mut p);
+        p
+    }
+
+    /// Best label and its probability.
+    pub fn predict(&self, text: &str) -> (&str, f32) {
+        let p = self.probs(text);
         let (i, v) = p
             .iter()
             .enumerate()
@@ -384,6 +390,68 @@ pub struct ClassifierStageConfig {
     /// Keep only documents predicted (above min_prob) as one of these (empty: keep all).
     #[serde(default)]
     pub keep: Vec<String>,
+    /// A label whose probability becomes a column (`__label__` prefix optional): DCLM's
+    /// `score_label = "hq"` with `score_column = "quality"`.
+    #[serde(default)]
+    pub score_label: Option<String>,
+    #[serde(default = "score_column")]
+    pub score_column: String,
+    /// Drop documents whose `score_label` probability is below this (`classifier.low_score`).
+    #[serde(default)]
+    pub min_score: Option<f32>,
+}
+
+fn score_column() -> String {
+    "classifier_score".into()
+}
+
+/// A classifier model: sluice's own (`SLUICECLS1`) or a fastText `.bin`/`.ftz`, told apart
+/// by the file's first bytes.
+pub enum Model {
+    Sluice(TextClassifier),
+    FastText(Box<crate::fasttext::FastText>),
+}
+
+impl Model {
+    pub fn load(path: &Path) -> Result<Model, String> {
+        match crate::fasttext::is_fasttext(path) {
+            true => crate::fasttext::FastText::load(path)
+                .map(|m| Model::FastText(Box::new(m)))
+                .map_err(|e| e.to_string()),
+            false => TextClassifier::load(path)
+                .map(Model::Sluice)
+                .map_err(|e| e.to_string()),
+        }
+    }
+
+    pub fn labels(&self) -> Vec<String> {
+        match self {
+            Model::Sluice(m) => m.labels().to_vec(),
+            Model::FastText(m) => m.labels(),
+        }
+    }
+
+    /// Every label's probability, in [`labels`](Self::labels) order. fastText sees the text
+    /// as one line (new lines become spaces, as DCLM and datatrove feed it).
+    pub fn probs(&self, text: &str) -> Vec<f32> {
+        match self {
+            Model::Sluice(m) => m.probs(text),
+            Model::FastText(m) => {
+                let labels = m.labels();
+                let line: String = text
+                    .chars()
+                    .map(|c| if c == '\n' || c == '\r' { ' ' } else { c })
+                    .collect();
+                let mut p = vec![0f32; labels.len()];
+                for (l, v) in m.predict(&line, labels.len(), 0.0) {
+                    if let Some(i) = labels.iter().position(|x| *x == l) {
+                        p[i] = v;
+                    }
+                }
+                p
+            }
+        }
+    }
 }
 
 fn never() -> RelabelMode {
@@ -392,22 +460,43 @@ fn never() -> RelabelMode {
 
 pub struct ClassifierStage {
     c: ClassifierStageConfig,
-    model: TextClassifier,
+    model: Model,
+    labels: Vec<String>,
+    /// The index of `score_label` among the labels.
+    score: Option<usize>,
 }
 
 pub(crate) fn build(table: toml::Table, env: &StageEnv) -> Result<StageKind, String> {
-    let c: ClassifierStageConfig = parse_stage_table(table)?;
-    let model = TextClassifier::load(&env.resolve(&c.model)).map_err(|e| format!("model: {e}"))?;
-    for k in &c.keep {
-        if !model.labels().contains(k) {
-            return Err(format!(
-                "keep lists '{k}', which the model does not know (labels: {})",
-                model.labels().join(", ")
-            ));
-        }
+    let mut c: ClassifierStageConfig = parse_stage_table(table)?;
+    let model = Model::load(&env.resolve(&c.model)).map_err(|e| format!("model: {e}"))?;
+    let labels = model.labels();
+    let known = |what: &str, k: &str| -> Result<usize, String> {
+        let k = k.strip_prefix("__label__").unwrap_or(k);
+        labels.iter().position(|l| l == k).ok_or_else(|| {
+            format!(
+                "{what} names '{k}', which the model does not know (labels: {})",
+                labels.join(", ")
+            )
+        })
+    };
+    for k in &mut c.keep {
+        *k = labels[known("keep", k)?].clone();
+    }
+    let score = c
+        .score_label
+        .as_deref()
+        .map(|l| known("score_label", l))
+        .transpose()?;
+    if c.min_score.is_some() && score.is_none() {
+        return Err("min_score needs score_label (the label whose probability it bounds)".into());
     }
     Ok(StageKind::Stream(Box::new(RowAdapter::new(
-        ClassifierStage { c, model },
+        ClassifierStage {
+            c,
+            model,
+            labels,
+            score,
+        },
     ))))
 }
 
@@ -417,11 +506,15 @@ impl RowStage for ClassifierStage {
     }
 
     fn columns(&self) -> Vec<(String, ColumnType)> {
-        vec![
+        let mut c = vec![
             ("classifier_label".into(), ColumnType::Utf8),
             ("classifier_prob".into(), ColumnType::Float32),
             (DOMAIN.into(), ColumnType::Utf8),
-        ]
+        ];
+        if self.score.is_some() {
+            c.push((self.c.score_column.clone(), ColumnType::Float32));
+        }
+        c
     }
 
     fn reads_domain(&self) -> bool {
@@ -429,16 +522,33 @@ impl RowStage for ClassifierStage {
     }
 
     fn judge(&self, doc: Doc<'_>, out: &mut RowOut) -> Verdict {
-        let (label, p) = self.model.predict(doc.text);
+        let probs = self.model.probs(doc.text);
+        let (i, p) = probs
+            .iter()
+            .copied()
+            .enumerate()
+            .max_by(|a, b| a.1.total_cmp(&b.1).then(b.0.cmp(&a.0)))
+            .unwrap_or((0, 0.0));
+        let label = self.labels[i].as_str();
         out.str(0, label);
         out.f32(1, Some(p));
         let confident = p >= self.c.min_prob;
         let relabel = confident && self.c.relabel == RelabelMode::Always;
         out.str(2, if relabel { label } else { doc.domain });
+        let score = self.score.map(|s| probs[s]);
+        if let Some(s) = score {
+            out.f32(3, Some(s));
+        }
         let wanted = self.c.keep.is_empty() || confident && self.c.keep.iter().any(|k| k == label);
-        match wanted {
-            true => Verdict::Keep,
-            false => Verdict::drop_with("classifier.not_kept", format!("{label} {p:.2}")),
+        if !wanted {
+            return Verdict::drop_with("classifier.not_kept", format!("{label} {p:.2}"));
+        }
+        match (score, self.c.min_score) {
+            (Some(s), Some(min)) if s < min => Verdict::drop_with(
+                "classifier.low_score",
+                format!("{} {s:.4} < {min}", self.labels[self.score.unwrap_or(0)]),
+            ),
+            _ => Verdict::Keep,
         }
     }
 }

@@ -230,13 +230,19 @@ impl<'a> In<'a> {
     fn matrix(&mut self, quant: bool) -> Result<(Matrix, usize, usize), FastTextError> {
         if !quant {
             let (m, n) = (self.i64()?, self.i64()?);
-            let (m, n) = (self.count(m, 1 << 31, "rows")?, self.count(n, 1 << 16, "dim")?);
+            let (m, n) = (
+                self.count(m, 1 << 31, "rows")?,
+                self.count(n, 1 << 16, "dim")?,
+            );
             let data = self.f32s(m.checked_mul(n).ok_or_else(|| self.bad("size overflow"))?)?;
             return Ok((Matrix::Dense { n, data }, m, n));
         }
         let qnorm = self.u8()? != 0;
         let (m, n) = (self.i64()?, self.i64()?);
-        let (m, n) = (self.count(m, 1 << 31, "rows")?, self.count(n, 1 << 16, "dim")?);
+        let (m, n) = (
+            self.count(m, 1 << 31, "rows")?,
+            self.count(n, 1 << 16, "dim")?,
+        );
         let codesize = self.i32()? as i64;
         let codesize = self.count(codesize, i32::MAX as i64, "codesize")?;
         let codes = self.take(codesize)?.to_vec();
@@ -307,7 +313,11 @@ impl FastText {
             4 => Loss::Ova,
             l => return Err(r.bad(&format!("unknown loss {l}"))),
         };
-        let maxn = if version == 11 { 0 } else { maxn.max(0) as usize };
+        let maxn = if version == 11 {
+            0
+        } else {
+            maxn.max(0) as usize
+        };
         let mut ft = FastText::dictionary(&mut r, loss, word_ngrams, bucket, minn, maxn)?;
         let quant = r.u8()? != 0;
         let (input, rows, d) = r.matrix(quant)?;
@@ -366,7 +376,9 @@ impl FastText {
         let (mut names, mut labels, mut counts) = (Vec::new(), Vec::new(), Vec::new());
         for i in 0..size {
             let end = r.b[r.at..].iter().position(|&c| c == 0);
-            let w = r.take(end.ok_or_else(|| r.bad("unterminated dictionary entry"))?)?.to_vec();
+            let w = r
+                .take(end.ok_or_else(|| r.bad("unterminated dictionary entry"))?)?
+                .to_vec();
             r.take(1)?;
             let count = r.i64()?;
             match (r.u8()?, i < nwords) {
@@ -431,7 +443,18 @@ impl FastText {
 
     /// The labels, without their `__label__` prefix, in the model's order.
     pub fn labels(&self) -> Vec<String> {
-        self.labels.iter().map(|l| self.strip(l).to_string()).collect()
+        self.labels
+            .iter()
+            .map(|l| self.strip(l).to_string())
+            .collect()
+    }
+
+    /// The model's own copy of `label` (without prefix), if it has that label.
+    pub fn label(&self, label: &str) -> Option<&str> {
+        self.labels
+            .iter()
+            .map(|l| self.strip(l))
+            .find(|l| *l == label)
     }
 
     fn strip<'a>(&self, l: &'a str) -> &'a str {
@@ -570,7 +593,15 @@ impl FastText {
         best
     }
 
-    fn dfs(&self, k: usize, threshold: f32, node: usize, score: f32, heap: &mut Vec<(f32, usize)>, hidden: &[f32]) {
+    fn dfs(
+        &self,
+        k: usize,
+        threshold: f32,
+        node: usize,
+        score: f32,
+        heap: &mut Vec<(f32, usize)>,
+        hidden: &[f32],
+    ) {
         if score < std_log(threshold) {
             return;
         }
@@ -593,8 +624,22 @@ impl FastText {
         }
         let f = sigmoid(self.output.dot_row(hidden, node - nl));
         let (left, right) = self.tree[node - nl];
-        self.dfs(k, threshold, left as usize, score + std_log(1.0 - f), heap, hidden);
-        self.dfs(k, threshold, right as usize, score + std_log(f), heap, hidden);
+        self.dfs(
+            k,
+            threshold,
+            left as usize,
+            score + std_log(1.0 - f),
+            heap,
+            hidden,
+        );
+        self.dfs(
+            k,
+            threshold,
+            right as usize,
+            score + std_log(f),
+            heap,
+            hidden,
+        );
     }
 }
 
@@ -651,7 +696,10 @@ mod tests {
         std::fs::write(&p, b"SLUICECLS1\nnot fasttext").unwrap();
         assert!(!is_fasttext(&p));
         let e = FastText::load(&p).unwrap_err().to_string();
-        assert!(e.contains("m.bin") && e.contains("not a fastText model"), "{e}");
+        assert!(
+            e.contains("m.bin") && e.contains("not a fastText model"),
+            "{e}"
+        );
         let mut b = MAGIC.to_le_bytes().to_vec();
         b.extend_from_slice(&12i32.to_le_bytes());
         b.extend_from_slice(&[0u8; 20]);

@@ -33,6 +33,9 @@ pub enum Model {
     Lingua,
     /// whatlang (the stage's model before): fast, unreliable below a few sentences.
     Whatlang,
+    /// A fastText language-ID model (`fasttext_model`, e.g. lid.176.ftz), deciding every
+    /// document alone (no CJK script step): its labels are the codes.
+    Fasttext,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -46,6 +49,8 @@ pub struct LanguageConfig {
     pub model: Model,
     /// Share of a text's words in CJK script from which the script alone decides.
     pub cjk_share: f32,
+    /// The fastText model file for `model = "fasttext"` (relative to the config).
+    pub fasttext_model: Option<String>,
 }
 
 impl Default for LanguageConfig {
@@ -56,6 +61,7 @@ impl Default for LanguageConfig {
             max_chars: 1000,
             model: Model::Auto,
             cjk_share: 0.5,
+            fasttext_model: None,
         }
     }
 }
@@ -64,6 +70,7 @@ pub struct LanguageId {
     c: LanguageConfig,
     /// Built for `auto` and `lingua` only (its models are mapped lazily, per language).
     lingua: Option<LanguageDetector>,
+    fasttext: Option<crate::fasttext::FastText>,
 }
 
 /// ISO 639-1 codes of the languages most corpora care about; others stay ISO 639-3.
@@ -232,17 +239,51 @@ impl LanguageId {
         }
         let lingua = matches!(c.model, Model::Auto | Model::Lingua)
             .then(|| LanguageDetectorBuilder::from_all_languages().build());
-        Ok(LanguageId { c, lingua })
+        Ok(LanguageId {
+            c,
+            lingua,
+            fasttext: None,
+        })
+    }
+
+    /// With `model = "fasttext"`: loads `fasttext_model` (resolved by `resolve`).
+    fn with_fasttext(
+        mut self,
+        resolve: impl Fn(&str) -> std::path::PathBuf,
+    ) -> Result<Self, String> {
+        match (self.c.model, self.c.fasttext_model.as_deref()) {
+            (Model::Fasttext, Some(p)) => {
+                let m = crate::fasttext::FastText::load(&resolve(p))
+                    .map_err(|e| format!("fasttext_model: {e}"))?;
+                self.fasttext = Some(m);
+                Ok(self)
+            }
+            (Model::Fasttext, None) => {
+                Err("model = \"fasttext\" needs fasttext_model (a lid.176-style .bin/.ftz)".into())
+            }
+            (_, Some(_)) => Err("fasttext_model needs model = \"fasttext\"".into()),
+            _ => Ok(self),
+        }
     }
 
     /// (code, score) of `text`; `("und", 0.0)` when nothing can be said. The score is NaN
     /// where the model gives none (whichlang).
-    pub fn detect(&self, text: &str) -> (&'static str, f32) {
+    pub fn detect(&self, text: &str) -> (&str, f32) {
         let end = text
             .char_indices()
             .nth(self.c.max_chars)
             .map_or(text.len(), |(i, _)| i);
         let text = &text[..end];
+        if let Some(ft) = &self.fasttext {
+            let line: String = text
+                .chars()
+                .map(|c| if c == '\n' || c == '\r' { ' ' } else { c })
+                .collect();
+            return match ft.predict(&line, 1, 0.0).into_iter().next() {
+                Some((l, p)) => (ft.label(&l).unwrap_or("und"), p.min(1.0)),
+                None => ("und", 0.0),
+            };
+        }
         match self.script(text) {
             Some(found) => found,
             None => self.model(text),
@@ -280,6 +321,7 @@ impl LanguageId {
                 None => ("und", 0.0),
             },
             Model::Lingua => self.lingua(text),
+            Model::Fasttext => ("und", 0.0), // detect asks the model first
             Model::Whichlang => self.whichlang(text),
             Model::Auto => {
                 let first = self.whichlang(text);
@@ -312,11 +354,10 @@ impl LanguageId {
     }
 }
 
-pub(crate) fn build(table: toml::Table, _env: &StageEnv) -> Result<StageKind, String> {
+pub(crate) fn build(table: toml::Table, env: &StageEnv) -> Result<StageKind, String> {
     let c: LanguageConfig = parse_stage_table(table)?;
-    Ok(StageKind::Stream(Box::new(RowAdapter::new(
-        LanguageId::new(c)?,
-    ))))
+    let l = LanguageId::new(c)?.with_fasttext(|p| env.resolve(p))?;
+    Ok(StageKind::Stream(Box::new(RowAdapter::new(l))))
 }
 
 impl RowStage for LanguageId {

@@ -35,7 +35,7 @@ pub fn register(registry: &mut StageRegistry) {
         StageInfo {
             type_name: "language",
             summary: "script, then whichlang, with lingua's second opinion before a drop; \
-                      keep = [...], min_score",
+                      or model = \"fasttext\" with a lid.176-style model; keep = [...], min_score",
             outputs: "language.not_kept, language.low_score; columns lang, lang_score",
             factory: language::build,
         },
@@ -77,8 +77,10 @@ pub fn register(registry: &mut StageRegistry) {
         },
         StageInfo {
             type_name: "classifier",
-            summary: "a model from `sluice classifier train` (hashed n-grams, softmax)",
-            outputs: "classifier.not_kept; columns classifier_label, classifier_prob",
+            summary: "a model from `sluice classifier train` or a fastText .bin/.ftz (DCLM's \
+                      quality model); score_label + min_score filter on one label's probability",
+            outputs: "classifier.not_kept, classifier.low_score; columns classifier_label, \
+                      classifier_prob, score_column",
             factory: classifier::build,
         },
     ];
