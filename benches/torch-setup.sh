@@ -15,4 +15,9 @@ if [[ ! -f "$VENV/.complete-2" ]]; then
   "$VENV/bin/python" -c "import torch; torch.randn(2, 2).sum()" >&2
   touch "$VENV/.complete-2"
 fi
+# megatron-core's IndexedDataset reads `sluice export --to megatron` back in the Python
+# tests (pure Python on top of torch and numpy; its optional extras are not needed).
+if ! "$VENV/bin/python" -c "import megatron.core.datasets.indexed_dataset" 2>/dev/null; then
+  "$VENV/bin/pip" install --quiet --no-cache-dir --disable-pip-version-check --no-deps "megatron-core==0.16.1" >&2
+fi
 echo "$VENV"

@@ -7,6 +7,7 @@ use std::process::ExitCode;
 mod cluster;
 mod datasets_cmd;
 mod decont_cmd;
+mod export_cmd;
 mod inspect;
 mod report;
 mod train_cmd;
@@ -141,6 +142,8 @@ enum Command {
         #[command(subcommand)]
         command: TokenizerCommand,
     },
+    /// A run's token shards in another trainer's format (megatron), resumable.
+    Export(export_cmd::ExportArgs),
     /// Benchmark decontamination: build the index the `decontaminate` stage reads.
     Decont {
         #[command(subcommand)]
@@ -768,6 +771,7 @@ fn main() -> ExitCode {
         }
         Command::Tokenizer { command } => tokenizer_train(command),
         Command::Decont { command } => decont_cmd::run(command),
+        Command::Export(a) => export_cmd::run(a),
         Command::Train { config, stop_after } => train_cmd::train(&config, stop_after),
         Command::Demo {
             pipeline,
