@@ -15,9 +15,15 @@ if [[ ! -f "$VENV/.complete-2" ]]; then
   "$VENV/bin/python" -c "import torch; torch.randn(2, 2).sum()" >&2
   touch "$VENV/.complete-2"
 fi
-# megatron-core's IndexedDataset reads `sluice export --to megatron` back in the Python
-# tests (pure Python on top of torch and numpy; its optional extras are not needed).
-if ! "$VENV/bin/python" -c "import megatron.core.datasets.indexed_dataset" 2>/dev/null; then
+# The trainers' own readers for `sluice export` in the Python tests: megatron-core's
+# IndexedDataset (pure Python on torch and numpy; its extras are not needed), litdata and
+# mosaicml-streaming. torch and torchvision are pinned in the same resolve, or litdata's
+# dependency on torchvision would upgrade torch past libtorch's version.
+if [[ ! -f "$VENV/.complete-export-1" ]]; then
   "$VENV/bin/pip" install --quiet --no-cache-dir --disable-pip-version-check --no-deps "megatron-core==0.16.1" >&2
+  "$VENV/bin/pip" install --quiet --no-cache-dir --disable-pip-version-check --find-links "$CACHE/wheels" \
+    "litdata==0.2.76" "mosaicml-streaming==0.13.0" "torchvision==0.28.*" "torch==2.13.0" >&2
+  "$VENV/bin/python" -c "import torch; assert torch.__version__.startswith('2.13.0'), torch.__version__" >&2
+  touch "$VENV/.complete-export-1"
 fi
 echo "$VENV"

@@ -10,7 +10,7 @@ use anyhow::{Context, Result};
 pub struct ExportArgs {
     /// The run's output directory (holding manifest.json), or the manifest itself.
     pub run: PathBuf,
-    /// The format: megatron.
+    /// The format: megatron, litdata (or mds).
     #[arg(long)]
     pub to: String,
     /// The export directory (created; a killed export resumes into it).
@@ -19,6 +19,9 @@ pub struct ExportArgs {
     /// uint16 or int32 (default: uint16 below 65,500 tokens of vocabulary, as Megatron).
     #[arg(long)]
     pub dtype: Option<String>,
+    /// litdata / mds: tokens per chunk or shard at most (default 2^25).
+    #[arg(long)]
+    pub chunk_tokens: Option<usize>,
     /// Domain weights for the mix lines, `web=0.7,code=0.3` (default: by tokens).
     #[arg(long)]
     pub weights: Option<String>,
@@ -50,6 +53,7 @@ pub fn run(a: ExportArgs) -> Result<()> {
         format: a.to,
         out: a.out,
         dtype: a.dtype.as_deref().map(export::Dtype::parse).transpose()?,
+        chunk_tokens: a.chunk_tokens,
         weights: a.weights.as_deref().map(weights).transpose()?,
     };
     let pool = rayon::ThreadPoolBuilder::new()

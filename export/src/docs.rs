@@ -10,6 +10,9 @@ use feed::shard::Shard;
 
 use crate::error::ExportError;
 
+/// A row's real tokens and where documents start in it.
+type Row = (Vec<u32>, Vec<u32>);
+
 pub struct DomainDocs {
     shards: Vec<PathBuf>,
     row_len: usize,
@@ -37,8 +40,14 @@ impl DomainDocs {
         }
     }
 
+    /// The next packed row's real tokens (padding left out), for formats whose samples are
+    /// the run's rows. Not to be mixed with [`next_doc`](Self::next_doc) on one reader.
+    pub fn next_row_tokens(&mut self) -> Result<Option<Vec<u32>>, ExportError> {
+        Ok(self.next_row()?.map(|(ids, _)| ids))
+    }
+
     /// The next row (its real tokens and document starts), opening shards as needed.
-    fn next_row(&mut self) -> Result<Option<(Vec<u32>, Vec<u32>)>, ExportError> {
+    fn next_row(&mut self) -> Result<Option<Row>, ExportError> {
         loop {
             if let Some(s) = &self.cur {
                 if self.row < s.rows() {

@@ -7,6 +7,8 @@
 
 pub mod docs;
 pub mod error;
+pub mod litdata;
+pub mod mds;
 pub mod megatron;
 
 use std::collections::BTreeMap;
@@ -21,7 +23,18 @@ use error::io;
 pub use error::ExportError;
 
 /// Every export format.
-pub static EXPORTERS: &[&dyn Exporter] = &[&megatron::Megatron];
+pub static EXPORTERS: &[&dyn Exporter] = &[&megatron::Megatron, &litdata::Litdata, &mds::Mds];
+
+/// What every format's writer is told besides the documents.
+#[derive(Debug, Clone, Copy)]
+pub struct Params {
+    pub dtype: Dtype,
+    /// Formats with chunks or shards: tokens per chunk at most (a longer document gets one
+    /// of its own).
+    pub chunk_tokens: usize,
+    /// The run's row length (`seq_len + 1`): the block size its trainer reads.
+    pub row_len: usize,
+}
 
 /// Token id width in the output.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -49,7 +62,7 @@ impl Dtype {
         }
     }
 
-    fn write(self, w: &mut impl Write, t: u32) -> std::io::Result<()> {
+    pub(crate) fn write(self, w: &mut impl Write, t: u32) -> std::io::Result<()> {
         match self {
             Dtype::U16 => w.write_all(&(t as u16).to_le_bytes()),
             Dtype::I32 => w.write_all(&(t as i32).to_le_bytes()),
@@ -69,6 +82,13 @@ impl Dtype {
 pub struct DomainReport {
     pub docs: u64,
     pub tokens: u64,
+    /// Formats whose samples are the run's packed rows: how many.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub samples: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 pub trait Exporter: Sync {
@@ -80,10 +100,10 @@ pub trait Exporter: Sync {
         dir: &Path,
         stem: &str,
         docs: &mut docs::DomainDocs,
-        dtype: Dtype,
+        p: &Params,
     ) -> Result<DomainReport, ExportError>;
     /// How the trainer mixes the domains (`stem`, weight), as lines to print.
-    fn mix_lines(&self, dir: &Path, domains: &[(String, f64)]) -> String;
+    fn mix_lines(&self, dir: &Path, domains: &[(String, f64)], p: &Params) -> String;
 }
 
 /// A file's temporary name while it is written.
@@ -107,6 +127,7 @@ struct Progress {
     format: String,
     manifest_sha256: String,
     dtype: Dtype,
+    chunk_tokens: usize,
     domains: BTreeMap<String, DomainReport>,
 }
 
@@ -114,6 +135,8 @@ pub struct Options {
     pub format: String,
     pub out: PathBuf,
     pub dtype: Option<Dtype>,
+    /// See [`Params::chunk_tokens`] (default 2^25).
+    pub chunk_tokens: Option<usize>,
     /// Domain weights for the mix lines (default: by tokens).
     pub weights: Option<BTreeMap<String, f64>>,
 }
@@ -168,10 +191,12 @@ pub fn export(manifest: &Path, o: &Options) -> Result<String, ExportError> {
     }
     std::fs::create_dir_all(&o.out).map_err(io(&o.out))?;
     let progress_path = o.out.join("export.json");
+    let chunk_tokens = o.chunk_tokens.unwrap_or(1 << 25).max(1);
     let fresh = Progress {
         format: o.format.clone(),
         manifest_sha256: feed::manifest::hex(&sha2::Sha256::digest(&bytes)),
         dtype,
+        chunk_tokens,
         domains: BTreeMap::new(),
     };
     let mut progress = read_progress(&progress_path, &fresh)?;
@@ -179,12 +204,17 @@ pub fn export(manifest: &Path, o: &Options) -> Result<String, ExportError> {
         .iter()
         .filter(|(s, _)| !progress.domains.contains_key(*s))
         .collect();
+    let params = Params {
+        dtype,
+        chunk_tokens,
+        row_len: m.row_len as usize,
+    };
     let done = std::sync::Mutex::new(&mut progress);
     todo.par_iter().try_for_each(|(s, d)| {
         let entry = &m.domains[*d];
         let shards = docs::shard_paths(manifest, &entry.shards);
         let mut docs = docs::DomainDocs::new(shards, m.row_len as usize);
-        let r = exporter.write_domain(&o.out, s, &mut docs, dtype)?;
+        let r = exporter.write_domain(&o.out, s, &mut docs, &params)?;
         let mut p = done.lock().expect("not poisoned");
         p.domains.insert((*s).clone(), r);
         write_progress(&progress_path, &p)
@@ -200,7 +230,7 @@ pub fn export(manifest: &Path, o: &Options) -> Result<String, ExportError> {
             (s.clone(), (w * 1e6).round() / 1e6)
         })
         .collect();
-    Ok(exporter.mix_lines(&o.out, &mix))
+    Ok(exporter.mix_lines(&o.out, &mix, &params))
 }
 
 fn read_progress(path: &Path, fresh: &Progress) -> Result<Progress, ExportError> {

@@ -11,7 +11,7 @@ use std::path::Path;
 
 use crate::docs::DomainDocs;
 use crate::error::{io, ExportError};
-use crate::{commit, partial, DomainReport, Dtype, Exporter};
+use crate::{commit, partial, DomainReport, Dtype, Exporter, Params};
 
 pub struct Megatron;
 
@@ -34,8 +34,9 @@ impl Exporter for Megatron {
         dir: &Path,
         stem: &str,
         docs: &mut DomainDocs,
-        dtype: Dtype,
+        p: &Params,
     ) -> Result<DomainReport, ExportError> {
+        let dtype = p.dtype;
         let bin = dir.join(format!("{stem}.bin"));
         let lens = dir.join(format!("{stem}.lengths"));
         let mut bw =
@@ -62,7 +63,7 @@ impl Exporter for Megatron {
         Ok(report)
     }
 
-    fn mix_lines(&self, dir: &Path, domains: &[(String, f64)]) -> String {
+    fn mix_lines(&self, dir: &Path, domains: &[(String, f64)], _: &Params) -> String {
         let parts: Vec<String> = domains
             .iter()
             .map(|(stem, w)| format!("{w} {}", dir.join(stem).display()))
