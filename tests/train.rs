@@ -484,3 +484,81 @@ fn training_from_a_bucket_draws_the_same_rows_and_losses_as_from_disk() {
     );
     assert!(!err.contains(store::testing::SECRET_KEY));
 }
+
+/// Elastic resume: a 2-rank run stopped at step 17 continues on 1 rank and on 3 ranks, and
+/// the global batches of steps 17-40 equal an uninterrupted 2-rank run's (the plan of a step
+/// does not depend on the world size; each rank takes its share of it).
+#[test]
+fn a_run_stopped_on_two_ranks_resumes_on_one_and_on_three() {
+    let mpirun = ["/usr/bin/mpirun", "/usr/local/bin/mpirun"]
+        .into_iter()
+        .find(|p| Path::new(p).exists())
+        .expect("OpenMPI's mpirun is not installed; scripts/setup.sh installs it");
+    let train = |dir: &Path, ranks: usize, stop: Option<&str>| {
+        let cfg = dir.join("train.toml");
+        let mut c = std::process::Command::new(mpirun);
+        c.args([
+            "--allow-run-as-root",
+            "--oversubscribe",
+            "-np",
+            &ranks.to_string(),
+        ])
+        .arg(env!("CARGO_BIN_EXE_sluice"))
+        .args(["train", cfg.to_str().unwrap()])
+        .env("RUST_LOG", "warn")
+        .env("OMPI_MCA_rmaps_base_oversubscribe", "1");
+        if let Some(s) = stop {
+            c.args(["--stop-after", s]);
+        }
+        let out = c.output().unwrap();
+        assert!(
+            out.status.success(),
+            "{ranks} ranks: {}\n{}",
+            String::from_utf8_lossy(&out.stderr),
+            String::from_utf8_lossy(&out.stdout)
+        );
+    };
+    let setup = |d: &Path| {
+        let cfg = train_config(d, "log_rows = true");
+        let text = std::fs::read_to_string(&cfg)
+            .unwrap()
+            .replace("batch_size = 8", "batch_size = 12");
+        std::fs::write(&cfg, text).unwrap();
+    };
+    let rows = |run: &Path| -> Vec<(u64, serde_json::Value)> {
+        std::fs::read_to_string(run.join("log.jsonl"))
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+            .filter(|v| v.get("rows").is_some())
+            .map(|v| (v["step"].as_u64().unwrap(), v["rows"].clone()))
+            .filter(|(s, _)| *s >= 17)
+            .collect()
+    };
+    let (whole, one, three) = (
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+    );
+    for d in [&whole, &one, &three] {
+        setup(d.path());
+    }
+    train(whole.path(), 2, None);
+    train(one.path(), 2, Some("17"));
+    train(three.path(), 2, Some("17"));
+    train(one.path(), 1, None);
+    train(three.path(), 3, None);
+    let want = rows(&whole.path().join("run"));
+    assert_eq!(want.len(), 23, "steps 17..40");
+    assert_eq!(rows(&one.path().join("run")), want, "resumed on 1 rank");
+    assert_eq!(rows(&three.path().join("run")), want, "resumed on 3 ranks");
+    // Another global batch size cannot continue the same batches: refused, saying so.
+    let cfg = one.path().join("train.toml");
+    let text = std::fs::read_to_string(&cfg).unwrap();
+    std::fs::write(&cfg, text.replace("batch_size = 12", "batch_size = 6")).unwrap();
+    let e = run_err(&["train", cfg.to_str().unwrap()]);
+    assert!(
+        e.contains("optim.batch_size = 12") && e.contains("cannot resume exactly"),
+        "{e}"
+    );
+}

@@ -212,17 +212,21 @@ class ShardDataset(IterableDataset):
         }
 
     def load_state_dict(self, state: Dict[str, Any]) -> None:
-        """Continues from a :meth:`state_dict` (same manifest, seed, batch and world size)."""
+        """Continues from a :meth:`state_dict`, also one saved under another world size or
+        DataLoader worker count (elastic): a step's global batch depends only on the
+        manifest, seed, batch size and validation split, and each rank takes its share of
+        it. A state that differs in one of those cannot continue exactly and is refused."""
         if state.get("format") != STATE_FORMAT or state.get("version") != STATE_VERSION:
             raise SluiceError(
                 f"not a ShardDataset state of version {STATE_VERSION}: "
                 f"format {state.get('format')!r}, version {state.get('version')!r}"
             )
-        for key in ("manifest_sha256", "seed", "batch_size", "world_size", "val_fraction"):
+        for key in ("manifest_sha256", "seed", "batch_size", "val_fraction"):
             mine = self._sha if key == "manifest_sha256" else getattr(self, key)
             if state[key] != mine:
                 raise SluiceError(
-                    f"the state was saved with {key} = {state[key]!r}, this dataset has {mine!r}"
+                    f"the state was saved with {key} = {state[key]!r}, this dataset has {mine!r}: "
+                    f"the global batches would differ, so it cannot resume exactly"
                 )
         self._resume = (state["next_step"], list(state["epoch"]), list(state["pos"]))
         self._consumed = None

@@ -191,6 +191,41 @@ def test_resume_from_state_dict_mid_epoch_gives_the_same_sequence(manifest):
     assert rest3 == full[18:]
 
 
+def test_a_state_saved_on_two_ranks_resumes_on_one_and_on_three(manifest):
+    """Elastic resume: stop two ranks after step 16, continue on one rank and on three
+    (two DataLoader workers each): steps 17-39 have the global batches of an uninterrupted
+    run."""
+    def ranks(world, state=None, workers=0):
+        out = []
+        for rank in range(world):
+            ds = sluice.ShardDataset(manifest, batch_size=12, seed=3, rank=rank, world_size=world, max_steps=40)
+            if state is not None:
+                ds.load_state_dict(state)
+            loader = ds if workers == 0 else DataLoader(ds, batch_size=None, num_workers=workers)
+            out.append({b["step"]: b["rows"].tolist() for b in loader})
+        return out
+
+    def merged(per_rank, step):
+        world = len(per_rank)
+        rows = [None] * 12
+        for r, got in enumerate(per_rank):
+            rows[r::world] = got[step]
+        return rows
+
+    whole = ranks(2)
+    two = [sluice.ShardDataset(manifest, batch_size=12, seed=3, rank=r, world_size=2) for r in range(2)]
+    states = [ds.state_dict(17) for ds in two]
+    assert states[0] == states[1] and states[0]["world_size"] == 2
+    for world, workers in ((1, 0), (3, 2)):
+        got = ranks(world, states[0], workers)
+        assert sorted(got[0]) == list(range(17, 40))
+        for step in range(17, 40):
+            assert merged(got, step) == merged(whole, step), (world, step)
+    other = sluice.ShardDataset(manifest, batch_size=8, seed=3)
+    with pytest.raises(sluice.SluiceError, match="batch_size = 12.*cannot resume exactly"):
+        other.load_state_dict(states[0])
+
+
 def test_positions_and_mask():
     pos, mask = sluice.positions_and_mask([[0, 3], [0]], 5)
     assert pos.tolist() == [[0, 1, 2, 0, 1], [0, 1, 2, 3, 4]]

@@ -507,13 +507,42 @@ impl Trainer {
                 "the manifest's domains changed since this checkpoint".into()
             ));
         }
+        // What fixes each step's global batch: a change there cannot resume exactly. The
+        // rank count, grad_accum and threads only split the batch's work (elastic resume).
+        let then = &state.config;
+        for (key, was, now) in [
+            (
+                "data.manifest",
+                then.data.manifest.clone(),
+                self.cfg.data.manifest.clone(),
+            ),
+            (
+                "optim.batch_size",
+                then.optim.batch_size.to_string(),
+                self.cfg.optim.batch_size.to_string(),
+            ),
+            (
+                "run.seed",
+                then.run.seed.to_string(),
+                self.cfg.run.seed.to_string(),
+            ),
+        ] {
+            if was != now {
+                return Err(bad(format!(
+                    "was trained with {key} = {was}, the config now gives {now}: the global \
+                     batches would differ, so it cannot resume exactly; use a new run.out_dir"
+                )));
+            }
+        }
         let mut cfg_then = state.config.clone();
         cfg_then.optim.max_steps = self.cfg.optim.max_steps;
+        cfg_then.optim.grad_accum = self.cfg.optim.grad_accum;
+        cfg_then.run.threads = self.cfg.run.threads;
         cfg_then.eval = self.cfg.eval.clone();
         cfg_then.run.checkpoint_every = self.cfg.run.checkpoint_every;
         if cfg_then != self.cfg {
             return Err(bad(
-                "the config changed since this checkpoint (only optim.max_steps, [eval] and run.checkpoint_every may); use a new run.out_dir".into(),
+                "the config changed since this checkpoint (only optim.max_steps, optim.grad_accum, [eval], run.threads and run.checkpoint_every may; the rank count may too); use a new run.out_dir".into(),
             ));
         }
         self.vs.load(dir.join("model.ot"))?;
