@@ -13,9 +13,11 @@ pub struct ExportArgs {
     /// The format: megatron, litdata (or mds).
     #[arg(long)]
     pub to: String,
-    /// The export directory (created; a killed export resumes into it).
+    /// The export directory (created; a killed export resumes into it), or an `s3://`
+    /// prefix (written in a local staging directory under the cache, then uploaded, with
+    /// `export.json` last).
     #[arg(long)]
-    pub out: PathBuf,
+    pub out: String,
     /// uint16 or int32 (default: uint16 below 65,500 tokens of vocabulary, as Megatron).
     #[arg(long)]
     pub dtype: Option<String>,
@@ -49,9 +51,22 @@ pub fn run(a: ExportArgs) -> Result<()> {
         true => a.run.join("manifest.json"),
         false => a.run.clone(),
     };
+    let (local, mirror) = match store::Location::parse(&a.out)? {
+        store::Location::Local(p) => (p, None),
+        store::Location::Object(url) => {
+            let staging = store::cache_dir()
+                .join("export-staging")
+                .join(&url.bucket)
+                .join(&url.key);
+            let m = store::Mirror::new(staging.clone(), url, |r| r == "export.json", &[]);
+            // A resumed export continues from what the bucket holds.
+            m.hydrate(false).context("reading the export's prefix")?;
+            (staging, Some(m))
+        }
+    };
     let opts = export::Options {
         format: a.to,
-        out: a.out,
+        out: local,
         dtype: a.dtype.as_deref().map(export::Dtype::parse).transpose()?,
         chunk_tokens: a.chunk_tokens,
         weights: a.weights.as_deref().map(weights).transpose()?,
@@ -63,7 +78,15 @@ pub fn run(a: ExportArgs) -> Result<()> {
     let mix = pool
         .install(|| export::export(&manifest, &opts))
         .with_context(|| format!("exporting {}", manifest.display()))?;
-    println!("exported {} to {}", manifest.display(), opts.out.display());
+    let mut mix = mix;
+    if let Some(m) = mirror {
+        let n = m
+            .pass()
+            .with_context(|| format!("uploading to {}", a.out))?;
+        tracing::info!("uploaded {n} files to {}", a.out);
+        mix = mix.replace(&opts.out.display().to_string(), a.out.trim_end_matches('/'));
+    }
+    println!("exported {} to {}", manifest.display(), a.out);
     print!("{mix}");
     Ok(())
 }

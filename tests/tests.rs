@@ -7,6 +7,7 @@ mod common;
 mod crash_resume;
 mod datasets;
 mod decont;
+mod export;
 mod fasttext;
 mod filters_pipeline;
 mod near_dedup;
