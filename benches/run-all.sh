@@ -68,6 +68,10 @@ python3 benches/decont_bench.py --sluice target/release/sluice-curate --python "
 echo "== fastText: Rust predict vs the reference C++ (lid.176.ftz and a DCLM-style classifier)" >&2
 python3 benches/fasttext_parity.py --exe target/release/examples/fasttext_predict --python "$VENV/bin/python" \
   --docs 12000 --json "$res"
+echo "== exports: 1 GB of real text to megatron, litdata and mds vs the libraries' own writers" >&2
+benches/torch-setup.sh >/dev/null
+python3 benches/export_bench.py --sluice target/release/sluice-curate --python "$TORCH/bin/python" \
+  --workdir out/bench/export --json "$res"
 echo "== looking inside a run: sluice query vs Python polars vs pandas; sql_filter vs length" >&2
 "$VENV/bin/python" benches/query_bench.py --sluice target/release/sluice-curate --python "$VENV/bin/python" \
   --workdir out/bench/query --gb "$query_gb" --reps "$((reps + 2))" --json "$res"
