@@ -9,17 +9,7 @@ use crate::common::*;
 use store::testing::shared_server;
 
 fn packed(root: &Path) -> PathBuf {
-    let tok = root.join("tokenizer.json");
-    run_ok(&[
-        "tokenizer",
-        "train",
-        "--input",
-        bundled("fortunes.jsonl.gz").to_str().unwrap(),
-        "--vocab-size",
-        "800",
-        "--out",
-        tok.to_str().unwrap(),
-    ]);
+    train_tokenizer(&root.join("tokenizer.json"), "800");
     let cfg = root.join("p.toml");
     std::fs::write(
         &cfg,

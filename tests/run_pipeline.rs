@@ -547,16 +547,7 @@ fn the_web_pipeline_runs_on_the_bundled_warc() {
     let tmp = tempfile::tempdir().unwrap();
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let tok = tmp.path().join("tokenizer.json");
-    run_ok(&[
-        "tokenizer",
-        "train",
-        "--input",
-        bundled("fortunes.jsonl.gz").to_str().unwrap(),
-        "--vocab-size",
-        "1000",
-        "--out",
-        tok.to_str().unwrap(),
-    ]);
+    train_tokenizer(&tok, "1000");
     let text = std::fs::read_to_string(root.join("pipelines/web.toml"))
         .unwrap()
         .replace("\"../", &format!("\"{}/", root.display()))

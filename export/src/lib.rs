@@ -113,6 +113,21 @@ pub fn partial(path: &Path) -> PathBuf {
     PathBuf::from(s)
 }
 
+/// A writer of `partial(path)`, to be [`commit`]ted.
+pub fn create(path: &Path) -> Result<BufWriter<std::fs::File>, ExportError> {
+    Ok(BufWriter::with_capacity(
+        1 << 20,
+        std::fs::File::create(partial(path)).map_err(io(path))?,
+    ))
+}
+
+/// Writes `value` as JSON to `path` (through [`partial`] and [`commit`]).
+pub fn write_json(path: &Path, value: &impl Serialize) -> Result<(), ExportError> {
+    let mut w = create(path)?;
+    serde_json::to_writer(&mut w, value).map_err(|e| io(path)(e.into()))?;
+    commit(w, path)
+}
+
 /// Flushes, syncs and renames `partial(path)` to `path`.
 pub fn commit(mut w: BufWriter<std::fs::File>, path: &Path) -> Result<(), ExportError> {
     w.flush().map_err(io(path))?;
@@ -256,7 +271,5 @@ fn read_progress(path: &Path, fresh: &Progress) -> Result<Progress, ExportError>
 }
 
 fn write_progress(path: &Path, p: &Progress) -> Result<(), ExportError> {
-    let mut w = BufWriter::new(std::fs::File::create(partial(path)).map_err(io(path))?);
-    serde_json::to_writer_pretty(&mut w, p).map_err(|e| io(path)(e.into()))?;
-    commit(w, path)
+    write_json(path, p)
 }

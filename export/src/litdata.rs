@@ -8,15 +8,14 @@
 //! block is not read), so chunks are made many blocks long. Mixing:
 //! `CombinedStreamingDataset(datasets=[...], weights=[...])`.
 
-use std::fs::File;
-use std::io::{BufWriter, Write};
+use std::io::Write;
 use std::path::Path;
 
 use serde_json::json;
 
 use crate::docs::DomainDocs;
 use crate::error::{io, ExportError};
-use crate::{commit, partial, DomainReport, Dtype, Exporter, Params};
+use crate::{commit, create, write_json, DomainReport, Dtype, Exporter, Params};
 
 pub struct Litdata;
 
@@ -41,7 +40,7 @@ fn write_chunk(
 ) -> Result<serde_json::Value, ExportError> {
     let name = format!("chunk-0-{k}.bin");
     let path = dir.join(&name);
-    let mut w = BufWriter::new(File::create(partial(&path)).map_err(io(&path))?);
+    let mut w = create(&path)?;
     let n = c.docs.len() as u32;
     let head = 4 * (n as usize + 2);
     let mut bytes = head;
@@ -113,10 +112,7 @@ impl Exporter for Litdata {
             },
             "updated_at": "0"
         });
-        let path = dir.join("index.json");
-        let mut w = BufWriter::new(File::create(partial(&path)).map_err(io(&path))?);
-        serde_json::to_writer(&mut w, &index).map_err(|e| io(&path)(e.into()))?;
-        commit(w, &path)?;
+        write_json(&dir.join("index.json"), &index)?;
         Ok(report)
     }
 

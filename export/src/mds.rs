@@ -7,15 +7,14 @@
 //! that would take it past `chunk_tokens` tokens' worth of bytes. `index.json` lists them.
 //! Mixing: `Stream(local=..., proportion=...)` per domain.
 
-use std::fs::File;
-use std::io::{BufWriter, Write};
+use std::io::Write;
 use std::path::Path;
 
 use serde_json::json;
 
 use crate::docs::DomainDocs;
 use crate::error::{io, ExportError};
-use crate::{commit, partial, DomainReport, Dtype, Exporter, Params};
+use crate::{commit, create, write_json, DomainReport, Dtype, Exporter, Params};
 
 pub struct Mds;
 
@@ -85,7 +84,7 @@ fn write_shard(
             .map_err(|_| ExportError::Invalid(format!("{name}: a shard over 4 GiB")))?;
         head.extend_from_slice(&o.to_le_bytes());
     }
-    let mut w = BufWriter::new(File::create(partial(&path)).map_err(io(&path))?);
+    let mut w = create(&path)?;
     w.write_all(&head).map_err(io(&path))?;
     w.write_all(config.as_bytes()).map_err(io(&path))?;
     for s in samples {
@@ -118,18 +117,17 @@ impl Exporter for Mds {
         let size_limit = p.chunk_tokens * p.dtype.size();
         let config = config_text(p.dtype, size_limit);
         let (mut shards, mut cur, mut bytes) = (Vec::new(), Vec::new(), 8 + config.len());
+        let flush = |shards: &mut Vec<_>, cur: &mut Vec<Vec<u8>>| -> Result<(), ExportError> {
+            let meta = (encoding(p.dtype), size_limit);
+            shards.push(write_shard(&dir, shards.len(), cur, &config, meta)?);
+            cur.clear();
+            Ok(())
+        };
         let mut report = DomainReport::default();
         while let Some(row) = docs.next_row_tokens()? {
             let s = encode(&row, p.dtype)?;
             if !cur.is_empty() && size_limit < bytes + s.len() + 4 {
-                shards.push(write_shard(
-                    &dir,
-                    shards.len(),
-                    &cur,
-                    &config,
-                    (encoding(p.dtype), size_limit),
-                )?);
-                cur.clear();
+                flush(&mut shards, &mut cur)?;
                 bytes = 8 + config.len();
             }
             bytes += s.len() + 4;
@@ -138,19 +136,12 @@ impl Exporter for Mds {
             cur.push(s);
         }
         if !cur.is_empty() {
-            shards.push(write_shard(
-                &dir,
-                shards.len(),
-                &cur,
-                &config,
-                (encoding(p.dtype), size_limit),
-            )?);
+            flush(&mut shards, &mut cur)?;
         }
-        let path = dir.join("index.json");
-        let mut w = BufWriter::new(File::create(partial(&path)).map_err(io(&path))?);
-        serde_json::to_writer(&mut w, &json!({"shards": shards, "version": 2}))
-            .map_err(|e| io(&path)(e.into()))?;
-        commit(w, &path)?;
+        write_json(
+            &dir.join("index.json"),
+            &json!({"shards": shards, "version": 2}),
+        )?;
         Ok(report)
     }
 

@@ -11,7 +11,7 @@ use std::path::Path;
 
 use crate::docs::DomainDocs;
 use crate::error::{io, ExportError};
-use crate::{commit, partial, DomainReport, Dtype, Exporter, Params};
+use crate::{commit, create, partial, DomainReport, Dtype, Exporter, Params};
 
 pub struct Megatron;
 
@@ -75,7 +75,7 @@ impl Exporter for Megatron {
 /// The `.idx`: header, version 1, dtype code, counts, lengths (i32), pointers (i64 byte
 /// offsets into the `.bin`), document indices (i64, 0..=n).
 fn write_index(idx: &Path, lens: &Path, n: u64, dtype: Dtype) -> Result<(), ExportError> {
-    let mut w = BufWriter::new(File::create(partial(idx)).map_err(io(idx))?);
+    let mut w = create(idx)?;
     let mut put = |b: &[u8]| w.write_all(b).map_err(io(idx));
     put(HEADER)?;
     put(&1u64.to_le_bytes())?;

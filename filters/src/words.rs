@@ -45,7 +45,7 @@ pub fn words(text: &str) -> Vec<&str> {
 }
 
 fn split_cjk<'a>(chunk: &'a str, out: &mut Vec<&'a str>) {
-    if !chunk.chars().any(is_cjk) {
+    if chunk.is_ascii() || !chunk.chars().any(is_cjk) {
         split_latin(chunk, out);
         return;
     }
@@ -85,7 +85,29 @@ fn is_url(s: &str) -> bool {
     l.starts_with("http://") || l.starts_with("https://") || l.starts_with("www.")
 }
 
+/// A token of ASCII letters only or of digits only: no prefix, suffix, unit, clitic or
+/// infix rule applies to it, only spaCy's split exceptions (`cannot` → `can`, `not`).
+fn plain(chunk: &str) -> bool {
+    let b = chunk.as_bytes();
+    !b.is_empty() && (b.iter().all(u8::is_ascii_alphabetic) || b.iter().all(u8::is_ascii_digit))
+}
+
 fn split_latin<'a>(chunk: &'a str, out: &mut Vec<&'a str>) {
+    if plain(chunk) {
+        match SPLIT_WORDS
+            .iter()
+            .find(|(w, _)| w.eq_ignore_ascii_case(chunk))
+        {
+            Some((_, at)) => out.extend([&chunk[..*at], &chunk[*at..]]),
+            None => out.push(chunk),
+        }
+        return;
+    }
+    split_rules(chunk, out);
+}
+
+/// The full rules (also what [`plain`] tokens would get).
+fn split_rules<'a>(chunk: &'a str, out: &mut Vec<&'a str>) {
     if is_url(chunk) {
         out.push(chunk);
         return;
@@ -275,6 +297,17 @@ fn split_infixes<'a>(s: &'a str, out: &mut Vec<&'a str>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    proptest::proptest! {
+        /// The fast path for plain tokens gives what the full rules give.
+        #[test]
+        fn plain_tokens_split_as_the_rules_do(w in "([a-zA-Z]{1,9}|[0-9]{1,6}|cannot|GONNA|Wanna|gotta)") {
+            let (mut fast, mut full) = (vec![], vec![]);
+            split_latin(&w, &mut fast);
+            split_rules(&w, &mut full);
+            proptest::prop_assert_eq!(fast, full);
+        }
+    }
 
     #[test]
     fn english_like_spacy() {

@@ -58,6 +58,20 @@ pub fn bundled(rel: &str) -> PathBuf {
         .join(rel)
 }
 
+/// A byte-level BPE of `vocab` tokens trained on the bundled fortunes, written to `out`.
+pub fn train_tokenizer(out: &Path, vocab: &str) {
+    run_ok(&[
+        "tokenizer",
+        "train",
+        "--input",
+        bundled("fortunes.jsonl.gz").to_str().unwrap(),
+        "--vocab-size",
+        vocab,
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+}
+
 /// Real English documents: the bundled fortunes as (id, text, domain).
 pub fn fortunes() -> Vec<(String, String, String)> {
     let f = std::fs::File::open(bundled("fortunes.jsonl.gz")).unwrap();

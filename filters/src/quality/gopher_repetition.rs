@@ -151,7 +151,8 @@ fn top_ngram_chars(words: &Words, n: usize, sep_chars: usize) -> Option<usize> {
     if words.count() < n {
         return None;
     }
-    let mut counts: U64Map<(usize, usize)> = U64Map::default();
+    let mut counts: U64Map<(usize, usize)> =
+        U64Map::with_capacity_and_hasher(words.count() - n + 1, Default::default());
     for i in 0..=words.count() - n {
         counts.entry(words.ngram(i, n)).or_insert((0, i)).0 += 1;
     }
@@ -164,7 +165,8 @@ fn top_ngram_chars(words: &Words, n: usize, sep_chars: usize) -> Option<usize> {
 /// Characters in n-grams (words concatenated without spaces) already seen, skipping past a
 /// repeat (datatrove's `find_all_duplicate`).
 fn duplicated_ngram_chars(words: &Words, n: usize) -> usize {
-    let mut seen: HashSet<u64, BuildHasherDefault<PassThrough>> = HashSet::default();
+    let mut seen: HashSet<u64, BuildHasherDefault<PassThrough>> =
+        HashSet::with_capacity_and_hasher(words.count(), Default::default());
     let (mut chars, mut i) = (0, 0);
     while i + n <= words.count() {
         let h = words.ngram(i, n);

@@ -72,7 +72,8 @@ pub(crate) fn check_ratio(name: &str, v: f64) -> Result<(), String> {
 /// Elements seen before (count) and their total length in chars (datatrove's
 /// `find_duplicates`).
 pub(crate) fn find_duplicates<'a>(items: impl IntoIterator<Item = &'a str>) -> (usize, usize) {
-    let mut seen = std::collections::HashSet::new();
+    // xxh3 rather than SipHash: only counts come out, and paragraphs can be long.
+    let mut seen = std::collections::HashSet::with_hasher(xxhash_rust::xxh3::Xxh3Builder::new());
     let (mut n, mut chars) = (0, 0);
     for it in items {
         if !seen.insert(it) {
