@@ -46,13 +46,23 @@ pub fn is_cjk(c: char) -> bool {
 /// English stop words) do not apply to such text.
 pub fn is_cjk_text(text: &str) -> bool {
     let (mut letters, mut cjk) = (0usize, 0usize);
-    for c in text.chars() {
+    let b = text.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        // ASCII bytes one at a time (no CJK among them); other characters decoded.
+        if b[i] < 0x80 {
+            letters += usize::from(b[i].is_ascii_alphabetic());
+            i += 1;
+            continue;
+        }
+        let c = text[i..].chars().next().expect("a character starts here");
         if is_cjk(c) {
             cjk += 1;
             letters += 1;
         } else if c.is_alphabetic() {
             letters += 1;
         }
+        i += c.len_utf8();
     }
     letters > 0 && cjk * 10 >= letters * 3
 }
@@ -130,6 +140,18 @@ pub fn count_matches(text: &str, pat: &str) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    proptest::proptest! {
+        /// The byte-level scan counts as the plain character loop does.
+        #[test]
+        fn cjk_share_as_by_characters(t in "[a-zA-Z0-9 .,é股票代码线图ñ\\n]{0,60}") {
+            let (mut letters, mut cjk) = (0usize, 0usize);
+            for c in t.chars() {
+                if is_cjk(c) { cjk += 1; letters += 1; } else if c.is_alphabetic() { letters += 1; }
+            }
+            proptest::prop_assert_eq!(is_cjk_text(&t), letters > 0 && cjk * 10 >= letters * 3);
+        }
+    }
 
     #[test]
     fn splitlines_matches_python() {
