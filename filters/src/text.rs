@@ -17,16 +17,40 @@ fn parse_codepoints(data: &str) -> HashSet<char> {
 
 /// Punctuation and control characters: a token of only these is a symbol, not a word.
 pub fn is_punct(c: char) -> bool {
-    static SET: OnceLock<HashSet<char>> = OnceLock::new();
-    SET.get_or_init(|| parse_codepoints(include_str!("../data/punctuation.txt")))
-        .contains(&c)
+    static SET: OnceLock<CharSet> = OnceLock::new();
+    SET.get_or_init(|| CharSet::new(include_str!("../data/punctuation.txt")))
+        .contains(c)
 }
 
 /// Sentence-terminal punctuation (Unicode Sentence_Terminal), incl. `。！？`.
 pub fn is_terminal_punct(c: char) -> bool {
-    static SET: OnceLock<HashSet<char>> = OnceLock::new();
-    SET.get_or_init(|| parse_codepoints(include_str!("../data/terminal_punctuation.txt")))
-        .contains(&c)
+    static SET: OnceLock<CharSet> = OnceLock::new();
+    SET.get_or_init(|| CharSet::new(include_str!("../data/terminal_punctuation.txt")))
+        .contains(c)
+}
+
+/// A set of characters with ASCII answered from a bit mask.
+struct CharSet {
+    ascii: u128,
+    rest: HashSet<char>,
+}
+
+impl CharSet {
+    fn new(list: &str) -> Self {
+        let rest = parse_codepoints(list);
+        let ascii = rest
+            .iter()
+            .filter(|c| c.is_ascii())
+            .fold(0u128, |m, &c| m | 1u128 << (c as u32));
+        CharSet { ascii, rest }
+    }
+
+    fn contains(&self, c: char) -> bool {
+        match c.is_ascii() {
+            true => self.ascii >> (c as u32) & 1 == 1,
+            false => self.rest.contains(&c),
+        }
+    }
 }
 
 /// Han ideographs, kana, hangul, CJK punctuation and full-width forms: scripts written

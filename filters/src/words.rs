@@ -192,7 +192,9 @@ fn split_rules<'a>(chunk: &'a str, out: &mut Vec<&'a str>) {
             s = stem;
             continue;
         }
-        if let Some(u) = UNITS.iter().find(|u| {
+        // Units follow a digit; clitics start with an apostrophe: most tokens have neither.
+        let has_digit = s.bytes().any(|b| b.is_ascii_digit());
+        if let Some(u) = UNITS.iter().filter(|_| has_digit).find(|u| {
             s.len() > u.len()
                 && s.ends_with(*u)
                 && s.is_char_boundary(s.len() - u.len())
@@ -204,6 +206,9 @@ fn split_rules<'a>(chunk: &'a str, out: &mut Vec<&'a str>) {
             suffixes.push(&s[s.len() - u.len()..]);
             s = &s[..s.len() - u.len()];
             continue;
+        }
+        if !s.contains(['\'', '’']) {
+            break;
         }
         let lower = s.to_lowercase();
         if let Some(cl) = CLITICS
