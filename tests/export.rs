@@ -51,6 +51,18 @@ fn exports_are_the_same_for_any_worker_count_and_in_a_bucket() {
         let local = tree(&w1);
         assert!(local.len() > 10, "{fmt}: {:?}", local.keys());
         assert_eq!(local, tree(&w4), "{fmt}: 1 and 4 workers");
+        // The same directory with another chunk size would mix two layouts: refused.
+        let e = run_err(&[
+            "export",
+            run.to_str().unwrap(),
+            "--to",
+            fmt,
+            "--out",
+            w1.to_str().unwrap(),
+            "--chunk-tokens",
+            "3000",
+        ]);
+        assert!(e.contains("chunk size"), "{fmt}: {e}");
         let url = format!("s3://exports/{fmt}");
         let said = export("2", &url);
         assert!(said.contains(&format!(

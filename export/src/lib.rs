@@ -232,7 +232,7 @@ pub fn export(manifest: &Path, o: &Options) -> Result<String, ExportError> {
         let r = exporter.write_domain(&o.out, s, &mut docs, &params)?;
         let mut p = done.lock().expect("not poisoned");
         p.domains.insert((*s).clone(), r);
-        write_progress(&progress_path, &p)
+        write_json(&progress_path, &**p)
     })?;
     let total: u64 = progress.domains.values().map(|r| r.tokens).sum();
     let mix: Vec<(String, f64)> = stems
@@ -250,26 +250,28 @@ pub fn export(manifest: &Path, o: &Options) -> Result<String, ExportError> {
 
 fn read_progress(path: &Path, fresh: &Progress) -> Result<Progress, ExportError> {
     let Ok(bytes) = std::fs::read(path) else {
-        write_progress(path, fresh)?;
+        write_json(path, fresh)?;
         return Ok(fresh.clone());
     };
     let p: Progress = serde_json::from_slice(&bytes).map_err(|e| ExportError::Corrupt {
         path: path.into(),
         reason: e.to_string(),
     })?;
-    if (&p.format, &p.manifest_sha256, p.dtype)
-        != (&fresh.format, &fresh.manifest_sha256, fresh.dtype)
-    {
+    let what = |p: &Progress| {
+        (
+            p.format.clone(),
+            p.manifest_sha256.clone(),
+            p.dtype,
+            p.chunk_tokens,
+        )
+    };
+    if what(&p) != what(fresh) {
         return Err(ExportError::Invalid(format!(
-            "{} holds a {} export ({:?}) of another manifest or dtype; choose another --out",
+            "{} holds a {} export ({:?}) of another manifest, dtype or chunk size; choose another --out",
             path.parent().unwrap_or(Path::new(".")).display(),
             p.format,
             p.dtype
         )));
     }
     Ok(p)
-}
-
-fn write_progress(path: &Path, p: &Progress) -> Result<(), ExportError> {
-    write_json(path, p)
 }
