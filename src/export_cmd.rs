@@ -75,10 +75,9 @@ pub fn run(a: ExportArgs) -> Result<()> {
         .num_threads(a.workers.unwrap_or(0))
         .build()
         .context("starting the export threads")?;
-    let mix = pool
+    let mut mix = pool
         .install(|| export::export(&manifest, &opts))
         .with_context(|| format!("exporting {}", manifest.display()))?;
-    let mut mix = mix;
     if let Some(m) = mirror {
         let n = m
             .pass()

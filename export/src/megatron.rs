@@ -6,7 +6,7 @@
 //! the data. Mixing: Megatron's `--data-path W1 PREFIX1 W2 PREFIX2 ...`.
 
 use std::fs::File;
-use std::io::{BufReader, BufWriter, Read, Write};
+use std::io::{BufReader, Read, Write};
 use std::path::Path;
 
 use crate::docs::DomainDocs;
@@ -39,9 +39,8 @@ impl Exporter for Megatron {
         let dtype = p.dtype;
         let bin = dir.join(format!("{stem}.bin"));
         let lens = dir.join(format!("{stem}.lengths"));
-        let mut bw =
-            BufWriter::with_capacity(1 << 20, File::create(partial(&bin)).map_err(io(&bin))?);
-        let mut lw = BufWriter::new(File::create(partial(&lens)).map_err(io(&lens))?);
+        let mut bw = create(&bin)?;
+        let mut lw = create(&lens)?;
         let mut report = DomainReport::default();
         while let Some(doc) = docs.next_doc()? {
             let len = i32::try_from(doc.len()).map_err(|_| {
