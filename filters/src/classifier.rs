@@ -37,6 +37,8 @@ pub enum ClassifierError {
     },
     #[error("{0}")]
     Invalid(String),
+    #[error(transparent)]
+    FastText(#[from] crate::fasttext::FastTextError),
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -110,6 +112,15 @@ impl Default for TrainOptions {
             balanced: true,
         }
     }
+}
+
+/// The most probable label's index and probability (ties: the first label).
+fn best(p: &[f32]) -> (usize, f32) {
+    p.iter()
+        .copied()
+        .enumerate()
+        .max_by(|a, b| a.1.total_cmp(&b.1).then(b.0.cmp(&a.0)))
+        .expect("a model has labels")
 }
 
 fn softmax(z: &mut [f32]) {
@@ -240,13 +251,8 @@ impl TextClassifier {
 
     /// Best label and its probability.
     pub fn predict(&self, text: &str) -> (&str, f32) {
-        let p = self.probs(text);
-        let (i, v) = p
-            .iter()
-            .enumerate()
-            .max_by(|a, b| a.1.total_cmp(b.1).then(b.0.cmp(&a.0)))
-            .expect("two labels at least");
-        (&self.header.labels[i], *v)
+        let (i, v) = best(&self.probs(text));
+        (&self.header.labels[i], v)
     }
 
     /// Writes the model atomically (temp file + rename).
@@ -413,15 +419,11 @@ pub enum Model {
 }
 
 impl Model {
-    pub fn load(path: &Path) -> Result<Model, String> {
-        match crate::fasttext::is_fasttext(path) {
-            true => crate::fasttext::FastText::load(path)
-                .map(|m| Model::FastText(Box::new(m)))
-                .map_err(|e| e.to_string()),
-            false => TextClassifier::load(path)
-                .map(Model::Sluice)
-                .map_err(|e| e.to_string()),
-        }
+    pub fn load(path: &Path) -> Result<Model, ClassifierError> {
+        Ok(match crate::fasttext::is_fasttext(path) {
+            true => Model::FastText(Box::new(crate::fasttext::FastText::load(path)?)),
+            false => Model::Sluice(TextClassifier::load(path)?),
+        })
     }
 
     pub fn labels(&self) -> Vec<String> {
@@ -432,21 +434,14 @@ impl Model {
     }
 
     /// Every label's probability, in [`labels`](Self::labels) order. fastText sees the text
-    /// as one line (new lines become spaces, as DCLM and datatrove feed it).
+    /// as one line (new lines separate words as spaces do, as DCLM and datatrove feed it).
     pub fn probs(&self, text: &str) -> Vec<f32> {
         match self {
             Model::Sluice(m) => m.probs(text),
             Model::FastText(m) => {
-                let labels = m.labels();
-                let line: String = text
-                    .chars()
-                    .map(|c| if c == '\n' || c == '\r' { ' ' } else { c })
-                    .collect();
-                let mut p = vec![0f32; labels.len()];
-                for (l, v) in m.predict(&line, labels.len(), 0.0) {
-                    if let Some(i) = labels.iter().position(|x| *x == l) {
-                        p[i] = v;
-                    }
+                let mut p = vec![0f32; m.num_labels()];
+                for (i, v) in m.predict_ids(text, p.len(), 0.0) {
+                    p[i] = v;
                 }
                 p
             }
@@ -523,30 +518,25 @@ impl RowStage for ClassifierStage {
 
     fn judge(&self, doc: Doc<'_>, out: &mut RowOut) -> Verdict {
         let probs = self.model.probs(doc.text);
-        let (i, p) = probs
-            .iter()
-            .copied()
-            .enumerate()
-            .max_by(|a, b| a.1.total_cmp(&b.1).then(b.0.cmp(&a.0)))
-            .unwrap_or((0, 0.0));
+        let (i, p) = best(&probs);
         let label = self.labels[i].as_str();
         out.str(0, label);
         out.f32(1, Some(p));
         let confident = p >= self.c.min_prob;
         let relabel = confident && self.c.relabel == RelabelMode::Always;
         out.str(2, if relabel { label } else { doc.domain });
-        let score = self.score.map(|s| probs[s]);
-        if let Some(s) = score {
-            out.f32(3, Some(s));
+        let score = self.score.map(|s| (s, probs[s]));
+        if let Some((_, v)) = score {
+            out.f32(3, Some(v));
         }
         let wanted = self.c.keep.is_empty() || confident && self.c.keep.iter().any(|k| k == label);
         if !wanted {
             return Verdict::drop_with("classifier.not_kept", format!("{label} {p:.2}"));
         }
         match (score, self.c.min_score) {
-            (Some(s), Some(min)) if s < min => Verdict::drop_with(
+            (Some((s, v)), Some(min)) if v < min => Verdict::drop_with(
                 "classifier.low_score",
-                format!("{} {s:.4} < {min}", self.labels[self.score.unwrap_or(0)]),
+                format!("{} {v:.4} < {min}", self.labels[s]),
             ),
             _ => Verdict::Keep,
         }

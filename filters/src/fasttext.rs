@@ -449,12 +449,13 @@ impl FastText {
             .collect()
     }
 
-    /// The model's own copy of `label` (without prefix), if it has that label.
-    pub fn label(&self, label: &str) -> Option<&str> {
-        self.labels
-            .iter()
-            .map(|l| self.strip(l))
-            .find(|l| *l == label)
+    /// Label `i` (in [`labels`](Self::labels) order), without its prefix.
+    pub fn label_at(&self, i: usize) -> &str {
+        self.strip(&self.labels[i])
+    }
+
+    pub fn num_labels(&self) -> usize {
+        self.labels.len()
     }
 
     fn strip<'a>(&self, l: &'a str) -> &'a str {
@@ -546,7 +547,16 @@ impl FastText {
     /// does fastText's line; pass text without one). Labels without their prefix.
     pub fn predict(&self, text: &str, k: usize, threshold: f32) -> Vec<(String, f32)> {
         let line = text.split('\n').next().unwrap_or("");
-        let rows = self.line_rows(line);
+        self.predict_ids(line, k, threshold)
+            .into_iter()
+            .map(|(i, p)| (self.label_at(i).to_string(), p))
+            .collect()
+    }
+
+    /// [`predict`](Self::predict) with label indexes, on the whole of `text` as one line: its
+    /// new lines separate words as spaces do (how DCLM and datatrove feed a document).
+    pub fn predict_ids(&self, text: &str, k: usize, threshold: f32) -> Vec<(usize, f32)> {
+        let rows = self.line_rows(text);
         if rows.is_empty() || k == 0 {
             return Vec::new();
         }
@@ -558,17 +568,15 @@ impl FastText {
                 self.dfs(k, threshold, root, 0.0, &mut heap, &hidden);
                 heap
             }
-            _ => self.flat(&hidden, k, threshold),
+            _ => self.flat(&hidden, threshold),
         };
         best.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
         best.truncate(k);
-        best.into_iter()
-            .map(|(s, i)| (self.strip(&self.labels[i]).to_string(), s.exp()))
-            .collect()
+        best.into_iter().map(|(s, i)| (i, s.exp())).collect()
     }
 
-    /// Softmax or sigmoid outputs: the k best (log(p + 1e-5), label) at or above threshold.
-    fn flat(&self, hidden: &[f32], k: usize, threshold: f32) -> Vec<(f32, usize)> {
+    /// Softmax or sigmoid outputs: (log(p + 1e-5), label) of those at or above threshold.
+    fn flat(&self, hidden: &[f32], threshold: f32) -> Vec<(f32, usize)> {
         let n = self.labels.len();
         let mut out: Vec<f32> = (0..n).map(|i| self.output.dot_row(hidden, i)).collect();
         if self.loss == Loss::Softmax {
@@ -582,15 +590,11 @@ impl FastText {
         } else {
             out.iter_mut().for_each(|v| *v = sigmoid(*v));
         }
-        let mut best: Vec<(f32, usize)> = out
-            .iter()
+        out.iter()
             .enumerate()
             .filter(|(_, &p)| p >= threshold)
             .map(|(i, &p)| (std_log(p), i))
-            .collect();
-        best.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
-        best.truncate(k);
-        best
+            .collect()
     }
 
     fn dfs(

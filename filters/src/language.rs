@@ -275,12 +275,8 @@ impl LanguageId {
             .map_or(text.len(), |(i, _)| i);
         let text = &text[..end];
         if let Some(ft) = &self.fasttext {
-            let line: String = text
-                .chars()
-                .map(|c| if c == '\n' || c == '\r' { ' ' } else { c })
-                .collect();
-            return match ft.predict(&line, 1, 0.0).into_iter().next() {
-                Some((l, p)) => (ft.label(&l).unwrap_or("und"), p.min(1.0)),
+            return match ft.predict_ids(text, 1, 0.0).first() {
+                Some(&(i, p)) => (ft.label_at(i), p.min(1.0)),
                 None => ("und", 0.0),
             };
         }
