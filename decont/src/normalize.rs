@@ -3,6 +3,7 @@
 //! token per character. A document's tokens keep their byte spans in the original text, so
 //! a matching window can be cut out of it.
 
+use pipeline::document::is_cjk;
 use xxhash_rust::xxh3::xxh3_64;
 
 /// Bumped whenever the normalisation changes: an index records it and a stage refuses an
@@ -21,12 +22,6 @@ pub struct Token {
 pub struct Tokens {
     pub norm: String,
     pub tokens: Vec<Token>,
-}
-
-pub fn is_cjk(c: char) -> bool {
-    matches!(c as u32,
-        0x3040..=0x30FF | 0x3400..=0x4DBF | 0x4E00..=0x9FFF | 0xF900..=0xFAFF
-        | 0xAC00..=0xD7AF | 0x20000..=0x2FA1F)
 }
 
 impl Tokens {

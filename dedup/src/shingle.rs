@@ -5,6 +5,7 @@
 //! text gets character n-grams in `word` mode without a segmenter, and mixed text works.
 //! A text shorter than one n-gram is one shingle of everything it has.
 
+use pipeline::document::is_cjk;
 use serde::Deserialize;
 use std::borrow::Cow;
 
@@ -18,12 +19,6 @@ pub enum ShingleKind {
     Word,
     /// Character n-grams over the whitespace-collapsed text.
     Char,
-}
-
-fn is_cjk(c: char) -> bool {
-    matches!(c as u32,
-        0x3040..=0x30FF | 0x3400..=0x4DBF | 0x4E00..=0x9FFF | 0xF900..=0xFAFF
-        | 0xAC00..=0xD7AF | 0x20000..=0x2FA1F)
 }
 
 /// `text` in NFKC, borrowed when it already is (always for ASCII).

@@ -53,18 +53,7 @@ impl CharSet {
     }
 }
 
-/// Han ideographs, kana, hangul, CJK punctuation and full-width forms: scripts written
-/// without spaces between words, counted per character.
-pub fn is_cjk(c: char) -> bool {
-    matches!(c as u32,
-        0x3040..=0x30FF   // hiragana, katakana
-        | 0x3400..=0x4DBF // CJK ext A
-        | 0x4E00..=0x9FFF // CJK unified
-        | 0xAC00..=0xD7AF // hangul syllables
-        | 0xF900..=0xFAFF // compatibility ideographs
-        | 0x20000..=0x2FA1F // ext B..F, compatibility supplement
-    )
-}
+pub use pipeline::document::is_cjk;
 
 /// True when at least 30% of the letters are CJK: English word rules (mean word length,
 /// English stop words) do not apply to such text.

@@ -10,6 +10,19 @@ use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 
 use crate::error::StageError;
 
+/// Han ideographs, kana and hangul: scripts written without spaces between words, so every
+/// component (word rules, shingles, decontamination n-grams) takes one character as a word.
+pub fn is_cjk(c: char) -> bool {
+    matches!(c as u32,
+        0x3040..=0x30FF   // hiragana, katakana
+        | 0x3400..=0x4DBF // CJK ext A
+        | 0x4E00..=0x9FFF // CJK unified
+        | 0xAC00..=0xD7AF // hangul syllables
+        | 0xF900..=0xFAFF // compatibility ideographs
+        | 0x20000..=0x2FA1F // ext B..F, compatibility supplement
+    )
+}
+
 pub const ID: &str = "id";
 pub const TEXT: &str = "text";
 pub const SOURCE: &str = "source";
