@@ -5,8 +5,6 @@
 //! dropped as `decontaminate.too_little_left` when less than `min_keep_fraction` of its
 //! characters would remain).
 
-use std::sync::Arc;
-
 use pipeline::stage::parse_stage_table;
 use pipeline::{Doc, RowAdapter, RowOut, RowStage, StageEnv, StageKind, Verdict};
 use serde::Deserialize;
@@ -52,7 +50,7 @@ impl Default for DecontConfig {
 
 pub struct Decontaminate {
     c: DecontConfig,
-    index: Arc<Index>,
+    index: Index,
 }
 
 /// A document's matches: the first (window start, item, n-gram) and every window start.
@@ -77,10 +75,7 @@ impl Decontaminate {
         if c.min_matches == 0 || !(0.0..=1.0).contains(&c.min_keep_fraction) {
             return Err("min_matches must be at least 1 and min_keep_fraction in 0..=1".into());
         }
-        Ok(Decontaminate {
-            c,
-            index: Arc::new(index),
-        })
+        Ok(Decontaminate { c, index })
     }
 
     fn matches<'a>(&'a self, t: &Tokens) -> Matches<'a> {
