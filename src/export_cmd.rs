@@ -10,7 +10,7 @@ use anyhow::{Context, Result};
 pub struct ExportArgs {
     /// The run's output directory (holding manifest.json), or the manifest itself.
     pub run: PathBuf,
-    /// The format: megatron, litdata (or mds).
+    /// The format: megatron, litdata or mds.
     #[arg(long)]
     pub to: String,
     /// The export directory (created; a killed export resumes into it), or an `s3://`

@@ -142,7 +142,7 @@ enum Command {
         #[command(subcommand)]
         command: TokenizerCommand,
     },
-    /// A run's token shards in another trainer's format (megatron), resumable.
+    /// A run's token shards in another trainer's format (megatron, litdata, mds), resumable.
     Export(export_cmd::ExportArgs),
     /// Benchmark decontamination: build the index the `decontaminate` stage reads.
     Decont {
@@ -160,8 +160,8 @@ enum Command {
     /// The main job on the bundled corpus: train a tokenizer (once), curate and pack with
     /// pipelines/default.toml, then train a tiny GPT with loss-weighted domain mixing.
     Demo {
-        /// `default`: curate, tokenize and train on the bundled corpus; `web`: curate the
-        /// bundled WARC of real pages with pipelines/web.toml (no training).
+        /// `default`: curate, tokenize and train on the bundled corpus; `web`: curate and
+        /// tokenize the bundled WARC of real pages with pipelines/web.toml (no training).
         #[arg(long, default_value = "default", value_parser = ["default", "web"])]
         pipeline: String,
         /// Training steps.
@@ -526,44 +526,47 @@ fn run_local(
     Ok(())
 }
 
-/// The default pipeline, embedded: the demo writes it next to its unpacked corpus with the
-/// paths made relative to that directory.
+/// The pipelines the demos run, embedded (`pipelines/SET.toml`).
 const DEFAULT_PIPELINE: &str = include_str!("../pipelines/default.toml");
-
-fn demo_pipeline() -> String {
-    DEFAULT_PIPELINE
-        .replace("../datasets/data/default/", "data/default/")
-        .replace("dir = \"../out/default\"", "dir = \"default\"")
-        .replace(
-            "tokenizer = \"../out/tokenizer.json\"",
-            "tokenizer = \"tokenizer.json\"",
-        )
-}
-
-/// The web pipeline, embedded: `sluice demo --pipeline web` writes it next to the unpacked
-/// WARC with the paths made relative to that directory.
 const WEB_PIPELINE: &str = include_str!("../pipelines/web.toml");
 
-/// `sluice demo --pipeline web`: the bundled WARC of real pages through url_filter,
-/// html_extract, clean, language, length and dedup, under `out`; nothing is read from the
-/// checkout.
-fn demo_web(workers: Option<usize>, out: &Path) -> Result<()> {
+/// The demos' directory `out`, created, as an absolute path.
+fn demo_dir(out: &Path) -> Result<PathBuf> {
     std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
-    let out = out
-        .canonicalize()
-        .with_context(|| format!("resolving {}", out.display()))?;
-    datasets::unpack_web(&out.join("data")).context("unpacking the web sample")?;
-    let data = datasets::unpack_default(&out.join("data")).context("unpacking the corpus")?;
-    demo_tokenizer(&out, data)?;
-    let pipeline = out.join("web.toml");
-    let text = WEB_PIPELINE
-        .replace("../datasets/data/web/", "data/web/")
-        .replace("dir = \"../out/web\"", "dir = \"web\"")
+    out.canonicalize()
+        .with_context(|| format!("resolving {}", out.display()))
+}
+
+/// `embedded` (the checkout's `pipelines/SET.toml`) with its data, output and tokenizer
+/// paths made relative to the demo's `out`, written to `out/NAME` (only when it differs, so
+/// a rerun finds its run's config unchanged). Returns that path.
+fn write_demo_pipeline(out: &Path, name: &str, set: &str, embedded: &str) -> Result<PathBuf> {
+    let text = embedded
+        .replace(&format!("../datasets/data/{set}/"), &format!("data/{set}/"))
+        .replace(
+            &format!("dir = \"../out/{set}\""),
+            &format!("dir = \"{set}\""),
+        )
         .replace(
             "tokenizer = \"../out/tokenizer.json\"",
             "tokenizer = \"tokenizer.json\"",
         );
-    std::fs::write(&pipeline, &text).with_context(|| format!("writing {}", pipeline.display()))?;
+    let path = out.join(name);
+    if std::fs::read_to_string(&path).ok().as_deref() != Some(text.as_str()) {
+        std::fs::write(&path, &text).with_context(|| format!("writing {}", path.display()))?;
+    }
+    Ok(path)
+}
+
+/// `sluice demo --pipeline web`: the bundled WARC of real pages through url_filter,
+/// html_extract, clean, language, length, dedup and tokenize, under `out`; nothing is read
+/// from the checkout.
+fn demo_web(workers: Option<usize>, out: &Path) -> Result<()> {
+    let out = demo_dir(out)?;
+    datasets::unpack_web(&out.join("data")).context("unpacking the web sample")?;
+    let data = datasets::unpack_default(&out.join("data")).context("unpacking the corpus")?;
+    demo_tokenizer(&out, data)?;
+    let pipeline = write_demo_pipeline(&out, "web.toml", "web", WEB_PIPELINE)?;
     println!("== curate: {} (the web pipeline)", pipeline.display());
     run(pipeline, workers, None, Default::default())?;
     print!(
@@ -595,18 +598,10 @@ fn demo_tokenizer(out: &Path, data: PathBuf) -> Result<()> {
 fn demo(steps: u64, workers: Option<usize>, out: &Path) -> Result<()> {
     // Say so before curating rather than after: the demo ends in training.
     train_cmd::available().context("demo")?;
-    std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
-    let out = out
-        .canonicalize()
-        .with_context(|| format!("resolving {}", out.display()))?;
+    let out = demo_dir(out)?;
     let data = datasets::unpack_default(&out.join("data")).context("unpacking the corpus")?;
     demo_tokenizer(&out, data)?;
-    let pipeline = out.join("pipeline.toml");
-    let text = demo_pipeline();
-    if std::fs::read_to_string(&pipeline).ok().as_deref() != Some(text.as_str()) {
-        std::fs::write(&pipeline, &text)
-            .with_context(|| format!("writing {}", pipeline.display()))?;
-    }
+    let pipeline = write_demo_pipeline(&out, "pipeline.toml", "default", DEFAULT_PIPELINE)?;
     println!(
         "== curate + tokenize: {} (the default pipeline)",
         pipeline.display()
