@@ -319,7 +319,7 @@ type Fields = BTreeMap<String, String>;
 
 /// A WARC record's header fields (names lower-cased) and its block.
 struct RawRecord {
-    headers: BTreeMap<String, String>,
+    headers: Fields,
     block: Vec<u8>,
     offset: u64,
 }
@@ -354,6 +354,8 @@ enum Raw {
 
 pub(crate) struct WarcSource {
     file: InputFile,
+    /// An ARC file (one header line per record) rather than WARC.
+    arc: bool,
     name: String,
     range: Option<(u64, u64)>,
     default_domain: String,
@@ -382,6 +384,7 @@ impl WarcSource {
         limits: ReadLimits,
     ) -> Self {
         WarcSource {
+            arc: is_arc(&file),
             file,
             name,
             range,
@@ -496,7 +499,7 @@ impl WarcSource {
             raw: raw.to_vec(),
             resync,
         };
-        let arc = is_arc(&self.file);
+        let arc = self.arc;
         if !is_record_line(&line, arc) {
             let msg = match arc {
                 true => "not an ARC record (no `URL IP DATE TYPE LENGTH` line)",
@@ -574,7 +577,7 @@ impl WarcSource {
             return Ok(());
         }
         let mut line = Vec::new();
-        let arc = is_arc(&self.file);
+        let arc = self.arc;
         loop {
             let at = s.offset;
             if Self::line(s, &mut line)?.is_none() {
@@ -684,7 +687,7 @@ impl WarcSource {
 }
 
 /// An ARC header line (`URL IP DATE TYPE [more…] LENGTH`) as the WARC fields the reader uses.
-fn arc_headers(line: &[u8]) -> BTreeMap<String, String> {
+fn arc_headers(line: &[u8]) -> Fields {
     let text = String::from_utf8_lossy(line);
     let f: Vec<&str> = text.split_whitespace().collect();
     let (url, date) = (f[0], f[2]);
