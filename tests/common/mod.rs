@@ -58,6 +58,13 @@ pub fn bundled(rel: &str) -> PathBuf {
         .join(rel)
 }
 
+/// A file of a registry package that scripts/setup.sh unpacks into the cache (`pkgs/REL`).
+pub fn setup_package(rel: &str) -> PathBuf {
+    let p = store::cache_dir().join("pkgs").join(rel);
+    assert!(p.exists(), "{} missing: run scripts/setup.sh", p.display());
+    p
+}
+
 /// A byte-level BPE of `vocab` tokens trained on the bundled fortunes, written to `out`.
 pub fn train_tokenizer(out: &Path, vocab: &str) {
     run_ok(&[
