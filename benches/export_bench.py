@@ -100,10 +100,8 @@ def main():
     a = ap.parse_args()
     wd = os.path.abspath(a.workdir)
     os.makedirs(wd, exist_ok=True)
-    data = os.path.join(wd, "big.jsonl")
-    if not os.path.exists(data):
-        from scale_bench import build_big, paragraphs
-        build_big(data, a.gb, paragraphs(), random.Random(32))
+    from scale_bench import real_docs
+    data = real_docs(os.path.join(wd, "big.jsonl"), a.gb, random.Random(32))
     text_mb = os.path.getsize(data) / 1e6
     tok = os.path.join(wd, "tokenizer.json")
     if not os.path.exists(tok):

@@ -122,9 +122,7 @@ def main():
     w = args.workdir
     os.makedirs(w, exist_ok=True)
     big = os.path.join(w, "big.jsonl")
-    if not os.path.exists(big):
-        scale_bench.build_big(big + ".tmp", args.gb, scale_bench.paragraphs(), random.Random(1))
-        os.rename(big + ".tmp", big)
+    scale_bench.real_docs(big, args.gb, random.Random(1))
     base, out = scale_bench.run(args.sluice, w, "filters", big, scale_bench.FILTERS, 2)
     size = lambda d: sum(os.path.getsize(os.path.join(out, d, f)) for f in os.listdir(os.path.join(out, d)))
     print(f"run: {base['input_mb']} MB in {base['seconds']} s; rejected/ {size('rejected') / 1e6:.0f} MB, "

@@ -19,7 +19,7 @@ import argparse, glob, hashlib, json, os, random, shutil, socket, subprocess, sy
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from common import SHIM, emit  # noqa: E402
-from scale_bench import FULL, build_big, paragraphs  # noqa: E402
+from scale_bench import FULL, real_docs  # noqa: E402
 
 CACHE = os.path.expanduser(os.environ.get("SLUICE_CACHE", "~/.cache/sluice"))
 KEY, SECRET = "AKIASLUICEBENCH00001", "sluice-bench-secret-not-real"
@@ -128,9 +128,7 @@ def main():
     w = os.path.abspath(args.workdir)
     os.makedirs(w, exist_ok=True)
     big = os.path.join(w, "big.jsonl")
-    if not os.path.exists(big):
-        build_big(big + ".tmp", args.gb, paragraphs(), random.Random(1))
-        os.rename(big + ".tmp", big)
+    real_docs(big, args.gb, random.Random(1))
     mb = os.path.getsize(big) / 1e6
     moto, endpoint = start_moto()
     try:

@@ -123,6 +123,15 @@ def build_big(path, gb, paras, rng):
     return truth
 
 
+def real_docs(path, gb, rng):
+    """`path`: `gb` GB of composed real documents (build_big), built once through a temporary
+    name, so an interrupted build is redone rather than read as whole."""
+    if not os.path.exists(path):
+        build_big(path + ".tmp", gb, paragraphs(), rng)
+        os.rename(path + ".tmp", path)
+    return path
+
+
 def split_lines(src, out_dir, files):
     os.makedirs(out_dir, exist_ok=True)
     outs = [open(os.path.join(out_dir, f"part-{k:03}.jsonl"), "w", encoding="utf-8") for k in range(files)]
