@@ -204,23 +204,31 @@ fn high_loss_resampling_is_replayed_exactly_after_a_resume() {
     assert!(pooled > 20, "{}", state["pools"]);
 }
 
-#[test]
-fn two_mpi_ranks_stay_in_sync_and_match_one_rank() {
-    let mpirun = ["/usr/bin/mpirun", "/usr/local/bin/mpirun"]
+/// OpenMPI's `mpirun`, as root and with more ranks than cores allowed; the caller adds
+/// `-np N PROGRAM ARGS`.
+fn mpirun() -> std::process::Command {
+    let path = ["/usr/bin/mpirun", "/usr/local/bin/mpirun"]
         .into_iter()
         .find(|p| Path::new(p).exists())
         .expect("OpenMPI's mpirun is not installed; scripts/setup.sh installs it");
+    let mut c = std::process::Command::new(path);
+    c.args(["--allow-run-as-root", "--oversubscribe"])
+        .env("RUST_LOG", "warn")
+        .env("OMPI_MCA_rmaps_base_oversubscribe", "1");
+    c
+}
+
+#[test]
+fn two_mpi_ranks_stay_in_sync_and_match_one_rank() {
     let one = tempfile::tempdir().unwrap();
     let cfg1 = train_config(one.path(), "");
     run_ok(&["train", cfg1.to_str().unwrap()]);
     let two = tempfile::tempdir().unwrap();
     let cfg2 = train_config(two.path(), "");
-    let out = std::process::Command::new(mpirun)
-        .args(["--allow-run-as-root", "--oversubscribe", "-np", "2"])
+    let out = mpirun()
+        .args(["-np", "2"])
         .arg(env!("CARGO_BIN_EXE_sluice"))
         .args(["train", cfg2.to_str().unwrap()])
-        .env("RUST_LOG", "warn")
-        .env("OMPI_MCA_rmaps_base_oversubscribe", "1")
         .output()
         .unwrap();
     assert!(
@@ -373,30 +381,17 @@ fn a_resume_at_an_update_step_keeps_the_mixture_log_whole() {
 /// out_dir, as if on another node) none. Both fail clearly instead of desyncing or hanging.
 #[test]
 fn mpi_ranks_that_see_different_checkpoints_fail_clearly() {
-    let mpirun = ["/usr/bin/mpirun", "/usr/local/bin/mpirun"]
-        .into_iter()
-        .find(|p| Path::new(p).exists())
-        .expect("OpenMPI's mpirun is not installed; scripts/setup.sh installs it");
     let a = tempfile::tempdir().unwrap();
     let cfg_a = train_config(a.path(), "");
     run_ok(&["train", cfg_a.to_str().unwrap(), "--stop-after", "13"]);
     let b = tempfile::tempdir().unwrap();
     let cfg_b = train_config(b.path(), "");
     let bin = env!("CARGO_BIN_EXE_sluice");
-    let mut child = std::process::Command::new(mpirun)
-        .args([
-            "--allow-run-as-root",
-            "--oversubscribe",
-            "-np",
-            "1",
-            bin,
-            "train",
-        ])
+    let mut child = mpirun()
+        .args(["-np", "1", bin, "train"])
         .arg(&cfg_a)
         .args([":", "-np", "1", bin, "train"])
         .arg(&cfg_b)
-        .env("RUST_LOG", "warn")
-        .env("OMPI_MCA_rmaps_base_oversubscribe", "1")
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
@@ -490,23 +485,12 @@ fn training_from_a_bucket_draws_the_same_rows_and_losses_as_from_disk() {
 /// does not depend on the world size; each rank takes its share of it).
 #[test]
 fn a_run_stopped_on_two_ranks_resumes_on_one_and_on_three() {
-    let mpirun = ["/usr/bin/mpirun", "/usr/local/bin/mpirun"]
-        .into_iter()
-        .find(|p| Path::new(p).exists())
-        .expect("OpenMPI's mpirun is not installed; scripts/setup.sh installs it");
     let train = |dir: &Path, ranks: usize, stop: Option<&str>| {
         let cfg = dir.join("train.toml");
-        let mut c = std::process::Command::new(mpirun);
-        c.args([
-            "--allow-run-as-root",
-            "--oversubscribe",
-            "-np",
-            &ranks.to_string(),
-        ])
-        .arg(env!("CARGO_BIN_EXE_sluice"))
-        .args(["train", cfg.to_str().unwrap()])
-        .env("RUST_LOG", "warn")
-        .env("OMPI_MCA_rmaps_base_oversubscribe", "1");
+        let mut c = mpirun();
+        c.args(["-np", &ranks.to_string()])
+            .arg(env!("CARGO_BIN_EXE_sluice"))
+            .args(["train", cfg.to_str().unwrap()]);
         if let Some(s) = stop {
             c.args(["--stop-after", s]);
         }
