@@ -95,14 +95,20 @@ impl DocStoreWriter {
         })
     }
 
+    /// Adds a document: its id and source file (how drops name it), length, score and extra.
     pub fn push(
         &mut self,
         id: &str,
+        source: &str,
         len: u32,
         score: f32,
         extra: &[u32],
     ) -> Result<(), StageError> {
-        self.ids.push(id.as_bytes())?;
+        let mut rec = Vec::with_capacity(4 + id.len() + source.len());
+        rec.extend_from_slice(&(id.len() as u32).to_le_bytes());
+        rec.extend_from_slice(id.as_bytes());
+        rec.extend_from_slice(source.as_bytes());
+        self.ids.push(&rec)?;
         let mut m = [0u8; 8];
         m[..4].copy_from_slice(&len.to_le_bytes());
         m[4..].copy_from_slice(&score.to_le_bytes());
@@ -256,28 +262,36 @@ impl DocStore {
         (s, dense - self.offsets[s])
     }
 
-    /// [`id`](Self::id) through `cache`, which starts over at [`ID_CACHE`] entries: resolve
-    /// looks up the same survivors again and again.
-    pub fn id_cached(
+    /// [`doc`](Self::doc) through `cache`, which starts over at [`ID_CACHE`] entries:
+    /// resolve looks up the same survivors again and again.
+    pub fn doc_cached(
         &self,
-        cache: &mut HashMap<u64, String>,
+        cache: &mut HashMap<u64, (String, String)>,
         dense: u64,
-    ) -> Result<String, StageError> {
-        if let Some(id) = cache.get(&dense) {
-            return Ok(id.clone());
+    ) -> Result<(String, String), StageError> {
+        if let Some(d) = cache.get(&dense) {
+            return Ok(d.clone());
         }
         if cache.len() >= ID_CACHE {
             cache.clear();
         }
-        let id = self.id(dense)?;
-        cache.insert(dense, id.clone());
-        Ok(id)
+        let d = self.doc(dense)?;
+        cache.insert(dense, d.clone());
+        Ok(d)
     }
 
-    pub fn id(&self, dense: u64) -> Result<String, StageError> {
+    /// (id, source file) of document `dense`.
+    pub fn doc(&self, dense: u64) -> Result<(String, String), StageError> {
         let (s, r) = self.locate(dense);
-        String::from_utf8(self.blob(s, IDS, r)?)
-            .map_err(|_| StageError::corrupt(&self.dir, format!("id of row {r} is not UTF-8")))
+        let rec = self.blob(s, IDS, r)?;
+        let bad =
+            || StageError::corrupt(&self.dir, format!("id of row {r} of shard {s} is damaged"));
+        let n = u32::from_le_bytes(rec.get(..4).ok_or_else(bad)?.try_into().unwrap()) as usize;
+        let id = rec.get(4..4 + n).ok_or_else(bad)?;
+        Ok((
+            String::from_utf8(id.to_vec()).map_err(|_| bad())?,
+            String::from_utf8(rec[4 + n..].to_vec()).map_err(|_| bad())?,
+        ))
     }
 
     /// (length in chars, score) of a document.

@@ -12,18 +12,18 @@
 //! only when nothing is left (`exact_dedup.all_units_duplicate`).
 //! Memory: the sort budget, plus the drop lists while they are written (duplicates only).
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use arrow::array::{ArrayRef, RecordBatch, StringArray};
-use pipeline::document::{str_column, with_column, ID, TEXT};
+use pipeline::document::{str_column, with_column, ID, SOURCE, TEXT};
 use pipeline::stage::parse_stage_table;
 use pipeline::{
-    Barrier, BarrierObserver, Decisions, Stage, StageContext, StageEnv, StageError, StageKind,
-    StageOutput,
+    Barrier, BarrierObserver, BarrierRun, Decisions, RunGuard, Stage, StageContext, StageEnv,
+    StageError, StageKind, StageOutput,
 };
 use rayon::prelude::*;
 use serde::Deserialize;
@@ -32,6 +32,7 @@ use xxhash_rust::xxh3::xxh3_128;
 use crate::docstore::{
     commit, create, push_entry, row_of, DocStore, DocStoreWriter, RowEntries, MAX_OPEN_FILES,
 };
+use crate::index::{doc_label, DedupIndex, Extra, Lookup};
 use crate::normalize::normalize_for_hash;
 use crate::records::{
     check_sort_settings, default_memory_mb, default_partitions, ioe, sort_budget, sorted_merge,
@@ -68,6 +69,12 @@ pub struct ExactConfig {
     /// kept document, for upsampling by cluster size later (FineWeb-2's rehydration).
     #[serde(default = "yes")]
     pub cluster_size: bool,
+    /// A persistent index (a directory or `s3://` prefix) this run reads and extends:
+    /// units already in it are dropped, and this run's survivors are added when it completes.
+    pub index: Option<String>,
+    /// Read-only indexes (an earlier corpus, another team's): units in them are dropped.
+    #[serde(default)]
+    pub reference: Vec<String>,
 }
 
 fn yes() -> bool {
@@ -86,15 +93,55 @@ impl Default for ExactConfig {
     }
 }
 
-pub(crate) fn build(table: toml::Table, _env: &StageEnv) -> Result<StageKind, String> {
+pub(crate) fn build(table: toml::Table, env: &StageEnv) -> Result<StageKind, String> {
     let c: ExactConfig = parse_stage_table(table)?;
     check_sort_settings(c.partitions, c.memory_mb)?;
-    Ok(StageKind::Barrier(Box::new(ExactDedup { config: c })))
+    let index = DedupIndex::new(
+        "exact_dedup",
+        16,
+        Extra::None,
+        c.index_params(),
+        c.index.as_deref(),
+        &c.reference,
+        env,
+    )?;
+    Ok(StageKind::Barrier(Box::new(ExactDedup {
+        config: c,
+        index: index.map(Arc::new),
+    })))
 }
 
-#[derive(Debug, Clone)]
+impl ExactConfig {
+    /// The settings an index built by this stage serves.
+    fn index_params(&self) -> BTreeMap<String, String> {
+        let mut p = BTreeMap::from([
+            ("normalize".to_string(), self.normalize.to_string()),
+            (
+                "granularity".to_string(),
+                format!("{:?}", self.granularity).to_lowercase(),
+            ),
+        ]);
+        if self.granularity != Granularity::Document {
+            p.insert("min_unit_chars".into(), self.min_unit_chars.to_string());
+        }
+        p
+    }
+}
+
+#[derive(Clone)]
 pub struct ExactDedup {
     pub config: ExactConfig,
+    index: Option<Arc<DedupIndex>>,
+}
+
+impl ExactDedup {
+    /// The stage without persistent indexes.
+    pub fn new(config: ExactConfig) -> Self {
+        ExactDedup {
+            config,
+            index: None,
+        }
+    }
 }
 
 const ROW_BITS: u64 = 32;
@@ -118,6 +165,11 @@ fn bands_file(dir: &Path, shard: usize, part: usize) -> PathBuf {
 
 fn pairs_file(dir: &Path, part: usize) -> PathBuf {
     dir.join(format!("xdrops-{part:03}.bin"))
+}
+
+/// A partition's surviving (hash, position)s, in hash order, for the run's index segment.
+fn keys_file(dir: &Path, part: usize) -> PathBuf {
+    dir.join(format!("xkeys-{part:03}.bin"))
 }
 
 fn drop_file(dir: &Path, shard: usize) -> PathBuf {
@@ -209,6 +261,7 @@ impl BarrierObserver for Observer {
     fn observe(&mut self, batch: &RecordBatch, row_offset: u64) -> Result<(), StageError> {
         let text = str_column(batch, TEXT)?;
         let ids = str_column(batch, ID)?;
+        let sources = str_column(batch, SOURCE)?;
         let dd = &self.dd;
         let hashes: Vec<Vec<(u64, u128)>> = (0..batch.num_rows())
             .into_par_iter()
@@ -234,7 +287,8 @@ impl BarrierObserver for Observer {
             for (u, h) in hs {
                 self.parts[(h % n) as usize].push(&(h, pos(self.shard, row, u)))?;
             }
-            self.store.push(ids.value(i), 0, 0.0, &[])?;
+            self.store
+                .push(ids.value(i), sources.value(i), 0, 0.0, &[])?;
         }
         Ok(())
     }
@@ -248,8 +302,8 @@ impl BarrierObserver for Observer {
 }
 
 impl ExactDedup {
-    /// Duplicates in partition `p`: (dropped position, kept position); skipped when a
-    /// previous attempt finished it.
+    /// Duplicates in partition `p`: (dropped position, kind, kept position or indexed
+    /// document); skipped when a previous attempt finished it.
     fn partition_pairs(
         &self,
         dir: &Path,
@@ -263,39 +317,28 @@ impl ExactDedup {
         }
         let budget = sort_budget(self.config.memory_mb, workers, self.config.partitions);
         let inputs: Vec<PathBuf> = (0..shards).map(|s| bands_file(dir, s, p)).collect();
-        let mut w = RecordWriter::<(u64, u64)>::create(&out)?;
-        let mut sizes = match self.sizes() {
-            true => Some(RecordWriter::<(u64, u64)>::create(&part_sizes_file(
-                dir, p,
-            ))?),
-            false => None,
-        };
-        // The current hash, its first position and the copies seen after it.
-        let mut cur: Option<(u128, u64, u64)> = None;
-        let mut end_group = |c: Option<(u128, u64, u64)>| match (c, sizes.as_mut()) {
-            (Some((_, kept, copies)), Some(sw)) if copies > 0 => sw.push(&(kept, copies)),
-            _ => Ok(()),
+        let extends = self.index.as_ref().is_some_and(|i| i.extends());
+        let mut sink = PartitionSink {
+            pairs: RecordWriter::create(&out)?,
+            sizes: match self.sizes() {
+                true => Some(RecordWriter::create(&part_sizes_file(dir, p))?),
+                false => None,
+            },
+            keys: match extends {
+                true => Some(RecordWriter::create(&keys_file(dir, p))?),
+                false => None,
+            },
+            lookup: self.index.as_ref().map(|i| i.lookup(dir)).transpose()?,
+            cur: None,
+            found: vec![],
         };
         sorted_merge::<(u128, u64)>(
             &inputs,
             &dir.join(format!("xsort-{p:03}")),
             budget,
-            |(h, at)| match &mut cur {
-                Some((ch, kept, copies)) if *ch == h => {
-                    *copies += 1;
-                    w.push(&(at, *kept))
-                }
-                _ => {
-                    end_group(cur.replace((h, at, 0)))?;
-                    Ok(())
-                }
-            },
+            |(h, at)| sink.record(h, at),
         )?;
-        end_group(cur)?;
-        if let Some(sw) = sizes {
-            sw.commit()?;
-        }
-        w.commit()
+        sink.commit(&out)
     }
 
     /// Whether this run writes `dup_cluster_size`.
@@ -337,23 +380,141 @@ impl ExactDedup {
         let inputs: Vec<PathBuf> = (0..parts).map(|p| pairs_file(dir, p)).collect();
         let mut out = DropFiles::new(dir, drop_file);
         let mut ids = HashMap::new();
-        sorted_merge::<(u64, u64)>(&inputs, &dir.join("xsort-all"), budget, |(at, kept)| {
-            let (s, row, unit) = unpack(at);
-            let (ks, krow, _) = unpack(kept);
-            let id = store.id_cached(&mut ids, store.offsets[ks] + krow)?;
-            out.advance_to(s)?;
-            let mut head = [0u8; 10];
-            head[..8].copy_from_slice(&row.to_le_bytes());
-            head[8..].copy_from_slice(&(unit as u16).to_le_bytes());
-            let mut rec = Vec::with_capacity(14 + id.len());
-            push_entry(&mut rec, &head, &id);
-            out.write(&rec)
-        })?;
+        let lookup = self.index.as_ref().map(|i| i.lookup(dir)).transpose()?;
+        sorted_merge::<(u64, u64, u64)>(
+            &inputs,
+            &dir.join("xsort-all"),
+            budget,
+            |(at, kind, kept)| {
+                let (s, row, unit) = unpack(at);
+                let id = match (kind, &lookup) {
+                    (KEPT_INDEXED, Some(l)) => l.label(kept)?,
+                    _ => {
+                        let (ks, krow, _) = unpack(kept);
+                        let (id, source) = store.doc_cached(&mut ids, store.offsets[ks] + krow)?;
+                        doc_label(&id, &source)
+                    }
+                };
+                out.advance_to(s)?;
+                let mut head = [0u8; 11];
+                head[..8].copy_from_slice(&row.to_le_bytes());
+                head[8..10].copy_from_slice(&(unit as u16).to_le_bytes());
+                head[10] = kind as u8;
+                let mut rec = Vec::with_capacity(15 + id.len());
+                push_entry(&mut rec, &head, &id);
+                out.write(&rec)
+            },
+        )?;
         out.advance_to(shards)?;
         if self.sizes() {
             self.write_sizes(dir, shards, budget)?;
         }
+        self.write_segment(dir, &store, budget)
+    }
+
+    /// This run's index segment: the surviving hashes, each with its document.
+    fn write_segment(&self, dir: &Path, store: &DocStore, budget: usize) -> Result<(), StageError> {
+        let Some(index) = &self.index else {
+            return Ok(());
+        };
+        let parts: Vec<PathBuf> = (0..self.config.partitions)
+            .map(|p| keys_file(dir, p))
+            .collect();
+        let expected = parts
+            .iter()
+            .map(|p| std::fs::metadata(p).map_or(0, |m| m.len() / 24))
+            .sum();
+        index.write_staged::<u128>(
+            dir,
+            expected,
+            store.total(),
+            |w| {
+                sorted_merge::<(u128, u64)>(&parts, &dir.join("xsort-keys"), budget, |(h, at)| {
+                    let (s, row, _) = unpack(at);
+                    w.push_entry(h, (store.offsets[s] + row) as u32)
+                })
+            },
+            |d| {
+                let (id, source) = store.doc(d)?;
+                Ok((id, source, vec![]))
+            },
+        )
+    }
+}
+
+/// Who a group of equal hashes keeps: a position of this run or an indexed document.
+#[derive(Clone, Copy)]
+enum Kept {
+    Run(u64),
+    Indexed(u64),
+}
+
+/// Drop kinds in the pairs files.
+const KEPT_IN_RUN: u64 = 0;
+const KEPT_INDEXED: u64 = 1;
+
+/// Where one partition's sorted hashes go: drop pairs, cluster sizes, surviving keys.
+struct PartitionSink {
+    pairs: RecordWriter<(u64, u64, u64)>,
+    sizes: Option<RecordWriter<(u64, u64)>>,
+    keys: Option<RecordWriter<(u128, u64)>>,
+    lookup: Option<Arc<Lookup>>,
+    /// The current hash, who it keeps and the copies seen after the first.
+    cur: Option<(u128, Kept, u64)>,
+    found: Vec<u64>,
+}
+
+impl PartitionSink {
+    fn record(&mut self, h: u128, at: u64) -> Result<(), StageError> {
+        if let Some((ch, kept, copies)) = &mut self.cur {
+            if *ch == h {
+                *copies += 1;
+                return match *kept {
+                    Kept::Run(k) => self.pairs.push(&(at, KEPT_IN_RUN, k)),
+                    Kept::Indexed(r) => self.pairs.push(&(at, KEPT_INDEXED, r)),
+                };
+            }
+        }
+        self.end_group()?;
+        if let Some(l) = &self.lookup {
+            l.find(h, 1, &mut self.found);
+        }
+        let kept = match self.found.first() {
+            Some(&r) if self.lookup.is_some() => {
+                self.pairs.push(&(at, KEPT_INDEXED, r))?;
+                Kept::Indexed(r)
+            }
+            _ => {
+                if let Some(k) = &mut self.keys {
+                    k.push(&(h, at))?;
+                }
+                Kept::Run(at)
+            }
+        };
+        self.found.clear();
+        self.cur = Some((h, kept, 0));
         Ok(())
+    }
+
+    fn end_group(&mut self) -> Result<(), StageError> {
+        match (self.cur.take(), self.sizes.as_mut()) {
+            (Some((_, Kept::Run(kept), copies)), Some(sw)) if copies > 0 => {
+                sw.push(&(kept, copies))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Commits every file, the pairs file (the marker of a finished partition) last.
+    fn commit(mut self, _out: &Path) -> Result<(), StageError> {
+        self.end_group()?;
+        if let Some(sw) = self.sizes {
+            sw.commit()?;
+        }
+        if let Some(k) = self.keys {
+            k.commit()?;
+        }
+        self.pairs.commit()
     }
 }
 
@@ -402,13 +563,13 @@ impl DropFiles {
     }
 }
 
-/// row → [(unit, kept id)]
-type Drops = HashMap<u64, Vec<(u16, String)>>;
+/// row → [(unit, kept in an index, kept id)]
+type Drops = HashMap<u64, Vec<(u16, bool, String)>>;
 
 /// Applies a shard's drop file (entries: row u64, unit u16, id), read as its batches arrive.
 struct Applier {
     granularity: Granularity,
-    drops: RowEntries<14>,
+    drops: RowEntries<15>,
     /// Kept documents' cluster sizes (row → size), when written.
     sizes: Option<RowEntries<16>>,
 }
@@ -419,7 +580,8 @@ impl Applier {
         let mut out: Drops = HashMap::new();
         for (h, id) in self.drops.take(start, end)? {
             let unit = u16::from_le_bytes(h[8..10].try_into().unwrap());
-            out.entry(row_of(&h)).or_default().push((unit, id));
+            let indexed = h[10] == KEPT_INDEXED as u8;
+            out.entry(row_of(&h)).or_default().push((unit, indexed, id));
         }
         Ok(out)
     }
@@ -460,8 +622,11 @@ impl Stage for Applier {
             for i in 0..n {
                 match drops.get(&(ctx.row_offset + i as u64)) {
                     Some(v) => d.reject(
-                        "exact_dedup.duplicate",
-                        Some(&format!("duplicate of {}", v[0].1)),
+                        match v[0].1 {
+                            true => "exact_dedup.duplicate_of_indexed",
+                            false => "exact_dedup.duplicate",
+                        },
+                        Some(&format!("duplicate of {}", v[0].2)),
                     ),
                     None => d.keep(),
                 }
@@ -497,7 +662,7 @@ impl Stage for Applier {
                     if kept.trim().is_empty() {
                         d.reject(
                             "exact_dedup.all_units_duplicate",
-                            Some(&format!("every unit seen before (first in {})", v[0].1)),
+                            Some(&format!("every unit seen before (first in {})", v[0].2)),
                         );
                     } else {
                         ctx.count("docs_edited", 1);
@@ -563,6 +728,20 @@ impl Barrier for ExactDedup {
             false => input.to_vec(),
         })
     }
+
+    fn begin(&self, run: &BarrierRun) -> Result<Option<RunGuard>, StageError> {
+        match &self.index {
+            Some(i) => i.begin(run),
+            None => Ok(None),
+        }
+    }
+
+    fn publish(&self, run: &BarrierRun) -> Result<(), StageError> {
+        match &self.index {
+            Some(i) => i.publish(run),
+            None => Ok(()),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -608,9 +787,7 @@ mod tests {
 
     #[test]
     fn first_occurrence_in_run_order_survives() {
-        let dd = ExactDedup {
-            config: ExactConfig::default(),
-        };
+        let dd = ExactDedup::new(ExactConfig::default());
         let shards = [
             vec![
                 ("a", "Hello  world"),
@@ -625,15 +802,17 @@ mod tests {
         let details: Vec<&str> = r.iter().filter(|x| !x.1).map(|x| x.3.as_str()).collect();
         assert_eq!(
             details,
-            vec!["duplicate of a", "duplicate of a", "duplicate of e"]
+            vec![
+                "duplicate of a (s)",
+                "duplicate of a (s)",
+                "duplicate of e (s)"
+            ]
         );
     }
 
     #[test]
     fn kept_documents_carry_their_cluster_size() {
-        let dd = ExactDedup {
-            config: ExactConfig::default(),
-        };
+        let dd = ExactDedup::new(ExactConfig::default());
         let shards = [
             vec![("a", "one"), ("b", "two"), ("c", "ONE")],
             vec![("d", "one "), ("e", "three"), ("f", "two")],
@@ -658,23 +837,21 @@ mod tests {
             .collect();
         let kept: Vec<u32> = sizes.iter().filter(|x| x.0).map(|x| x.1).collect();
         assert_eq!(kept, [3, 2, 1], "a has 2 copies, b one, e none");
-        let off = ExactDedup {
-            config: parse_stage_table(toml::from_str("cluster_size = false").unwrap()).unwrap(),
-        };
+        let off = ExactDedup::new(
+            parse_stage_table(toml::from_str("cluster_size = false").unwrap()).unwrap(),
+        );
         let out = run_barrier(&off, tempfile::tempdir().unwrap().path(), &batches, 1).unwrap();
         assert!(out[0][0].batch.column_by_name("dup_cluster_size").is_none());
     }
 
     #[test]
     fn line_mode_removes_repeated_lines_and_keeps_the_rest() {
-        let dd = ExactDedup {
-            config: ExactConfig {
-                granularity: Granularity::Line,
-                min_unit_chars: 10,
-                partitions: 3,
-                ..Default::default()
-            },
-        };
+        let dd = ExactDedup::new(ExactConfig {
+            granularity: Granularity::Line,
+            min_unit_chars: 10,
+            partitions: 3,
+            ..Default::default()
+        });
         let nav = "Home | News | Sport | Contact us\n";
         let (a, b, c) = (
             format!("{nav}First story about the harbour.\nok\n"),
@@ -691,19 +868,17 @@ mod tests {
         assert_eq!(r[1].2, "Second story, on the railway.\nok\n");
         assert!(r[1].1);
         assert!(!r[2].1, "every line of c was seen before");
-        assert_eq!(r[2].3, "every unit seen before (first in a)");
+        assert_eq!(r[2].3, "every unit seen before (first in a (s))");
         assert!(r[3].1);
     }
 
     /// Units past the 65,536th are not hashed; the applier must not take them for unit 0.
     #[test]
     fn units_past_the_hashed_range_are_kept() {
-        let dd = ExactDedup {
-            config: ExactConfig {
-                granularity: Granularity::Line,
-                ..Default::default()
-            },
-        };
+        let dd = ExactDedup::new(ExactConfig {
+            granularity: Granularity::Line,
+            ..Default::default()
+        });
         let first = "a line that is repeated in both documents\n";
         let mut long = first.to_string();
         for i in 1..=(1 << UNIT_BITS) {

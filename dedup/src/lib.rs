@@ -31,6 +31,7 @@ macro_rules! partitioned_resolve {
 
 mod docstore;
 mod exact_dedup;
+pub mod index;
 pub mod minhash;
 mod minhash_dedup;
 mod normalize;

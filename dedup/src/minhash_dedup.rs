@@ -22,7 +22,7 @@
 //! Nothing depends on `--workers`: keys are sorted, edges are unordered facts, roots are
 //! minima, and ties in the keep rule go to the earliest document.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -30,11 +30,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use arrow::array::{Array, ArrayRef, RecordBatch, StringBuilder, UInt32Builder};
 use arrow::compute::cast;
 use arrow::datatypes::DataType;
-use pipeline::document::{str_column, with_column, ID, TEXT};
+use pipeline::document::{str_column, with_column, ID, SOURCE, TEXT};
 use pipeline::stage::parse_stage_table;
 use pipeline::{
-    Barrier, BarrierObserver, Decisions, Stage, StageContext, StageEnv, StageError, StageKind,
-    StageOutput,
+    Barrier, BarrierObserver, BarrierRun, Decisions, RunGuard, Stage, StageContext, StageEnv,
+    StageError, StageKind, StageOutput,
 };
 use rayon::prelude::*;
 use serde::Deserialize;
@@ -42,6 +42,7 @@ use serde::Deserialize;
 use crate::docstore::{
     commit, create, push_entry, row_of, DocStore, DocStoreWriter, RowEntries, MAX_OPEN_FILES,
 };
+use crate::index::{doc_label, DedupIndex, Extra, Lookup};
 use crate::minhash::{band_keys, estimated_jaccard, LshParams, MinHasher};
 use crate::records::{
     check_sort_settings, default_memory_mb, default_partitions, ioe, sort_budget, sorted_merge,
@@ -97,6 +98,13 @@ pub struct MinHashConfig {
     pub partitions: usize,
     #[serde(default = "default_memory_mb")]
     pub memory_mb: usize,
+    /// A persistent index (a directory or `s3://` prefix) this run reads and extends:
+    /// near-duplicates of indexed documents are dropped, this run's survivors are added
+    /// when it completes.
+    pub index: Option<String>,
+    /// Read-only indexes (an earlier corpus, another team's).
+    #[serde(default)]
+    pub reference: Vec<String>,
 }
 
 fn d_threshold() -> f64 {
@@ -165,9 +173,24 @@ impl MinHashConfig {
     }
 }
 
-pub(crate) fn build(table: toml::Table, _env: &StageEnv) -> Result<StageKind, String> {
+pub(crate) fn build(table: toml::Table, env: &StageEnv) -> Result<StageKind, String> {
     let c: MinHashConfig = parse_stage_table(table)?;
-    Ok(StageKind::Barrier(Box::new(MinHashDedup::new(c)?)))
+    let mut dd = MinHashDedup::new(c)?;
+    let c = &dd.config;
+    dd.index = DedupIndex::new(
+        "minhash_dedup",
+        8,
+        match c.verify {
+            Verify::None => Extra::None,
+            Verify::Signature => Extra::Sigs,
+            Verify::Exact => Extra::Shingles,
+        },
+        dd.index_params(),
+        c.index.as_deref(),
+        &c.reference,
+        env,
+    )?;
+    Ok(StageKind::Barrier(Box::new(dd)))
 }
 
 /// The `minhash_dedup` barrier.
@@ -175,6 +198,7 @@ pub struct MinHashDedup {
     config: MinHashConfig,
     params: LshParams,
     hasher: MinHasher,
+    index: Option<DedupIndex>,
 }
 
 impl MinHashDedup {
@@ -185,7 +209,29 @@ impl MinHashDedup {
             hasher: MinHasher::new(params.num_perm, config.seed),
             params,
             config,
+            index: None,
         })
+    }
+
+    /// The settings an index built by this stage serves (what decides its band keys and
+    /// what verification reads).
+    fn index_params(&self) -> BTreeMap<String, String> {
+        let c = &self.config;
+        BTreeMap::from([
+            ("num_perm".to_string(), self.params.num_perm.to_string()),
+            ("bands".to_string(), self.params.bands.to_string()),
+            ("rows".to_string(), self.params.rows.to_string()),
+            ("seed".to_string(), c.seed.to_string()),
+            (
+                "shingle".to_string(),
+                format!("{:?}", c.shingle).to_lowercase(),
+            ),
+            ("ngram".to_string(), c.ngram.to_string()),
+            (
+                "verify".to_string(),
+                format!("{:?}", c.verify).to_lowercase(),
+            ),
+        ])
     }
 
     pub fn params(&self) -> LshParams {
@@ -201,6 +247,11 @@ impl MinHashDedup {
     }
 }
 
+/// A member's fate in a cluster file.
+const KEPT: u8 = 0;
+const DROPPED: u8 = 1;
+const DROPPED_INDEXED: u8 = 2;
+
 /// A bucket member is verified against at most this many earlier members (the first ones).
 const VERIFY_WITH: usize = 8;
 
@@ -215,6 +266,16 @@ fn pairs_file(dir: &Path, part: usize) -> PathBuf {
 /// (candidate pairs, verified pairs) of one partition, committed before its pairs file.
 fn tally_file(dir: &Path, part: usize) -> PathBuf {
     dir.join(format!("pairs-{part:03}.tally"))
+}
+
+/// A partition's (member, indexed document) matches.
+fn ipairs_file(dir: &Path, part: usize) -> PathBuf {
+    dir.join(format!("ipairs-{part:03}.bin"))
+}
+
+/// A partition's (band key, document) records in key order, for the run's index segment.
+fn keys_file(dir: &Path, part: usize) -> PathBuf {
+    dir.join(format!("keys-{part:03}.bin"))
 }
 
 fn clusters_file(dir: &Path, shard: usize) -> PathBuf {
@@ -267,6 +328,7 @@ impl BarrierObserver for Observer {
     fn observe(&mut self, batch: &RecordBatch, row_offset: u64) -> Result<(), StageError> {
         let text = str_column(batch, TEXT)?;
         let ids = str_column(batch, ID)?;
+        let sources = str_column(batch, SOURCE)?;
         let scores = match &self.dd.score_column {
             Some(c) => Some(score_values(batch, c)?),
             None => None,
@@ -305,7 +367,8 @@ impl BarrierObserver for Observer {
                 self.parts[(k % parts) as usize].push(&(k, docref))?;
             }
             let score = scores.as_ref().map_or(0.0, |s| s[i]);
-            self.store.push(ids.value(i), len, score, &extra)?;
+            self.store
+                .push(ids.value(i), sources.value(i), len, score, &extra)?;
         }
         Ok(())
     }
@@ -345,27 +408,51 @@ impl MinHashDedup {
         let tally = &Tally::default();
         let inputs: Vec<PathBuf> = (0..shards).map(|s| bands_file(dir, s, part)).collect();
         let mut w = RecordWriter::<(u64, u64)>::create(&out)?;
+        let mut indexed = match &self.index {
+            Some(i) => Some((
+                i.lookup(dir)?,
+                RecordWriter::create(&ipairs_file(dir, part))?,
+            )),
+            None => None,
+        };
+        let mut keys = match self.index.as_ref().is_some_and(|i| i.extends()) {
+            true => Some(RecordWriter::<(u64, u64)>::create(&keys_file(dir, part))?),
+            false => None,
+        };
         let mut group: Vec<u64> = Vec::new();
         let mut cur: Option<u64> = None;
-        let flush = |group: &mut Vec<u64>, w: &mut RecordWriter<(u64, u64)>| {
-            let r = self.emit_group(group, store, w, tally);
-            group.clear();
-            r
-        };
+        let mut flush =
+            |key: Option<u64>, group: &mut Vec<u64>, w: &mut RecordWriter<(u64, u64)>| {
+                if let (Some(k), Some((lookup, iw))) = (key, indexed.as_mut()) {
+                    self.match_indexed(k, group, store, lookup, iw)?;
+                }
+                let r = self.emit_group(group, store, w, tally);
+                group.clear();
+                r
+            };
         sorted_merge::<(u64, u64)>(
             &inputs,
             &dir.join(format!("sort-{part:03}")),
             budget,
             |(k, d)| {
                 if cur != Some(k) {
-                    flush(&mut group, &mut w)?;
+                    flush(cur, &mut group, &mut w)?;
                     cur = Some(k);
+                }
+                if let Some(kw) = keys.as_mut() {
+                    kw.push(&(k, d))?;
                 }
                 group.push(d);
                 Ok(())
             },
         )?;
-        flush(&mut group, &mut w)?;
+        flush(cur, &mut group, &mut w)?;
+        if let Some(kw) = keys {
+            kw.commit()?;
+        }
+        if let Some((_, iw)) = indexed {
+            iw.commit()?;
+        }
         let counts = format!(
             "{} {}\n",
             tally.candidate_pairs.load(Ordering::Relaxed),
@@ -445,6 +532,51 @@ impl MinHashDedup {
         Ok(())
     }
 
+    /// Members of a band bucket (`members`, doc refs) that match a document indexed under
+    /// the same key (verified as inside a run, against up to 8 indexed documents): one
+    /// (member, indexed document) record each.
+    fn match_indexed(
+        &self,
+        key: u64,
+        members: &[u64],
+        store: &DocStore,
+        lookup: &Lookup,
+        w: &mut RecordWriter<(u64, u64)>,
+    ) -> Result<(), StageError> {
+        let mut found = vec![];
+        lookup.find(key, VERIFY_WITH, &mut found);
+        if found.is_empty() {
+            return Ok(());
+        }
+        let theirs = match self.config.verify {
+            Verify::None => vec![],
+            _ => found
+                .iter()
+                .map(|&r| lookup.extra(r))
+                .collect::<Result<Vec<_>, _>>()?,
+        };
+        for &m in members {
+            let dense = store.dense(m);
+            let hit = match self.config.verify {
+                Verify::None => Some(found[0]),
+                v => {
+                    let mine = store.extra(dense)?;
+                    found.iter().zip(&theirs).find_map(|(&r, set)| {
+                        let sim = match v {
+                            Verify::Exact => jaccard(&mine, set),
+                            _ => estimated_jaccard(&mine, set),
+                        };
+                        (sim >= self.config.threshold).then_some(r)
+                    })
+                }
+            };
+            if let Some(r) = hit {
+                w.push(&(dense, r))?;
+            }
+        }
+        Ok(())
+    }
+
     fn keeper(&self, members: &[u32], store: &DocStore) -> Result<u32, StageError> {
         let mut best = members[0];
         if self.config.keep == KeepRule::First {
@@ -493,6 +625,17 @@ impl MinHashDedup {
             Ok::<(), StageError>(())
         })?;
 
+        // Components holding a match of an indexed document keep it (the earliest).
+        let mut indexed: HashMap<u32, u64> = HashMap::new();
+        if self.index.is_some() {
+            for p in 0..parts {
+                let mut r = RecordReader::<(u64, u64)>::open(&ipairs_file(dir, p))?;
+                while let Some((m, x)) = r.next_record()? {
+                    let e = indexed.entry(uf.find(m as u32)).or_insert(x);
+                    *e = (*e).min(x);
+                }
+            }
+        }
         // (root, member) for every document in a non-trivial component.
         let mut linked: Vec<(u32, u32)> = (0..total as u32)
             .into_par_iter()
@@ -503,8 +646,9 @@ impl MinHashDedup {
             .collect();
         drop(uf);
         linked.par_sort_unstable();
-        // (member, cluster size, dropped, survivor)
-        let mut members: Vec<(u32, u32, bool, u32)> = Vec::with_capacity(linked.len() * 2);
+        // (member, cluster size, KEEP / DROPPED / DROPPED_INDEXED, survivor: a document of
+        // this run or an indexed one)
+        let mut members: Vec<(u32, u32, u8, u64)> = Vec::with_capacity(linked.len() * 2);
         let mut clusters = 0u64;
         let mut i = 0;
         while i < linked.len() {
@@ -514,14 +658,24 @@ impl MinHashDedup {
                 group.push(linked[i].1);
                 i += 1;
             }
-            let keep = self.keeper(&group, &store)?;
             clusters += 1;
+            let size = group.len() as u32;
+            if let Some(r) = indexed.remove(&root) {
+                members.extend(group.iter().map(|&m| (m, size, DROPPED_INDEXED, r)));
+                continue;
+            }
+            let keep = self.keeper(&group, &store)?;
             for &m in &group {
-                members.push((m, group.len() as u32, m != keep, keep));
+                let kind = if m == keep { KEPT } else { DROPPED };
+                members.push((m, size, kind, keep as u64));
             }
         }
+        // Documents matching an indexed one and nothing in this run.
+        members.extend(indexed.into_iter().map(|(m, r)| (m, 1, DROPPED_INDEXED, r)));
         members.par_sort_unstable();
-        let dropped = members.iter().filter(|m| m.2).count();
+        let dropped = members.iter().filter(|m| m.2 != KEPT).count();
+        let dropped_indexed = members.iter().filter(|m| m.2 == DROPPED_INDEXED).count();
+        let lookup = self.index.as_ref().map(|i| i.lookup(dir)).transpose()?;
 
         // Each shard's cluster file is written as a stream, in row order.
         let mut id_cache = HashMap::new();
@@ -532,12 +686,21 @@ impl MinHashDedup {
             let mut out = create(&path)?;
             let end = store.offsets[shard + 1];
             while k < members.len() && (members[k].0 as u64) < end {
-                let (m, size, drop, keep) = members[k];
-                let id = store.id_cached(&mut id_cache, keep as u64)?;
+                let (m, size, kind, keep) = members[k];
+                let (id, label) = match (kind, &lookup) {
+                    (DROPPED_INDEXED, Some(l)) => l.named(keep)?,
+                    _ => {
+                        let (id, source) = store.doc_cached(&mut id_cache, keep)?;
+                        let label = doc_label(&id, &source);
+                        (id, label)
+                    }
+                };
+                // The survivor's id (the dup_cluster column), then how a drop names it.
+                let id = format!("{id}\0{label}");
                 let mut head = [0u8; 13];
                 head[..8].copy_from_slice(&(m as u64 - store.offsets[shard]).to_le_bytes());
                 head[8..12].copy_from_slice(&size.to_le_bytes());
-                head[12] = drop as u8;
+                head[12] = kind;
                 rec.clear();
                 push_entry(&mut rec, &head, &id);
                 out.write_all(&rec).map_err(ioe(&path))?;
@@ -546,13 +709,58 @@ impl MinHashDedup {
             commit(out, &path)?;
         }
         let summary = format!(
-            "{{\"documents\": {total}, \"candidate_pairs\": {candidate_pairs}, \"verified_pairs\": {verified_pairs}, \"clusters\": {clusters}, \"dropped\": {dropped}, \"bands\": {}, \"rows\": {}}}\n",
+            "{{\"documents\": {total}, \"candidate_pairs\": {candidate_pairs}, \"verified_pairs\": {verified_pairs}, \"clusters\": {clusters}, \"dropped\": {dropped}, \"dropped_indexed\": {dropped_indexed}, \"bands\": {}, \"rows\": {}}}\n",
             self.params.bands,
             self.params.rows
         );
         write_atomic(&dir.join("summary.json"), summary.as_bytes())?;
         tracing::info!("minhash_dedup resolved: {}", summary.trim());
-        Ok(())
+        let mut gone = vec![0u64; (total as usize).div_ceil(64)];
+        for m in members.iter().filter(|m| m.2 != KEPT) {
+            gone[m.0 as usize / 64] |= 1 << (m.0 % 64);
+        }
+        drop(members);
+        self.write_segment(dir, &store, &gone)
+    }
+
+    /// This run's index segment: the survivors' band keys, with their shingle sets or
+    /// signatures when verifying.
+    fn write_segment(&self, dir: &Path, store: &DocStore, gone: &[u64]) -> Result<(), StageError> {
+        let Some(index) = &self.index else {
+            return Ok(());
+        };
+        let is_gone = |d: u64| gone[d as usize / 64] >> (d % 64) & 1 == 1;
+        let parts: Vec<PathBuf> = (0..self.config.partitions)
+            .map(|p| keys_file(dir, p))
+            .collect();
+        let expected = parts
+            .iter()
+            .map(|p| std::fs::metadata(p).map_or(0, |m| m.len() / 16))
+            .sum();
+        let budget = sort_budget(self.config.memory_mb, 1, 1);
+        let verify = self.config.verify != Verify::None;
+        index.write_staged::<u64>(
+            dir,
+            expected,
+            store.total(),
+            |w| {
+                sorted_merge::<(u64, u64)>(&parts, &dir.join("sort-keys"), budget, |(k, d)| {
+                    let dense = store.dense(d);
+                    match is_gone(dense) {
+                        true => Ok(()),
+                        false => w.push_entry(k, dense as u32),
+                    }
+                })
+            },
+            |d| {
+                let (id, source) = store.doc(d)?;
+                let extra = match verify && !is_gone(d) {
+                    true => store.extra(d)?,
+                    false => vec![],
+                };
+                Ok((id, source, extra))
+            },
+        )
     }
 }
 
@@ -563,15 +771,15 @@ struct Applier {
 }
 
 impl Applier {
-    /// row → (cluster size, dropped, survivor id) for rows `start..end`.
-    fn take(&self, start: u64, end: u64) -> Result<HashMap<u64, (u32, bool, String)>, StageError> {
+    /// row → (cluster size, fate, survivor) for rows `start..end`.
+    fn take(&self, start: u64, end: u64) -> Result<HashMap<u64, (u32, u8, String)>, StageError> {
         Ok(self
             .members
             .take(start, end)?
             .into_iter()
             .map(|(h, id)| {
                 let size = u32::from_le_bytes(h[8..12].try_into().unwrap());
-                (row_of(&h), (size, h[12] != 0, id))
+                (row_of(&h), (size, h[12], id))
             })
             .collect())
     }
@@ -606,20 +814,21 @@ impl Stage for Applier {
         };
         for i in 0..n {
             match members.get(&(ctx.row_offset + i as u64)) {
-                Some((s, drop, keep)) => {
+                Some((s, fate, named)) => {
+                    let (keep, label) = named.split_once('\0').unwrap_or((named, named));
                     cluster.append_value(keep);
-                    size.append_value(match drop {
-                        true => *s,
-                        false => earlier(i).saturating_add(s - 1),
+                    size.append_value(match *fate {
+                        KEPT => earlier(i).saturating_add(s - 1),
+                        _ => *s,
                     });
-                    if *drop {
-                        d.reject(
-                            "minhash_dedup.near_duplicate",
-                            Some(&format!("near-duplicate of {keep}")),
-                        );
-                    } else {
-                        ctx.count("clusters_kept", 1);
-                        d.keep();
+                    let detail = format!("near-duplicate of {label}");
+                    match *fate {
+                        KEPT => {
+                            ctx.count("clusters_kept", 1);
+                            d.keep();
+                        }
+                        DROPPED => d.reject("minhash_dedup.near_duplicate", Some(&detail)),
+                        _ => d.reject("minhash_dedup.duplicate_of_indexed", Some(&detail)),
                     }
                 }
                 None => {
@@ -682,6 +891,20 @@ impl Barrier for MinHashDedup {
             members: RowEntries::open(&clusters_file(dir, shard))?,
         }))
     }
+
+    fn begin(&self, run: &BarrierRun) -> Result<Option<RunGuard>, StageError> {
+        match &self.index {
+            Some(i) => i.begin(run),
+            None => Ok(None),
+        }
+    }
+
+    fn publish(&self, run: &BarrierRun) -> Result<(), StageError> {
+        match &self.index {
+            Some(i) => i.publish(run),
+            None => Ok(()),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -711,7 +934,7 @@ mod tests {
         };
         let first = a.take(0, 1000).unwrap();
         assert_eq!(first.len(), 500);
-        assert_eq!(first[&998], (7, true, "doc-99".to_string()));
+        assert_eq!(first[&998], (7, DROPPED, "doc-99".to_string()));
         let read = a.members.bytes_read();
         assert!(
             read * 10 < len,
@@ -719,7 +942,7 @@ mod tests {
         );
         let next = a.take(1000, 1010).unwrap();
         assert_eq!(next.len(), 5);
-        assert_eq!(next[&1000], (7, false, "doc-100".to_string()));
+        assert_eq!(next[&1000], (7, KEPT, "doc-100".to_string()));
         assert!(a.take(400_000, 500_000).unwrap().is_empty());
     }
 }

@@ -50,6 +50,24 @@ impl Record for (u128, u64) {
     }
 }
 
+/// (position, kind, kept) for exact dedup's drops: kind 0 keeps a position of this run,
+/// kind 1 a document of a persistent index.
+impl Record for (u64, u64, u64) {
+    const SIZE: usize = 24;
+    fn put(&self, out: &mut [u8]) {
+        out[..8].copy_from_slice(&self.0.to_le_bytes());
+        out[8..16].copy_from_slice(&self.1.to_le_bytes());
+        out[16..24].copy_from_slice(&self.2.to_le_bytes());
+    }
+    fn get(b: &[u8]) -> Self {
+        (
+            u64::from_le_bytes(b[..8].try_into().unwrap()),
+            u64::from_le_bytes(b[8..16].try_into().unwrap()),
+            u64::from_le_bytes(b[16..24].try_into().unwrap()),
+        )
+    }
+}
+
 pub(crate) fn ioe(path: &Path) -> impl FnOnce(std::io::Error) -> StageError + '_ {
     move |e| StageError::io(path, e)
 }

@@ -155,7 +155,8 @@ fn run(
     for (idx, (keep, detail, cluster)) in out.iter().flatten().flat_map(decisions).enumerate() {
         if !keep {
             removed.insert(idx);
-            assert_eq!(detail, format!("near-duplicate of {cluster}"));
+            // The survivor's id and its source file (batch_with_ids' is "s").
+            assert_eq!(detail, format!("near-duplicate of {cluster} (s)"));
             survivor.insert(idx, cluster);
         }
     }

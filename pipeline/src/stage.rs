@@ -174,6 +174,32 @@ pub trait Barrier: Send + Sync {
     fn output_columns(&self, input: &[String]) -> Result<Vec<String>, String> {
         Ok(input.to_vec())
     }
+    /// Called by the process driving the run (or one step of it) before any of its tasks:
+    /// take locks on state outside the run and pin what the run reads of it (a persistent
+    /// dedup index). The guard is held until that process's part ends. Default: nothing.
+    fn begin(&self, _run: &BarrierRun) -> Result<Option<RunGuard>, StageError> {
+        Ok(None)
+    }
+    /// Called once every phase is done, before the run is marked complete, with the guard
+    /// of [`begin`](Self::begin) held: add what the run leaves to state outside it. Must be
+    /// idempotent (a crash between it and the completion marker is followed by a rerun).
+    fn publish(&self, _run: &BarrierRun) -> Result<(), StageError> {
+        Ok(())
+    }
+}
+
+/// Held while a run uses outside state (dropping it releases locks).
+pub type RunGuard = Box<dyn std::any::Any + Send>;
+
+/// Who is running a barrier, for [`Barrier::begin`] and [`Barrier::publish`].
+#[derive(Debug, Clone)]
+pub struct BarrierRun {
+    /// The barrier's work dir.
+    pub dir: PathBuf,
+    /// The run's name: its output directory's name (a date for a nightly run).
+    pub name: String,
+    /// The run's fingerprint (config and inputs; the same for a rerun of the same run).
+    pub fingerprint: String,
 }
 
 pub trait BarrierObserver: Send {

@@ -16,6 +16,12 @@ pub(crate) struct RunIdentity {
     phases: usize,
 }
 
+impl RunIdentity {
+    pub(crate) fn fingerprint(&self) -> &str {
+        &self.fingerprint
+    }
+}
+
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> PipelineError + '_ {
     move |e| PipelineError::io(path, e)
 }

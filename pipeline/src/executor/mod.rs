@@ -17,11 +17,12 @@ use serde::Deserialize;
 use crate::config::LoadedPipeline;
 use crate::document::text_bytes;
 use crate::error::PipelineError;
+use crate::error::StageError;
 use crate::layout::OutputLayout;
 use crate::lock::{RunLock, LOCK_FILE};
 use crate::progress::Progress;
 use crate::reader::{plan_shards, DocSource, ReadChunk, ReadLimits, ShardSpec};
-use crate::stage::{Barrier, Stage, StageKind};
+use crate::stage::{Barrier, BarrierRun, RunGuard, Stage, StageKind};
 use crate::stats::{RunStats, ShardStats};
 
 mod identity;
@@ -310,6 +311,10 @@ impl<'a> Executor<'a> {
                 ranks: self.ranks,
             });
         }
+        let _guards = match rank {
+            0 => self.begin_barriers()?,
+            _ => vec![],
+        };
         // With other ranks at work, their temporary files are not leftovers: rank 0 sweeps
         // at the end instead.
         if world == 1 {
@@ -332,6 +337,56 @@ impl<'a> Executor<'a> {
             wall_seconds: started.elapsed().as_secs_f64(),
             ranks: self.ranks,
         })
+    }
+
+    /// Who runs barrier `phase`'s stage, for its `begin` and `publish`.
+    fn barrier_run(&self, phase: usize) -> Result<BarrierRun, PipelineError> {
+        let ident = run_identity(self.pipeline, &self.shards, self.phases.len())?;
+        let root = self.layout.root();
+        Ok(BarrierRun {
+            dir: self.layout.barrier_dir(phase),
+            name: root.file_name().map_or_else(
+                || root.display().to_string(),
+                |n| n.to_string_lossy().into(),
+            ),
+            fingerprint: ident.fingerprint().to_string(),
+        })
+    }
+
+    /// Every barrier's [`begin`](Barrier::begin): locks on outside state, held by the caller.
+    fn begin_barriers(&self) -> Result<Vec<RunGuard>, PipelineError> {
+        let mut guards = vec![];
+        for p in &self.phases {
+            if let Some((pos, b)) = p.barrier {
+                let run = self.barrier_run(p.index)?;
+                std::fs::create_dir_all(&run.dir).map_err(io(&run.dir))?;
+                let g = b
+                    .begin(&run)
+                    .map_err(|e| self.stage_error(pos, b.name(), e))?;
+                guards.extend(g);
+            }
+        }
+        Ok(guards)
+    }
+
+    /// Every barrier's [`publish`](Barrier::publish), in phase order.
+    fn publish_barriers(&self) -> Result<(), PipelineError> {
+        for p in &self.phases {
+            if let Some((pos, b)) = p.barrier {
+                let run = self.barrier_run(p.index)?;
+                b.publish(&run)
+                    .map_err(|e| self.stage_error(pos, b.name(), e))?;
+            }
+        }
+        Ok(())
+    }
+
+    fn stage_error(&self, pos: usize, name: &str, source: StageError) -> PipelineError {
+        PipelineError::Stage {
+            stage: format!("{name} (stage {pos})"),
+            shard: 0,
+            source,
+        }
     }
 
     fn sweep(&self) -> Result<(), PipelineError> {
@@ -410,6 +465,7 @@ impl<'a> Executor<'a> {
     /// files were not leftovers at the start) the temporary files, and the intermediates.
     fn complete_run(&self, sweep: bool) -> Result<RunStats, PipelineError> {
         let stats = self.merge_stats()?;
+        self.publish_barriers()?;
         if let Some(f) = &self.pipeline.finish {
             f.run(self.layout.root(), self.workers)
                 .map_err(|message| PipelineError::Finish {
@@ -505,6 +561,7 @@ impl<'a> Executor<'a> {
             false => Err(self.state_error(&format!("phase {phase}: {what} first"))),
         };
         let pool = self.pool()?;
+        let _guards = self.begin_barriers()?;
         match step {
             Step::Shards => {
                 needs(
