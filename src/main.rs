@@ -8,6 +8,7 @@ mod cluster;
 mod datasets_cmd;
 mod decont_cmd;
 mod export_cmd;
+mod index_cmd;
 mod inspect;
 mod report;
 mod train_cmd;
@@ -148,6 +149,12 @@ enum Command {
     Decont {
         #[command(subcommand)]
         command: decont_cmd::DecontCommand,
+    },
+    /// Persistent dedup indexes (`index = PATH` of exact_dedup / minhash_dedup): info,
+    /// verify, compact.
+    Index {
+        #[command(subcommand)]
+        command: index_cmd::IndexCommand,
     },
     /// Train a GPT on a shard manifest (TRAIN.toml); rerunning resumes from the last
     /// checkpoint. Under `mpirun -np N` the ranks train data-parallel.
@@ -766,6 +773,7 @@ fn main() -> ExitCode {
         }
         Command::Tokenizer { command } => tokenizer_train(command),
         Command::Decont { command } => decont_cmd::run(command),
+        Command::Index { command } => index_cmd::run(command),
         Command::Export(a) => export_cmd::run(a),
         Command::Train { config, stop_after } => train_cmd::train(&config, stop_after),
         Command::Demo {

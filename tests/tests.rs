@@ -10,6 +10,7 @@ mod decont;
 mod export;
 mod fasttext;
 mod filters_pipeline;
+mod incremental_dedup;
 mod near_dedup;
 mod object_storage;
 mod query;

@@ -33,11 +33,10 @@ pub use segment::{Extra, IndexKey, Segment, SegmentRun, SegmentSummary, SegmentW
 #[derive(Debug, thiserror::Error)]
 pub enum IndexError {
     #[error(
-        "dedup index {index} was built with {key} = {found}, this stage has {key} = {wanted}; an index serves only the settings it was built with (use another index path)"
+        "dedup index {index} was built with {found}, this stage has {wanted}; an index serves only the settings it was built with (use another index path)"
     )]
     Params {
         index: String,
-        key: String,
         found: String,
         wanted: String,
     },
@@ -219,32 +218,36 @@ impl DedupIndex {
             };
         };
         let m = &read.manifest;
-        let mismatch = |key: &str, found: &str, wanted: &str| IndexError::Params {
-            index: s.to_string(),
-            key: key.to_string(),
-            found: found.to_string(),
-            wanted: wanted.to_string(),
+        let mut found = BTreeMap::from([
+            ("format".to_string(), m.format.to_string()),
+            ("stage".to_string(), m.kind.clone()),
+        ]);
+        found.extend(m.params.clone());
+        let mut wanted = BTreeMap::from([
+            ("format".to_string(), FORMAT.to_string()),
+            ("stage".to_string(), self.kind.to_string()),
+        ]);
+        wanted.extend(self.params.clone());
+        let keys: std::collections::BTreeSet<&String> = found.keys().chain(wanted.keys()).collect();
+        let differ: Vec<&String> = keys
+            .into_iter()
+            .filter(|k| found.get(*k) != wanted.get(*k))
+            .collect();
+        if differ.is_empty() {
+            return Ok(Some(read));
+        }
+        let show = |map: &BTreeMap<String, String>| {
+            let kv = differ.iter().map(|k| {
+                let v = map.get(*k).map_or("(unset)", |v| v.as_str());
+                format!("{k} = {v}")
+            });
+            kv.collect::<Vec<_>>().join(", ")
         };
-        if m.format != FORMAT {
-            return Err(mismatch(
-                "format",
-                &m.format.to_string(),
-                &FORMAT.to_string(),
-            ));
-        }
-        if m.kind != self.kind {
-            return Err(mismatch("the stage", &m.kind, self.kind));
-        }
-        let keys: std::collections::BTreeSet<&String> =
-            m.params.keys().chain(self.params.keys()).collect();
-        for k in keys {
-            let (found, wanted) = (m.params.get(k), self.params.get(k));
-            if found != wanted {
-                let show = |v: Option<&String>| v.cloned().unwrap_or_else(|| "(unset)".into());
-                return Err(mismatch(k, &show(found), &show(wanted)));
-            }
-        }
-        Ok(Some(read))
+        Err(IndexError::Params {
+            index: s.to_string(),
+            found: show(&found),
+            wanted: show(&wanted),
+        })
     }
 
     /// Locks the extended index and pins the segments this run reads (kept from the first
@@ -402,6 +405,13 @@ impl DedupIndex {
             runs: seg.runs().to_vec(),
         };
         own.put_segment(&staged, &name)?;
+        // Test hook: a window between the segment and the manifest for a SIGKILL.
+        if let Some(ms) = std::env::var("SLUICE_TEST_INDEX_APPEND_DELAY_MS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+        {
+            std::thread::sleep(std::time::Duration::from_millis(ms));
+        }
         let mut m = match &prev {
             Some(r) => r.manifest.clone(),
             None => Manifest {
@@ -529,6 +539,42 @@ pub(crate) fn doc_label(id: &str, source: &str) -> String {
     }
 }
 
+/// The manifest of the index at `location` (an error when there is none).
+pub fn manifest(location: &str) -> Result<(IndexStore, Manifest), IndexError> {
+    let s = IndexStore::parse(location, Path::new("."))?;
+    match s.read_manifest()? {
+        Some(r) => Ok((s, r.manifest)),
+        None => Err(IndexError::NoIndex {
+            index: s.to_string(),
+        }),
+    }
+}
+
+/// Reads every segment of the index at `location` whole and checks it against its
+/// checksum; returns the segments checked.
+pub fn verify(location: &str) -> Result<usize, IndexError> {
+    let (s, m) = manifest(location)?;
+    let key_bytes = key_bytes(&m.kind);
+    for e in &m.segments {
+        let seg = Segment::open(&s.segment_file(e, key_bytes)?, key_bytes)?;
+        seg.verify()?;
+        if seg.checksum() != e.checksum {
+            return Err(IndexError::Corrupt {
+                index: s.to_string(),
+                message: format!("segment {} is not the one index.json lists", e.name),
+            });
+        }
+    }
+    Ok(m.segments.len())
+}
+
+fn key_bytes(kind: &str) -> usize {
+    match kind {
+        "exact_dedup" => 16,
+        _ => 8,
+    }
+}
+
 /// Merges every segment of the index at `location` into one (under its lock); returns the
 /// segment counts before and after. `staging` holds the work files.
 pub fn compact(location: &str, staging: &Path) -> Result<(usize, usize), IndexError> {
@@ -544,10 +590,7 @@ pub fn compact(location: &str, staging: &Path) -> Result<(usize, usize), IndexEr
     if before < 2 {
         return Ok((before, before));
     }
-    let key_bytes = match m.kind.as_str() {
-        "exact_dedup" => 16,
-        _ => 8,
-    };
+    let key_bytes = key_bytes(&m.kind);
     let mut segs = vec![];
     for e in &m.segments {
         let seg = Segment::open(&s.segment_file(e, key_bytes)?, key_bytes)?;
