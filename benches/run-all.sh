@@ -9,7 +9,8 @@
 # --quick: one repeat each (a smoke run; the table's numbers are then not medians); the
 # query bench then runs on 0.2 GB instead of 1.2 GB.
 # --scale: also benches/scale_bench.py (2 GB + 1 GB + 5.1M short documents built from the
-# fetchable corpora, 1 vs 2 workers, one file vs 32; ~35 min more on 2 cores, ~8 GB of disk)
+# fetchable corpora, 1 vs 2 workers, one file vs 32; ~35 min more on 2 cores, ~8 GB of disk),
+# benches/incremental_bench.py (10 nightly batches of 100 MB against a persistent dedup index)
 # and benches/s3_bench.py (1 GB from and to a loopback S3 server; ~25 min, ~6 GB of disk).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -55,6 +56,8 @@ python3 benches/dedup_memory.py --sluice target/release/sluice-curate --json "$r
 if [[ $scale == 1 ]]; then
   echo "== scale: 1 vs 2 workers, one big file vs many, RSS on 20 KB and 1 MB documents" >&2
   "$VENV/bin/python" benches/scale_bench.py --sluice target/release/sluice-curate --workdir out/bench/scale --json "$res"
+  echo "== incremental dedup: 10 nights x 100 MB against a persistent index, beside one run over all" >&2
+  "$VENV/bin/python" benches/incremental_bench.py --sluice target/release/sluice-curate --workdir out/bench/incremental --json "$res"
   echo "== object storage: 1 GB from and to s3:// (moto on loopback) beside local disk" >&2
   python3 benches/s3_bench.py --sluice target/release/sluice-curate --workdir out/bench/s3 --json "$res"
 fi

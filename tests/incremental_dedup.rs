@@ -54,6 +54,10 @@ fn write_nights(root: &Path) {
 
 /// The dedup stages, reading and extending `index_dir`'s two indexes when given.
 fn stages(index_dir: Option<&str>) -> String {
+    stages_verifying(index_dir, "exact")
+}
+
+fn stages_verifying(index_dir: Option<&str>, verify: &str) -> String {
     let (exact, near) = match index_dir {
         Some(d) => (
             format!("index = \"{d}/exact\"\n"),
@@ -63,7 +67,8 @@ fn stages(index_dir: Option<&str>) -> String {
     };
     format!(
         "[[stages]]\ntype = \"exact_dedup\"\npartitions = 4\n{exact}\
-         [[stages]]\ntype = \"minhash_dedup\"\nthreshold = 0.7\npartitions = 4\n{near}"
+         [[stages]]\ntype = \"minhash_dedup\"\nthreshold = 0.7\npartitions = 4\n\
+         verify = \"{verify}\"\n{near}"
     )
 }
 
@@ -405,4 +410,48 @@ fn an_index_in_a_bucket_gives_the_same_nights_as_a_local_one() {
     let o = run_ok(&["index", "compact", "s3://nightly/idx/exact"]);
     assert!(String::from_utf8_lossy(&o.stdout).contains("3 segments -> 1"));
     run_ok(&["index", "verify", "s3://nightly/idx/exact"]);
+}
+
+/// With signature verification (signatures in the index) and without verification (keys
+/// only), nightly survivors still equal one run's.
+#[test]
+fn every_verify_mode_gives_one_runs_survivors() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    write_nights(root);
+    for verify in ["signature", "none"] {
+        let mut union = BTreeSet::new();
+        for night in 0..4 {
+            let cfg = root.join(format!("{verify}-{night}.toml"));
+            std::fs::write(
+                &cfg,
+                format!(
+                    "[[input]]\npaths = [\"raw/n{night}-*.jsonl\"]\n[output]\ndir = \"out\"\n{}",
+                    stages_verifying(Some(&format!("idx-{verify}")), verify)
+                ),
+            )
+            .unwrap();
+            let out = root.join(format!("{verify}/night-{night}"));
+            run_into(&cfg, "2", &out);
+            union.extend(kept(&out));
+        }
+        let cfg = root.join(format!("{verify}-all.toml"));
+        std::fs::write(
+            &cfg,
+            format!(
+                "[[input]]\npaths = [\"raw/n[0123]-*.jsonl\"]\n[output]\ndir = \"out\"\n{}",
+                stages_verifying(None, verify)
+            ),
+        )
+        .unwrap();
+        let all = root.join(format!("{verify}/all"));
+        run_into(&cfg, "2", &all);
+        assert_eq!(union, kept(&all), "verify = {verify}");
+        let r = rejected(&root.join(format!("{verify}/night-3")));
+        assert!(
+            r.iter()
+                .any(|x| x.1 == "minhash_dedup.duplicate_of_indexed"),
+            "verify = {verify}: {r:?}"
+        );
+    }
 }
