@@ -560,6 +560,21 @@ fn slurm_job_arrays_give_the_output_of_one_process() {
     );
     assert_eq!(all_outputs(&out), all_outputs(&one));
 
+    // With a persistent dedup index: the launcher pins it, the array tasks only read it, the
+    // finish step adds the run (an empty index changes no decision).
+    let indexed = tmp.path().join("indexed.toml");
+    let text = std::fs::read_to_string(&cfg).unwrap().replace(
+        "type = \"minhash_dedup\"\n",
+        "type = \"minhash_dedup\"\nindex = \"idx\"\n",
+    );
+    std::fs::write(&indexed, text).unwrap();
+    let idx_out = tmp.path().join("slurm-indexed");
+    slurm_run(&indexed, &idx_out, &[]);
+    wait_slurm_idle(&conf, &idx_out);
+    assert_eq!(all_outputs(&idx_out), all_outputs(&one));
+    let m = std::fs::read_to_string(tmp.path().join("idx/index.json")).unwrap();
+    assert!(m.contains("\"run\": \"slurm-indexed\""), "{m}");
+
     // `srun` inside a batch job: ranks from SLURM_PROCID and SLURM_STEP_NUM_TASKS.
     let srun_out = tmp.path().join("srun");
     let o = std::process::Command::new("sbatch")

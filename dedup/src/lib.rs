@@ -29,6 +29,23 @@ macro_rules! partitioned_resolve {
     };
 }
 
+/// The [`pipeline::Barrier`] methods that let a dedup stage with an optional persistent
+/// index (`self.index`) lock and pin it at the run's start and add to it at its end.
+macro_rules! index_lifecycle {
+    () => {
+        fn begin(
+            &self,
+            run: &pipeline::BarrierRun,
+        ) -> Result<Option<pipeline::RunGuard>, StageError> {
+            self.index.as_ref().map_or(Ok(None), |i| i.begin(run))
+        }
+
+        fn publish(&self, run: &pipeline::BarrierRun) -> Result<(), StageError> {
+            self.index.as_ref().map_or(Ok(()), |i| i.publish(run))
+        }
+    };
+}
+
 mod docstore;
 mod exact_dedup;
 pub mod index;

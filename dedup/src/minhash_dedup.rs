@@ -33,8 +33,8 @@ use arrow::datatypes::DataType;
 use pipeline::document::{str_column, with_column, ID, SOURCE, TEXT};
 use pipeline::stage::parse_stage_table;
 use pipeline::{
-    Barrier, BarrierObserver, BarrierRun, Decisions, RunGuard, Stage, StageContext, StageEnv,
-    StageError, StageKind, StageOutput,
+    Barrier, BarrierObserver, Decisions, Stage, StageContext, StageEnv, StageError, StageKind,
+    StageOutput,
 };
 use rayon::prelude::*;
 use serde::Deserialize;
@@ -892,19 +892,7 @@ impl Barrier for MinHashDedup {
         }))
     }
 
-    fn begin(&self, run: &BarrierRun) -> Result<Option<RunGuard>, StageError> {
-        match &self.index {
-            Some(i) => i.begin(run),
-            None => Ok(None),
-        }
-    }
-
-    fn publish(&self, run: &BarrierRun) -> Result<(), StageError> {
-        match &self.index {
-            Some(i) => i.publish(run),
-            None => Ok(()),
-        }
-    }
+    index_lifecycle!();
 }
 
 #[cfg(test)]

@@ -520,7 +520,9 @@ impl<'a> Executor<'a> {
     /// anything: a launcher that submits the steps to a scheduler calls it first.
     pub fn claim(&self) -> Result<(), PipelineError> {
         let _lock = RunLock::acquire(self.layout.root())?;
-        self.claim_output()
+        self.claim_output()?;
+        // Barriers pin their outside state now, for the steps that run on many processes.
+        self.begin_barriers().map(drop)
     }
 
     /// Whether the run is complete.
@@ -561,7 +563,12 @@ impl<'a> Executor<'a> {
             false => Err(self.state_error(&format!("phase {phase}: {what} first"))),
         };
         let pool = self.pool()?;
-        let _guards = self.begin_barriers()?;
+        // The one-process steps hold the barriers' locks on outside state; the others (many
+        // array tasks at once) only read what `claim` pinned.
+        let _guards = match step {
+            Step::Resolve | Step::Finish => self.begin_barriers()?,
+            Step::Shards | Step::ResolveParts => vec![],
+        };
         match step {
             Step::Shards => {
                 needs(
