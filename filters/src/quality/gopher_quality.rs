@@ -83,12 +83,8 @@ impl GopherQuality {
         let c = &self.c;
         let words = words(text);
         let n_words = words.len();
-        let non_symbol: Vec<&str> = words
-            .iter()
-            .copied()
-            .filter(|w| w.chars().any(|ch| !is_punct(ch)))
-            .collect();
-        let n = non_symbol.len();
+        let st = WordStats::of(&words, &c.stop_words);
+        let n = st.non_symbol;
         if n < c.min_doc_words || n == 0 {
             return Verdict::drop("gopher_quality.short_doc");
         }
@@ -97,7 +93,7 @@ impl GopherQuality {
         }
         let cjk = c.cjk_aware && is_cjk_text(text);
         if !cjk {
-            let avg = non_symbol.iter().map(|w| w.chars().count()).sum::<usize>() as f64 / n as f64;
+            let avg = st.non_symbol_chars as f64 / n as f64;
             if avg < c.min_avg_word_length {
                 return Verdict::drop("gopher_quality.below_avg_word_length");
             }
@@ -136,29 +132,80 @@ impl GopherQuality {
         if ellipsis as f64 / nl > c.max_ellipsis_lines_ratio {
             return Verdict::drop("gopher_quality.too_many_end_ellipsis");
         }
-        let alpha = words
-            .iter()
-            .filter(|w| w.chars().any(char::is_alphabetic))
-            .count();
-        if (alpha as f64 / nw) < c.max_non_alpha_words_ratio {
+        if (st.alpha as f64 / nw) < c.max_non_alpha_words_ratio {
             return Verdict::drop("gopher_quality.below_alpha_threshold");
         }
-        if !cjk {
-            let stop = words
-                .iter()
-                .filter(|w| c.stop_words.iter().any(|s| s == *w))
-                .count();
-            if stop < c.min_stop_words {
-                return Verdict::drop("gopher_quality.stop_words");
-            }
+        if !cjk && st.stop < c.min_stop_words {
+            return Verdict::drop("gopher_quality.stop_words");
         }
         Verdict::Keep
+    }
+}
+
+/// What the word rules count, in one pass over the words (ASCII words without decoding).
+#[derive(Debug, PartialEq)]
+struct WordStats {
+    /// Words with a character that is not punctuation, and their characters.
+    non_symbol: usize,
+    non_symbol_chars: usize,
+    /// Words with a letter.
+    alpha: usize,
+    /// Words that are stop words.
+    stop: usize,
+}
+
+impl WordStats {
+    fn of(words: &[&str], stop_words: &[String]) -> Self {
+        let mut st = WordStats {
+            non_symbol: 0,
+            non_symbol_chars: 0,
+            alpha: 0,
+            stop: 0,
+        };
+        for w in words {
+            let (symbolic, chars, alpha) = match w.is_ascii() {
+                true => {
+                    let b = w.as_bytes();
+                    let symbolic = b.iter().all(|&x| is_punct(x as char));
+                    (symbolic, b.len(), b.iter().any(u8::is_ascii_alphabetic))
+                }
+                false => (
+                    w.chars().all(is_punct),
+                    w.chars().count(),
+                    w.chars().any(char::is_alphabetic),
+                ),
+            };
+            if !symbolic {
+                st.non_symbol += 1;
+                st.non_symbol_chars += chars;
+            }
+            st.alpha += usize::from(alpha);
+            st.stop += usize::from(stop_words.iter().any(|s| s == w));
+        }
+        st
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    proptest::proptest! {
+        /// The one-pass counts equal the rules' plain definitions.
+        #[test]
+        fn word_stats_as_defined(t in "[a-zA-Z0-9 .,#…!?'é股票—\\-]{0,80}") {
+            let ws = words(&t);
+            let stop: Vec<String> = ["the", "and", "a"].iter().map(|s| s.to_string()).collect();
+            let non_symbol: Vec<&&str> = ws.iter().filter(|w| w.chars().any(|ch| !is_punct(ch))).collect();
+            let want = WordStats {
+                non_symbol: non_symbol.len(),
+                non_symbol_chars: non_symbol.iter().map(|w| w.chars().count()).sum(),
+                alpha: ws.iter().filter(|w| w.chars().any(char::is_alphabetic)).count(),
+                stop: ws.iter().filter(|w| stop.iter().any(|s| s == *w)).count(),
+            };
+            proptest::prop_assert_eq!(WordStats::of(&ws, &stop), want);
+        }
+    }
 
     fn g() -> GopherQuality {
         GopherQuality::new(GopherQualityConfig::default()).unwrap()
