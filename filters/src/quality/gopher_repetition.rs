@@ -114,16 +114,66 @@ impl Words {
     }
 
     /// Hash of the n words starting at i (order-sensitive).
+    #[cfg(test)]
     fn ngram(&self, i: usize, n: usize) -> u64 {
         self.hash[i..i + n]
             .iter()
-            .fold(0x9E37_79B9_7F4A_7C15u64, |h, w| {
-                (h.rotate_left(23) ^ w).wrapping_mul(0x2545_F491_4F6C_DD1D)
-            })
+            .fold(NGRAM_SEED, |h, w| ngram_step(h, *w))
     }
 
     fn chars(&self, i: usize, n: usize) -> usize {
         self.len[i + n] - self.len[i]
+    }
+}
+
+const NGRAM_SEED: u64 = 0x9E37_79B9_7F4A_7C15;
+
+/// One word more in an n-gram's hash.
+fn ngram_step(h: u64, w: u64) -> u64 {
+    (h.rotate_left(23) ^ w).wrapping_mul(0x2545_F491_4F6C_DD1D)
+}
+
+/// The n-gram hashes of every position, for growing n: going from n to n + 1 adds one
+/// word to each hash (O(words) per n, not O(words · n)).
+struct NGrams<'a> {
+    words: &'a Words,
+    n: usize,
+    /// `hashes[i]` = hash of the n words starting at i (the first `count - n + 1` are used).
+    hashes: Vec<u64>,
+    /// The rules' tables, kept across n (cleared, not reallocated).
+    counts: U64Map<(usize, usize)>,
+    seen: HashSet<u64, BuildHasherDefault<PassThrough>>,
+}
+
+impl<'a> NGrams<'a> {
+    fn new(words: &'a Words) -> Self {
+        NGrams {
+            words,
+            n: 0,
+            hashes: vec![NGRAM_SEED; words.count()],
+            counts: U64Map::default(),
+            seen: HashSet::default(),
+        }
+    }
+
+    /// The hashes of the n-grams at every position (empty when the text is shorter).
+    fn of(&mut self, n: usize) -> &[u64] {
+        if n < self.n {
+            self.hashes.fill(NGRAM_SEED);
+            self.n = 0;
+        }
+        let count = self.words.count();
+        while self.n < n && self.n < count {
+            let k = self.n;
+            for i in 0..count - k {
+                self.hashes[i] = ngram_step(self.hashes[i], self.words.hash[i + k]);
+            }
+            self.n += 1;
+        }
+        match n <= count {
+            true => &self.hashes[..count - n + 1],
+            false => &[],
+        }
     }
 }
 
@@ -147,30 +197,44 @@ type U64Map<V> = HashMap<u64, V, BuildHasherDefault<PassThrough>>;
 
 /// Characters of the most frequent n-gram times its count (ties: first seen). The n-gram's
 /// words are joined by `sep_chars` characters (1 for a space; 0 for CJK, written without).
-fn top_ngram_chars(words: &Words, n: usize, sep_chars: usize) -> Option<usize> {
-    if words.count() < n {
+fn top_ngram_chars(grams: &mut NGrams, n: usize, sep_chars: usize) -> Option<usize> {
+    if grams.words.count() < n {
         return None;
     }
-    let mut counts: U64Map<(usize, usize)> =
-        U64Map::with_capacity_and_hasher(words.count() - n + 1, Default::default());
-    for i in 0..=words.count() - n {
-        counts.entry(words.ngram(i, n)).or_insert((0, i)).0 += 1;
+    let used = grams.of(n).len();
+    let NGrams {
+        words,
+        hashes,
+        counts,
+        ..
+    } = grams;
+    counts.clear();
+    counts.reserve(used);
+    for (i, &h) in hashes[..used].iter().enumerate() {
+        counts.entry(h).or_insert((0, i)).0 += 1;
     }
     let (count, first) = counts
-        .into_values()
+        .values()
+        .copied()
         .max_by(|a, b| a.0.cmp(&b.0).then(b.1.cmp(&a.1)))?;
     Some((words.chars(first, n) + (n - 1) * sep_chars) * count)
 }
 
 /// Characters in n-grams (words concatenated without spaces) already seen, skipping past a
 /// repeat (datatrove's `find_all_duplicate`).
-fn duplicated_ngram_chars(words: &Words, n: usize) -> usize {
-    let mut seen: HashSet<u64, BuildHasherDefault<PassThrough>> =
-        HashSet::with_capacity_and_hasher(words.count(), Default::default());
+fn duplicated_ngram_chars(grams: &mut NGrams, n: usize) -> usize {
+    let used = grams.of(n).len();
+    let NGrams {
+        words,
+        hashes,
+        seen,
+        ..
+    } = grams;
+    seen.clear();
+    seen.reserve(used);
     let (mut chars, mut i) = (0, 0);
-    while i + n <= words.count() {
-        let h = words.ngram(i, n);
-        if seen.insert(h) {
+    while i < used {
+        if seen.insert(hashes[i]) {
             i += 1;
         } else {
             chars += words.chars(i, n);
@@ -215,9 +279,10 @@ impl GopherRepetition {
             return Verdict::drop("gopher_repetition.dup_line_char_frac");
         }
         let words = Words::new(&words(text));
+        let grams = &mut NGrams::new(&words);
         let sep = if is_cjk_text(text) { 0 } else { 1 };
         for (k, &(n, frac)) in c.top_n_grams.iter().enumerate() {
-            if let Some(chars) = top_ngram_chars(&words, n, sep) {
+            if let Some(chars) = top_ngram_chars(grams, n, sep) {
                 if chars as f64 / total > frac {
                     return Verdict::Drop {
                         reason: self.top_reasons[k].clone().into(),
@@ -227,7 +292,7 @@ impl GopherRepetition {
             }
         }
         for (k, &(n, frac)) in c.dup_n_grams.iter().enumerate() {
-            if duplicated_ngram_chars(&words, n) as f64 / total > frac {
+            if duplicated_ngram_chars(grams, n) as f64 / total > frac {
                 return Verdict::Drop {
                     reason: self.dup_reasons[k].clone().into(),
                     detail: None,
@@ -241,6 +306,24 @@ impl GopherRepetition {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    proptest::proptest! {
+        /// Growing the n-gram hashes one word at a time gives each n-gram's own hash, for
+        /// any order of n (a smaller n starts over).
+        #[test]
+        fn rolling_ngrams_equal_each_ngram_hashed_alone(
+            text in "[a-c ]{0,60}",
+            ns in proptest::collection::vec(1usize..12, 1..6),
+        ) {
+            let ws = words(&text);
+            let w = Words::new(&ws);
+            let mut g = NGrams::new(&w);
+            for n in ns {
+                let want: Vec<u64> = (0..(w.count() + 1).saturating_sub(n)).map(|i| w.ngram(i, n)).collect();
+                proptest::prop_assert_eq!(g.of(n).to_vec(), want);
+            }
+        }
+    }
 
     fn r() -> GopherRepetition {
         GopherRepetition::new(GopherRepetitionConfig::default()).unwrap()
@@ -277,9 +360,11 @@ mod tests {
     fn helpers_match_reference_semantics() {
         let w = Words::new(&["a", "b", "a", "b", "a", "b"]);
         // "a b" appears 3 times: 3 chars x 3
-        assert_eq!(top_ngram_chars(&w, 2, 1), Some(9));
-        assert_eq!(top_ngram_chars(&w, 2, 0), Some(6));
+        let g = &mut NGrams::new(&w);
+        assert_eq!(top_ngram_chars(g, 2, 1), Some(9));
+        assert_eq!(top_ngram_chars(g, 2, 0), Some(6));
         // 2-grams: ab(0) ba(1) ab(2) repeat → +2, skip to 4: ab repeat → +2
-        assert_eq!(duplicated_ngram_chars(&w, 2), 4);
+        assert_eq!(duplicated_ngram_chars(g, 2), 4);
+        assert_eq!(top_ngram_chars(g, 7, 1), None);
     }
 }
