@@ -106,19 +106,25 @@ impl C4Quality {
     /// This rule set's verdict on one text.
     pub fn check(&self, text: &str) -> Verdict {
         let c = &self.c;
-        let mut kept: Vec<String> = Vec::new();
+        let mut kept: Vec<std::borrow::Cow<str>> = Vec::new();
         let mut sentences = 0;
         for raw in py_splitlines(text) {
-            let mut line = raw.trim().to_string();
-            let n_words = line.split_whitespace().count();
-            if line
-                .split_whitespace()
-                .any(|w| w.chars().count() > c.max_word_length)
-            {
+            let mut line = std::borrow::Cow::Borrowed(raw.trim());
+            let (mut n_words, mut too_long) = (0, false);
+            for w in line.split_whitespace() {
+                n_words += 1;
+                // A word's characters: its bytes when it is ASCII.
+                let chars = match w.is_ascii() {
+                    true => w.len(),
+                    false => w.chars().count(),
+                };
+                too_long |= chars > c.max_word_length;
+            }
+            if too_long {
                 continue;
             }
             if c.remove_citations && line.contains('[') {
-                line = self.citation.replace_all(&line, "").into_owned();
+                line = std::borrow::Cow::Owned(self.citation.replace_all(&line, "").into_owned());
             }
             let cjk_line = c.cjk_aware && crate::text::is_cjk_text(&line);
             if c.filter_no_terminal_punct {
@@ -136,7 +142,10 @@ impl C4Quality {
             if !enough_words {
                 continue;
             }
-            let lower = line.to_lowercase();
+            let lower = match line.is_ascii() {
+                true => line.to_ascii_lowercase(),
+                false => line.to_lowercase(),
+            };
             if c.filter_lorem_ipsum && lower.contains("lorem ipsum") {
                 return Verdict::drop("c4_quality.lorem_ipsum");
             }
