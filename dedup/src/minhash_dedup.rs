@@ -715,20 +715,25 @@ impl MinHashDedup {
         );
         write_atomic(&dir.join("summary.json"), summary.as_bytes())?;
         tracing::info!("minhash_dedup resolved: {}", summary.trim());
-        let mut gone = vec![0u64; (total as usize).div_ceil(64)];
+        self.write_segment(dir, &store, members)
+    }
+
+    /// This run's index segment: the survivors' band keys, with their shingle sets or
+    /// signatures when verifying. `members`: the cluster members (which were dropped).
+    fn write_segment(
+        &self,
+        dir: &Path,
+        store: &DocStore,
+        members: Vec<(u32, u32, u8, u64)>,
+    ) -> Result<(), StageError> {
+        let Some(index) = &self.index else {
+            return Ok(());
+        };
+        let mut gone = vec![0u64; (store.total() as usize).div_ceil(64)];
         for m in members.iter().filter(|m| m.2 != KEPT) {
             gone[m.0 as usize / 64] |= 1 << (m.0 % 64);
         }
         drop(members);
-        self.write_segment(dir, &store, &gone)
-    }
-
-    /// This run's index segment: the survivors' band keys, with their shingle sets or
-    /// signatures when verifying.
-    fn write_segment(&self, dir: &Path, store: &DocStore, gone: &[u64]) -> Result<(), StageError> {
-        let Some(index) = &self.index else {
-            return Ok(());
-        };
         let is_gone = |d: u64| gone[d as usize / 64] >> (d % 64) & 1 == 1;
         let parts: Vec<PathBuf> = (0..self.config.partitions)
             .map(|p| keys_file(dir, p))

@@ -70,7 +70,10 @@ pub fn is_cjk_text(text: &str) -> bool {
         // 32 ASCII bytes at a time, counted in a loop the compiler vectorises.
         if let Some(chunk) = b.get(i..i + 32) {
             if chunk.iter().fold(0u8, |a, &x| a | x) < 0x80 {
-                letters += chunk.iter().map(|&x| usize::from(ascii_letter(x))).sum::<usize>();
+                letters += chunk
+                    .iter()
+                    .map(|&x| usize::from(ascii_letter(x)))
+                    .sum::<usize>();
                 i += 32;
                 continue;
             }
