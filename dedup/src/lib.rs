@@ -69,14 +69,17 @@ pub fn register(registry: &mut StageRegistry) {
         type_name: "exact_dedup",
         summary: "barrier: xxh3-128 of normalised text, first occurrence in run order kept; \
                   granularity document / line / paragraph; sorted on disk within memory_mb",
-        outputs: "exact_dedup.duplicate (detail: the kept id), exact_dedup.all_units_duplicate",
+        outputs: "exact_dedup.duplicate (detail: the kept id and file), \
+                  exact_dedup.duplicate_of_indexed (with index/reference: id, file and run), \
+                  exact_dedup.all_units_duplicate",
         factory: exact_dedup::build,
     });
     registry.register(StageInfo {
         type_name: "minhash_dedup",
         summary: "barrier: MinHash LSH near-duplicates in disk-backed phases, optional \
                   verification, keep rule first / longest / score",
-        outputs: "minhash_dedup.near_duplicate (detail: the survivor's id); \
+        outputs: "minhash_dedup.near_duplicate (detail: the survivor's id and file), \
+                  minhash_dedup.duplicate_of_indexed (with index/reference); \
                   columns dup_cluster, dup_cluster_size",
         factory: minhash_dedup::build,
     });
