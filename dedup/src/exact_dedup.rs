@@ -338,7 +338,7 @@ impl ExactDedup {
             budget,
             |(h, at)| sink.record(h, at),
         )?;
-        sink.commit(&out)
+        sink.commit()
     }
 
     /// Whether this run writes `dup_cluster_size`.
@@ -480,7 +480,7 @@ impl PartitionSink {
             l.find(h, 1, &mut self.found);
         }
         let kept = match self.found.first() {
-            Some(&r) if self.lookup.is_some() => {
+            Some(&r) => {
                 self.pairs.push(&(at, KEPT_INDEXED, r))?;
                 Kept::Indexed(r)
             }
@@ -506,7 +506,7 @@ impl PartitionSink {
     }
 
     /// Commits every file, the pairs file (the marker of a finished partition) last.
-    fn commit(mut self, _out: &Path) -> Result<(), StageError> {
+    fn commit(mut self) -> Result<(), StageError> {
         self.end_group()?;
         if let Some(sw) = self.sizes {
             sw.commit()?;
