@@ -9,7 +9,8 @@
 # --quick: one repeat each (a smoke run; the table's numbers are then not medians); the
 # query bench then runs on 0.2 GB instead of 1.2 GB.
 # --scale: also benches/scale_bench.py (2 GB + 1 GB + 5.1M short documents built from the
-# fetchable corpora, 1 vs 2 workers, one file vs 32; ~35 min more on 2 cores, ~8 GB of disk),
+# fetchable corpora, 1 vs 2 workers, one file vs 32, tokenize on 1 vs 2 MPI ranks; ~40 min
+# more on 2 cores, ~8 GB of disk),
 # benches/incremental_bench.py (10 nightly batches of 100 MB against a persistent dedup index)
 # and benches/s3_bench.py (1 GB from and to a loopback S3 server; ~25 min, ~6 GB of disk).
 set -euo pipefail
@@ -46,6 +47,11 @@ echo "== dedup (sluice, rensa, datasketch, datatrove)" >&2
 echo "== quality filters (sluice vs datatrove)" >&2
 "$VENV/bin/python" benches/filter_parity.py --sluice target/release/sluice-curate --show 0 --json "$res"
 "$VENV/bin/python" benches/filter_chain_bench.py --sluice target/release/sluice-curate --reps "$reps" --json "$res"
+echo "== per-stage MB/s per core (each stage alone, the chain, read + write; 1 and 2 workers)" >&2
+stage_docs=()
+[[ $reps -gt 1 ]] && stage_docs=(--docs docs/BENCHMARKS.md)
+python3 benches/stage_bench.py --sluice target/release/sluice-curate --workdir out/bench/stages \
+  --reps "$reps" "${stage_docs[@]}"
 echo "== fidelity: clean on code, language ID on short/mixed text, PII precision" >&2
 python3 benches/clean_fidelity.py --sluice target/release/sluice-curate --json "$res"
 python3 benches/langid_data.py out/bench/langid.jsonl

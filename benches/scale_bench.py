@@ -16,7 +16,9 @@ Runs (each `sluice run` as its own process; peak RSS is that process's, via wait
 - filter chain (clean, length, gopher_quality, gopher_repetition, c4_quality,
   fineweb_quality, pii) on the big file and on the 1 MB documents, --workers 2, for RSS;
 - minhash_dedup alone on the short documents at 1 and 2 workers (resolve included), and at
-  1 and 2 MPI ranks of one worker each (`mpirun -np 2 sluice run`).
+  1 and 2 MPI ranks of one worker each (`mpirun -np 2 sluice run`);
+- tokenize + pack alone (Qwen3's tokenizer.json, seq_len 2048) on 6 of the 32 files at 1 and
+  2 MPI ranks of one worker each: token shards and manifest must be byte-identical.
 Recall: planted exact copies dropped by exact_dedup, planted near copies dropped by
 minhash_dedup (or exact_dedup), out of those planted.
 
@@ -53,6 +55,11 @@ FILTERS = "".join(f'[[stages]]\ntype = "{t}"\n' for t in [
     "clean", "length", "gopher_quality", "gopher_repetition", "c4_quality", "fineweb_quality", "pii"])
 
 MINHASH = '[[stages]]\ntype = "minhash_dedup"\n'
+
+# Tokenize + pack only (a real pretrained tokenizer, scripts/setup.sh fetches it): each shard
+# encodes its documents on the rank that curates it, rank 0 packs.
+QWEN3 = os.path.join(CACHE, "pkgs/qwen3/package/models/tokenizer.json")
+TOKENIZE = f'[tokenize]\ntokenizer = "{QWEN3}"\nseq_len = 2048\n'
 
 
 def paragraphs():
@@ -188,11 +195,13 @@ def data(workdir, args):
 
 
 def outputs_digest(out):
+    """Curated, rejected and (when packed) the token shards and manifest."""
     h = hashlib.sha256()
-    for d in ["curated", "rejected"]:
-        for p in sorted(glob.glob(os.path.join(out, d, "*"))):
-            h.update(os.path.basename(p).encode())
-            h.update(open(p, "rb").read())
+    files = [p for d in ["curated", "rejected"] for p in sorted(glob.glob(os.path.join(out, d, "*")))]
+    files += sorted(glob.glob(os.path.join(out, "shards", "*", "*"))) + glob.glob(os.path.join(out, "manifest.json"))
+    for p in files:
+        h.update(os.path.relpath(p, out).encode())
+        h.update(open(p, "rb").read())
     return h.hexdigest()[:16]
 
 
@@ -262,7 +271,8 @@ def main():
     ap.add_argument("--gb", type=float, default=2.0)
     ap.add_argument("--huge-gb", type=float, default=1.0)
     ap.add_argument("--short-docs", type=int, default=5_100_000)
-    ap.add_argument("--only", default="full,filters,minhash,mpi")
+    ap.add_argument("--only", default="full,filters,minhash,mpi,tokenize")
+    ap.add_argument("--tokenize-files", type=int, default=6, help="files of many/ packed by the tokenize runs")
     ap.add_argument("--json")
     args = ap.parse_args()
     truth = data(args.workdir, args)
@@ -294,7 +304,21 @@ def main():
         print(f"minhash-short mpi: speedup {res[0]['seconds'] / res[1]['seconds']:.2f}x, "
               f"identical={res[0]['digest'] == res[1]['digest']}", flush=True)
         rows += res
-    emit(args.json, [{"bench": f"scale {r['name']} w{r['workers']}", "tool": "sluice", "seconds": r["seconds"],
+    if "tokenize" in only:
+        # 1 vs 2 MPI ranks of one worker each, --tokenize-files of the 32 files (a shard each).
+        tok_in = os.path.join(w, "tokenize-input")
+        os.makedirs(tok_in, exist_ok=True)
+        for k in range(args.tokenize_files):
+            link = os.path.join(tok_in, f"part-{k:03}.jsonl")
+            if not os.path.exists(link):
+                os.symlink(os.path.join(w, "many", f"part-{k:03}.jsonl"), link)
+        res = [run(args.sluice, w, "tokenize", tok_in, TOKENIZE, 1, ranks=k)[0] for k in (1, 2)]
+        print(f"tokenize mpi: speedup {res[0]['seconds'] / res[1]['seconds']:.2f}x, "
+              f"identical={res[0]['digest'] == res[1]['digest']}", flush=True)
+        for r in res:
+            r["identical_across_ranks"] = res[0]["digest"] == res[1]["digest"]
+        rows += res
+    emit(args.json, [{"bench": f"scale {r['name']} w{r['workers']}" + (f" np{r['ranks']}" if r["ranks"] > 1 else ""), "tool": "sluice", "seconds": r["seconds"],
                       "peak_mb": r["peak_mb"], "quality": r.get("near_recall"), "note": json.dumps(r)} for r in rows])
 
 

@@ -58,12 +58,12 @@ def main():
         write_docs_block(a.docs, "Measured with `benches/run-all.sh` on " + text)
 
 
-def write_docs_block(path, text):
-    """Replaces what lies between the begin and end markers of `path` with `text`."""
+def write_docs_block(path, text, marker="run-all table"):
+    """Replaces what lies between the begin and end `marker`s of `path` with `text`."""
     doc = open(path).read()
-    begin = doc.index("<!-- run-all table: begin")
+    begin = doc.index(f"<!-- {marker}: begin")
     begin = doc.index("\n", begin) + 1
-    end = doc.index("<!-- run-all table: end -->")
+    end = doc.index(f"<!-- {marker}: end -->")
     tmp = path + ".tmp"
     with open(tmp, "w") as f:
         f.write(doc[:begin] + text.strip() + "\n" + doc[end:])

@@ -241,6 +241,56 @@ print("pyarrow shards ok")
     );
 }
 
+/// Each shard encodes its curated documents where it runs (its token part); rank 0 only packs.
+/// A finish step that finds no part (here: a rerun after the run's parts were swept, and a
+/// damaged part) encodes those files itself: the same shards and manifest either way.
+#[test]
+fn shards_encoded_where_curated_equal_shards_encoded_at_the_end() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    setup(root);
+    let cfg = root.join("pipeline.toml");
+    let outdir = root.join("out");
+    let run = || {
+        let o = sluice()
+            .args(["run", cfg.to_str().unwrap(), "--workers", "2"])
+            .env("RUST_LOG", "info")
+            .output()
+            .unwrap();
+        let log = String::from_utf8_lossy(&o.stderr).into_owned();
+        assert!(o.status.success(), "{log}");
+        log
+    };
+    let log = run();
+    let files = std::fs::read_dir(outdir.join("curated")).unwrap().count();
+    assert!(files >= 2, "{files} curated files");
+    assert!(
+        log.contains(&format!(
+            "packed {files} curated files from the tokens their shards encoded, encoded 0 here"
+        )),
+        "{log}"
+    );
+    assert!(!outdir.join("work/finish").exists(), "parts are swept");
+    let shards = tree(&outdir.join("shards"));
+    let manifest = std::fs::read(outdir.join("manifest.json")).unwrap();
+
+    std::fs::remove_file(outdir.join("work/complete.json")).unwrap();
+    std::fs::create_dir_all(outdir.join("work/finish")).unwrap();
+    std::fs::write(outdir.join("work/finish/part-00000"), b"SLTOKP1\n damaged").unwrap();
+    let log = run();
+    assert!(
+        log.contains(&format!(
+            "packed 0 curated files from the tokens their shards encoded, encoded {files} here"
+        )),
+        "{log}"
+    );
+    assert_eq!(tree(&outdir.join("shards")), shards);
+    assert_eq!(
+        std::fs::read(outdir.join("manifest.json")).unwrap(),
+        manifest
+    );
+}
+
 #[test]
 fn bad_tokenize_settings_fail_before_any_work() {
     let tmp = tempfile::tempdir().unwrap();

@@ -4,6 +4,7 @@
 //! classifier, sensitive words, PII and URL blocklists. CJK-aware throughout, so Chinese text is judged by
 //! rules that fit it.
 
+pub mod analysis;
 pub mod classifier;
 pub mod clean;
 pub mod domain_keywords;

@@ -14,6 +14,7 @@
 //!   work/phase-K/resolved              barrier K resolved
 //!   work/phase-K/resolve-NNNNN.done    piece NNNNN of barrier K's resolve finished
 //!   work/barrier-K/                    barrier K's own files
+//!   work/finish/part-NNNNN             the finish step's share of shard NNNNN (tokens)
 //!   work/ranks/rank-RRRRR.alive|failed heartbeat / error of rank R of a multi-process run
 //!   work/complete.json                 the run finished
 //!   work/slurm/                        logs of a run submitted to Slurm
@@ -145,6 +146,24 @@ impl OutputLayout {
             || name == "complete.json"
     }
 
+    /// The finish step's file for curated shard `shard` ([`crate::FinishPart`]).
+    pub fn finish_part(&self, shard: usize) -> PathBuf {
+        self.finish_parts_dir().join(format!("part-{shard:05}"))
+    }
+
+    pub fn finish_parts_dir(&self) -> PathBuf {
+        self.work().join("finish")
+    }
+
+    /// The shard number of a curated file (`curated/part-NNNNN.parquet`).
+    pub fn curated_shard(path: &Path) -> Option<usize> {
+        let name = path.file_name()?.to_str()?;
+        name.strip_prefix("part-")?
+            .strip_suffix(".parquet")?
+            .parse()
+            .ok()
+    }
+
     pub fn intermediate(&self, phase: usize, shard: usize) -> PathBuf {
         self.phase_dir(phase)
             .join(format!("part-{shard:05}.parquet"))
@@ -175,6 +194,12 @@ mod tests {
         assert_eq!(
             l.curated_jsonl(0),
             Path::new("/o/curated-jsonl/part-00000.jsonl")
+        );
+        assert_eq!(l.finish_part(4), Path::new("/o/work/finish/part-00004"));
+        assert_eq!(OutputLayout::curated_shard(&l.curated(12)), Some(12));
+        assert_eq!(
+            OutputLayout::curated_shard(Path::new("/o/curated/x.parquet")),
+            None
         );
     }
 

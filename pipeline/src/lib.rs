@@ -28,7 +28,7 @@ pub use layout::OutputLayout;
 pub use remote_out::RemoteOut;
 pub use row::{meta_field, ColumnType, Doc, RowAdapter, RowOut, RowStage, Verdict};
 pub use stage::{
-    columns_plus, Barrier, BarrierObserver, BarrierRun, Decisions, FinishStep, RunGuard, Stage,
-    StageContext, StageEnv, StageInfo, StageKind, StageOutput, StageRegistry,
+    columns_plus, Barrier, BarrierObserver, BarrierRun, Decisions, FinishPart, FinishStep,
+    RunGuard, Stage, StageContext, StageEnv, StageInfo, StageKind, StageOutput, StageRegistry,
 };
 pub use stats::{RunStats, StageStats};

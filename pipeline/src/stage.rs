@@ -293,8 +293,27 @@ pub struct StageInfo {
 /// run calls it again, so it must be idempotent.
 pub trait FinishStep: Send + Sync {
     fn name(&self) -> &str;
+    /// The share of the step that runs beside each shard of the last phase, on whichever rank
+    /// and worker writes that shard's curated documents, so that the work scales out with the
+    /// shards (tokenize encodes there). `None`: everything happens in [`run`](Self::run).
+    fn shard_part(&self) -> Option<Box<dyn FinishPart>> {
+        None
+    }
     /// Runs on the output dir `out` with `workers` threads; the error says what went wrong.
     fn run(&self, out: &Path, workers: usize) -> Result<(), String>;
+}
+
+/// One shard's share of a [`FinishStep`]: it sees the shard's curated batches in order and
+/// writes its file ([`crate::OutputLayout::finish_part`]), which the executor commits with
+/// the shard's other files (a killed shard leaves none). `run` may read it, or redo the
+/// shard's share from `curated/` where it is absent (a run from before the part existed).
+pub trait FinishPart: Send {
+    fn observe(
+        &mut self,
+        batch: &RecordBatch,
+        out: &mut dyn std::io::Write,
+    ) -> Result<(), StageError>;
+    fn finish(self: Box<Self>, out: &mut dyn std::io::Write) -> Result<(), StageError>;
 }
 
 /// Builds a [`FinishStep`] from its config section; resolve files through the [`StageEnv`] so

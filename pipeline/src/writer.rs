@@ -16,9 +16,9 @@ use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::WriterProperties;
 
 use crate::document::{str_column, DOMAIN, ID, META, SOURCE, TEXT};
-use crate::error::PipelineError;
+use crate::error::{PipelineError, StageError};
 use crate::reader::Quarantined;
-use crate::stage::StageOutput;
+use crate::stage::{FinishPart, StageOutput};
 
 pub use crate::durable::tmp_path;
 
@@ -119,6 +119,59 @@ impl ParquetSink {
                 .map_err(|e| PipelineError::io(&self.path, e))?;
             pending.push(self.path);
         }
+        Ok(())
+    }
+}
+
+/// A finish step's share of one shard ([`FinishPart`]), written to `NAME.tmp` through a
+/// buffer and committed with the shard; no file when the shard curated no documents.
+pub struct PartSink {
+    path: PathBuf,
+    part: Box<dyn FinishPart>,
+    file: Option<BufWriter<File>>,
+}
+
+impl PartSink {
+    pub fn new(path: PathBuf, part: Box<dyn FinishPart>) -> Self {
+        PartSink {
+            path,
+            part,
+            file: None,
+        }
+    }
+
+    pub fn write(&mut self, batch: &RecordBatch) -> Result<(), StageError> {
+        if batch.num_rows() == 0 {
+            return Ok(());
+        }
+        if self.file.is_none() {
+            let f = create_tmp(&self.path).map_err(|e| self.io_err(e))?;
+            self.file = Some(BufWriter::with_capacity(1 << 20, f));
+        }
+        self.part
+            .observe(batch, self.file.as_mut().expect("created above"))
+    }
+
+    fn io_err(&self, e: PipelineError) -> StageError {
+        match e {
+            PipelineError::Io { path, source } => StageError::Io { path, source },
+            other => StageError::Internal(other.to_string()),
+        }
+    }
+
+    /// Lets the part write its end, syncs the file and queues its rename.
+    pub fn finish(self, pending: &mut PendingFiles) -> Result<(), StageError> {
+        let Some(mut w) = self.file else {
+            return Ok(());
+        };
+        self.part.finish(&mut w)?;
+        let io = |e| StageError::Io {
+            path: tmp_path(&self.path),
+            source: e,
+        };
+        let file = w.into_inner().map_err(|e| io(e.into_error()))?;
+        file.sync_all().map_err(io)?;
+        pending.push(self.path);
         Ok(())
     }
 }

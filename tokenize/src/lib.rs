@@ -5,6 +5,7 @@
 
 pub mod error;
 pub mod packer;
+pub mod parts;
 pub mod run;
 pub mod shards;
 pub mod texts;

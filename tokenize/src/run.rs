@@ -1,8 +1,11 @@
-//! The tokenize phase of a run: reads `OUT/curated/*.parquet` in order, encodes documents in
-//! parallel (rayon, batched; output order fixed), packs each domain's token stream and writes
-//! `OUT/shards/<domain>/part-NNNNN.arrow` and, last and atomically, `OUT/manifest.json`.
-//! A run whose manifest matches its config is complete; an interrupted one is redone from the
-//! start of this phase (the curated documents are already on disk), giving the same bytes.
+//! The tokenize phase of a run. Each shard of the last phase encodes the documents it
+//! curates where it runs ([`crate::parts`]: every rank and worker); once all are done, rank 0
+//! replays those token ids in curated-file order (`OUT/curated/*.parquet`), packs each
+//! domain's token stream and writes `OUT/shards/<domain>/part-NNNNN.arrow` and, last and
+//! atomically, `OUT/manifest.json`. A curated file without a sound token part is encoded here
+//! (parallel, batched, order fixed); both ways give the same bytes. A run whose manifest
+//! matches its config is complete; an interrupted one is redone from the start of this phase
+//! (the curated documents and parts are already on disk), giving the same bytes.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -17,6 +20,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::TokenizeError;
 use crate::manifest::{DomainShards, Manifest, TokenizerInfo};
 use crate::packer::Packer;
+use crate::parts::{part_checks_out, replay_part, TokenPart};
 use crate::shards::{domain_dir_name, DomainShardWriter};
 use crate::vocab::Tok;
 
@@ -124,7 +128,7 @@ fn claim_dir(dirs: &mut BTreeMap<String, String>, domain: &str) -> Result<(), To
 /// both loaded and checked with the config, before any work starts.
 pub struct TokenizeStep {
     pub config: TokenizeConfig,
-    pub tok: Tok,
+    pub tok: std::sync::Arc<Tok>,
 }
 
 impl TokenizeStep {
@@ -134,6 +138,7 @@ impl TokenizeStep {
         let path = env.resolve(&config.tokenizer);
         let tok = Tok::load(&path, &config.eos_token, config.pad_token.as_deref())
             .map_err(|e| e.to_string())?;
+        let tok = std::sync::Arc::new(tok);
         Ok(Box::new(TokenizeStep { config, tok }))
     }
 }
@@ -141,6 +146,11 @@ impl TokenizeStep {
 impl FinishStep for TokenizeStep {
     fn name(&self) -> &str {
         "tokenize"
+    }
+
+    /// Each shard encodes its own curated documents where it runs.
+    fn shard_part(&self) -> Option<Box<dyn pipeline::FinishPart>> {
+        Some(Box::new(TokenPart::new(self.tok.clone())))
     }
 
     fn run(&self, out: &Path, workers: usize) -> Result<(), String> {
@@ -157,6 +167,77 @@ impl FinishStep for TokenizeStep {
 /// Adds the `[tokenize]` step to `registry`.
 pub fn register(registry: &mut StageRegistry) {
     registry.register_finish("tokenize", TokenizeStep::build);
+}
+
+/// Each domain's packer and shard writer, filled document by document in curated order.
+struct Packing<'a> {
+    domains: BTreeMap<String, (Packer, DomainShardWriter)>,
+    dirs: BTreeMap<String, String>,
+    rows: Vec<crate::PackedRow>,
+    out: &'a Path,
+    row_len: usize,
+    rows_per_shard: u64,
+    eos_id: u32,
+}
+
+impl Packing<'_> {
+    fn push(&mut self, d: &str, ids: &[u32]) -> Result<(), TokenizeError> {
+        if !self.domains.contains_key(d) {
+            claim_dir(&mut self.dirs, d)?;
+            let packer = Packer::new(self.row_len, self.eos_id);
+            let writer = DomainShardWriter::new(self.out, d, self.row_len, self.rows_per_shard);
+            self.domains.insert(d.to_string(), (packer, writer));
+        }
+        let (packer, writer) = self.domains.get_mut(d).expect("inserted above");
+        packer.push(ids, &mut self.rows);
+        for r in self.rows.drain(..) {
+            writer.push(r)?;
+        }
+        Ok(())
+    }
+}
+
+/// The number of rows of a Parquet file (from its footer).
+fn parquet_rows(file: &Path) -> Result<u64, TokenizeError> {
+    let f = std::fs::File::open(file).map_err(|e| TokenizeError::io(file, e))?;
+    let b = ParquetRecordBatchReaderBuilder::try_new(f).map_err(|e| TokenizeError::Arrow {
+        path: file.to_path_buf(),
+        message: e.to_string(),
+    })?;
+    Ok(b.metadata().file_metadata().num_rows() as u64)
+}
+
+/// Encodes one curated file's documents here (a shard without its token part).
+fn encode_file(
+    file: &Path,
+    cfg: &TokenizeConfig,
+    tok: &Tok,
+    pool: &rayon::ThreadPool,
+    packing: &mut Packing<'_>,
+) -> Result<(), TokenizeError> {
+    let arrow_err = |message: String| TokenizeError::Arrow {
+        path: file.to_path_buf(),
+        message,
+    };
+    let f = std::fs::File::open(file).map_err(|e| TokenizeError::io(file, e))?;
+    let reader = ParquetRecordBatchReaderBuilder::try_new(f)
+        .and_then(|b| b.with_batch_size(cfg.batch_docs).build())
+        .map_err(|e| arrow_err(e.to_string()))?;
+    for batch in reader {
+        let batch = batch.map_err(|e| arrow_err(e.to_string()))?;
+        let text = str_column(&batch, TEXT).map_err(|e| arrow_err(e.to_string()))?;
+        let domain = str_column(&batch, DOMAIN).map_err(|e| arrow_err(e.to_string()))?;
+        let encoded: Vec<Vec<u32>> = pool.install(|| {
+            (0..text.len())
+                .into_par_iter()
+                .map(|i| tok.encode(text.value(i)))
+                .collect::<Result<_, _>>()
+        })?;
+        for (i, ids) in encoded.iter().enumerate() {
+            packing.push(domain.value(i), ids)?;
+        }
+    }
+    Ok(())
 }
 
 /// Tokenizes and packs `out/curated` into `out/shards` + `out/manifest.json`.
@@ -177,54 +258,37 @@ pub fn tokenize_curated(
         .num_threads(workers.max(1))
         .build()
         .map_err(|e| TokenizeError::Config(format!("cannot start {workers} threads: {e}")))?;
-    let mut domains: BTreeMap<String, (Packer, DomainShardWriter)> = BTreeMap::new();
-    let mut dirs: BTreeMap<String, String> = BTreeMap::new();
-    let mut rows = Vec::new();
+    let mut packing = Packing {
+        domains: BTreeMap::new(),
+        dirs: BTreeMap::new(),
+        rows: Vec::new(),
+        out,
+        row_len,
+        rows_per_shard,
+        eos_id: tok.eos_id,
+    };
+    let (mut from_parts, mut encoded) = (0usize, 0usize);
     for file in curated_files(&layout.curated_dir())? {
-        let f = std::fs::File::open(&file).map_err(|e| TokenizeError::io(&file, e))?;
-        let reader = ParquetRecordBatchReaderBuilder::try_new(f)
-            .and_then(|b| b.with_batch_size(cfg.batch_docs).build())
-            .map_err(|e| TokenizeError::Arrow {
-                path: file.clone(),
-                message: e.to_string(),
-            })?;
-        for batch in reader {
-            let batch = batch.map_err(|e| TokenizeError::Arrow {
-                path: file.clone(),
-                message: e.to_string(),
-            })?;
-            let arrow_err = |e: pipeline::StageError| TokenizeError::Arrow {
-                path: file.clone(),
-                message: e.to_string(),
-            };
-            let text = str_column(&batch, TEXT).map_err(arrow_err)?;
-            let domain = str_column(&batch, DOMAIN).map_err(arrow_err)?;
-            let encoded: Vec<Vec<u32>> = pool.install(|| {
-                (0..text.len())
-                    .into_par_iter()
-                    .map(|i| tok.encode(text.value(i)))
-                    .collect::<Result<_, _>>()
-            })?;
-            for (i, ids) in encoded.iter().enumerate() {
-                let d = domain.value(i);
-                if !domains.contains_key(d) {
-                    claim_dir(&mut dirs, d)?;
-                    domains.insert(
-                        d.to_string(),
-                        (
-                            Packer::new(row_len, tok.eos_id),
-                            DomainShardWriter::new(out, d, row_len, rows_per_shard),
-                        ),
-                    );
-                }
-                let (packer, writer) = domains.get_mut(d).expect("inserted above");
-                packer.push(ids, &mut rows);
-                for r in rows.drain(..) {
-                    writer.push(r)?;
-                }
+        let part = pipeline::OutputLayout::curated_shard(&file).map(|s| layout.finish_part(s));
+        let part = part.filter(|p| {
+            p.exists() && parquet_rows(&file).is_ok_and(|n| part_checks_out(p, &tok.file_hash, n))
+        });
+        match part {
+            Some(p) => {
+                replay_part(&p, |d, ids| packing.push(d, ids))?;
+                from_parts += 1;
+            }
+            None => {
+                encode_file(&file, cfg, tok, &pool, &mut packing)?;
+                encoded += 1;
             }
         }
     }
+    tracing::info!(
+        "packed {from_parts} curated files from the tokens their shards encoded, \
+         encoded {encoded} here"
+    );
+    let domains = packing.domains;
     let mut manifest = Manifest {
         format_version: Manifest::FORMAT_VERSION,
         tokenizer: TokenizerInfo {

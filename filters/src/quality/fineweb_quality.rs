@@ -6,8 +6,8 @@ use pipeline::{Doc, RowOut, RowStage, Verdict};
 use serde::Deserialize;
 
 use super::{check_ratio, find_duplicates};
+use crate::analysis::words_of;
 use crate::text::{char_len, is_cjk_text, is_terminal_punct};
-use crate::words::words;
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -90,7 +90,7 @@ impl FineWebQuality {
         if dup_chars as f64 / non_newline as f64 > c.char_duplicates_ratio {
             return Verdict::drop("fineweb_quality.char_dup_ratio");
         }
-        let n_words = words(text).len().max(1);
+        let n_words = words_of(text).len().max(1);
         if text.matches('\n').count() as f64 / n_words as f64 > c.new_line_ratio {
             return Verdict::drop("fineweb_quality.list_ratio");
         }

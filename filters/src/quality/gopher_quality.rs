@@ -4,7 +4,9 @@ use pipeline::{Doc, RowOut, RowStage, Verdict};
 use serde::Deserialize;
 
 use super::check_ratio;
+use crate::analysis::words_of;
 use crate::text::{count_matches, is_cjk_text, is_punct, py_splitlines};
+#[cfg(test)]
 use crate::words::words;
 
 #[derive(Debug, Clone, Deserialize)]
@@ -81,7 +83,7 @@ impl GopherQuality {
     /// This rule set's verdict on one text.
     pub fn check(&self, text: &str) -> Verdict {
         let c = &self.c;
-        let words = words(text);
+        let words = words_of(text);
         let n_words = words.len();
         let st = WordStats::of(&words, &c.stop_words);
         let n = st.non_symbol;

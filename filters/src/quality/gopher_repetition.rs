@@ -11,7 +11,9 @@ use pipeline::{Doc, RowOut, RowStage, Verdict};
 use serde::Deserialize;
 
 use super::{check_ratio, find_duplicates};
+use crate::analysis::words_of;
 use crate::text::{char_len, is_cjk_text, split_newline_runs};
+#[cfg(test)]
 use crate::words::words;
 
 #[derive(Debug, Clone, Deserialize)]
@@ -278,7 +280,7 @@ impl GopherRepetition {
         if dup_chars as f64 / total > c.dup_line_char_frac {
             return Verdict::drop("gopher_repetition.dup_line_char_frac");
         }
-        let words = Words::new(&words(text));
+        let words = Words::new(&words_of(text));
         let grams = &mut NGrams::new(&words);
         let sep = if is_cjk_text(text) { 0 } else { 1 };
         for (k, &(n, frac)) in c.top_n_grams.iter().enumerate() {

@@ -773,6 +773,7 @@ impl<'a> Executor<'a> {
 
     /// Rows handed across barriers are not needed once the run is complete.
     fn remove_intermediates(&self) {
+        let _ = std::fs::remove_dir_all(self.layout.finish_parts_dir());
         for phase in &self.phases {
             let _ = std::fs::remove_dir_all(self.layout.barrier_dir(phase.index));
             for s in &self.shards {

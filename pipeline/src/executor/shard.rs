@@ -23,7 +23,7 @@ use crate::progress::{Progress, Unit};
 use crate::reader::{open_shard, DocSource, Quarantined, ReadChunk, ReadLimits, ShardSpec};
 use crate::stage::{BarrierObserver, Stage, StageContext, StageOutput};
 use crate::stats::{ShardStats, StageStats};
-use crate::writer::{JsonlSink, ParquetSink, PendingFiles, RejectSink};
+use crate::writer::{JsonlSink, ParquetSink, PartSink, PendingFiles, RejectSink};
 
 /// What one input batch produced, written to the shard's outputs in input order.
 #[derive(Default)]
@@ -215,6 +215,9 @@ impl ShardInput<'_> {
 pub(super) struct ShardSink {
     out: ParquetSink,
     jsonl: Option<JsonlSink>,
+    /// The finish step's share of this shard (last phase only).
+    part: Option<PartSink>,
+    finish_step: String,
     rejects: RejectSink,
     observer: Option<(String, Box<dyn BarrierObserver>)>,
     stats: BTreeMap<usize, StageStats>,
@@ -249,6 +252,10 @@ impl ShardSink {
         if let Some(j) = self.jsonl.as_mut() {
             j.write(&batch)?;
         }
+        if let Some(part) = self.part.as_mut() {
+            let err = stage_error(&self.finish_step, self.shard);
+            part.write(&batch).map_err(err)?;
+        }
         Ok(())
     }
 
@@ -260,6 +267,10 @@ impl ShardSink {
         self.out.finish(&mut pending)?;
         if let Some(j) = self.jsonl {
             j.finish(&mut pending)?;
+        }
+        if let Some(part) = self.part {
+            let err = stage_error(&self.finish_step, self.shard);
+            part.finish(&mut pending).map_err(err)?;
         }
         self.rejects.finish(&mut pending)?;
         pending.commit()?;
@@ -330,6 +341,10 @@ impl Executor<'_> {
             ),
             false => (ParquetSink::new(l.intermediate(phase.index, shard)), None),
         };
+        let finish = self.pipeline.finish.as_ref().filter(|_| last);
+        let part = finish
+            .and_then(|f| f.shard_part())
+            .map(|p| PartSink::new(l.finish_part(shard), p));
         let observer = match phase.barrier {
             Some((_, b)) => {
                 let obs = b
@@ -354,6 +369,8 @@ impl Executor<'_> {
         Ok(ShardSink {
             out,
             jsonl,
+            part,
+            finish_step: finish.map_or_else(String::new, |f| f.name().to_string()),
             rejects: RejectSink::new(rejected),
             observer,
             stats,

@@ -1,0 +1,124 @@
+//! Per-document analysis shared by the quality stages. gopher_quality, gopher_repetition and
+//! fineweb_quality each need the same word split ([`crate::words::words`]) of a document;
+//! [`words_of`] computes it once and hands it to every stage that asks for the same text,
+//! until a stage rewrites the text (a new text is a new key).
+//!
+//! A thread's cache holds the documents it split lately: two generations of at most
+//! [`GENERATION_BYTES`] of text each (a whole default 4 MB batch fits, so every stage of a
+//! batch finds its documents), about 25 MB per worker thread at most with the word spans. A
+//! hit is compared byte for byte with the stored text, so it is the split of exactly this
+//! text: the stages' verdicts are those of splitting again.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+
+use xxhash_rust::xxh3::xxh3_64;
+
+use crate::words::words;
+
+/// Text bytes a generation holds before the older one is dropped.
+pub const GENERATION_BYTES: usize = 6 << 20;
+/// Shorter texts are split again: cheaper than the lookup.
+const MIN_CACHED: usize = 512;
+
+struct Entry {
+    text: Box<str>,
+    spans: Vec<(u32, u32)>,
+}
+
+#[derive(Default)]
+struct Cache {
+    cur: HashMap<u64, Entry>,
+    prev: HashMap<u64, Entry>,
+    cur_bytes: usize,
+}
+
+impl Cache {
+    fn get(&self, key: u64, text: &str) -> Option<&Entry> {
+        [&self.cur, &self.prev]
+            .into_iter()
+            .find_map(|m| m.get(&key).filter(|e| &*e.text == text))
+    }
+
+    fn insert(&mut self, key: u64, text: &str, spans: Vec<(u32, u32)>) {
+        if self.cur_bytes + text.len() > GENERATION_BYTES {
+            self.prev = std::mem::take(&mut self.cur);
+            self.cur_bytes = 0;
+        }
+        self.cur_bytes += text.len();
+        let text = text.into();
+        self.cur.insert(key, Entry { text, spans });
+    }
+}
+
+thread_local! {
+    static CACHE: RefCell<Cache> = RefCell::default();
+}
+
+/// The words of `text` (what [`words`] returns), split once per document per thread.
+pub fn words_of(text: &str) -> Vec<&str> {
+    if text.len() < MIN_CACHED || text.len() > u32::MAX as usize {
+        return words(text);
+    }
+    let key = xxh3_64(text.as_bytes());
+    CACHE.with(|c| {
+        let mut c = c.borrow_mut();
+        if let Some(e) = c.get(key, text) {
+            return e
+                .spans
+                .iter()
+                .map(|&(s, e)| &text[s as usize..e as usize])
+                .collect();
+        }
+        let w = words(text);
+        let base = text.as_ptr() as usize;
+        let spans = w
+            .iter()
+            .map(|s| {
+                let at = s.as_ptr() as usize - base;
+                (at as u32, (at + s.len()) as u32)
+            })
+            .collect();
+        c.insert(key, text, spans);
+        w
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn long(s: &str) -> String {
+        s.repeat(MIN_CACHED / s.len().max(1) + 1)
+    }
+
+    /// A cached split is the split of exactly the text asked about: texts that differ in
+    /// one byte, or share a prefix, get their own.
+    #[test]
+    fn hits_are_the_same_text_only() {
+        let a = long("Don't stop, it's 300m away... 山水 ");
+        let mut b = a.clone();
+        b.push('x');
+        let same_len = a.replacen("stop,", "stop ", 1);
+        for t in [&a, &b, &a, &same_len, &a[..a.len() - 1].to_string(), &b] {
+            assert_eq!(words_of(t), words(t));
+        }
+        // Enough other text to rotate both generations out: still right.
+        for k in 0..(2 * GENERATION_BYTES / a.len() + 2) {
+            let t = format!("{a}{k}");
+            assert_eq!(words_of(&t), words(&t));
+        }
+        assert_eq!(words_of(&a), words(&a));
+    }
+
+    proptest! {
+        #[test]
+        fn cached_split_equals_a_fresh_one(s in "[a-z '.,\\n山水-]{0,40}", n in 1usize..60) {
+            let t = s.repeat(n);
+            prop_assert_eq!(words_of(&t), words(&t));
+            prop_assert_eq!(words_of(&t), words(&t));
+        }
+    }
+}
