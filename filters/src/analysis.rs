@@ -5,9 +5,11 @@
 //!
 //! A thread's cache holds the documents it split lately: two generations of at most
 //! [`GENERATION_BYTES`] of text each (a whole default 4 MB batch fits, so every stage of a
-//! batch finds its documents), about 25 MB per worker thread at most with the word spans. A
-//! hit is compared byte for byte with the stored text, so it is the split of exactly this
-//! text: the stages' verdicts are those of splitting again.
+//! batch finds its documents); with the word spans (8 bytes a word) that is about 30 MB per
+//! worker thread, up to ~45 MB for CJK text (a word per character). A document longer than a
+//! generation is not cached (each stage splits it again), so memory stays flat in document
+//! size. A hit is compared byte for byte with the stored text, so it is the split of exactly
+//! this text: the stages' verdicts are those of splitting again.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -57,7 +59,7 @@ thread_local! {
 
 /// The words of `text` (what [`words`] returns), split once per document per thread.
 pub fn words_of(text: &str) -> Vec<&str> {
-    if text.len() < MIN_CACHED || text.len() > u32::MAX as usize {
+    if text.len() < MIN_CACHED || text.len() > GENERATION_BYTES {
         return words(text);
     }
     let key = xxh3_64(text.as_bytes());
