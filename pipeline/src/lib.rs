@@ -32,3 +32,4 @@ pub use stage::{
     RunGuard, Stage, StageContext, StageEnv, StageInfo, StageKind, StageOutput, StageRegistry,
 };
 pub use stats::{RunStats, StageStats};
+pub use writer::PartWriter;

@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex};
 use arrow::array::{BooleanArray, BooleanBuilder, RecordBatch, StringArray, StringBuilder};
 
 use crate::error::StageError;
+use crate::writer::PartWriter;
 
 /// What a stage sees besides the batch: which shard, where the batch sits in the shard's
 /// stream for this stage, and free counters (e.g. PII matches per kind) merged into stats.
@@ -308,12 +309,8 @@ pub trait FinishStep: Send + Sync {
 /// the shard's other files (a killed shard leaves none). `run` may read it, or redo the
 /// shard's share from `curated/` where it is absent (a run from before the part existed).
 pub trait FinishPart: Send {
-    fn observe(
-        &mut self,
-        batch: &RecordBatch,
-        out: &mut dyn std::io::Write,
-    ) -> Result<(), StageError>;
-    fn finish(self: Box<Self>, out: &mut dyn std::io::Write) -> Result<(), StageError>;
+    fn observe(&mut self, batch: &RecordBatch, out: &mut PartWriter) -> Result<(), StageError>;
+    fn finish(self: Box<Self>, out: &mut PartWriter) -> Result<(), StageError>;
 }
 
 /// Builds a [`FinishStep`] from its config section; resolve files through the [`StageEnv`] so

@@ -123,53 +123,72 @@ impl ParquetSink {
     }
 }
 
-/// A finish step's share of one shard ([`FinishPart`]), written to `NAME.tmp` through a
-/// buffer and committed with the shard; no file when the shard curated no documents.
+/// Where a [`FinishPart`] writes: a buffered temporary file whose write errors name it.
+pub struct PartWriter {
+    tmp: PathBuf,
+    w: BufWriter<File>,
+}
+
+impl PartWriter {
+    pub fn write_all(&mut self, bytes: &[u8]) -> Result<(), StageError> {
+        self.w.write_all(bytes).map_err(|source| StageError::Io {
+            path: self.tmp.clone(),
+            source,
+        })
+    }
+}
+
+/// A finish step's share of one shard ([`FinishPart`]), written to `NAME.tmp` and committed
+/// with the shard; no file when the shard curated no documents.
 pub struct PartSink {
+    step: String,
     path: PathBuf,
     part: Box<dyn FinishPart>,
-    file: Option<BufWriter<File>>,
+    out: Option<PartWriter>,
 }
 
 impl PartSink {
-    pub fn new(path: PathBuf, part: Box<dyn FinishPart>) -> Self {
+    /// `step`: the finish step's name, for errors.
+    pub fn new(step: &str, path: PathBuf, part: Box<dyn FinishPart>) -> Self {
         PartSink {
+            step: step.to_string(),
             path,
             part,
-            file: None,
+            out: None,
         }
+    }
+
+    pub fn step(&self) -> &str {
+        &self.step
     }
 
     pub fn write(&mut self, batch: &RecordBatch) -> Result<(), StageError> {
         if batch.num_rows() == 0 {
             return Ok(());
         }
-        if self.file.is_none() {
-            let f = create_tmp(&self.path).map_err(|e| self.io_err(e))?;
-            self.file = Some(BufWriter::with_capacity(1 << 20, f));
+        if self.out.is_none() {
+            let f = create_tmp(&self.path).map_err(|e| match e {
+                PipelineError::Io { path, source } => StageError::Io { path, source },
+                other => StageError::Internal(other.to_string()),
+            })?;
+            let (tmp, w) = (tmp_path(&self.path), BufWriter::with_capacity(1 << 20, f));
+            self.out = Some(PartWriter { tmp, w });
         }
         self.part
-            .observe(batch, self.file.as_mut().expect("created above"))
-    }
-
-    fn io_err(&self, e: PipelineError) -> StageError {
-        match e {
-            PipelineError::Io { path, source } => StageError::Io { path, source },
-            other => StageError::Internal(other.to_string()),
-        }
+            .observe(batch, self.out.as_mut().expect("created above"))
     }
 
     /// Lets the part write its end, syncs the file and queues its rename.
     pub fn finish(self, pending: &mut PendingFiles) -> Result<(), StageError> {
-        let Some(mut w) = self.file else {
+        let Some(mut out) = self.out else {
             return Ok(());
         };
-        self.part.finish(&mut w)?;
-        let io = |e| StageError::Io {
-            path: tmp_path(&self.path),
-            source: e,
+        self.part.finish(&mut out)?;
+        let io = |source| StageError::Io {
+            path: out.tmp.clone(),
+            source,
         };
-        let file = w.into_inner().map_err(|e| io(e.into_error()))?;
+        let file = out.w.into_inner().map_err(|e| io(e.into_error()))?;
         file.sync_all().map_err(io)?;
         pending.push(self.path);
         Ok(())

@@ -11,17 +11,16 @@
 //! A part that does not check out (cut short, another tokenizer, another document count than
 //! its Parquet file) is not used: the step encodes that file's documents itself.
 
-use std::io::{BufReader, Read, Write};
+use std::io::{BufReader, Read};
 use std::path::Path;
 use std::sync::Arc;
 
 use arrow::array::{Array, RecordBatch};
 use pipeline::document::{str_column, DOMAIN, TEXT};
-use pipeline::{FinishPart, StageError};
-use rayon::prelude::*;
+use pipeline::{FinishPart, PartWriter, StageError};
 use xxhash_rust::xxh3::Xxh3;
 
-use crate::vocab::Tok;
+use crate::vocab::{encode_texts, Tok};
 
 const MAGIC: &[u8; 8] = b"SLTOKP1\n";
 const END: u32 = u32::MAX;
@@ -45,35 +44,28 @@ impl TokenPart {
         }
     }
 
-    fn put(&mut self, out: &mut dyn Write, bytes: &[u8]) -> Result<(), StageError> {
+    fn put(&mut self, out: &mut PartWriter, bytes: &[u8]) -> Result<(), StageError> {
         self.hash.update(bytes);
-        out.write_all(bytes).map_err(|e| StageError::Io {
-            path: "work/finish part".into(),
-            source: e,
-        })
+        out.write_all(bytes)
     }
 }
 
 impl FinishPart for TokenPart {
-    fn observe(&mut self, batch: &RecordBatch, out: &mut dyn Write) -> Result<(), StageError> {
+    fn observe(&mut self, batch: &RecordBatch, out: &mut PartWriter) -> Result<(), StageError> {
         if !self.started {
-            self.started = true;
-            let head = [&MAGIC[..], self.tok.file_hash.as_bytes()].concat();
             if self.tok.file_hash.len() != HASH_LEN {
                 return Err(StageError::Internal(
                     "tokenizer hash is not 32 hex digits".into(),
                 ));
             }
+            self.started = true;
+            let head = [&MAGIC[..], self.tok.file_hash.as_bytes()].concat();
             self.put(out, &head)?;
         }
         let text = str_column(batch, TEXT)?;
         let domain = str_column(batch, DOMAIN)?;
-        let tok = &self.tok;
-        let encoded: Vec<Vec<u32>> = (0..text.len())
-            .into_par_iter()
-            .map(|i| tok.encode(text.value(i)))
-            .collect::<Result<_, _>>()
-            .map_err(|e| StageError::Config(e.to_string()))?;
+        let encoded =
+            encode_texts(&self.tok, text).map_err(|e| StageError::Config(e.to_string()))?;
         let mut buf = Vec::new();
         for (i, ids) in encoded.iter().enumerate() {
             let d = domain.value(i).as_bytes();
@@ -90,14 +82,10 @@ impl FinishPart for TokenPart {
         Ok(())
     }
 
-    fn finish(mut self: Box<Self>, out: &mut dyn Write) -> Result<(), StageError> {
+    fn finish(mut self: Box<Self>, out: &mut PartWriter) -> Result<(), StageError> {
         let tail = [END.to_le_bytes().as_slice(), &self.docs.to_le_bytes()].concat();
         self.put(out, &tail)?;
-        let sum = self.hash.digest().to_le_bytes();
-        out.write_all(&sum).map_err(|e| StageError::Io {
-            path: "work/finish part".into(),
-            source: e,
-        })
+        out.write_all(&self.hash.digest().to_le_bytes())
     }
 }
 
@@ -184,6 +172,7 @@ mod tests {
 
     use arrow::array::{RecordBatch, StringArray};
     use arrow::datatypes::{DataType, Field, Schema};
+    use pipeline::writer::{PartSink, PendingFiles};
 
     use super::*;
 
@@ -221,13 +210,18 @@ mod tests {
             ("", "web"),
             ("return x", "code"),
         ];
-        let mut part: Box<dyn FinishPart> = Box::new(TokenPart::new(tok.clone()));
-        let mut bytes = Vec::new();
-        part.observe(&batch(&rows[..2]), &mut bytes).unwrap();
-        part.observe(&batch(&rows[2..]), &mut bytes).unwrap();
-        part.finish(&mut bytes).unwrap();
         let path = dir.path().join("part-00000");
-        std::fs::write(&path, &bytes).unwrap();
+        let mut sink = PartSink::new(
+            "tokenize",
+            path.clone(),
+            Box::new(TokenPart::new(tok.clone())),
+        );
+        sink.write(&batch(&rows[..2])).unwrap();
+        sink.write(&batch(&rows[2..])).unwrap();
+        let mut pending = PendingFiles::default();
+        sink.finish(&mut pending).unwrap();
+        pending.commit().unwrap();
+        let bytes = std::fs::read(&path).unwrap();
         assert!(part_checks_out(&path, &tok.file_hash, 4));
         let mut seen = Vec::new();
         replay_part(&path, |d, ids| {

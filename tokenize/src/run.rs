@@ -10,11 +10,9 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use arrow::array::Array;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use pipeline::document::{str_column, DOMAIN, TEXT};
 use pipeline::{FinishStep, StageEnv, StageRegistry};
-use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::error::TokenizeError;
@@ -22,7 +20,7 @@ use crate::manifest::{DomainShards, Manifest, TokenizerInfo};
 use crate::packer::Packer;
 use crate::parts::{part_checks_out, replay_part, TokenPart};
 use crate::shards::{domain_dir_name, DomainShardWriter};
-use crate::vocab::Tok;
+use crate::vocab::{encode_texts, Tok};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -227,12 +225,7 @@ fn encode_file(
         let batch = batch.map_err(|e| arrow_err(e.to_string()))?;
         let text = str_column(&batch, TEXT).map_err(|e| arrow_err(e.to_string()))?;
         let domain = str_column(&batch, DOMAIN).map_err(|e| arrow_err(e.to_string()))?;
-        let encoded: Vec<Vec<u32>> = pool.install(|| {
-            (0..text.len())
-                .into_par_iter()
-                .map(|i| tok.encode(text.value(i)))
-                .collect::<Result<_, _>>()
-        })?;
+        let encoded = pool.install(|| encode_texts(tok, text))?;
         for (i, ids) in encoded.iter().enumerate() {
             packing.push(domain.value(i), ids)?;
         }

@@ -3,6 +3,9 @@
 
 use std::path::{Path, PathBuf};
 
+use arrow::array::{Array, StringArray};
+use rayon::prelude::*;
+
 use tokenizers::decoders::byte_level::ByteLevel as ByteLevelDecoder;
 use tokenizers::models::bpe::{BpeTrainerBuilder, BPE};
 use tokenizers::pre_tokenizers::byte_level::ByteLevel;
@@ -77,6 +80,14 @@ impl Tok {
                 message: e.to_string(),
             })
     }
+}
+
+/// Every text of `text` encoded, in parallel on the current rayon pool, in order.
+pub fn encode_texts(tok: &Tok, text: &StringArray) -> Result<Vec<Vec<u32>>, TokenizeError> {
+    (0..text.len())
+        .into_par_iter()
+        .map(|i| tok.encode(text.value(i)))
+        .collect()
 }
 
 /// Trains a byte-level BPE (GPT-2 style) on `texts` and writes it to `out` atomically.

@@ -217,7 +217,6 @@ pub(super) struct ShardSink {
     jsonl: Option<JsonlSink>,
     /// The finish step's share of this shard (last phase only).
     part: Option<PartSink>,
-    finish_step: String,
     rejects: RejectSink,
     observer: Option<(String, Box<dyn BarrierObserver>)>,
     stats: BTreeMap<usize, StageStats>,
@@ -253,7 +252,7 @@ impl ShardSink {
             j.write(&batch)?;
         }
         if let Some(part) = self.part.as_mut() {
-            let err = stage_error(&self.finish_step, self.shard);
+            let err = stage_error(part.step(), self.shard);
             part.write(&batch).map_err(err)?;
         }
         Ok(())
@@ -269,7 +268,7 @@ impl ShardSink {
             j.finish(&mut pending)?;
         }
         if let Some(part) = self.part {
-            let err = stage_error(&self.finish_step, self.shard);
+            let err = stage_error(part.step(), self.shard);
             part.finish(&mut pending).map_err(err)?;
         }
         self.rejects.finish(&mut pending)?;
@@ -342,9 +341,10 @@ impl Executor<'_> {
             false => (ParquetSink::new(l.intermediate(phase.index, shard)), None),
         };
         let finish = self.pipeline.finish.as_ref().filter(|_| last);
-        let part = finish
-            .and_then(|f| f.shard_part())
-            .map(|p| PartSink::new(l.finish_part(shard), p));
+        let part = finish.and_then(|f| {
+            let p = f.shard_part()?;
+            Some(PartSink::new(f.name(), l.finish_part(shard), p))
+        });
         let observer = match phase.barrier {
             Some((_, b)) => {
                 let obs = b
@@ -370,7 +370,6 @@ impl Executor<'_> {
             out,
             jsonl,
             part,
-            finish_step: finish.map_or_else(String::new, |f| f.name().to_string()),
             rejects: RejectSink::new(rejected),
             observer,
             stats,
