@@ -454,4 +454,52 @@ mod tests {
             "en"
         );
     }
+
+    /// lingua's n-gram lookups are memoized per thread (vendor/lingua/src/memo.rs): the
+    /// values a detection gives with the memo cold, warm, and warmed by other texts in
+    /// another order are the same. (lingua sums the log probabilities in a `HashSet`'s
+    /// order, so the last bits of a value differ between calls with or without the memo:
+    /// compared to 1e-9.) Fails when the memo's key leaves out the language or the n-gram's
+    /// length.
+    #[test]
+    fn lingua_memo_gives_the_values_of_a_cold_lookup() {
+        let texts = [
+            "Der Ausschuss hat am Dienstag den Vorschlag für eine neue Bibliothek geprüft.",
+            "Le comité s'est réuni mardi pour examiner la proposition d'une nouvelle bibliothèque.",
+            "El comité se reunió el martes para revisar la propuesta de una nueva biblioteca.",
+            "Il comitato si è riunito martedì per esaminare la proposta di una nuova biblioteca.",
+            "A comissão reuniu-se na terça-feira para analisar a proposta de uma nova biblioteca.",
+            "De commissie kwam dinsdag bijeen om het voorstel voor een nieuwe bibliotheek te bekijken.",
+            "Komitén sammanträdde i tisdags för att granska förslaget om ett nytt bibliotek.",
+            "Komisja zebrała się we wtorek, aby rozpatrzyć propozycję nowej biblioteki.",
+            "The committee met on Tuesday to review the proposal for a new public library.",
+            "ab cd ef",
+        ];
+        let values = |order: Vec<usize>| {
+            std::thread::spawn(move || {
+                let d = LanguageDetectorBuilder::from_all_languages().build();
+                let mut out = vec![vec![]; texts.len()];
+                for i in order {
+                    let mut v = d.compute_language_confidence_values(texts[i]);
+                    v.sort_by_key(|&(l, _)| l);
+                    out[i] = v;
+                }
+                out
+            })
+            .join()
+            .unwrap()
+        };
+        let n = texts.len();
+        let cold: Vec<_> = (0..n).map(|i| values(vec![i]).swap_remove(i)).collect();
+        let same = |got: Vec<Vec<(Language, f64)>>| {
+            for (g, c) in got.iter().flatten().zip(cold.iter().flatten()) {
+                assert_eq!(g.0, c.0);
+                assert!((g.1 - c.1).abs() < 1e-9, "{:?}: {} vs {}", g.0, g.1, c.1);
+            }
+        };
+        same(values((0..n).collect()));
+        same(values((0..n).rev().chain(0..n).collect()));
+        let top = |i: usize| cold[i].iter().max_by(|a, b| a.1.total_cmp(&b.1)).unwrap().0;
+        assert_eq!((top(0), top(7)), (Language::German, Language::Polish));
+    }
 }
