@@ -98,35 +98,27 @@ pub fn is_cjk_text(text: &str) -> bool {
 
 /// Python's `str.splitlines()`: splits on \n, \r, \r\n, \v, \f, \x1c-\x1e, \x85, U+2028/9.
 pub fn py_splitlines(text: &str) -> Vec<&str> {
+    let b = text.as_bytes();
     let mut out = Vec::new();
-    let mut start = 0;
-    let mut it = text.char_indices().peekable();
-    while let Some((i, c)) = it.next() {
-        let is_break = matches!(
-            c,
-            '\n' | '\r'
-                | '\x0b'
-                | '\x0c'
-                | '\x1c'
-                | '\x1d'
-                | '\x1e'
-                | '\u{85}'
-                | '\u{2028}'
-                | '\u{2029}'
-        );
-        if is_break {
-            out.push(&text[start..i]);
-            let mut end = i + c.len_utf8();
-            if c == '\r' {
-                if let Some((_, '\n')) = it.peek() {
-                    it.next();
-                    end += 1;
-                }
+    let (mut start, mut i) = (0, 0);
+    while i < b.len() {
+        // The breaks' UTF-8: ASCII controls, U+0085 (C2 85), U+2028/2029 (E2 80 A8/A9). A
+        // lead byte is never a continuation byte, so the scan needs no decoding.
+        let len = match b[i] {
+            b'\n' | b'\x0b' | b'\x0c' | b'\x1c' | b'\x1d' | b'\x1e' => 1,
+            b'\r' => 1 + usize::from(b.get(i + 1) == Some(&b'\n')),
+            0xC2 if b.get(i + 1) == Some(&0x85) => 2,
+            0xE2 if b.get(i + 1) == Some(&0x80) && matches!(b.get(i + 2), Some(0xA8 | 0xA9)) => 3,
+            _ => {
+                i += 1;
+                continue;
             }
-            start = end;
-        }
+        };
+        out.push(&text[start..i]);
+        i += len;
+        start = i;
     }
-    if start < text.len() {
+    if start < b.len() {
         out.push(&text[start..]);
     }
     out
@@ -172,6 +164,24 @@ mod tests {
     use super::*;
 
     proptest::proptest! {
+        /// The byte scan splits where Python's `str.splitlines()` does.
+        #[test]
+        fn splitlines_as_python(t in "[a\n\r\x0b\x0c\x1c\x1d\x1e\x1f\u{85}\u{2028}\u{2029}\u{2027}\u{145}é]{0,30}") {
+            let breaks = ['\n', '\r', '\x0b', '\x0c', '\x1c', '\x1d', '\x1e', '\u{85}', '\u{2028}', '\u{2029}'];
+            let mut want = vec![];
+            let mut rest = t.as_str();
+            while let Some(at) = rest.find(breaks) {
+                want.push(&rest[..at]);
+                let crlf = rest[at..].starts_with("\r\n");
+                let c = rest[at..].chars().next().unwrap();
+                rest = &rest[at + if crlf { 2 } else { c.len_utf8() }..];
+            }
+            if !rest.is_empty() {
+                want.push(rest);
+            }
+            proptest::prop_assert_eq!(py_splitlines(&t), want);
+        }
+
         /// The SIMD search counts what `str::matches` counts (non-overlapping).
         #[test]
         fn count_matches_as_str_matches(t in "[a.…#b]{0,40}", p in proptest::sample::select(vec!["...", "…", "#", "..", "a.a"])) {

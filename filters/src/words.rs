@@ -19,6 +19,28 @@ const SUFFIX_CHARS: &[char] = &[
 const CLITICS: &[&str] = &[
     "n't", "n’t", "'s", "’s", "'re", "’re", "'ll", "’ll", "'ve", "’ve", "'m", "’m", "'d", "’d",
 ];
+/// The ASCII members of a character list as a bit mask.
+const fn ascii_mask(set: &[char]) -> u128 {
+    let (mut m, mut i) = (0u128, 0);
+    while i < set.len() {
+        if set[i].is_ascii() {
+            m |= 1 << set[i] as u32;
+        }
+        i += 1;
+    }
+    m
+}
+const PREFIX_ASCII: u128 = ascii_mask(PREFIX_CHARS);
+const SUFFIX_ASCII: u128 = ascii_mask(SUFFIX_CHARS);
+
+/// `set.contains(&c)`, ASCII answered from the set's mask.
+fn in_set(set: &[char], ascii: u128, c: char) -> bool {
+    match c.is_ascii() {
+        true => ascii >> c as u32 & 1 == 1,
+        false => set.contains(&c),
+    }
+}
+
 /// Units split off a number they follow (`300m` → `300`, `m`), as spaCy's suffix rules do.
 const UNITS: &[&str] = &[
     "km²", "km³", "km", "m²", "m³", "dm²", "dm³", "dm", "cm²", "cm³", "cm", "mm²", "mm³", "mm",
@@ -37,15 +59,42 @@ const ABBREVIATIONS: &[&str] = &[
 
 /// Splits `text` into words and punctuation tokens (slices of `text`), whitespace dropped.
 pub fn words(text: &str) -> Vec<&str> {
-    let mut out = Vec::new();
-    for chunk in text.split(char::is_whitespace).filter(|c| !c.is_empty()) {
-        split_cjk(chunk, &mut out);
-    }
+    let mut out = Vec::with_capacity(text.len() / 6);
+    for_each_chunk(text, |chunk, ascii| split_cjk(chunk, ascii, &mut out));
     out
 }
 
-fn split_cjk<'a>(chunk: &'a str, out: &mut Vec<&'a str>) {
-    if chunk.is_ascii() || !chunk.chars().any(is_cjk) {
+/// Calls `f` with each non-empty run of `text` between whitespace characters (what
+/// `text.split(char::is_whitespace)` yields) and whether the run is ASCII. ASCII bytes are
+/// classified without decoding; only other characters are decoded.
+fn for_each_chunk<'a>(text: &'a str, mut f: impl FnMut(&'a str, bool)) {
+    let b = text.as_bytes();
+    let (mut start, mut i, mut ascii) = (0, 0, true);
+    while i < b.len() {
+        let (space, len) = match b[i] {
+            x if x < 0x80 => (matches!(x, b' ' | b'\t'..=b'\r'), 1),
+            _ => {
+                let c = text[i..].chars().next().expect("i is a char boundary");
+                (c.is_whitespace(), c.len_utf8())
+            }
+        };
+        if space {
+            if start < i {
+                f(&text[start..i], ascii);
+            }
+            (start, ascii) = (i + len, true);
+        } else if len > 1 {
+            ascii = false;
+        }
+        i += len;
+    }
+    if start < b.len() {
+        f(&text[start..], ascii);
+    }
+}
+
+fn split_cjk<'a>(chunk: &'a str, ascii: bool, out: &mut Vec<&'a str>) {
+    if ascii || !chunk.chars().any(is_cjk) {
         split_latin(chunk, out);
         return;
     }
@@ -81,8 +130,22 @@ fn punct_run(s: &str, at_end: bool) -> Option<usize> {
 }
 
 fn is_url(s: &str) -> bool {
-    let l = s.to_ascii_lowercase();
-    l.starts_with("http://") || l.starts_with("https://") || l.starts_with("www.")
+    ["http://", "https://", "www."]
+        .iter()
+        .any(|p| s.len() >= p.len() && s.as_bytes()[..p.len()].eq_ignore_ascii_case(p.as_bytes()))
+}
+
+/// `s.to_lowercase() == w` for a lowercase ASCII `w` without a `k`, without allocating: no
+/// other character lowercases to one of its letters (only the Kelvin sign becomes ASCII, `k`).
+fn lower_is(s: &str, w: &str) -> bool {
+    debug_assert!(!w.contains('k') && !w.contains(|c: char| c.is_ascii_uppercase()));
+    s.eq_ignore_ascii_case(w)
+}
+
+/// `s.to_lowercase().ends_with(cl)` with something before it, for a lowercase clitic `cl`
+/// (ASCII letters and an apostrophe, `'` or `’`), without allocating.
+fn lower_ends_with(s: &str, cl: &str) -> bool {
+    s.len() > cl.len() && s.as_bytes()[s.len() - cl.len()..].eq_ignore_ascii_case(cl.as_bytes())
 }
 
 /// A token of ASCII letters only or of digits only: no prefix, suffix, unit, clitic or
@@ -131,7 +194,7 @@ fn split_rules<'a>(chunk: &'a str, out: &mut Vec<&'a str>) {
                 out.push(&s[..1]);
                 s = &s[1..];
             }
-            Some(c) if PREFIX_CHARS.contains(&c) && s.len() > c.len_utf8() => {
+            Some(c) if in_set(PREFIX_CHARS, PREFIX_ASCII, c) && s.len() > c.len_utf8() => {
                 out.push(&s[..c.len_utf8()]);
                 s = &s[c.len_utf8()..];
             }
@@ -158,13 +221,12 @@ fn split_rules<'a>(chunk: &'a str, out: &mut Vec<&'a str>) {
         if s.len() == cl {
             break;
         }
-        if SUFFIX_CHARS.contains(&c) {
+        if in_set(SUFFIX_CHARS, SUFFIX_ASCII, c) {
             suffixes.push(&s[s.len() - cl..]);
             s = &s[..s.len() - cl];
             continue;
         }
         if c == '.' {
-            let lower = s.to_lowercase();
             let stem = &s[..s.len() - 1];
             let mut rev = stem.chars().rev();
             let (p1, p2) = (rev.next(), rev.next());
@@ -173,7 +235,7 @@ fn split_rules<'a>(chunk: &'a str, out: &mut Vec<&'a str>) {
             // capital (`PhD.`, `U.S.`) stay attached; after two capitals (`USA.`) it splits.
             let acronym =
                 stem.contains('.') && stem.chars().all(|ch| ch == '.' || ch.is_alphabetic());
-            let keep = ABBREVIATIONS.contains(&lower.as_str())
+            let keep = ABBREVIATIONS.iter().any(|a| lower_is(s, a))
                 || acronym
                 || (stem.chars().count() == 1 && stem.chars().all(char::is_alphabetic))
                 || (upper(p1) && !upper(p2));
@@ -210,11 +272,7 @@ fn split_rules<'a>(chunk: &'a str, out: &mut Vec<&'a str>) {
         if !s.contains(['\'', '’']) {
             break;
         }
-        let lower = s.to_lowercase();
-        if let Some(cl) = CLITICS
-            .iter()
-            .find(|cl| lower.ends_with(*cl) && lower.len() > cl.len())
-        {
+        if let Some(cl) = CLITICS.iter().find(|cl| lower_ends_with(s, cl)) {
             let at = s.len() - cl.len();
             if s.is_char_boundary(at)
                 && s[..at]
@@ -229,8 +287,7 @@ fn split_rules<'a>(chunk: &'a str, out: &mut Vec<&'a str>) {
         }
         break;
     }
-    let lower = s.to_lowercase();
-    match SPLIT_WORDS.iter().find(|(w, _)| *w == lower) {
+    match SPLIT_WORDS.iter().find(|(w, _)| lower_is(s, w)) {
         Some((_, at)) => {
             out.push(&s[..*at]);
             out.push(&s[*at..]);
@@ -242,6 +299,14 @@ fn split_rules<'a>(chunk: &'a str, out: &mut Vec<&'a str>) {
 
 /// Hyphens and dashes between letters, `...` inside a token, `/` or `:` before a letter.
 fn split_infixes<'a>(s: &'a str, out: &mut Vec<&'a str>) {
+    // Only these characters split (0xE2 leads `–` and `—`): most tokens have none.
+    let may_split = |b: &u8| b"-~+*^/:<>=,.\xE2".contains(b);
+    if !s.as_bytes().iter().any(may_split) {
+        if !s.is_empty() {
+            out.push(s);
+        }
+        return;
+    }
     let chars: Vec<(usize, char)> = s.char_indices().collect();
     let mut start = 0;
     let mut i = 0;
@@ -311,6 +376,54 @@ mod tests {
             split_latin(&w, &mut fast);
             split_rules(&w, &mut full);
             proptest::prop_assert_eq!(fast, full);
+        }
+    }
+
+    proptest::proptest! {
+        /// The byte-level whitespace split yields what `split(char::is_whitespace)` does,
+        /// Unicode spaces included, and says which chunks are ASCII.
+        #[test]
+        fn chunks_are_the_whitespace_split(t in "[a \t\n\x0b\x0c\r\x1c\u{85}\u{a0}\u{2003}\u{3000}é山]{0,30}") {
+            let mut got = vec![];
+            for_each_chunk(&t, |c, ascii| got.push((c, ascii)));
+            let want: Vec<_> = t
+                .split(char::is_whitespace)
+                .filter(|c| !c.is_empty())
+                .map(|c| (c, c.is_ascii()))
+                .collect();
+            proptest::prop_assert_eq!(got, want);
+        }
+
+        /// The allocation-free case tests answer what lowercasing the token would.
+        #[test]
+        fn case_tests_as_lowercasing(s in "[a-zA-Z'’.\u{212a}\u{130}\u{3a3}]{0,7}(n't|'s|’S|'LL|'d)?") {
+            let lower = s.to_lowercase();
+            for w in SPLIT_WORDS.iter().map(|(w, _)| *w).chain(ABBREVIATIONS.iter().copied()) {
+                proptest::prop_assert_eq!(lower_is(&s, w), lower == w);
+            }
+            for cl in CLITICS {
+                proptest::prop_assert_eq!(lower_ends_with(&s, cl), lower.ends_with(cl) && lower.len() > cl.len());
+            }
+            for p in ["http://", "https://", "www."] {
+                let (upper, lower) = (p.to_uppercase() + &s, p.to_string() + &s);
+                proptest::prop_assert!(is_url(&upper) && is_url(&lower));
+            }
+            proptest::prop_assert_eq!(is_url(&s), s.to_ascii_lowercase().starts_with("www."));
+        }
+    }
+
+    /// The masks answer what the lists do.
+    #[test]
+    fn char_sets_as_lists() {
+        for c in (0..0x3100).filter_map(char::from_u32) {
+            assert_eq!(
+                in_set(PREFIX_CHARS, PREFIX_ASCII, c),
+                PREFIX_CHARS.contains(&c)
+            );
+            assert_eq!(
+                in_set(SUFFIX_CHARS, SUFFIX_ASCII, c),
+                SUFFIX_CHARS.contains(&c)
+            );
         }
     }
 

@@ -48,6 +48,42 @@ impl Default for GopherQualityConfig {
 
 pub struct GopherQuality {
     c: GopherQualityConfig,
+    stop: StopWords,
+}
+
+/// The stop words, those of up to 8 bytes packed into integers: a word is compared with
+/// each in one instruction instead of a `memcmp` call.
+struct StopWords {
+    short: Vec<(u64, usize)>,
+    long: Vec<String>,
+}
+
+impl StopWords {
+    fn new(words: &[String]) -> Self {
+        let (short, long): (Vec<&String>, Vec<&String>) = words.iter().partition(|w| w.len() <= 8);
+        StopWords {
+            short: short
+                .into_iter()
+                .map(|w| (pack(w.as_bytes()), w.len()))
+                .collect(),
+            long: long.into_iter().cloned().collect(),
+        }
+    }
+
+    fn contains(&self, w: &str) -> bool {
+        match w.len() <= 8 {
+            true => self.short.contains(&(pack(w.as_bytes()), w.len())),
+            false => self.long.iter().any(|s| s == w),
+        }
+    }
+}
+
+/// Up to 8 bytes in one integer, zero-padded (compared with the length beside it, so `a`
+/// and `a\0` differ).
+fn pack(w: &[u8]) -> u64 {
+    let mut b = [0u8; 8];
+    b[..w.len()].copy_from_slice(w);
+    u64::from_le_bytes(b)
 }
 
 impl GopherQuality {
@@ -65,7 +101,10 @@ impl GopherQuality {
         if c.min_avg_word_length > c.max_avg_word_length {
             return Err("min_avg_word_length is larger than max_avg_word_length".into());
         }
-        Ok(GopherQuality { c })
+        Ok(GopherQuality {
+            stop: StopWords::new(&c.stop_words),
+            c,
+        })
     }
 }
 
@@ -85,7 +124,7 @@ impl GopherQuality {
         let c = &self.c;
         let words = words_of(text);
         let n_words = words.len();
-        let st = WordStats::of(&words, &c.stop_words);
+        let st = WordStats::of(&words, &self.stop);
         let n = st.non_symbol;
         if n < c.min_doc_words || n == 0 {
             return Verdict::drop("gopher_quality.short_doc");
@@ -157,7 +196,7 @@ struct WordStats {
 }
 
 impl WordStats {
-    fn of(words: &[&str], stop_words: &[String]) -> Self {
+    fn of(words: &[&str], stop_words: &StopWords) -> Self {
         let mut st = WordStats {
             non_symbol: 0,
             non_symbol_chars: 0,
@@ -171,6 +210,8 @@ impl WordStats {
                     let symbolic = b.iter().all(|&x| is_punct(x as char));
                     (symbolic, b.len(), b.iter().any(u8::is_ascii_alphabetic))
                 }
+                // A CJK ideograph is a word of one letter (`ideographs_are_letters`).
+                false if w.len() == 3 && is_ideograph(w) => (false, 1, true),
                 false => (
                     w.chars().all(is_punct),
                     w.chars().count(),
@@ -182,10 +223,16 @@ impl WordStats {
                 st.non_symbol_chars += chars;
             }
             st.alpha += usize::from(alpha);
-            st.stop += usize::from(stop_words.iter().any(|s| s == w));
+            st.stop += usize::from(stop_words.contains(w));
         }
         st
     }
+}
+
+/// A one-character word in the CJK Unified Ideographs block (U+4E00..U+9FFF).
+fn is_ideograph(w: &str) -> bool {
+    let mut it = w.chars();
+    matches!((it.next(), it.next()), (Some(c), None) if ('\u{4E00}'..='\u{9FFF}').contains(&c))
 }
 
 #[cfg(test)]
@@ -205,7 +252,27 @@ mod tests {
                 alpha: ws.iter().filter(|w| w.chars().any(char::is_alphabetic)).count(),
                 stop: ws.iter().filter(|w| stop.iter().any(|s| s == *w)).count(),
             };
-            proptest::prop_assert_eq!(WordStats::of(&ws, &stop), want);
+            proptest::prop_assert_eq!(WordStats::of(&ws, &StopWords::new(&stop)), want);
+        }
+    }
+
+    /// The ideograph shortcut in WordStats says what the general path would.
+    #[test]
+    fn ideographs_are_letters() {
+        for c in '\u{4E00}'..='\u{9FFF}' {
+            assert!(!is_punct(c) && c.is_alphabetic(), "{c:?}");
+        }
+    }
+
+    proptest::proptest! {
+        /// Packed stop words match exactly the words equal to one of them.
+        #[test]
+        fn stop_words_match_exactly(
+            stop in proptest::collection::vec("[ab\\x00é]{1,10}", 1..5),
+            w in "[ab\\x00é]{0,10}",
+        ) {
+            let s = StopWords::new(&stop);
+            proptest::prop_assert_eq!(s.contains(&w), stop.contains(&w));
         }
     }
 
