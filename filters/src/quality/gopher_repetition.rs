@@ -293,8 +293,19 @@ impl GopherRepetition {
                 }
             }
         }
+        // Once no n-gram repeats, no longer one can: a repeated (n + 1)-gram's first n words
+        // repeat too (the rolling hash extends an n-gram's hash by a bijection, so this
+        // holds for the hashes, short of a 64-bit collision). Those rules then count 0.
+        let mut all_unique_from = usize::MAX;
         for (k, &(n, frac)) in c.dup_n_grams.iter().enumerate() {
-            if duplicated_ngram_chars(grams, n) as f64 / total > frac {
+            if n >= all_unique_from {
+                continue;
+            }
+            let chars = duplicated_ngram_chars(grams, n);
+            if chars == 0 {
+                all_unique_from = n;
+            }
+            if chars as f64 / total > frac {
                 return Verdict::Drop {
                     reason: self.dup_reasons[k].clone().into(),
                     detail: None,
@@ -325,6 +336,41 @@ mod tests {
                 proptest::prop_assert_eq!(g.of(n).to_vec(), want);
             }
         }
+    }
+
+    proptest::proptest! {
+        /// What check's shortcut relies on: when no n-gram repeats, no longer one does.
+        #[test]
+        fn no_repeated_ngram_means_no_longer_one(text in "([a-d]{1,2} ){0,40}", n0 in 1usize..6) {
+            let ws = words(&text);
+            let w = Words::new(&ws);
+            let g = &mut NGrams::new(&w);
+            if duplicated_ngram_chars(g, n0) == 0 {
+                for n in n0..n0 + 6 {
+                    proptest::prop_assert_eq!(duplicated_ngram_chars(g, n), 0);
+                }
+            }
+        }
+    }
+
+    /// A document whose 5-grams are all unique but whose shorter n-grams repeat is still
+    /// judged by every rule (the shortcut starts only where nothing repeats).
+    #[test]
+    fn repeats_below_the_shortcut_still_count() {
+        let c = GopherRepetitionConfig {
+            top_n_grams: vec![],
+            dup_n_grams: vec![(6, 0.5), (3, 0.1)],
+            ..Default::default()
+        };
+        let g = GopherRepetition::new(c).unwrap();
+        let text = "one two three alpha one two three beta one two three gamma one two three delta";
+        assert_eq!(
+            g.check(text),
+            Verdict::Drop {
+                reason: "gopher_repetition.duplicated_3_gram".into(),
+                detail: None
+            }
+        );
     }
 
     fn r() -> GopherRepetition {
