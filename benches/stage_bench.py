@@ -6,7 +6,10 @@ Data: --mb MB of composed real documents (scale_bench.real_docs: paragraphs of b
 linux-docs, python-stdlib, chinese-poetry and fortunes-zh, 10-30 KB each), one JSONL file.
 Each configuration is a `sluice run` of its own; a stage's MB/s per core is its input bytes
 over its CPU seconds in stats.json (the reader's and writer's time excluded), the chain's and
-read+write's is input bytes over wall seconds over workers. Medians of --reps runs.
+read+write's is input bytes over wall seconds over workers. Medians of --reps runs. The
+file is cut into shards of --shard-mb (16): with the default 64, 200 MB is three shards and
+two workers finish after two shards' time (at most 1.5x), which measures the cut, not the
+workers.
 
     python3 benches/stage_bench.py --sluice target/release/sluice-curate --workdir out/bench/stages \\
         [--mb 200] [--reps 3] [--docs docs/BENCHMARKS.md]
@@ -28,11 +31,12 @@ def stages_toml(names):
     return "".join(f'[[stages]]\ntype = "{s}"\n{EXTRA.get(s, "")}' for s in names)
 
 
-def run(sluice, work, name, docs, names, workers):
+def run(sluice, work, name, docs, names, workers, shard_mb):
     out = os.path.join(work, f"out-{name}-w{workers}")
     cfg = os.path.join(work, f"{name}.toml")
     with open(cfg, "w") as f:
-        f.write(f'[[input]]\npaths = ["{docs}"]\n[output]\ndir = "{out}"\n{stages_toml(names)}')
+        f.write(f'[[input]]\npaths = ["{docs}"]\n[output]\ndir = "{out}"\n[run]\nshard_mb = {shard_mb}\n'
+                f'{stages_toml(names)}')
     shutil.rmtree(out, ignore_errors=True)
     wall, peak, _ = run_peak([sluice, "run", cfg, "--workers", str(workers), "--out", out])
     stats = json.load(open(os.path.join(out, "stats.json")))
@@ -40,13 +44,13 @@ def run(sluice, work, name, docs, names, workers):
     return wall, peak, stats
 
 
-def measure(sluice, work, docs, reps, workers):
+def measure(sluice, work, docs, reps, workers, shard_mb):
     """{label: (MB/s per core, peak MB)} for each stage alone, the chain and read+write."""
     res = {}
     mb = os.path.getsize(docs) / 1e6
     for label, names in [("read + write", [])] + [(s, [s]) for s in STAGES] + [("chain", STAGES)]:
-        runs = [run(sluice, work, label.replace(" ", "").replace("+", "-"), docs, names, workers)
-                for _ in range(reps)]
+        runs = [run(sluice, work, label.replace(" ", "").replace("+", "-"), docs, names, workers,
+                    shard_mb) for _ in range(reps)]
         peak = statistics.median(r[1] for r in runs)
         if len(names) == 1:  # stats.json sums the CPU seconds of all workers: per core
             def stage(r):
@@ -66,17 +70,19 @@ def main():
     ap.add_argument("--workdir", default="out/bench/stages")
     ap.add_argument("--mb", type=int, default=200)
     ap.add_argument("--reps", type=int, default=3)
+    ap.add_argument("--shard-mb", type=int, default=16)
     ap.add_argument("--docs")
     a = ap.parse_args()
     os.makedirs(a.workdir, exist_ok=True)
     docs = real_docs(os.path.join(a.workdir, f"docs-{a.mb}mb.jsonl"), a.mb / 1000, random.Random(7))
-    by_w = {w: measure(a.sluice, a.workdir, docs, a.reps, w) for w in (1, 2)}
+    by_w = {w: measure(a.sluice, a.workdir, docs, a.reps, w, a.shard_mb) for w in (1, 2)}
     lines = ["| configuration | MB/s per core, 1 worker | MB/s per core, 2 workers | peak MB (2 workers) |",
              "|---|---:|---:|---:|"]
     for label in by_w[1]:
         lines.append(f"| {label} | {by_w[1][label][0]:.1f} | {by_w[2][label][0]:.1f} | {by_w[2][label][1]:.0f} |")
     rw, chain = by_w[1]["read + write"][0], by_w[1]["chain"][0]
-    text = (f"Measured with `benches/stage_bench.py` ({a.mb} MB of 20 KB real documents, medians of {a.reps}) "
+    text = (f"Measured with `benches/stage_bench.py` ({a.mb} MB of 20 KB real documents in shards of "
+            f"{a.shard_mb} MB, medians of {a.reps}) "
             f"on {time.strftime('%Y-%m-%d')}, {machine()}\n\n" + "\n".join(lines) +
             f"\n\nThe chain takes {rw / chain:.1f}x the time of reading + writing alone (1 worker).\n")
     print(text)
