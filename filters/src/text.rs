@@ -30,14 +30,19 @@ pub fn is_terminal_punct(c: char) -> bool {
 }
 
 /// A set of characters with ASCII answered from a bit mask.
-struct CharSet {
+pub(crate) struct CharSet {
     ascii: u128,
     rest: HashSet<char>,
 }
 
 impl CharSet {
     fn new(list: &str) -> Self {
-        let rest = parse_codepoints(list);
+        Self::of(parse_codepoints(list))
+    }
+
+    /// The set of `chars`.
+    pub(crate) fn of(chars: impl IntoIterator<Item = char>) -> Self {
+        let rest: HashSet<char> = chars.into_iter().collect();
         let ascii = rest
             .iter()
             .filter(|c| c.is_ascii())
@@ -45,7 +50,7 @@ impl CharSet {
         CharSet { ascii, rest }
     }
 
-    fn contains(&self, c: char) -> bool {
+    pub(crate) fn contains(&self, c: char) -> bool {
         match c.is_ascii() {
             true => self.ascii >> (c as u32) & 1 == 1,
             false => self.rest.contains(&c),

@@ -6,7 +6,9 @@
 //! spaces: each ideograph is one word, so Chinese documents get meaningful word counts
 //! instead of one giant "word" per line.
 
-use crate::text::is_cjk;
+use std::sync::OnceLock;
+
+use crate::text::{is_cjk, CharSet};
 
 const PREFIX_CHARS: &[char] = &[
     '§', '%', '=', '—', '–', '(', '[', '{', '<', '>', '"', '\'', '`', '«', '»', '¿', '¡', '$', '£',
@@ -19,26 +21,17 @@ const SUFFIX_CHARS: &[char] = &[
 const CLITICS: &[&str] = &[
     "n't", "n’t", "'s", "’s", "'re", "’re", "'ll", "’ll", "'ve", "’ve", "'m", "’m", "'d", "’d",
 ];
-/// The ASCII members of a character list as a bit mask.
-const fn ascii_mask(set: &[char]) -> u128 {
-    let (mut m, mut i) = (0u128, 0);
-    while i < set.len() {
-        if set[i].is_ascii() {
-            m |= 1 << set[i] as u32;
-        }
-        i += 1;
-    }
-    m
+/// Membership in [`PREFIX_CHARS`] and [`SUFFIX_CHARS`] (ASCII answered from a bit mask).
+fn prefix_char(c: char) -> bool {
+    static SET: OnceLock<CharSet> = OnceLock::new();
+    SET.get_or_init(|| CharSet::of(PREFIX_CHARS.iter().copied()))
+        .contains(c)
 }
-const PREFIX_ASCII: u128 = ascii_mask(PREFIX_CHARS);
-const SUFFIX_ASCII: u128 = ascii_mask(SUFFIX_CHARS);
 
-/// `set.contains(&c)`, ASCII answered from the set's mask.
-fn in_set(set: &[char], ascii: u128, c: char) -> bool {
-    match c.is_ascii() {
-        true => ascii >> c as u32 & 1 == 1,
-        false => set.contains(&c),
-    }
+fn suffix_char(c: char) -> bool {
+    static SET: OnceLock<CharSet> = OnceLock::new();
+    SET.get_or_init(|| CharSet::of(SUFFIX_CHARS.iter().copied()))
+        .contains(c)
 }
 
 /// Units split off a number they follow (`300m` → `300`, `m`), as spaCy's suffix rules do.
@@ -194,7 +187,7 @@ fn split_rules<'a>(chunk: &'a str, out: &mut Vec<&'a str>) {
                 out.push(&s[..1]);
                 s = &s[1..];
             }
-            Some(c) if in_set(PREFIX_CHARS, PREFIX_ASCII, c) && s.len() > c.len_utf8() => {
+            Some(c) if prefix_char(c) && s.len() > c.len_utf8() => {
                 out.push(&s[..c.len_utf8()]);
                 s = &s[c.len_utf8()..];
             }
@@ -221,7 +214,7 @@ fn split_rules<'a>(chunk: &'a str, out: &mut Vec<&'a str>) {
         if s.len() == cl {
             break;
         }
-        if in_set(SUFFIX_CHARS, SUFFIX_ASCII, c) {
+        if suffix_char(c) {
             suffixes.push(&s[s.len() - cl..]);
             s = &s[..s.len() - cl];
             continue;
@@ -416,14 +409,8 @@ mod tests {
     #[test]
     fn char_sets_as_lists() {
         for c in (0..0x3100).filter_map(char::from_u32) {
-            assert_eq!(
-                in_set(PREFIX_CHARS, PREFIX_ASCII, c),
-                PREFIX_CHARS.contains(&c)
-            );
-            assert_eq!(
-                in_set(SUFFIX_CHARS, SUFFIX_ASCII, c),
-                SUFFIX_CHARS.contains(&c)
-            );
+            assert_eq!(prefix_char(c), PREFIX_CHARS.contains(&c));
+            assert_eq!(suffix_char(c), SUFFIX_CHARS.contains(&c));
         }
     }
 
