@@ -502,4 +502,45 @@ mod tests {
         let top = |i: usize| cold[i].iter().max_by(|a, b| a.1.total_cmp(&b.1)).unwrap().0;
         assert_eq!((top(0), top(7)), (Language::German, Language::Polish));
     }
+
+    /// lingua's models come zstd-compressed from the table its build script writes
+    /// (vendor/lingua/SLUICE.md): one sentence in each of 22 languages, many of them sharing a
+    /// script (Cyrillic, Arabic, Devanagari, Latin), is told apart only when each language's
+    /// own models are found and decoded. Fails when the table files a language's models under
+    /// another language or leaves one out (checked by swapping two languages in build.rs).
+    #[test]
+    fn lingua_models_decode_from_the_compressed_table() {
+        use Language::*;
+        let cases = [
+            (German, "Der Ausschuss hat am Dienstag den Vorschlag für eine neue Bibliothek geprüft."),
+            (French, "Le comité s'est réuni mardi pour examiner la proposition d'une nouvelle bibliothèque."),
+            (Spanish, "El comité se reunió el martes para revisar la propuesta de una nueva biblioteca."),
+            (Italian, "Il comitato si è riunito martedì per esaminare la proposta di una nuova biblioteca."),
+            (Portuguese, "A comissão reuniu-se na terça-feira para analisar a proposta de uma nova biblioteca."),
+            (Dutch, "De commissie kwam dinsdag bijeen om het voorstel voor een nieuwe bibliotheek te bekijken."),
+            (Swedish, "Komitén sammanträdde i tisdags för att granska förslaget om ett nytt bibliotek."),
+            (Polish, "Komisja zebrała się we wtorek, aby rozpatrzyć propozycję nowej biblioteki."),
+            (English, "The committee met on Tuesday to review the proposal for a new public library."),
+            (Turkish, "Komite salı günü yeni bir halk kütüphanesi önerisini incelemek için toplandı."),
+            (Czech, "Výbor se v úterý sešel, aby projednal návrh na novou veřejnou knihovnu."),
+            (Hungarian, "A bizottság kedden ülésezett, hogy megvitassa az új közkönyvtárra vonatkozó javaslatot."),
+            (Finnish, "Valiokunta kokoontui tiistaina käsittelemään ehdotusta uudesta yleisestä kirjastosta."),
+            (Vietnamese, "Ủy ban đã họp vào thứ Ba để xem xét đề xuất xây dựng một thư viện công cộng mới."),
+            (Indonesian, "Komite bertemu pada hari Selasa untuk meninjau usulan pembangunan perpustakaan umum yang baru."),
+            (Russian, "Комитет собрался во вторник, чтобы рассмотреть предложение о новой библиотеке."),
+            (Ukrainian, "Комітет зібрався у вівторок, щоб розглянути пропозицію щодо нової бібліотеки."),
+            (Bulgarian, "Комисията се събра във вторник, за да разгледа предложението за нова библиотека."),
+            (Arabic, "اجتمعت اللجنة يوم الثلاثاء لمراجعة الاقتراح الخاص بإنشاء مكتبة عامة جديدة."),
+            (Persian, "کمیته روز سه‌شنبه برای بررسی پیشنهاد ساخت یک کتابخانه عمومی جدید تشکیل جلسه داد."),
+            (Hindi, "समिति ने मंगलवार को एक नए सार्वजनिक पुस्तकालय के प्रस्ताव की समीक्षा के लिए बैठक की।"),
+            (Marathi, "समितीने मंगळवारी नवीन सार्वजनिक ग्रंथालयाच्या प्रस्तावाचा आढावा घेण्यासाठी बैठक घेतली."),
+        ];
+        let d = LanguageDetectorBuilder::from_all_languages().build();
+        let got: Vec<_> = cases
+            .iter()
+            .map(|(_, t)| d.detect_language_of(*t))
+            .collect();
+        let want: Vec<_> = cases.iter().map(|(l, _)| Some(*l)).collect();
+        assert_eq!(got, want);
+    }
 }

@@ -482,7 +482,7 @@ impl MostCommonNgramsWriter {
 
     fn identify_most_common_ngrams(language: Language, most_common: usize) -> NgramCountModel {
         let sentences = read_test_data_file(language, "sentences.txt").unwrap();
-        let words = split_text_into_words(sentences);
+        let words = split_text_into_words(&sentences);
         let mut most_common_ngrams = vec![];
 
         for ngram_length in 1..6 {
