@@ -145,6 +145,12 @@ struct NGrams<'a> {
     /// The rules' tables, kept across n (cleared, not reallocated).
     counts: U64Map<(usize, usize)>,
     seen: HashSet<u64, BuildHasherDefault<PassThrough>>,
+    /// The positions (ascending) whose `repeated_n`-gram occurs more than once in the text
+    /// (0: not computed). A repeated n-gram's first m words repeat too, so for n ≥ m only
+    /// these positions can hold a repeat: the longer n-grams' passes visit only them.
+    repeated: Vec<usize>,
+    repeated_n: usize,
+    occurrences: U64Map<u32>,
 }
 
 impl<'a> NGrams<'a> {
@@ -155,7 +161,35 @@ impl<'a> NGrams<'a> {
             hashes: vec![NGRAM_SEED; words.count()],
             counts: U64Map::default(),
             seen: HashSet::default(),
+            repeated: Vec::new(),
+            repeated_n: 0,
+            occurrences: U64Map::default(),
         }
+    }
+
+    /// Narrows `repeated` to the positions whose n-gram occurs more than once, starting
+    /// from the last narrowing when it was for a smaller n, else from every position.
+    fn keep_repeated(&mut self, n: usize) {
+        let used = self.of(n).len();
+        let NGrams {
+            hashes,
+            repeated,
+            repeated_n,
+            occurrences,
+            ..
+        } = self;
+        if *repeated_n == 0 || *repeated_n > n {
+            repeated.clear();
+            repeated.extend(0..used);
+        } else {
+            repeated.retain(|&i| i < used);
+        }
+        occurrences.clear();
+        for &i in repeated.iter() {
+            *occurrences.entry(hashes[i]).or_insert(0) += 1;
+        }
+        repeated.retain(|&i| occurrences[&hashes[i]] > 1);
+        *repeated_n = n;
     }
 
     /// The hashes of the n-grams at every position (empty when the text is shorter).
@@ -223,24 +257,24 @@ fn top_ngram_chars(grams: &mut NGrams, n: usize, sep_chars: usize) -> Option<usi
 }
 
 /// Characters in n-grams (words concatenated without spaces) already seen, skipping past a
-/// repeat (datatrove's `find_all_duplicate`).
+/// repeat (datatrove's `find_all_duplicate`). Only positions whose n-gram occurs twice or
+/// more can be a repeat, and a unique n-gram in `seen` never matches a later one: the scan
+/// visits those positions alone.
 fn duplicated_ngram_chars(grams: &mut NGrams, n: usize) -> usize {
-    let used = grams.of(n).len();
+    grams.keep_repeated(n);
     let NGrams {
         words,
         hashes,
         seen,
+        repeated,
         ..
     } = grams;
     seen.clear();
-    seen.reserve(used);
-    let (mut chars, mut i) = (0, 0);
-    while i < used {
-        if seen.insert(hashes[i]) {
-            i += 1;
-        } else {
+    let (mut chars, mut next) = (0, 0);
+    for &i in repeated.iter() {
+        if i >= next && !seen.insert(hashes[i]) {
             chars += words.chars(i, n);
-            i += n;
+            next = i + n;
         }
     }
     chars
@@ -334,6 +368,37 @@ mod tests {
             for n in ns {
                 let want: Vec<u64> = (0..(w.count() + 1).saturating_sub(n)).map(|i| w.ngram(i, n)).collect();
                 proptest::prop_assert_eq!(g.of(n).to_vec(), want);
+            }
+        }
+    }
+
+    /// datatrove's `find_all_duplicate` over every position, as before the narrowing.
+    fn duplicated_every_position(w: &Words, n: usize) -> usize {
+        let (mut seen, mut chars, mut i) = (HashSet::new(), 0, 0);
+        while i + n <= w.count() {
+            if seen.insert(w.ngram(i, n)) {
+                i += 1;
+            } else {
+                chars += w.chars(i, n);
+                i += n;
+            }
+        }
+        chars
+    }
+
+    proptest::proptest! {
+        /// Visiting only the positions whose n-gram repeats counts what visiting every
+        /// position does, for any order of n (a smaller n starts the narrowing over).
+        #[test]
+        fn narrowed_duplicates_count_as_every_position(
+            text in "([a-c]{1,2} ){0,50}",
+            ns in proptest::collection::vec(1usize..9, 1..8),
+        ) {
+            let ws = words(&text);
+            let w = Words::new(&ws);
+            let g = &mut NGrams::new(&w);
+            for n in ns {
+                proptest::prop_assert_eq!(duplicated_ngram_chars(g, n), duplicated_every_position(&w, n));
             }
         }
     }
