@@ -49,6 +49,17 @@ const ABBREVIATIONS: &[&str] = &[
     "oct.", "nov.", "dec.", "mt.", "gen.", "gov.", "sen.", "rep.", "rev.", "e.g.", "i.e.", "a.m.",
     "p.m.",
 ];
+/// The longest abbreviation, in bytes: a longer token is none of them.
+const ABBREVIATION_MAX_LEN: usize = {
+    let (mut max, mut i) = (0, 0);
+    while i < ABBREVIATIONS.len() {
+        if ABBREVIATIONS[i].len() > max {
+            max = ABBREVIATIONS[i].len();
+        }
+        i += 1;
+    }
+    max
+};
 
 /// Splits `text` into words and punctuation tokens (slices of `text`), whitespace dropped.
 pub fn words(text: &str) -> Vec<&str> {
@@ -228,7 +239,8 @@ fn split_rules<'a>(chunk: &'a str, out: &mut Vec<&'a str>) {
             // capital (`PhD.`, `U.S.`) stay attached; after two capitals (`USA.`) it splits.
             let acronym =
                 stem.contains('.') && stem.chars().all(|ch| ch == '.' || ch.is_alphabetic());
-            let keep = ABBREVIATIONS.iter().any(|a| lower_is(s, a))
+            let keep = (s.len() <= ABBREVIATION_MAX_LEN
+                && ABBREVIATIONS.iter().any(|a| lower_is(s, a)))
                 || acronym
                 || (stem.chars().count() == 1 && stem.chars().all(char::is_alphabetic))
                 || (upper(p1) && !upper(p2));
@@ -262,7 +274,8 @@ fn split_rules<'a>(chunk: &'a str, out: &mut Vec<&'a str>) {
             s = &s[..s.len() - u.len()];
             continue;
         }
-        if !s.contains(['\'', '’']) {
+        // A byte prefilter for `'` and `’` (E2 80 99): the clitic search below is exact.
+        if !s.bytes().any(|b| b == b'\'' || b == 0xE2) {
             break;
         }
         if let Some(cl) = CLITICS.iter().find(|cl| lower_ends_with(s, cl)) {
@@ -290,11 +303,23 @@ fn split_rules<'a>(chunk: &'a str, out: &mut Vec<&'a str>) {
     out.extend(suffixes.into_iter().rev());
 }
 
+/// The bytes an infix split can start at (0xE2 leads `–` and `—`), as a table: most tokens
+/// have none, and this test runs on every byte of every token the fast paths leave.
+static INFIX_BYTES: [bool; 256] = byte_set(b"-~+*^/:<>=,.\xE2");
+
+const fn byte_set(bytes: &[u8]) -> [bool; 256] {
+    let mut set = [false; 256];
+    let mut i = 0;
+    while i < bytes.len() {
+        set[bytes[i] as usize] = true;
+        i += 1;
+    }
+    set
+}
+
 /// Hyphens and dashes between letters, `...` inside a token, `/` or `:` before a letter.
 fn split_infixes<'a>(s: &'a str, out: &mut Vec<&'a str>) {
-    // Only these characters split (0xE2 leads `–` and `—`): most tokens have none.
-    let may_split = |b: &u8| b"-~+*^/:<>=,.\xE2".contains(b);
-    if !s.as_bytes().iter().any(may_split) {
+    if !s.bytes().any(|b| INFIX_BYTES[usize::from(b)]) {
         if !s.is_empty() {
             out.push(s);
         }
