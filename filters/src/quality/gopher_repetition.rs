@@ -143,14 +143,14 @@ struct NGrams<'a> {
     /// `hashes[i]` = hash of the n words starting at i (the first `count - n + 1` are used).
     hashes: Vec<u64>,
     /// The rules' tables, kept across n (cleared, not reallocated).
-    counts: U64Map<(usize, usize)>,
     seen: HashSet<u64, BuildHasherDefault<PassThrough>>,
     /// The positions (ascending) whose `repeated_n`-gram occurs more than once in the text
     /// (0: not computed). A repeated n-gram's first m words repeat too, so for n ≥ m only
     /// these positions can hold a repeat: the longer n-grams' passes visit only them.
     repeated: Vec<usize>,
     repeated_n: usize,
-    occurrences: U64Map<u32>,
+    /// Each counted n-gram's occurrences and first position.
+    occurrences: U64Map<(usize, usize)>,
 }
 
 impl<'a> NGrams<'a> {
@@ -159,7 +159,6 @@ impl<'a> NGrams<'a> {
             words,
             n: 0,
             hashes: vec![NGRAM_SEED; words.count()],
-            counts: U64Map::default(),
             seen: HashSet::default(),
             repeated: Vec::new(),
             repeated_n: 0,
@@ -186,9 +185,9 @@ impl<'a> NGrams<'a> {
         }
         occurrences.clear();
         for &i in repeated.iter() {
-            *occurrences.entry(hashes[i]).or_insert(0) += 1;
+            occurrences.entry(hashes[i]).or_insert((0, i)).0 += 1;
         }
-        repeated.retain(|&i| occurrences[&hashes[i]] > 1);
+        repeated.retain(|&i| occurrences[&hashes[i]].0 > 1);
         *repeated_n = n;
     }
 
@@ -233,27 +232,17 @@ type U64Map<V> = HashMap<u64, V, BuildHasherDefault<PassThrough>>;
 
 /// Characters of the most frequent n-gram times its count (ties: first seen). The n-gram's
 /// words are joined by `sep_chars` characters (1 for a space; 0 for CJK, written without).
+/// When no n-gram repeats, each occurs once and the first is the most frequent.
 fn top_ngram_chars(grams: &mut NGrams, n: usize, sep_chars: usize) -> Option<usize> {
     if grams.words.count() < n {
         return None;
     }
-    let used = grams.of(n).len();
-    let NGrams {
-        words,
-        hashes,
-        counts,
-        ..
-    } = grams;
-    counts.clear();
-    counts.reserve(used);
-    for (i, &h) in hashes[..used].iter().enumerate() {
-        counts.entry(h).or_insert((0, i)).0 += 1;
-    }
-    let (count, first) = counts
-        .values()
-        .copied()
-        .max_by(|a, b| a.0.cmp(&b.0).then(b.1.cmp(&a.1)))?;
-    Some((words.chars(first, n) + (n - 1) * sep_chars) * count)
+    grams.keep_repeated(n);
+    let (count, first) = (grams.occurrences.values().copied())
+        .filter(|&(count, _)| count > 1)
+        .max_by(|a, b| a.0.cmp(&b.0).then(b.1.cmp(&a.1)))
+        .unwrap_or((1, 0));
+    Some((grams.words.chars(first, n) + (n - 1) * sep_chars) * count)
 }
 
 /// Characters in n-grams (words concatenated without spaces) already seen, skipping past a
@@ -386,19 +375,39 @@ mod tests {
         chars
     }
 
+    /// The most frequent n-gram (ties: first seen) counted over every position.
+    fn top_every_position(w: &Words, n: usize, sep: usize) -> Option<usize> {
+        let mut counts: Vec<(u64, usize, usize)> = vec![];
+        for i in 0..(w.count() + 1).checked_sub(n)? {
+            let h = w.ngram(i, n);
+            match counts.iter_mut().find(|c| c.0 == h) {
+                Some(c) => c.1 += 1,
+                None => counts.push((h, 1, i)),
+            }
+        }
+        let top = counts
+            .iter()
+            .max_by(|a, b| a.1.cmp(&b.1).then(b.2.cmp(&a.2)))?;
+        Some((w.chars(top.2, n) + (n - 1) * sep) * top.1)
+    }
+
     proptest::proptest! {
-        /// Visiting only the positions whose n-gram repeats counts what visiting every
-        /// position does, for any order of n (a smaller n starts the narrowing over).
+        /// Visiting only the positions whose n-gram repeats gives what visiting every
+        /// position does, for both rules and any order of n (a smaller n starts the
+        /// narrowing over).
         #[test]
-        fn narrowed_duplicates_count_as_every_position(
+        fn narrowed_ngrams_count_as_every_position(
             text in "([a-c]{1,2} ){0,50}",
-            ns in proptest::collection::vec(1usize..9, 1..8),
+            calls in proptest::collection::vec((1usize..9, proptest::bool::ANY), 1..8),
         ) {
             let ws = words(&text);
             let w = Words::new(&ws);
             let g = &mut NGrams::new(&w);
-            for n in ns {
-                proptest::prop_assert_eq!(duplicated_ngram_chars(g, n), duplicated_every_position(&w, n));
+            for (n, top) in calls {
+                match top {
+                    true => proptest::prop_assert_eq!(top_ngram_chars(g, n, 1), top_every_position(&w, n, 1)),
+                    false => proptest::prop_assert_eq!(duplicated_ngram_chars(g, n), duplicated_every_position(&w, n)),
+                }
             }
         }
     }
