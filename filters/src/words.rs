@@ -75,6 +75,16 @@ fn for_each_chunk<'a>(text: &'a str, mut f: impl FnMut(&'a str, bool)) {
     let b = text.as_bytes();
     let (mut start, mut i, mut ascii) = (0, 0, true);
     while i < b.len() {
+        // Eight bytes at a time: skip past those that can be neither whitespace nor part of
+        // a multi-byte character (most bytes of a word).
+        if let Some(word) = b.get(i..i + 8) {
+            let special = special_bytes(u64::from_le_bytes(word.try_into().expect("8 bytes")));
+            if special == 0 {
+                i += 8;
+                continue;
+            }
+            i += special.trailing_zeros() as usize / 8;
+        }
         let (space, len) = match b[i] {
             x if x < 0x80 => (matches!(x, b' ' | b'\t'..=b'\r'), 1),
             _ => {
@@ -95,6 +105,15 @@ fn for_each_chunk<'a>(text: &'a str, mut f: impl FnMut(&'a str, bool)) {
     if start < b.len() {
         f(&text[start..], ascii);
     }
+}
+
+/// The high bit of each byte of `x` (little-endian) that is below 0x21 or above 0x7F: the
+/// bytes that may be whitespace or start a multi-byte character. `(x & 0x7F) + 0x5F` has the
+/// high bit set exactly for bytes of 0x21 and up, and never carries into the next byte.
+fn special_bytes(x: u64) -> u64 {
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let at_least_0x21 = (x & !HIGH) + 0x5F5F_5F5F_5F5F_5F5F;
+    (x | !at_least_0x21) & HIGH
 }
 
 fn split_cjk<'a>(chunk: &'a str, ascii: bool, out: &mut Vec<&'a str>) {
@@ -398,6 +417,15 @@ mod tests {
     }
 
     proptest::proptest! {
+        /// The eight-byte test flags exactly the bytes below 0x21 or above 0x7F.
+        #[test]
+        fn special_bytes_as_defined(x in proptest::num::u64::ANY) {
+            let want = x.to_le_bytes().iter().enumerate().fold(0u64, |m, (k, &b)| {
+                m | u64::from(!(0x21..0x80).contains(&b)) << (8 * k + 7)
+            });
+            proptest::prop_assert_eq!(special_bytes(x), want);
+        }
+
         /// The byte-level whitespace split yields what `split(char::is_whitespace)` does,
         /// Unicode spaces included, and says which chunks are ASCII.
         #[test]
