@@ -150,10 +150,15 @@ const CP1252: [(char, u8); 27] = [
     ('Ÿ', 0x9F),
 ];
 
+/// Characters one of which UTF-8 read as Latin-1 or cp1252 nearly always shows.
+const MOJIBAKE_STARTS: [char; 11] = ['Ã', 'Â', 'â', 'Ð', 'Ñ', 'æ', 'å', 'ä', 'ç', 'é', 'è'];
+
 /// Repairs text that is UTF-8 decoded as CP1252/Latin-1 (`cafÃ©` → `café`), segment by
 /// segment: only runs of such characters are re-decoded, and only when that gives valid UTF-8.
 pub fn fix_mojibake(text: &str) -> Option<String> {
-    if !text.contains(['Ã', 'Â', 'â', 'Ð', 'Ñ', 'æ', 'å', 'ä', 'ç', 'é', 'è']) {
+    // Those characters' UTF-8 all starts with 0xC3: text without that byte (ASCII, CJK) is
+    // passed by one `memchr` instead of decoding every character.
+    if memchr::memchr(0xC3, text.as_bytes()).is_none() || !text.contains(MOJIBAKE_STARTS) {
         return None;
     }
     let to_byte = |c: char| -> Option<u8> {
@@ -209,6 +214,46 @@ pub fn is_noise_char(ch: char) -> bool {
     }
 }
 
+/// `text.contains(is_noise_char)` on bytes: the ASCII controls, and the UTF-8 of U+0080 to
+/// U+009F (C2 80..9F), U+00AD (C2 AD), U+200B (E2 80 8B), U+2060 (E2 81 A0) and U+FEFF
+/// (EF BB BF). Lead bytes are never continuation bytes, so no decoding is needed.
+fn has_noise_char(text: &str) -> bool {
+    let b = text.as_bytes();
+    b.iter().enumerate().any(|(i, &x)| match x {
+        0x00..=0x08 | 0x0B | 0x0C | 0x0E..=0x1F | 0x7F => true,
+        0xC2 => matches!(b.get(i + 1), Some(0x80..=0x9F | 0xAD)),
+        0xE2 => matches!(b.get(i + 1..i + 3), Some([0x80, 0x8B] | [0x81, 0xA0])),
+        0xEF => b.get(i + 1..i + 3) == Some(&[0xBB, 0xBF]),
+        _ => false,
+    })
+}
+
+/// The characters of `text` with each run of ASCII characters given as one space: Unicode
+/// normalization's quick check treats every ASCII character alike (combining class 0, always
+/// normalized), so it answers the same, and mostly-ASCII text is not decoded byte by byte.
+fn ascii_runs_folded(text: &str) -> impl Iterator<Item = char> + '_ {
+    let b = text.as_bytes();
+    let mut i = 0;
+    std::iter::from_fn(move || {
+        let first = *b.get(i)?;
+        if first >= 0x80 {
+            let c = text[i..].chars().next().expect("i is a char boundary");
+            i += c.len_utf8();
+            return Some(c);
+        }
+        while let Some(block) = b.get(i..i + 8) {
+            if u64::from_le_bytes(block.try_into().expect("8 bytes")) & 0x8080_8080_8080_8080 != 0 {
+                break;
+            }
+            i += 8;
+        }
+        while b.get(i).is_some_and(u8::is_ascii) {
+            i += 1;
+        }
+        Some(' ')
+    })
+}
+
 impl Cleaner {
     pub fn new(c: CleanConfig) -> Result<Self, String> {
         let mut phrases: Vec<String> = include_str!("../data/boilerplate.txt")
@@ -261,13 +306,13 @@ impl Cleaner {
             }
         }
         t = match c.normalization {
-            Normalization::Nfc if !is_nfc_quick(t.chars()).eq(&IsNormalized::Yes) => {
+            Normalization::Nfc if !is_nfc_quick(ascii_runs_folded(&t)).eq(&IsNormalized::Yes) => {
                 t.nfc().collect()
             }
             Normalization::Nfkc => t.nfkc().collect(),
             _ => t,
         };
-        if c.remove_control && t.contains(is_noise_char) {
+        if c.remove_control && has_noise_char(&t) {
             let before = t.chars().count();
             t.retain(|ch| !is_noise_char(ch));
             n.control = (before - t.chars().count()) as u64;
@@ -382,6 +427,29 @@ impl RowStage for Cleaner {
 
 #[cfg(test)]
 mod tests {
+    proptest::proptest! {
+        /// The byte scan finds a noise character exactly where `is_noise_char` does.
+        #[test]
+        fn noise_bytes_as_noise_chars(t in "[a \t\n\r\x00\x07\x0b\x0c\x1f\x7f\u{80}\u{9f}\u{a0}\u{ad}\u{ae}\u{200b}\u{200c}\u{2060}\u{2061}\u{feff}\u{fefe}é’山]{0,12}") {
+            proptest::prop_assert_eq!(super::has_noise_char(&t), t.contains(super::is_noise_char));
+        }
+
+        /// Folding ASCII runs leaves the NFC quick check's answer as it was.
+        #[test]
+        fn nfc_quick_check_on_folded_ascii(t in "[ab. \u{300}\u{301}\u{327}\u{340}\u{344}\u{1100}\u{1161}\u{ac00}e\u{e9}\u{212b}\u{2019}山]{0,24}") {
+            use unicode_normalization::is_nfc_quick;
+            proptest::prop_assert_eq!(is_nfc_quick(super::ascii_runs_folded(&t)), is_nfc_quick(t.chars()));
+        }
+    }
+
+    /// fix_mojibake's byte prefilter: every character it looks for starts with 0xC3.
+    #[test]
+    fn mojibake_starts_begin_with_c3() {
+        for c in super::MOJIBAKE_STARTS {
+            assert_eq!(c.to_string().as_bytes()[0], 0xC3, "{c}");
+        }
+    }
+
     use super::*;
 
     fn cleaner() -> Cleaner {
