@@ -71,7 +71,7 @@ pub fn words(text: &str) -> Vec<&str> {
 /// Calls `f` with each non-empty run of `text` between whitespace characters (what
 /// `text.split(char::is_whitespace)` yields) and whether the run is ASCII. ASCII bytes are
 /// classified without decoding; only other characters are decoded.
-fn for_each_chunk<'a>(text: &'a str, mut f: impl FnMut(&'a str, bool)) {
+pub(crate) fn for_each_chunk<'a>(text: &'a str, mut f: impl FnMut(&'a str, bool)) {
     let b = text.as_bytes();
     let (mut start, mut i, mut ascii) = (0, 0, true);
     while i < b.len() {

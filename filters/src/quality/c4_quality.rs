@@ -8,7 +8,7 @@ use regex::Regex;
 use serde::Deserialize;
 
 use crate::text::{is_terminal_punct, py_splitlines};
-use crate::words::words;
+use crate::words::{for_each_chunk, words};
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -111,15 +111,15 @@ impl C4Quality {
         for raw in py_splitlines(text) {
             let mut line = std::borrow::Cow::Borrowed(raw.trim());
             let (mut n_words, mut too_long) = (0, false);
-            for w in line.split_whitespace() {
+            for_each_chunk(&line, |w, ascii| {
                 n_words += 1;
                 // A word's characters: its bytes when it is ASCII.
-                let chars = match w.is_ascii() {
+                let chars = match ascii {
                     true => w.len(),
                     false => w.chars().count(),
                 };
                 too_long |= chars > c.max_word_length;
-            }
+            });
             if too_long {
                 continue;
             }
