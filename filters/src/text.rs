@@ -107,6 +107,16 @@ pub fn py_splitlines(text: &str) -> Vec<&str> {
     let mut out = Vec::new();
     let (mut start, mut i) = (0, 0);
     while i < b.len() {
+        // Eight bytes at a time past those that can start no break (all but controls and
+        // non-ASCII bytes).
+        if let Some(block) = b.get(i..i + 8) {
+            let special = below_or_high::<0x1F>(u64::from_le_bytes(block.try_into().expect("8")));
+            if special == 0 {
+                i += 8;
+                continue;
+            }
+            i += special.trailing_zeros() as usize / 8;
+        }
         // The breaks' UTF-8: ASCII controls, U+0085 (C2 85), U+2028/2029 (E2 80 A8/A9). A
         // lead byte is never a continuation byte, so the scan needs no decoding.
         let len = match b[i] {
@@ -127,6 +137,16 @@ pub fn py_splitlines(text: &str) -> Vec<&str> {
         out.push(&text[start..]);
     }
     out
+}
+
+/// The high bit of each byte of `x` (little-endian) that is below `LIMIT` or above 0x7F, to
+/// find in eight bytes at once where a byte scan has work. `(byte & 0x7F) + (0x80 - LIMIT)`
+/// has the high bit set exactly for 7-bit values from `LIMIT` up, and never carries into the
+/// next byte.
+pub(crate) fn below_or_high<const LIMIT: u8>(x: u64) -> u64 {
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let at_least_limit = (x & !HIGH) + (0x80 - u64::from(LIMIT)) * 0x0101_0101_0101_0101;
+    (x | !at_least_limit) & HIGH
 }
 
 /// Splits on runs of `\n` of at least `min_run` (`re.split("\n{min_run,}")`).
@@ -169,6 +189,16 @@ mod tests {
     use super::*;
 
     proptest::proptest! {
+        /// The eight-byte test flags exactly the bytes below the limit or above 0x7F.
+        #[test]
+        fn below_or_high_as_defined(x in proptest::num::u64::ANY) {
+            let want = |limit: u8| x.to_le_bytes().iter().enumerate().fold(0u64, |m, (k, &b)| {
+                m | u64::from(b < limit || b > 0x7F) << (8 * k + 7)
+            });
+            proptest::prop_assert_eq!(below_or_high::<0x21>(x), want(0x21));
+            proptest::prop_assert_eq!(below_or_high::<0x1F>(x), want(0x1F));
+        }
+
         /// The byte scan splits where Python's `str.splitlines()` does.
         #[test]
         fn splitlines_as_python(t in "[a\n\r\x0b\x0c\x1c\x1d\x1e\x1f\u{85}\u{2028}\u{2029}\u{2027}\u{145}é]{0,30}") {

@@ -8,7 +8,7 @@
 
 use std::sync::OnceLock;
 
-use crate::text::{is_cjk, CharSet};
+use crate::text::{below_or_high, is_cjk, CharSet};
 
 const PREFIX_CHARS: &[char] = &[
     '§', '%', '=', '—', '–', '(', '[', '{', '<', '>', '"', '\'', '`', '«', '»', '¿', '¡', '$', '£',
@@ -78,7 +78,7 @@ pub(crate) fn for_each_chunk<'a>(text: &'a str, mut f: impl FnMut(&'a str, bool)
         // Eight bytes at a time: skip past those that can be neither whitespace nor part of
         // a multi-byte character (most bytes of a word).
         if let Some(word) = b.get(i..i + 8) {
-            let special = special_bytes(u64::from_le_bytes(word.try_into().expect("8 bytes")));
+            let special = below_or_high::<0x21>(u64::from_le_bytes(word.try_into().expect("8")));
             if special == 0 {
                 i += 8;
                 continue;
@@ -105,15 +105,6 @@ pub(crate) fn for_each_chunk<'a>(text: &'a str, mut f: impl FnMut(&'a str, bool)
     if start < b.len() {
         f(&text[start..], ascii);
     }
-}
-
-/// The high bit of each byte of `x` (little-endian) that is below 0x21 or above 0x7F: the
-/// bytes that may be whitespace or start a multi-byte character. `(x & 0x7F) + 0x5F` has the
-/// high bit set exactly for bytes of 0x21 and up, and never carries into the next byte.
-fn special_bytes(x: u64) -> u64 {
-    const HIGH: u64 = 0x8080_8080_8080_8080;
-    let at_least_0x21 = (x & !HIGH) + 0x5F5F_5F5F_5F5F_5F5F;
-    (x | !at_least_0x21) & HIGH
 }
 
 fn split_cjk<'a>(chunk: &'a str, ascii: bool, out: &mut Vec<&'a str>) {
@@ -417,15 +408,6 @@ mod tests {
     }
 
     proptest::proptest! {
-        /// The eight-byte test flags exactly the bytes below 0x21 or above 0x7F.
-        #[test]
-        fn special_bytes_as_defined(x in proptest::num::u64::ANY) {
-            let want = x.to_le_bytes().iter().enumerate().fold(0u64, |m, (k, &b)| {
-                m | u64::from(!(0x21..0x80).contains(&b)) << (8 * k + 7)
-            });
-            proptest::prop_assert_eq!(special_bytes(x), want);
-        }
-
         /// The byte-level whitespace split yields what `split(char::is_whitespace)` does,
         /// Unicode spaces included, and says which chunks are ASCII.
         #[test]
