@@ -73,6 +73,9 @@ def main():
     ap.add_argument("--shard-mb", type=int, default=16)
     ap.add_argument("--docs")
     a = ap.parse_args()
+    # The configs name their input by this path, and sluice resolves a relative one from the
+    # config's own directory.
+    a.workdir = os.path.abspath(a.workdir)
     os.makedirs(a.workdir, exist_ok=True)
     docs = real_docs(os.path.join(a.workdir, f"docs-{a.mb}mb.jsonl"), a.mb / 1000, random.Random(7))
     by_w = {w: measure(a.sluice, a.workdir, docs, a.reps, w, a.shard_mb) for w in (1, 2)}
