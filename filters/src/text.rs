@@ -107,15 +107,10 @@ pub fn py_splitlines(text: &str) -> Vec<&str> {
     let mut out = Vec::new();
     let (mut start, mut i) = (0, 0);
     while i < b.len() {
-        // Eight bytes at a time past those that can start no break (all but controls and
-        // non-ASCII bytes).
-        if let Some(block) = b.get(i..i + 8) {
-            let special = below_or_high::<0x1F>(u64::from_le_bytes(block.try_into().expect("8")));
-            if special == 0 {
-                i += 8;
-                continue;
-            }
-            i += special.trailing_zeros() as usize / 8;
+        // Past the bytes that can start no break (all but controls and non-ASCII bytes).
+        i = skip_below_or_high::<0x1F>(b, i);
+        if i == b.len() {
+            break;
         }
         // The breaks' UTF-8: ASCII controls, U+0085 (C2 85), U+2028/2029 (E2 80 A8/A9). A
         // lead byte is never a continuation byte, so the scan needs no decoding.
@@ -147,6 +142,19 @@ pub(crate) fn below_or_high<const LIMIT: u8>(x: u64) -> u64 {
     const HIGH: u64 = 0x8080_8080_8080_8080;
     let at_least_limit = (x & !HIGH) + (0x80 - u64::from(LIMIT)) * 0x0101_0101_0101_0101;
     (x | !at_least_limit) & HIGH
+}
+
+/// From `i`, eight bytes at a time, to the first byte that [`below_or_high`] flags (or to
+/// the last seven bytes, which the caller scans itself).
+pub(crate) fn skip_below_or_high<const LIMIT: u8>(b: &[u8], mut i: usize) -> usize {
+    while let Some(block) = b.get(i..i + 8) {
+        let flagged = below_or_high::<LIMIT>(u64::from_le_bytes(block.try_into().expect("8")));
+        if flagged != 0 {
+            return i + flagged.trailing_zeros() as usize / 8;
+        }
+        i += 8;
+    }
+    i
 }
 
 /// Splits on runs of `\n` of at least `min_run` (`re.split("\n{min_run,}")`).

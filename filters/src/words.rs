@@ -8,7 +8,7 @@
 
 use std::sync::OnceLock;
 
-use crate::text::{below_or_high, is_cjk, CharSet};
+use crate::text::{is_cjk, skip_below_or_high, CharSet};
 
 const PREFIX_CHARS: &[char] = &[
     '§', '%', '=', '—', '–', '(', '[', '{', '<', '>', '"', '\'', '`', '«', '»', '¿', '¡', '$', '£',
@@ -75,15 +75,11 @@ pub(crate) fn for_each_chunk<'a>(text: &'a str, mut f: impl FnMut(&'a str, bool)
     let b = text.as_bytes();
     let (mut start, mut i, mut ascii) = (0, 0, true);
     while i < b.len() {
-        // Eight bytes at a time: skip past those that can be neither whitespace nor part of
-        // a multi-byte character (most bytes of a word).
-        if let Some(word) = b.get(i..i + 8) {
-            let special = below_or_high::<0x21>(u64::from_le_bytes(word.try_into().expect("8")));
-            if special == 0 {
-                i += 8;
-                continue;
-            }
-            i += special.trailing_zeros() as usize / 8;
+        // Past the bytes that can be neither whitespace nor part of a multi-byte character
+        // (most bytes of a word).
+        i = skip_below_or_high::<0x21>(b, i);
+        if i == b.len() {
+            break;
         }
         let (space, len) = match b[i] {
             x if x < 0x80 => (matches!(x, b' ' | b'\t'..=b'\r'), 1),
