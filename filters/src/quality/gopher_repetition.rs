@@ -177,17 +177,26 @@ impl<'a> NGrams<'a> {
             occurrences,
             ..
         } = self;
-        if *repeated_n == 0 || *repeated_n > n {
-            repeated.clear();
-            repeated.extend(0..used);
-        } else {
-            repeated.retain(|&i| i < used);
+        let from_all = *repeated_n == 0 || *repeated_n > n;
+        if !from_all {
+            // Ascending: the positions with a whole n-gram are a prefix.
+            repeated.truncate(repeated.partition_point(|&i| i < used));
         }
         occurrences.clear();
-        for &i in repeated.iter() {
-            occurrences.entry(hashes[i]).or_insert((0, i)).0 += 1;
+        occurrences.reserve(if from_all { used } else { repeated.len() });
+        let mut count = |i: usize| occurrences.entry(hashes[i]).or_insert((0, i)).0 += 1;
+        match from_all {
+            true => (0..used).for_each(&mut count),
+            false => repeated.iter().copied().for_each(&mut count),
         }
-        repeated.retain(|&i| occurrences[&hashes[i]].0 > 1);
+        let repeats = |i: &usize| occurrences[&hashes[*i]].0 > 1;
+        match from_all {
+            true => {
+                repeated.clear();
+                repeated.extend((0..used).filter(repeats));
+            }
+            false => repeated.retain(repeats),
+        }
         *repeated_n = n;
     }
 
@@ -259,6 +268,7 @@ fn duplicated_ngram_chars(grams: &mut NGrams, n: usize) -> usize {
         ..
     } = grams;
     seen.clear();
+    seen.reserve(repeated.len());
     let (mut chars, mut next) = (0, 0);
     for &i in repeated.iter() {
         if i >= next && !seen.insert(hashes[i]) {
