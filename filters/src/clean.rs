@@ -5,6 +5,7 @@
 //! lines (cookie banners, "read more", 版权所有...). Documents left empty are rejected
 //! (`clean.empty`). Counts what it changed per kind.
 
+use crate::text::skip_below_or_high;
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder};
 use pipeline::stage::parse_stage_table;
 use pipeline::{Doc, RowAdapter, RowOut, RowStage, StageEnv, StageKind, Verdict};
@@ -241,12 +242,7 @@ fn ascii_runs_folded(text: &str) -> impl Iterator<Item = char> + '_ {
             i += c.len_utf8();
             return Some(c);
         }
-        while let Some(block) = b.get(i..i + 8) {
-            if u64::from_le_bytes(block.try_into().expect("8 bytes")) & 0x8080_8080_8080_8080 != 0 {
-                break;
-            }
-            i += 8;
-        }
+        i = skip_below_or_high::<0>(b, i);
         while b.get(i).is_some_and(u8::is_ascii) {
             i += 1;
         }

@@ -205,6 +205,7 @@ mod tests {
             });
             proptest::prop_assert_eq!(below_or_high::<0x21>(x), want(0x21));
             proptest::prop_assert_eq!(below_or_high::<0x1F>(x), want(0x1F));
+            proptest::prop_assert_eq!(below_or_high::<0>(x), want(0));
         }
 
         /// The byte scan splits where Python's `str.splitlines()` does.
