@@ -2,7 +2,8 @@
 //! from the `lingua-*-language-model` crates with zstd into `OUT_DIR`, and writes
 //! `OUT_DIR/models.rs`, the table `src/file.rs` reads them from. The published crate embeds
 //! the files uncompressed (288 MB for all 75 languages, most of sluice's binary); compressed
-//! they take 131 MB and are decompressed once per language, when a detector first loads it.
+//! they take about 140 MB and are decompressed once per language, when a detector first
+//! loads it.
 
 use include_dir::Dir;
 use std::fmt::Write as _;

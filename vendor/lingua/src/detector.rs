@@ -1111,29 +1111,28 @@ fn load_count_model(
     language: Language,
     model_type: NgramCountModelType,
 ) -> bool {
-    if language_models.contains_key(&language) {
-        return true;
-    }
-    match load_ngram_count_model(language, model_type) {
-        Some(model) => {
-            language_models.insert(language, model.ngrams);
-            true
-        }
-        None => false,
-    }
+    // sluice: loading decompresses the model (src/file.rs); the entry holds its shard's lock
+    // meanwhile, so threads asking for the same language at once decompress it once.
+    language_models.contains_key(&language)
+        || (language_models.entry(language))
+            .or_try_insert_with(|| {
+                load_ngram_count_model(language, model_type)
+                    .map(|m| m.ngrams)
+                    .ok_or(())
+            })
+            .is_ok()
 }
 
 fn load_probability_model(language_models: &'static LanguageModelMap, language: Language) -> bool {
-    if language_models.contains_key(&language) {
-        return true;
-    }
-    match load_ngram_probability_model(language) {
-        Some(model) => {
-            language_models.insert(language, model.ngrams);
-            true
-        }
-        None => false,
-    }
+    // sluice: as in load_count_model, one decompression per language whatever the threads.
+    language_models.contains_key(&language)
+        || (language_models.entry(language))
+            .or_try_insert_with(|| {
+                load_ngram_probability_model(language)
+                    .map(|m| m.ngrams)
+                    .ok_or(())
+            })
+            .is_ok()
 }
 
 fn search_unique_ngrams(
