@@ -808,11 +808,13 @@ pub(crate) mod tests {
     fn batches_are_cut_by_bytes() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("big.jsonl");
-        let text = "x".repeat(8 << 20);
+        // 40 documents of 1 MiB (a 40 MB file: tests share the CI machine's disk); a batch
+        // closes at the 13th, the first to reach 12.5 MiB.
+        let text = "x".repeat(1 << 20);
         let line = format!("{{\"text\": \"{text}\"}}\n");
         std::fs::write(&p, line.repeat(40)).unwrap();
         let lim = ReadLimits {
-            batch_bytes: 100 << 20,
+            batch_bytes: 25 << 19,
             ..limits(1_000_000)
         };
         let src = JsonlSource::new(p, "big.jsonl".into(), input(), lim);
