@@ -65,11 +65,24 @@ fn ascii_letter(x: u8) -> bool {
     (x | 0x20).wrapping_sub(b'a') < 26
 }
 
+/// The smallest UTF-8 lead byte of a character `is_cjk` takes (U+3040 is E3 81 80).
+const CJK_MIN_LEAD: u8 = 0xE3;
+
+/// Whether any byte is `min` or more, 32 bytes at a time (a loop the compiler vectorises).
+fn has_byte_from(b: &[u8], min: u8) -> bool {
+    let mut chunks = b.chunks_exact(32);
+    let hit = |c: &[u8]| c.iter().fold(0u8, |a, &x| a.max(x)) >= min;
+    chunks.any(hit) || hit(chunks.remainder())
+}
+
 /// True when at least 30% of the letters are CJK: English word rules (mean word length,
 /// English stop words) do not apply to such text.
 pub fn is_cjk_text(text: &str) -> bool {
-    let (mut letters, mut cjk) = (0usize, 0usize);
     let b = text.as_bytes();
+    if !has_byte_from(b, CJK_MIN_LEAD) {
+        return false;
+    }
+    let (mut letters, mut cjk) = (0usize, 0usize);
     let mut i = 0;
     while i < b.len() {
         // 32 ASCII bytes at a time, counted in a loop the compiler vectorises.
@@ -234,7 +247,7 @@ mod tests {
 
         /// The byte-level scan counts as the plain character loop does.
         #[test]
-        fn cjk_share_as_by_characters(t in "[a-zA-Z0-9 .,é股票代码线图ñ\\n@\\[`{]{0,200}") {
+        fn cjk_share_as_by_characters(t in "[a-zA-Z0-9 .,é股票代码线图ñ\\n@\\[`{カ한𠀀〿\u{3040}“]{0,200}") {
             let (mut letters, mut cjk) = (0usize, 0usize);
             for c in t.chars() {
                 if is_cjk(c) { cjk += 1; letters += 1; } else if c.is_alphabetic() { letters += 1; }

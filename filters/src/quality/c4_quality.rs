@@ -158,7 +158,10 @@ impl C4Quality {
             if c.filter_policy && POLICY.iter().any(|p| lower.contains(p)) {
                 continue;
             }
-            sentences += count_sentences(&line);
+            // Only `sentences < min_num_sentences` is asked: lines past that need no count.
+            if sentences < c.min_num_sentences {
+                sentences += count_sentences(&line);
+            }
             kept.push(line);
         }
         if sentences < c.min_num_sentences {
