@@ -8,6 +8,8 @@
 
 use std::sync::OnceLock;
 
+use smallvec::SmallVec;
+
 use crate::text::{is_cjk, skip_below_or_high, CharSet};
 
 const PREFIX_CHARS: &[char] = &[
@@ -212,7 +214,7 @@ fn split_rules<'a>(chunk: &'a str, out: &mut Vec<&'a str>) {
         }
     }
     // Suffixes, collected back to front.
-    let mut suffixes: Vec<&str> = Vec::new();
+    let mut suffixes: SmallVec<[&str; 4]> = SmallVec::new();
     loop {
         if s.len() > 3 && s.ends_with("...") {
             suffixes.push(&s[s.len() - 3..]);
@@ -331,13 +333,34 @@ fn split_infixes<'a>(s: &'a str, out: &mut Vec<&'a str>) {
         }
         return;
     }
+    if s.is_ascii() {
+        // A character per byte: no list of them to build.
+        let b = s.as_bytes();
+        infix_scan(s, b.len(), |i| b.get(i).map(|&x| (i, char::from(x))), out);
+    } else {
+        infix_chars(s, out);
+    }
+}
+
+/// [`infix_scan`] over a list of `s`'s characters (any text; ASCII takes the byte path).
+fn infix_chars<'a>(s: &'a str, out: &mut Vec<&'a str>) {
     let chars: Vec<(usize, char)> = s.char_indices().collect();
+    infix_scan(s, chars.len(), |i| chars.get(i).copied(), out);
+}
+
+/// The infix rules over `s`'s `n` characters, `at(i)` giving the i-th with its byte offset.
+fn infix_scan<'a>(
+    s: &'a str,
+    n: usize,
+    at: impl Fn(usize) -> Option<(usize, char)>,
+    out: &mut Vec<&'a str>,
+) {
     let mut start = 0;
     let mut i = 0;
-    while i < chars.len() {
-        let (pos, c) = chars[i];
-        let prev = i.checked_sub(1).map(|j| chars[j].1);
-        let next = chars.get(i + 1).map(|x| x.1);
+    while i < n {
+        let (pos, c) = at(i).expect("i < n");
+        let prev = i.checked_sub(1).and_then(&at).map(|x| x.1);
+        let next = at(i + 1).map(|x| x.1);
         let letter = |x: Option<char>| x.is_some_and(char::is_alphabetic);
         let alnum = |x: Option<char>| x.is_some_and(char::is_alphanumeric);
         let digit = |x: Option<char>| x.is_some_and(|c| c.is_ascii_digit());
@@ -376,7 +399,7 @@ fn split_infixes<'a>(s: &'a str, out: &mut Vec<&'a str>) {
             };
             out.push(&s[pos..pos + len]);
             start = pos + len;
-            while i < chars.len() && chars[i].0 < start {
+            while at(i).is_some_and(|(p, _)| p < start) {
                 i += 1;
             }
             continue;
@@ -400,6 +423,20 @@ mod tests {
             split_latin(&w, &mut fast);
             split_rules(&w, &mut full);
             proptest::prop_assert_eq!(fast, full);
+        }
+    }
+
+    proptest::proptest! {
+        // One letter of each case and a digit: the rules look at no more than those classes,
+        // and enough cases that `a.Z`-like triples come up.
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(4096))]
+        /// An ASCII token's infixes, read byte by byte, split as from its list of characters.
+        #[test]
+        fn ascii_infixes_split_as_by_characters(w in "[aZ0.:/<>=,~+*^-]{0,12}") {
+            let (mut bytes, mut chars) = (vec![], vec![]);
+            split_infixes(&w, &mut bytes);
+            infix_chars(&w, &mut chars);
+            proptest::prop_assert_eq!(bytes, chars);
         }
     }
 
