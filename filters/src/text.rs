@@ -172,23 +172,17 @@ pub(crate) fn skip_below_or_high<const LIMIT: u8>(b: &[u8], mut i: usize) -> usi
 
 /// Splits on runs of `\n` of at least `min_run` (`re.split("\n{min_run,}")`).
 pub fn split_newline_runs(text: &str, min_run: usize) -> Vec<&str> {
-    let bytes = text.as_bytes();
+    let b = text.as_bytes();
     let mut out = Vec::new();
     let (mut start, mut i) = (0, 0);
-    while i < bytes.len() {
-        if bytes[i] == b'\n' {
-            let mut j = i;
-            while j < bytes.len() && bytes[j] == b'\n' {
-                j += 1;
-            }
-            if j - i >= min_run {
-                out.push(&text[start..i]);
-                start = j;
-            }
-            i = j;
-        } else {
-            i += 1;
+    while let Some(at) = memchr::memchr(b'\n', &b[i..]) {
+        let run_start = i + at;
+        let run = b[run_start..].iter().take_while(|&&x| x == b'\n').count();
+        if run >= min_run {
+            out.push(&text[start..run_start]);
+            start = run_start + run;
         }
+        i = run_start + run;
     }
     out.push(&text[start..]);
     out
@@ -243,6 +237,13 @@ mod tests {
         #[test]
         fn count_matches_as_str_matches(t in "[a.…#b]{0,40}", p in proptest::sample::select(vec!["...", "…", "#", "..", "a.a"])) {
             proptest::prop_assert_eq!(count_matches(&t, p), t.matches(p).count());
+        }
+
+        /// Runs of newlines split as `re.split("\n{min_run,}")` does.
+        #[test]
+        fn newline_runs_as_re_split(t in "[ab\n]{0,30}", min_run in 1usize..4) {
+            let re = regex::Regex::new(&format!("\n{{{min_run},}}")).unwrap();
+            proptest::prop_assert_eq!(split_newline_runs(&t, min_run), re.split(&t).collect::<Vec<_>>());
         }
 
         /// The byte-level scan counts as the plain character loop does.
