@@ -85,21 +85,27 @@ pub fn is_cjk_text(text: &str) -> bool {
     let (mut letters, mut cjk) = (0usize, 0usize);
     let mut i = 0;
     while i < b.len() {
-        // 32 ASCII bytes at a time, counted in a loop the compiler vectorises.
-        if let Some(chunk) = b.get(i..i + 32) {
-            if chunk.iter().fold(0u8, |a, &x| a | x) < 0x80 {
-                letters += chunk
-                    .iter()
-                    .map(|&x| usize::from(ascii_letter(x)))
-                    .sum::<usize>();
-                i += 32;
-                continue;
+        let x = b[i];
+        if x < 0x80 {
+            // ASCII: 32 bytes at a time while it lasts, in a loop the compiler vectorises.
+            match b.get(i..i + 32) {
+                Some(chunk) if chunk.iter().fold(0u8, |a, &x| a | x) < 0x80 => {
+                    letters += chunk
+                        .iter()
+                        .map(|&x| usize::from(ascii_letter(x)))
+                        .sum::<usize>();
+                    i += 32;
+                }
+                _ => {
+                    letters += usize::from(ascii_letter(x));
+                    i += 1;
+                }
             }
+            continue;
         }
-        // Otherwise one character: ASCII bytes without decoding, others decoded.
-        if b[i] < 0x80 {
-            letters += usize::from(ascii_letter(b[i]));
-            i += 1;
+        if (0xE5..=0xE9).contains(&x) {
+            // U+5000..=U+9FFF, all CJK unified ideographs: no need to decode.
+            (cjk, letters, i) = (cjk + 1, letters + 1, i + 3);
             continue;
         }
         let c = text[i..].chars().next().expect("a character starts here");
@@ -248,7 +254,7 @@ mod tests {
 
         /// The byte-level scan counts as the plain character loop does.
         #[test]
-        fn cjk_share_as_by_characters(t in "[a-zA-Z0-9 .,é股票代码线图ñ\\n@\\[`{カ한𠀀〿\u{3040}“]{0,200}") {
+        fn cjk_share_as_by_characters(t in "[a-zA-Z0-9 .,é股票代码线图ñ\\n@\\[`{カ한𠀀〿\u{3040}“\u{4dbf}\u{4dc0}\u{4fff}\u{5000}\u{9fff}\u{a000}]{0,200}") {
             let (mut letters, mut cjk) = (0usize, 0usize);
             for c in t.chars() {
                 if is_cjk(c) { cjk += 1; letters += 1; } else if c.is_alphabetic() { letters += 1; }
