@@ -86,12 +86,13 @@ impl FineWebQuality {
             return Verdict::drop("fineweb_quality.short_line_ratio");
         }
         let (_, dup_chars) = find_duplicates(lines.iter().copied());
-        let non_newline = text.chars().filter(|&ch| ch != '\n').count().max(1);
+        let newlines = memchr::memchr_iter(b'\n', text.as_bytes()).count();
+        let non_newline = (char_len(text) - newlines).max(1);
         if dup_chars as f64 / non_newline as f64 > c.char_duplicates_ratio {
             return Verdict::drop("fineweb_quality.char_dup_ratio");
         }
         let n_words = words_of(text).len().max(1);
-        if text.matches('\n').count() as f64 / n_words as f64 > c.new_line_ratio {
+        if newlines as f64 / n_words as f64 > c.new_line_ratio {
             return Verdict::drop("fineweb_quality.list_ratio");
         }
         Verdict::Keep
