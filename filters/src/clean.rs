@@ -162,46 +162,52 @@ pub fn fix_mojibake(text: &str) -> Option<String> {
     if memchr::memchr(0xC3, text.as_bytes()).is_none() || !text.contains(MOJIBAKE_STARTS) {
         return None;
     }
-    let to_byte = |c: char| -> Option<u8> {
-        let u = c as u32;
-        if u < 0x80 {
-            None
-        } else if u <= 0xFF {
-            Some(u as u8)
-        } else {
-            CP1252.iter().find(|(ch, _)| *ch == c).map(|(_, b)| *b)
-        }
-    };
     let mut out = String::with_capacity(text.len());
-    let mut changed = false;
-    let chars: Vec<char> = text.chars().collect();
-    let mut i = 0;
-    while i < chars.len() {
-        // A run of chars that map to high bytes.
-        let mut j = i;
-        let mut bytes = Vec::new();
-        while j < chars.len() {
-            match to_byte(chars[j]) {
-                Some(b) => bytes.push(b),
-                None => break,
-            }
-            j += 1;
+    let (mut done, mut i) = (0, 0);
+    let mut bytes = Vec::new();
+    while i < text.len() {
+        // ASCII maps to no high byte: skipped eight bytes at a time.
+        i = crate::text::skip_below_or_high::<0>(text.as_bytes(), i);
+        if i == text.len() {
+            break;
         }
-        if j > i {
-            match std::str::from_utf8(&bytes) {
-                Ok(s) if bytes.len() >= 2 => {
-                    out.push_str(s);
-                    changed = true;
-                }
-                _ => out.extend(&chars[i..j]),
-            }
-            i = j;
-        } else {
-            out.push(chars[i]);
-            i += 1;
+        // A run of characters that map to high bytes.
+        let (start, mut end) = (i, i);
+        bytes.clear();
+        for c in text[start..].chars() {
+            let Some(b) = cp1252_byte(c) else { break };
+            bytes.push(b);
+            end += c.len_utf8();
         }
+        if let Ok(s) = std::str::from_utf8(&bytes) {
+            if bytes.len() >= 2 {
+                out.push_str(&text[done..start]);
+                out.push_str(s);
+                done = end;
+            }
+        }
+        // Past the run, or past the one character that maps to none.
+        i = match end > start {
+            true => end,
+            false => start + text[start..].chars().next().map_or(1, char::len_utf8),
+        };
     }
-    changed.then_some(out)
+    (done > 0).then(|| {
+        out.push_str(&text[done..]);
+        out
+    })
+}
+
+/// The byte a character stands for when UTF-8 was read as CP1252 or Latin-1 (none for ASCII).
+fn cp1252_byte(c: char) -> Option<u8> {
+    let u = c as u32;
+    if u < 0x80 {
+        None
+    } else if u <= 0xFF {
+        Some(u as u8)
+    } else {
+        CP1252.iter().find(|(ch, _)| *ch == c).map(|(_, b)| *b)
+    }
 }
 
 /// Characters `remove_control` takes out: C0/C1 controls other than tab, LF and CR, and
@@ -436,6 +442,43 @@ mod tests {
             use unicode_normalization::is_nfc_quick;
             proptest::prop_assert_eq!(is_nfc_quick(super::ascii_runs_folded(&t)), is_nfc_quick(t.chars()));
         }
+
+        /// The byte-level repair gives what re-decoding runs over a list of characters gives.
+        #[test]
+        fn mojibake_as_by_characters(t in "[a. \u{80}\u{81}\u{9d}\u{a0}\u{a9}\u{ad}\u{c2}\u{c3}\u{e2}\u{e9}\u{ff}\u{20ac}\u{2019}\u{201c}\u{153}\u{178}山]{0,24}") {
+            proptest::prop_assert_eq!(super::fix_mojibake(&t), mojibake_by_characters(&t));
+        }
+    }
+
+    /// fix_mojibake as it was first written: a list of characters, runs re-decoded.
+    fn mojibake_by_characters(text: &str) -> Option<String> {
+        if !text.contains(super::MOJIBAKE_STARTS) {
+            return None;
+        }
+        let chars: Vec<char> = text.chars().collect();
+        let (mut out, mut changed, mut i) = (String::new(), false, 0);
+        while i < chars.len() {
+            let mut j = i;
+            let mut bytes = Vec::new();
+            while let Some(b) = chars.get(j).copied().and_then(super::cp1252_byte) {
+                bytes.push(b);
+                j += 1;
+            }
+            if j == i {
+                out.push(chars[i]);
+                i += 1;
+                continue;
+            }
+            match std::str::from_utf8(&bytes) {
+                Ok(s) if bytes.len() >= 2 => {
+                    out.push_str(s);
+                    changed = true;
+                }
+                _ => out.extend(&chars[i..j]),
+            }
+            i = j;
+        }
+        changed.then_some(out)
     }
 
     /// fix_mojibake's byte prefilter: every character it looks for starts with 0xC3.
