@@ -167,7 +167,7 @@ pub fn fix_mojibake(text: &str) -> Option<String> {
     let mut bytes = Vec::new();
     while i < text.len() {
         // ASCII maps to no high byte: skipped eight bytes at a time.
-        i = crate::text::skip_below_or_high::<0>(text.as_bytes(), i);
+        i = skip_below_or_high::<0>(text.as_bytes(), i);
         if i == text.len() {
             break;
         }

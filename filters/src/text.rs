@@ -89,7 +89,7 @@ pub fn is_cjk_text(text: &str) -> bool {
         if x < 0x80 {
             // ASCII: 32 bytes at a time while it lasts, in a loop the compiler vectorises.
             match b.get(i..i + 32) {
-                Some(chunk) if chunk.iter().fold(0u8, |a, &x| a | x) < 0x80 => {
+                Some(chunk) if !has_byte_from(chunk, 0x80) => {
                     letters += chunk
                         .iter()
                         .map(|&x| usize::from(ascii_letter(x)))

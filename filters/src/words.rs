@@ -180,21 +180,21 @@ fn split_latin<'a>(chunk: &'a str, out: &mut Vec<&'a str>) {
     if chunk.chars().nth(1).is_none() {
         return out.push(chunk);
     }
-    let stem = &chunk[..chunk.len() - usize::from(last < 0x80)];
-    if last < 0x80 && plain(stem) && !is_url(chunk) {
-        let keep = match last {
-            b'.' => period_stays(chunk, stem),
-            _ => !suffix_char(char::from(last)),
-        };
-        if !keep {
-            push_plain(stem, out);
-            return out.push(&chunk[stem.len()..]);
-        }
-        if last == b'.' {
-            return out.push(chunk);
-        }
+    if last >= 0x80 {
+        return split_rules(chunk, out);
     }
-    split_rules(chunk, out);
+    let stem = &chunk[..chunk.len() - 1];
+    if !plain(stem) || is_url(chunk) {
+        return split_rules(chunk, out);
+    }
+    match last {
+        b'.' if period_stays(chunk, stem) => return out.push(chunk),
+        b'.' => {}
+        _ if !suffix_char(char::from(last)) => return split_rules(chunk, out),
+        _ => {}
+    }
+    push_plain(stem, out);
+    out.push(&chunk[stem.len()..]);
 }
 
 /// A [`plain`] token: itself, or the two words spaCy splits it into (`cannot` → `can`, `not`).
@@ -456,7 +456,7 @@ mod tests {
         /// The fast paths (plain tokens, one character, a plain stem and one mark) give what
         /// the full rules give.
         #[test]
-        fn plain_tokens_split_as_the_rules_do(w in "([a-zA-Z]{1,6}|[0-9]{1,4}|cannot|GONNA|Wanna|www|WwW|Mr|mrs|e|U|PhD|USA|aB)?[.,;)(\"'%{|-]?|.") {
+        fn plain_tokens_split_as_the_rules_do(w in "([a-zA-Z]{1,6}|[0-9]{1,4}|cannot|GONNA|Wanna|www|WwW|Mr|mrs|e|U|PhD|USA|aB)?[.,;)(\"'%{|’é-]?|.") {
             proptest::prop_assert_eq!(tokens(split_latin, &w), tokens(split_rules, &w));
         }
 
