@@ -45,6 +45,9 @@ const UNITS: &[&str] = &[
 ];
 /// Words spaCy splits by exception.
 const SPLIT_WORDS: &[(&str, usize)] = &[("cannot", 3), ("gonna", 3), ("gotta", 3), ("wanna", 3)];
+/// Their shortest and longest lengths in bytes: most words are neither.
+const SPLIT_WORD_MIN: usize = 5;
+const SPLIT_WORD_MAX: usize = 6;
 const ABBREVIATIONS: &[&str] = &[
     "mr.", "mrs.", "ms.", "dr.", "st.", "vs.", "jr.", "sr.", "inc.", "ltd.", "co.", "corp.",
     "prof.", "no.", "jan.", "feb.", "mar.", "apr.", "jun.", "jul.", "aug.", "sep.", "sept.",
@@ -64,44 +67,101 @@ const ABBREVIATION_MAX_LEN: usize = {
 };
 
 /// Splits `text` into words and punctuation tokens (slices of `text`), whitespace dropped.
+///
+/// Most tokens are a run of ASCII letters (or of digits) between ASCII whitespace: those are
+/// pushed from one byte scan; any other run between whitespace goes through the rules.
 pub fn words(text: &str) -> Vec<&str> {
-    let mut out = Vec::with_capacity(text.len() / 6);
-    for_each_chunk(text, |chunk, ascii| split_cjk(chunk, ascii, &mut out));
+    let b = text.as_bytes();
+    let mut out = Vec::with_capacity(b.len() / 6);
+    let mut i = 0;
+    while i < b.len() {
+        let class = BYTE_CLASS[usize::from(b[i])];
+        if class == SPACE {
+            i += 1;
+            continue;
+        }
+        let mut j = i;
+        if class != OTHER {
+            j += b[i..]
+                .iter()
+                .position(|&x| BYTE_CLASS[usize::from(x)] != class)
+                .unwrap_or(b.len() - i);
+            if j == b.len() || BYTE_CLASS[usize::from(b[j])] == SPACE {
+                push_plain(&text[i..j], &mut out);
+                i = j;
+                continue;
+            }
+        }
+        let (end, next, ascii) = chunk_end(text, j);
+        if end > i {
+            split_cjk(&text[i..end], ascii, &mut out);
+        }
+        i = next;
+    }
     out
 }
 
+/// [`words`]'s byte classes: ASCII whitespace, ASCII letters, ASCII digits, anything else.
+const SPACE: u8 = 1;
+const LETTER: u8 = 2;
+const DIGIT: u8 = 3;
+const OTHER: u8 = 0;
+static BYTE_CLASS: [u8; 256] = {
+    let mut t = [OTHER; 256];
+    let mut x = 0;
+    while x < 128 {
+        let c = x as u8;
+        t[x] = match c {
+            b' ' | b'\t'..=b'\r' => SPACE,
+            b'a'..=b'z' | b'A'..=b'Z' => LETTER,
+            b'0'..=b'9' => DIGIT,
+            _ => OTHER,
+        };
+        x += 1;
+    }
+    t
+};
+
 /// Calls `f` with each non-empty run of `text` between whitespace characters (what
-/// `text.split(char::is_whitespace)` yields) and whether the run is ASCII. ASCII bytes are
-/// classified without decoding; only other characters are decoded.
+/// `text.split(char::is_whitespace)` yields) and whether the run is ASCII.
 pub(crate) fn for_each_chunk<'a>(text: &'a str, mut f: impl FnMut(&'a str, bool)) {
+    let mut i = 0;
+    while i < text.len() {
+        let (end, next, ascii) = chunk_end(text, i);
+        if end > i {
+            f(&text[i..end], ascii);
+        }
+        i = next;
+    }
+}
+
+/// Where the run of non-whitespace characters that `from` lies in (or starts) ends: (its
+/// end, the byte after the whitespace character there, whether the run's bytes from `from`
+/// are ASCII). ASCII bytes are classified without decoding; only other characters are
+/// decoded.
+fn chunk_end(text: &str, from: usize) -> (usize, usize, bool) {
     let b = text.as_bytes();
-    let (mut start, mut i, mut ascii) = (0, 0, true);
-    while i < b.len() {
+    let (mut i, mut ascii) = (from, true);
+    loop {
         // Past the bytes that can be neither whitespace nor part of a multi-byte character
         // (most bytes of a word).
         i = skip_below_or_high::<0x21>(b, i);
-        if i == b.len() {
-            break;
-        }
-        let (space, len) = match b[i] {
-            x if x < 0x80 => (matches!(x, b' ' | b'\t'..=b'\r'), 1),
-            _ => {
-                let c = text[i..].chars().next().expect("i is a char boundary");
-                (c.is_whitespace(), c.len_utf8())
-            }
+        let Some(&x) = b.get(i) else {
+            return (i, i, ascii);
         };
-        if space {
-            if start < i {
-                f(&text[start..i], ascii);
+        if x < 0x80 {
+            if matches!(x, b' ' | b'\t'..=b'\r') {
+                return (i, i + 1, ascii);
             }
-            (start, ascii) = (i + len, true);
-        } else if len > 1 {
-            ascii = false;
+            i += 1;
+            continue;
         }
-        i += len;
-    }
-    if start < b.len() {
-        f(&text[start..], ascii);
+        let c = text[i..].chars().next().expect("i is a char boundary");
+        if c.is_whitespace() {
+            return (i, i + c.len_utf8(), ascii);
+        }
+        ascii = false;
+        i += c.len_utf8();
     }
 }
 
@@ -199,6 +259,9 @@ fn split_latin<'a>(chunk: &'a str, out: &mut Vec<&'a str>) {
 
 /// A [`plain`] token: itself, or the two words spaCy splits it into (`cannot` → `can`, `not`).
 fn push_plain<'a>(chunk: &'a str, out: &mut Vec<&'a str>) {
+    if !(SPLIT_WORD_MIN..=SPLIT_WORD_MAX).contains(&chunk.len()) {
+        return out.push(chunk);
+    }
     match SPLIT_WORDS.iter().find(|(w, _)| lower_is(chunk, w)) {
         Some((_, at)) => out.extend([&chunk[..*at], &chunk[*at..]]),
         None => out.push(chunk),
@@ -483,6 +546,18 @@ mod tests {
             proptest::prop_assert_eq!(got, want);
         }
 
+        /// The one-scan path for plain runs gives what splitting every whitespace-separated
+        /// chunk with the rules does (runs of letters or digits ending at every kind of
+        /// byte the scan can stop at).
+        #[test]
+        fn words_are_the_chunks_split(t in "([a-zA-Z]{1,7}|[0-9]{1,3}|cannot|[ \t\n\r\x0b\x1c\u{85}\u{a0}\u{3000}]|[.,'()é山_-])*") {
+            let mut want = vec![];
+            for c in t.split(char::is_whitespace).filter(|c| !c.is_empty()) {
+                split_cjk(c, c.is_ascii(), &mut want);
+            }
+            proptest::prop_assert_eq!(words(&t), want);
+        }
+
         /// The allocation-free case tests answer what lowercasing the token would.
         #[test]
         fn case_tests_as_lowercasing(s in "[a-zA-Z'’.\u{212a}\u{130}\u{3a3}]{0,7}(n't|'s|’S|'LL|'d)?") {
@@ -498,6 +573,13 @@ mod tests {
                 proptest::prop_assert!(is_url(&upper) && is_url(&lower));
             }
             proptest::prop_assert_eq!(is_url(&s), s.to_ascii_lowercase().starts_with("www."));
+        }
+    }
+
+    #[test]
+    fn split_word_bounds_cover_the_list() {
+        for (w, _) in SPLIT_WORDS {
+            assert!((SPLIT_WORD_MIN..=SPLIT_WORD_MAX).contains(&w.len()), "{w}");
         }
     }
 

@@ -2,8 +2,8 @@
 //! duplicate paragraphs and lines by count and by characters, the most frequent 2/3/4-gram's
 //! share of characters, and the share of characters in repeated 5..10-grams.
 
-use std::collections::{HashMap, HashSet};
-use std::hash::{BuildHasherDefault, Hasher};
+#[cfg(test)]
+use std::collections::HashSet;
 
 use xxhash_rust::xxh3::xxh3_64;
 
@@ -103,7 +103,9 @@ impl Words {
         let mut len = Vec::with_capacity(words.len() + 1);
         len.push(0);
         for w in words {
-            len.push(len.last().copied().unwrap_or(0) + char_len(w));
+            // Characters are the bytes that do not continue one (inline: words are short).
+            let chars = w.bytes().filter(|&b| (b as i8) >= -0x40).count();
+            len.push(len.last().copied().unwrap_or(0) + chars);
         }
         Words {
             hash: words.iter().map(|w| xxh3_64(w.as_bytes())).collect(),
@@ -142,15 +144,77 @@ struct NGrams<'a> {
     n: usize,
     /// `hashes[i]` = hash of the n words starting at i (the first `count - n + 1` are used).
     hashes: Vec<u64>,
-    /// The rules' tables, kept across n (cleared, not reallocated).
-    seen: HashSet<u64, BuildHasherDefault<PassThrough>>,
     /// The positions (ascending) whose `repeated_n`-gram occurs more than once in the text
     /// (0: not computed). A repeated n-gram's first m words repeat too, so for n ≥ m only
     /// these positions can hold a repeat: the longer n-grams' passes visit only them.
     repeated: Vec<usize>,
+    /// `slot[k]`: the tally slot of `repeated[k]`'s n-gram.
+    slot: Vec<u32>,
     repeated_n: usize,
     /// Each counted n-gram's occurrences and first position.
-    occurrences: U64Map<(usize, usize)>,
+    tally: Tally,
+}
+
+/// An open-addressing table of n-gram hashes (already well mixed: the slot is the top
+/// bits), each with its count and first position; sized per pass to at most half full.
+/// Much cheaper than a general map for the one thing the rules do: count, then read back.
+#[derive(Default)]
+struct Tally {
+    slots: Vec<Slot>,
+    shift: u32,
+}
+
+#[derive(Default, Clone, Copy)]
+struct Slot {
+    hash: u64,
+    /// 0: empty.
+    count: u32,
+    first: u32,
+}
+
+impl Tally {
+    /// Empties the table, sized for up to `n` distinct hashes.
+    fn reset(&mut self, n: usize) {
+        let cap = (2 * n).next_power_of_two().max(16);
+        self.slots.clear();
+        self.slots.resize(cap, Slot::default());
+        self.shift = 64 - cap.trailing_zeros();
+    }
+
+    /// Counts one occurrence of `hash` at position `at`; returns its slot.
+    fn add(&mut self, hash: u64, at: usize) -> u32 {
+        let mask = self.slots.len() - 1;
+        let mut i = (hash >> self.shift) as usize;
+        loop {
+            let s = &mut self.slots[i];
+            if s.count == 0 {
+                *s = Slot {
+                    hash,
+                    count: 1,
+                    first: at as u32,
+                };
+                return i as u32;
+            }
+            if s.hash == hash {
+                s.count += 1;
+                return i as u32;
+            }
+            i = (i + 1) & mask;
+        }
+    }
+
+    fn count(&self, slot: u32) -> u32 {
+        self.slots[slot as usize].count
+    }
+
+    /// The most frequent hash that occurs more than once: (count, first position); ties go
+    /// to the first seen.
+    fn top_repeated(&self) -> Option<(usize, usize)> {
+        (self.slots.iter())
+            .filter(|s| s.count > 1)
+            .map(|s| (s.count as usize, s.first as usize))
+            .max_by(|a, b| a.0.cmp(&b.0).then(b.1.cmp(&a.1)))
+    }
 }
 
 impl<'a> NGrams<'a> {
@@ -159,10 +223,10 @@ impl<'a> NGrams<'a> {
             words,
             n: 0,
             hashes: vec![NGRAM_SEED; words.count()],
-            seen: HashSet::default(),
             repeated: Vec::new(),
+            slot: Vec::new(),
             repeated_n: 0,
-            occurrences: U64Map::default(),
+            tally: Tally::default(),
         }
     }
 
@@ -173,30 +237,30 @@ impl<'a> NGrams<'a> {
         let NGrams {
             hashes,
             repeated,
+            slot,
             repeated_n,
-            occurrences,
+            tally,
             ..
         } = self;
-        let from_all = *repeated_n == 0 || *repeated_n > n;
-        if !from_all {
+        if *repeated_n == 0 || *repeated_n > n {
+            repeated.clear();
+            repeated.extend(0..used);
+        } else {
             // Ascending: the positions with a whole n-gram are a prefix.
             repeated.truncate(repeated.partition_point(|&i| i < used));
         }
-        occurrences.clear();
-        occurrences.reserve(if from_all { used } else { repeated.len() });
-        let mut count = |i: usize| occurrences.entry(hashes[i]).or_insert((0, i)).0 += 1;
-        match from_all {
-            true => (0..used).for_each(&mut count),
-            false => repeated.iter().copied().for_each(&mut count),
-        }
-        let repeats = |i: &usize| occurrences[&hashes[*i]].0 > 1;
-        match from_all {
-            true => {
-                repeated.clear();
-                repeated.extend((0..used).filter(repeats));
+        tally.reset(repeated.len());
+        slot.clear();
+        slot.extend(repeated.iter().map(|&i| tally.add(hashes[i], i)));
+        let mut kept = 0;
+        for k in 0..repeated.len() {
+            if tally.count(slot[k]) > 1 {
+                (repeated[kept], slot[kept]) = (repeated[k], slot[k]);
+                kept += 1;
             }
-            false => repeated.retain(repeats),
         }
+        repeated.truncate(kept);
+        slot.truncate(kept);
         *repeated_n = n;
     }
 
@@ -221,24 +285,6 @@ impl<'a> NGrams<'a> {
     }
 }
 
-/// Hashes that are already well mixed pass through unchanged.
-#[derive(Default, Clone, Copy)]
-struct PassThrough(u64);
-
-impl Hasher for PassThrough {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, _: &[u8]) {
-        unreachable!("only u64 keys")
-    }
-    fn write_u64(&mut self, v: u64) {
-        self.0 = v;
-    }
-}
-
-type U64Map<V> = HashMap<u64, V, BuildHasherDefault<PassThrough>>;
-
 /// Characters of the most frequent n-gram times its count (ties: first seen). The n-gram's
 /// words are joined by `sep_chars` characters (1 for a space; 0 for CJK, written without).
 /// When no n-gram repeats, each occurs once and the first is the most frequent.
@@ -247,33 +293,34 @@ fn top_ngram_chars(grams: &mut NGrams, n: usize, sep_chars: usize) -> Option<usi
         return None;
     }
     grams.keep_repeated(n);
-    let (count, first) = (grams.occurrences.values().copied())
-        .filter(|&(count, _)| count > 1)
-        .max_by(|a, b| a.0.cmp(&b.0).then(b.1.cmp(&a.1)))
-        .unwrap_or((1, 0));
+    let (count, first) = grams.tally.top_repeated().unwrap_or((1, 0));
     Some((grams.words.chars(first, n) + (n - 1) * sep_chars) * count)
 }
 
 /// Characters in n-grams (words concatenated without spaces) already seen, skipping past a
 /// repeat (datatrove's `find_all_duplicate`). Only positions whose n-gram occurs twice or
-/// more can be a repeat, and a unique n-gram in `seen` never matches a later one: the scan
+/// more can be a repeat, and a unique n-gram, once seen, never matches a later one: the scan
 /// visits those positions alone.
 fn duplicated_ngram_chars(grams: &mut NGrams, n: usize) -> usize {
     grams.keep_repeated(n);
     let NGrams {
         words,
-        hashes,
-        seen,
         repeated,
+        slot,
+        tally,
         ..
     } = grams;
-    seen.clear();
-    seen.reserve(repeated.len());
+    // The counts are spent here (the next pass refills the table): a visited n-gram's
+    // count is set to 0, which marks it seen.
     let (mut chars, mut next) = (0, 0);
-    for &i in repeated.iter() {
-        if i >= next && !seen.insert(hashes[i]) {
-            chars += words.chars(i, n);
-            next = i + n;
+    for (&i, &s) in repeated.iter().zip(slot.iter()) {
+        if i >= next {
+            let count = &mut tally.slots[s as usize].count;
+            if *count == 0 {
+                chars += words.chars(i, n);
+                next = i + n;
+            }
+            *count = 0;
         }
     }
     chars
