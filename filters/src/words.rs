@@ -358,21 +358,12 @@ fn split_rules<'a>(chunk: &'a str, out: &mut Vec<&'a str>) {
             s = stem;
             continue;
         }
-        // Units follow a digit; clitics start with an apostrophe: most tokens have neither.
-        let has_digit = s.bytes().any(|b| b.is_ascii_digit());
-        if let Some(u) = UNITS.iter().filter(|_| has_digit).find(|u| {
-            s.len() > u.len()
-                && s.ends_with(*u)
-                && s.is_char_boundary(s.len() - u.len())
-                && s[..s.len() - u.len()]
-                    .chars()
-                    .next_back()
-                    .is_some_and(|ch| ch.is_ascii_digit())
-        }) {
-            suffixes.push(&s[s.len() - u.len()..]);
-            s = &s[..s.len() - u.len()];
+        if let Some(u) = unit_suffix(s) {
+            suffixes.push(&s[s.len() - u..]);
+            s = &s[..s.len() - u];
             continue;
         }
+        // Clitics start with an apostrophe: most tokens have none.
         // A byte prefilter for `'` and `’` (E2 80 99): the clitic search below is exact.
         if !s.bytes().any(|b| b == b'\'' || b == 0xE2) {
             break;
@@ -400,6 +391,14 @@ fn split_rules<'a>(chunk: &'a str, out: &mut Vec<&'a str>) {
         None => split_infixes(s, out),
     }
     out.extend(suffixes.into_iter().rev());
+}
+
+/// The byte length of the unit that ends `s` right after a digit (`300m` → 1), if any. A
+/// unit holds no digit, so the only candidate is all that follows the last digit.
+fn unit_suffix(s: &str) -> Option<usize> {
+    let d = s.bytes().rposition(|b| b.is_ascii_digit())?;
+    let tail = &s[d + 1..];
+    (!tail.is_empty() && UNITS.contains(&tail)).then_some(tail.len())
 }
 
 /// The bytes an infix split can start at (0xE2 leads `–` and `—`), as a table: most tokens
@@ -450,6 +449,11 @@ fn infix_scan<'a>(
     let mut i = 0;
     while i < n {
         let (pos, c) = at(i).expect("i < n");
+        if !INFIX_BYTES[usize::from(s.as_bytes()[pos])] {
+            // No rule splits at a character that does not start with one of these bytes.
+            i += 1;
+            continue;
+        }
         let prev = i.checked_sub(1).and_then(&at).map(|x| x.1);
         let next = at(i + 1).map(|x| x.1);
         let letter = |x: Option<char>| x.is_some_and(char::is_alphabetic);
@@ -558,6 +562,21 @@ mod tests {
             proptest::prop_assert_eq!(words(&t), want);
         }
 
+        /// The unit found after the last digit is the first of the list that the token ends
+        /// with right after a digit (the search this replaced).
+        #[test]
+        fn units_are_what_follows_the_last_digit(
+            s in "[a-zA-Z0-9./²³µ-]{0,4}[0-9]?(km²|m²|m|m/s|mm|MB|M|K|hPa|Pa|µm|x|g|mg|²)?",
+        ) {
+            let first = UNITS.iter().find(|u| {
+                s.len() > u.len()
+                    && s.ends_with(*u)
+                    && s.is_char_boundary(s.len() - u.len())
+                    && s[..s.len() - u.len()].chars().next_back().is_some_and(|ch| ch.is_ascii_digit())
+            });
+            proptest::prop_assert_eq!(unit_suffix(&s), first.map(|u| u.len()));
+        }
+
         /// The allocation-free case tests answer what lowercasing the token would.
         #[test]
         fn case_tests_as_lowercasing(s in "[a-zA-Z'’.\u{212a}\u{130}\u{3a3}]{0,7}(n't|'s|’S|'LL|'d)?") {
@@ -589,6 +608,33 @@ mod tests {
         for c in (0..0x3100).filter_map(char::from_u32) {
             assert_eq!(prefix_char(c), PREFIX_CHARS.contains(&c));
             assert_eq!(suffix_char(c), SUFFIX_CHARS.contains(&c));
+        }
+    }
+
+    /// Each infix character splits where its rule says (and the scan skips no candidate).
+    #[test]
+    fn every_infix_character_splits() {
+        let cases = [
+            ("a-b", "-"),
+            ("a–b", "–"),
+            ("a—b", "—"),
+            ("a~b", "~"),
+            ("3+4", "+"),
+            ("3*4", "*"),
+            ("3^4", "^"),
+            ("a/b", "/"),
+            ("a:b", ":"),
+            ("a<b", "<"),
+            ("a>b", ">"),
+            ("a=b", "="),
+            ("a,b", ","),
+            ("a...b", "..."),
+            ("a.B", "."),
+            ("a--b", "--"),
+        ];
+        for (token, infix) in cases {
+            let (l, r) = token.split_once(infix).unwrap();
+            assert_eq!(words(token), vec![l, infix, r], "{token}");
         }
     }
 
