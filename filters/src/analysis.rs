@@ -1,7 +1,8 @@
 //! Per-document analysis shared by the quality stages. gopher_quality, gopher_repetition and
-//! fineweb_quality each need the same word split ([`crate::words::words`]) of a document;
-//! [`words_of`] computes it once and hands it to every stage that asks for the same text,
-//! until a stage rewrites the text (a new text is a new key).
+//! fineweb_quality each need the same word split ([`crate::words::words`]) of a document,
+//! and whether it is CJK text ([`is_cjk_text`]); [`analyse`] computes both once and hands
+//! them to every stage that asks for the same text, until a stage rewrites the text (a new
+//! text is a new key).
 //!
 //! A thread's cache holds the documents it split lately: two generations of at most
 //! [`GENERATION_BYTES`] of text each (a whole default 4 MB batch fits, so every stage of a
@@ -16,6 +17,7 @@ use std::collections::HashMap;
 
 use xxhash_rust::xxh3::xxh3_64;
 
+use crate::text::is_cjk_text;
 use crate::words::words;
 
 /// Text bytes a generation holds before the older one is dropped.
@@ -26,6 +28,7 @@ const MIN_CACHED: usize = 512;
 struct Entry {
     text: Box<str>,
     spans: Vec<(u32, u32)>,
+    cjk: bool,
 }
 
 #[derive(Default)]
@@ -42,14 +45,14 @@ impl Cache {
             .find_map(|m| m.get(&key).filter(|e| &*e.text == text))
     }
 
-    fn insert(&mut self, key: u64, text: &str, spans: Vec<(u32, u32)>) {
+    fn insert(&mut self, key: u64, text: &str, spans: Vec<(u32, u32)>, cjk: bool) {
         if self.cur_bytes + text.len() > GENERATION_BYTES {
             self.prev = std::mem::take(&mut self.cur);
             self.cur_bytes = 0;
         }
         self.cur_bytes += text.len();
         let text = text.into();
-        self.cur.insert(key, Entry { text, spans });
+        self.cur.insert(key, Entry { text, spans, cjk });
     }
 }
 
@@ -57,22 +60,34 @@ thread_local! {
     static CACHE: RefCell<Cache> = RefCell::default();
 }
 
-/// The words of `text` (what [`words`] returns), split once per document per thread.
-pub fn words_of(text: &str) -> Vec<&str> {
+/// What the quality stages read off a document's text.
+#[derive(Debug, PartialEq)]
+pub struct Analysis<'a> {
+    /// What [`words`] returns.
+    pub words: Vec<&'a str>,
+    /// What [`is_cjk_text`] returns.
+    pub cjk: bool,
+}
+
+/// The analysis of `text`, computed once per document per thread.
+pub fn analyse(text: &str) -> Analysis<'_> {
     if text.len() < MIN_CACHED || text.len() > GENERATION_BYTES {
-        return words(text);
+        return Analysis {
+            words: words(text),
+            cjk: is_cjk_text(text),
+        };
     }
     let key = xxh3_64(text.as_bytes());
     CACHE.with(|c| {
         let mut c = c.borrow_mut();
         if let Some(e) = c.get(key, text) {
-            return e
-                .spans
-                .iter()
-                .map(|&(s, e)| &text[s as usize..e as usize])
-                .collect();
+            let words = e.spans.iter().map(|&(s, e)| &text[s as usize..e as usize]);
+            return Analysis {
+                words: words.collect(),
+                cjk: e.cjk,
+            };
         }
-        let w = words(text);
+        let (w, cjk) = (words(text), is_cjk_text(text));
         let base = text.as_ptr() as usize;
         let spans = w
             .iter()
@@ -81,9 +96,20 @@ pub fn words_of(text: &str) -> Vec<&str> {
                 (at as u32, (at + s.len()) as u32)
             })
             .collect();
-        c.insert(key, text, spans);
-        w
+        c.insert(key, text, spans, cjk);
+        Analysis { words: w, cjk }
     })
+}
+
+/// Whether `text` is CJK text: the analysed document's answer when there is one (without
+/// splitting it into words when there is none).
+pub fn is_cjk_doc(text: &str) -> bool {
+    if text.len() < MIN_CACHED || text.len() > GENERATION_BYTES {
+        return is_cjk_text(text);
+    }
+    let key = xxh3_64(text.as_bytes());
+    let cached = CACHE.with(|c| c.borrow().get(key, text).map(|e| e.cjk));
+    cached.unwrap_or_else(|| is_cjk_text(text))
 }
 
 #[cfg(test)]
@@ -91,6 +117,13 @@ mod tests {
     use proptest::prelude::*;
 
     use super::*;
+
+    fn fresh(t: &str) -> Analysis<'_> {
+        Analysis {
+            words: words(t),
+            cjk: is_cjk_text(t),
+        }
+    }
 
     fn long(s: &str) -> String {
         s.repeat(MIN_CACHED / s.len().max(1) + 1)
@@ -105,22 +138,22 @@ mod tests {
         b.push('x');
         let same_len = a.replacen("stop,", "stop ", 1);
         for t in [&a, &b, &a, &same_len, &a[..a.len() - 1].to_string(), &b] {
-            assert_eq!(words_of(t), words(t));
+            assert_eq!(analyse(t), fresh(t));
         }
         // Enough other text to rotate both generations out: still right.
         for k in 0..(2 * GENERATION_BYTES / a.len() + 2) {
             let t = format!("{a}{k}");
-            assert_eq!(words_of(&t), words(&t));
+            assert_eq!(analyse(&t), fresh(&t));
         }
-        assert_eq!(words_of(&a), words(&a));
+        assert_eq!(analyse(&a), fresh(&a));
     }
 
     proptest! {
         #[test]
         fn cached_split_equals_a_fresh_one(s in "[a-z '.,\\n山水-]{0,40}", n in 1usize..60) {
             let t = s.repeat(n);
-            prop_assert_eq!(words_of(&t), words(&t));
-            prop_assert_eq!(words_of(&t), words(&t));
+            prop_assert_eq!(analyse(&t), fresh(&t));
+            prop_assert_eq!(analyse(&t), fresh(&t));
         }
     }
 }

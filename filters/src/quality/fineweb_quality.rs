@@ -6,8 +6,8 @@ use pipeline::{Doc, RowOut, RowStage, Verdict};
 use serde::Deserialize;
 
 use super::{check_ratio, find_duplicates};
-use crate::analysis::words_of;
-use crate::text::{char_len, is_cjk_text, is_terminal_punct};
+use crate::analysis::{analyse, is_cjk_doc};
+use crate::text::{char_len, is_terminal_punct};
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -76,7 +76,7 @@ impl FineWebQuality {
         if punct < c.line_punct_thr && !(punct == 0.0 && c.line_punct_exclude_zero) {
             return Verdict::drop("fineweb_quality.line_punct_ratio");
         }
-        let short_len = if is_cjk_text(text) {
+        let short_len = if is_cjk_doc(text) {
             c.cjk_short_line_length
         } else {
             c.short_line_length
@@ -91,7 +91,7 @@ impl FineWebQuality {
         if dup_chars as f64 / non_newline as f64 > c.char_duplicates_ratio {
             return Verdict::drop("fineweb_quality.char_dup_ratio");
         }
-        let n_words = words_of(text).len().max(1);
+        let n_words = analyse(text).words.len().max(1);
         if newlines as f64 / n_words as f64 > c.new_line_ratio {
             return Verdict::drop("fineweb_quality.list_ratio");
         }

@@ -4,8 +4,8 @@ use pipeline::{Doc, RowOut, RowStage, Verdict};
 use serde::Deserialize;
 
 use super::check_ratio;
-use crate::analysis::words_of;
-use crate::text::{count_matches, is_cjk_text, is_punct, py_splitlines};
+use crate::analysis::analyse;
+use crate::text::{count_matches, is_punct, py_splitlines};
 #[cfg(test)]
 use crate::words::words;
 
@@ -141,7 +141,8 @@ impl GopherQuality {
     /// This rule set's verdict on one text.
     pub fn check(&self, text: &str) -> Verdict {
         let c = &self.c;
-        let words = words_of(text);
+        let doc = analyse(text);
+        let words = doc.words;
         let n_words = words.len();
         let st = WordStats::of(&words, &self.stop);
         let n = st.non_symbol;
@@ -151,7 +152,7 @@ impl GopherQuality {
         if n > c.max_doc_words {
             return Verdict::drop("gopher_quality.long_doc");
         }
-        let cjk = c.cjk_aware && is_cjk_text(text);
+        let cjk = c.cjk_aware && doc.cjk;
         if !cjk {
             let avg = st.non_symbol_chars as f64 / n as f64;
             if avg < c.min_avg_word_length {

@@ -11,8 +11,8 @@ use pipeline::{Doc, RowOut, RowStage, Verdict};
 use serde::Deserialize;
 
 use super::{check_ratio, find_duplicates};
-use crate::analysis::words_of;
-use crate::text::{char_len, is_cjk_text, split_newline_runs};
+use crate::analysis::analyse;
+use crate::text::{char_len, split_newline_runs};
 #[cfg(test)]
 use crate::words::words;
 
@@ -360,9 +360,10 @@ impl GopherRepetition {
         if dup_chars as f64 / total > c.dup_line_char_frac {
             return Verdict::drop("gopher_repetition.dup_line_char_frac");
         }
-        let words = Words::new(&words_of(text));
+        let doc = analyse(text);
+        let words = Words::new(&doc.words);
         let grams = &mut NGrams::new(&words);
-        let sep = if is_cjk_text(text) { 0 } else { 1 };
+        let sep = if doc.cjk { 0 } else { 1 };
         for (k, &(n, frac)) in c.top_n_grams.iter().enumerate() {
             if let Some(chars) = top_ngram_chars(grams, n, sep) {
                 if chars as f64 / total > frac {
