@@ -142,8 +142,11 @@ fn ngram_step(h: u64, w: u64) -> u64 {
 struct NGrams<'a> {
     words: &'a Words,
     n: usize,
-    /// `hashes[i]` = hash of the n words starting at i (the first `count - n + 1` are used).
+    /// `hashes[i]` = hash of the n words starting at i (the first `count - n + 1` are used);
+    /// after a narrowing, only at the positions in `repeated`, for `repeated_n` words.
     hashes: Vec<u64>,
+    /// Whether `hashes` holds every position's n-gram (false after a narrowing).
+    every_position: bool,
     /// The positions (ascending) whose `repeated_n`-gram occurs more than once in the text
     /// (0: not computed). A repeated n-gram's first m words repeat too, so for n ≥ m only
     /// these positions can hold a repeat: the longer n-grams' passes visit only them.
@@ -223,6 +226,7 @@ impl<'a> NGrams<'a> {
             words,
             n: 0,
             hashes: vec![NGRAM_SEED; words.count()],
+            every_position: true,
             repeated: Vec::new(),
             slot: Vec::new(),
             repeated_n: 0,
@@ -233,7 +237,14 @@ impl<'a> NGrams<'a> {
     /// Narrows `repeated` to the positions whose n-gram occurs more than once, starting
     /// from the last narrowing when it was for a smaller n, else from every position.
     fn keep_repeated(&mut self, n: usize) {
-        let used = self.of(n).len();
+        let used = (self.words.count() + 1).saturating_sub(n);
+        if self.repeated_n == 0 || self.repeated_n > n {
+            self.of(n);
+            self.repeated.clear();
+            self.repeated.extend(0..used);
+        } else {
+            self.extend_repeated(n, used);
+        }
         let NGrams {
             hashes,
             repeated,
@@ -242,13 +253,6 @@ impl<'a> NGrams<'a> {
             tally,
             ..
         } = self;
-        if *repeated_n == 0 || *repeated_n > n {
-            repeated.clear();
-            repeated.extend(0..used);
-        } else {
-            // Ascending: the positions with a whole n-gram are a prefix.
-            repeated.truncate(repeated.partition_point(|&i| i < used));
-        }
         tally.reset(repeated.len());
         slot.clear();
         slot.extend(repeated.iter().map(|&i| tally.add(hashes[i], i)));
@@ -264,11 +268,31 @@ impl<'a> NGrams<'a> {
         *repeated_n = n;
     }
 
+    /// Grows the hashes of the positions in `repeated` (the first `used` of which have a
+    /// whole n-gram) from `repeated_n` to n words: the other positions can hold no repeat,
+    /// so their hashes are left behind.
+    fn extend_repeated(&mut self, n: usize, used: usize) {
+        let NGrams {
+            words,
+            hashes,
+            repeated,
+            repeated_n,
+            ..
+        } = self;
+        // Ascending: the positions with a whole n-gram are a prefix.
+        repeated.truncate(repeated.partition_point(|&i| i < used));
+        for &i in repeated.iter() {
+            let grown = words.hash[i + *repeated_n..i + n].iter();
+            hashes[i] = grown.fold(hashes[i], |h, w| ngram_step(h, *w));
+        }
+        self.every_position = false;
+    }
+
     /// The hashes of the n-grams at every position (empty when the text is shorter).
     fn of(&mut self, n: usize) -> &[u64] {
-        if n < self.n {
+        if n < self.n || !self.every_position {
             self.hashes.fill(NGRAM_SEED);
-            self.n = 0;
+            (self.n, self.every_position) = (0, true);
         }
         let count = self.words.count();
         while self.n < n && self.n < count {
