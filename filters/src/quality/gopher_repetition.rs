@@ -167,6 +167,8 @@ struct Tally {
     shift: u32,
 }
 
+/// Counts and positions fit 32 bits: a document is one Arrow `Utf8` value (under 2^31
+/// bytes), so it has fewer words than that.
 #[derive(Default, Clone, Copy)]
 struct Slot {
     hash: u64,
