@@ -2,7 +2,9 @@
 //! fineweb_quality each need the same word split ([`crate::words::words`]) of a document,
 //! and whether it is CJK text ([`is_cjk_text`]); [`analyse`] computes both once and hands
 //! them to every stage that asks for the same text, until a stage rewrites the text (a new
-//! text is a new key).
+//! text is a new key). [`is_cjk_doc`] asks for the flag alone (fineweb_quality needs it
+//! before it knows whether it needs the words); a cached document holds whichever parts were
+//! asked for.
 //!
 //! A thread's cache holds the documents it split lately: two generations of at most
 //! [`GENERATION_BYTES`] of text each (a whole default 4 MB batch fits, so every stage of a
@@ -25,10 +27,11 @@ pub const GENERATION_BYTES: usize = 6 << 20;
 /// Shorter texts are split again: cheaper than the lookup.
 const MIN_CACHED: usize = 512;
 
+/// A cached document: its text, and whichever of its analyses a stage has asked for.
 struct Entry {
     text: Box<str>,
-    spans: Vec<(u32, u32)>,
-    cjk: bool,
+    spans: Option<Vec<(u32, u32)>>,
+    cjk: Option<bool>,
 }
 
 #[derive(Default)]
@@ -39,25 +42,42 @@ struct Cache {
 }
 
 impl Cache {
-    fn get(&self, key: u64, text: &str) -> Option<&Entry> {
-        [&self.cur, &self.prev]
-            .into_iter()
-            .find_map(|m| m.get(&key).filter(|e| &*e.text == text))
-    }
-
-    fn insert(&mut self, key: u64, text: &str, spans: Vec<(u32, u32)>, cjk: bool) {
+    /// The entry of exactly `text` (compared byte for byte), a new empty one if none.
+    fn entry(&mut self, key: u64, text: &str) -> &mut Entry {
+        let holds = |m: &HashMap<u64, Entry>| m.get(&key).is_some_and(|e| &*e.text == text);
+        if holds(&self.cur) {
+            return self.cur.get_mut(&key).expect("found above");
+        }
+        if holds(&self.prev) {
+            return self.prev.get_mut(&key).expect("found above");
+        }
         if self.cur_bytes + text.len() > GENERATION_BYTES {
             self.prev = std::mem::take(&mut self.cur);
             self.cur_bytes = 0;
         }
         self.cur_bytes += text.len();
-        let text = text.into();
-        self.cur.insert(key, Entry { text, spans, cjk });
+        let entry = Entry {
+            text: text.into(),
+            spans: None,
+            cjk: None,
+        };
+        self.cur.insert(key, entry);
+        self.cur.get_mut(&key).expect("inserted above")
     }
 }
 
 thread_local! {
     static CACHE: RefCell<Cache> = RefCell::default();
+}
+
+/// `f` on the cache entry of `text`; `None` for a text not cached (shorter texts are cheaper
+/// to analyse again than to look up, longer ones would not fit a generation).
+fn with_entry<R>(text: &str, f: impl FnOnce(&mut Entry) -> R) -> Option<R> {
+    if text.len() < MIN_CACHED || text.len() > GENERATION_BYTES {
+        return None;
+    }
+    let key = xxh3_64(text.as_bytes());
+    Some(CACHE.with(|c| f(c.borrow_mut().entry(key, text))))
 }
 
 /// What the quality stages read off a document's text.
@@ -71,45 +91,40 @@ pub struct Analysis<'a> {
 
 /// The analysis of `text`, computed once per document per thread.
 pub fn analyse(text: &str) -> Analysis<'_> {
-    if text.len() < MIN_CACHED || text.len() > GENERATION_BYTES {
-        return Analysis {
-            words: words(text),
-            cjk: is_cjk_text(text),
-        };
-    }
-    let key = xxh3_64(text.as_bytes());
-    CACHE.with(|c| {
-        let mut c = c.borrow_mut();
-        if let Some(e) = c.get(key, text) {
-            let words = e.spans.iter().map(|&(s, e)| &text[s as usize..e as usize]);
-            return Analysis {
-                words: words.collect(),
-                cjk: e.cjk,
-            };
-        }
-        let (w, cjk) = (words(text), is_cjk_text(text));
-        let base = text.as_ptr() as usize;
-        let spans = w
-            .iter()
-            .map(|s| {
-                let at = s.as_ptr() as usize - base;
-                (at as u32, (at + s.len()) as u32)
-            })
-            .collect();
-        c.insert(key, text, spans, cjk);
-        Analysis { words: w, cjk }
+    let cached = with_entry(text, |e| Analysis {
+        cjk: *e.cjk.get_or_insert_with(|| is_cjk_text(text)),
+        words: match &e.spans {
+            Some(spans) => spans
+                .iter()
+                .map(|&(s, e)| &text[s as usize..e as usize])
+                .collect(),
+            None => {
+                let w = words(text);
+                e.spans = Some(spans_of(text, &w));
+                w
+            }
+        },
+    });
+    cached.unwrap_or_else(|| Analysis {
+        words: words(text),
+        cjk: is_cjk_text(text),
     })
 }
 
-/// Whether `text` is CJK text: the analysed document's answer when there is one (without
-/// splitting it into words when there is none).
+/// Whether `text` is CJK text ([`analyse`]'s `cjk`), without splitting it into words.
 pub fn is_cjk_doc(text: &str) -> bool {
-    if text.len() < MIN_CACHED || text.len() > GENERATION_BYTES {
-        return is_cjk_text(text);
-    }
-    let key = xxh3_64(text.as_bytes());
-    let cached = CACHE.with(|c| c.borrow().get(key, text).map(|e| e.cjk));
-    cached.unwrap_or_else(|| is_cjk_text(text))
+    with_entry(text, |e| *e.cjk.get_or_insert_with(|| is_cjk_text(text)))
+        .unwrap_or_else(|| is_cjk_text(text))
+}
+
+/// The byte spans of `words`, slices of `text`.
+fn spans_of(text: &str, words: &[&str]) -> Vec<(u32, u32)> {
+    let base = text.as_ptr() as usize;
+    let span = |s: &&str| {
+        let at = s.as_ptr() as usize - base;
+        (at as u32, (at + s.len()) as u32)
+    };
+    words.iter().map(span).collect()
 }
 
 #[cfg(test)]
@@ -152,8 +167,11 @@ mod tests {
         #[test]
         fn cached_split_equals_a_fresh_one(s in "[a-z '.,\\n山水-]{0,40}", n in 1usize..60) {
             let t = s.repeat(n);
+            // Asked for the flag first (an entry without words), then for both, twice.
+            prop_assert_eq!(is_cjk_doc(&t), is_cjk_text(&t));
             prop_assert_eq!(analyse(&t), fresh(&t));
             prop_assert_eq!(analyse(&t), fresh(&t));
+            prop_assert_eq!(is_cjk_doc(&t), is_cjk_text(&t));
         }
     }
 }
