@@ -46,8 +46,20 @@ const UNITS: &[&str] = &[
 /// Words spaCy splits by exception.
 const SPLIT_WORDS: &[(&str, usize)] = &[("cannot", 3), ("gonna", 3), ("gotta", 3), ("wanna", 3)];
 /// Their shortest and longest lengths in bytes: most words are neither.
-const SPLIT_WORD_MIN: usize = 5;
-const SPLIT_WORD_MAX: usize = 6;
+const SPLIT_WORD_MIN: usize = split_word_len(true);
+const SPLIT_WORD_MAX: usize = split_word_len(false);
+
+const fn split_word_len(shortest: bool) -> usize {
+    let (mut len, mut i) = (SPLIT_WORDS[0].0.len(), 1);
+    while i < SPLIT_WORDS.len() {
+        let n = SPLIT_WORDS[i].0.len();
+        if shortest && n < len || !shortest && n > len {
+            len = n;
+        }
+        i += 1;
+    }
+    len
+}
 const ABBREVIATIONS: &[&str] = &[
     "mr.", "mrs.", "ms.", "dr.", "st.", "vs.", "jr.", "sr.", "inc.", "ltd.", "co.", "corp.",
     "prof.", "no.", "jan.", "feb.", "mar.", "apr.", "jun.", "jul.", "aug.", "sep.", "sept.",
@@ -150,7 +162,7 @@ fn chunk_end(text: &str, from: usize) -> (usize, usize, bool) {
             return (i, i, ascii);
         };
         if x < 0x80 {
-            if matches!(x, b' ' | b'\t'..=b'\r') {
+            if BYTE_CLASS[usize::from(x)] == SPACE {
                 return (i, i + 1, ascii);
             }
             i += 1;

@@ -103,9 +103,7 @@ impl Words {
         let mut len = Vec::with_capacity(words.len() + 1);
         len.push(0);
         for w in words {
-            // Characters are the bytes that do not continue one (inline: words are short).
-            let chars = w.bytes().filter(|&b| (b as i8) >= -0x40).count();
-            len.push(len.last().copied().unwrap_or(0) + chars);
+            len.push(len.last().copied().unwrap_or(0) + char_len(w));
         }
         Words {
             hash: words.iter().map(|w| xxh3_64(w.as_bytes())).collect(),
