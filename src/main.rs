@@ -10,6 +10,8 @@ mod decont_cmd;
 mod export_cmd;
 mod index_cmd;
 mod inspect;
+mod query_cmd;
+#[cfg(feature = "query")]
 mod report;
 mod train_cmd;
 
@@ -85,49 +87,13 @@ enum Command {
     /// SQL over a finished run (polars): tables curated, rejected, quarantine, stats (a row
     /// per stage and reason), counters and shards, scanned from the files, e.g.
     /// `sluice query out "SELECT reason, count(*) AS n FROM rejected GROUP BY reason ORDER BY n DESC"`.
-    Query {
-        run: PathBuf,
-        sql: String,
-        /// table (aligned, for a terminal), csv, json (JSON lines) or parquet.
-        #[arg(long, default_value = "table")]
-        format: query::Format,
-        /// Write the result to this file (whole or not at all) instead of stdout.
-        #[arg(long)]
-        out: Option<PathBuf>,
-        /// Rows shown by --format table (the first and last halves of a longer result).
-        #[arg(long, default_value_t = 40)]
-        max_rows: usize,
-    },
+    Query(query_cmd::QueryArgs),
     /// A few documents of a finished run, picked reproducibly by seed: rejected ones (by
     /// --reason, --stage, --domain) or kept ones (--kept), with reason, detail and an excerpt.
-    Sample {
-        run: PathBuf,
-        #[arg(long)]
-        reason: Option<String>,
-        #[arg(long)]
-        stage: Option<String>,
-        #[arg(long)]
-        domain: Option<String>,
-        /// Sample the curated (kept) documents instead of the rejected ones.
-        #[arg(long, conflicts_with_all = ["reason", "stage"])]
-        kept: bool,
-        #[arg(short, default_value_t = 5)]
-        n: usize,
-        #[arg(long, default_value_t = 0)]
-        seed: u64,
-        /// Characters of each document's text to show.
-        #[arg(long, default_value_t = 400)]
-        chars: usize,
-    },
+    Sample(query_cmd::SampleArgs),
     /// Write an HTML report of a run (funnel, reject reasons, tokens per domain) and,
     /// with --train, of a training run (loss curves, mixture weights).
-    Report {
-        run: PathBuf,
-        #[arg(long)]
-        train: Option<PathBuf>,
-        #[arg(long, default_value = "report.html")]
-        out: PathBuf,
-    },
+    Report(query_cmd::ReportArgs),
     /// List the stage types a pipeline config can use: what each does, its reject reasons
     /// and the columns it adds.
     Stages,
@@ -325,79 +291,9 @@ fn registry() -> StageRegistry {
     filters::register(&mut r);
     dedup::register(&mut r);
     decont::register(&mut r);
-    query::register(&mut r);
+    query_cmd::register(&mut r);
     tokenize::register(&mut r);
     r
-}
-
-/// `sluice query`.
-fn query_cmd(
-    run: &Path,
-    sql: &str,
-    format: query::Format,
-    out: Option<&Path>,
-    max_rows: usize,
-) -> Result<()> {
-    // Read by polars when it formats the table; set before polars starts its threads. Off a
-    // terminal (a pipe, a cron log) nothing is wrapped to a guessed width.
-    let env = [
-        ("POLARS_FMT_MAX_ROWS", max_rows.to_string()),
-        ("POLARS_FMT_MAX_COLS", "40".into()),
-        ("POLARS_FMT_STR_LEN", "60".into()),
-        (
-            "POLARS_FMT_TABLE_HIDE_DATAFRAME_SHAPE_INFORMATION",
-            "1".into(),
-        ),
-        ("POLARS_FMT_TABLE_HIDE_COLUMN_SEPARATOR", "1".into()),
-        ("POLARS_FMT_TABLE_ROUNDED_CORNERS", "1".into()),
-    ];
-    for (k, v) in env {
-        std::env::set_var(k, v);
-    }
-    if !std::io::stdout().is_terminal() {
-        std::env::set_var("POLARS_TABLE_WIDTH", "10000");
-    }
-    let tables = query::RunTables::open(run)?;
-    let mut df = tables.run(sql)?;
-    query::write_frame(&mut df, format, out)?;
-    if format == query::Format::Table && df.height() > max_rows {
-        eprintln!("{} rows (--max-rows, or --format csv for all)", df.height());
-    }
-    Ok(())
-}
-
-/// `sluice sample`: each document as a short block.
-fn sample_cmd(run: &Path, spec: &query::SampleSpec) -> Result<()> {
-    let tables = query::RunTables::open(run)?;
-    let (docs, matched) = query::sample(&tables, spec)?;
-    println!(
-        "{} of {matched} {} documents (seed {})",
-        docs.len(),
-        if spec.kept { "kept" } else { "rejected" },
-        spec.seed
-    );
-    for (i, d) in docs.iter().enumerate() {
-        println!(
-            "\n[{}] {}  domain={}  chars={}",
-            i + 1,
-            d.id,
-            d.domain,
-            d.chars
-        );
-        if !spec.kept {
-            println!("    stage={}  reason={}", d.stage, d.reason);
-            if !d.detail.is_empty() {
-                println!("    detail: {}", d.detail);
-            }
-        }
-        for line in d.excerpt.lines() {
-            println!("    | {line}");
-        }
-        if (d.excerpt.chars().count() as u64) < d.chars {
-            println!("    | …");
-        }
-    }
-    Ok(())
 }
 
 fn init_logging() {
@@ -629,9 +525,7 @@ fn demo(steps: u64, workers: Option<usize>, out: &Path) -> Result<()> {
     )
     .with_context(|| format!("writing {}", cfg.display()))?;
     train_cmd::train(&cfg, None)?;
-    let report = out.join("report.html");
-    report::write_report(&curated, Some(&out.join("demo-train")), &report)?;
-    println!("report: {}", report.display());
+    query_cmd::demo_report(&curated, &out.join("demo-train"), &out.join("report.html"))?;
     println!(
         "outputs: curated {}, token shards {}, model and logs {}",
         curated.join("curated").display(),
@@ -711,37 +605,9 @@ fn main() -> ExitCode {
             .and_then(|d| inspect::summarise(&d))
             .with_context(|| format!("inspect {}", dir.display()))
             .map(|s| print!("{s}")),
-        Command::Report { run, train, out } => local_view(&run)
-            .and_then(|r| report::write_report(&r, train.as_deref(), &out))
-            .map(|_| println!("report: {}", out.display())),
-        Command::Query {
-            run,
-            sql,
-            format,
-            out,
-            max_rows,
-        } => local_view(&run).and_then(|r| query_cmd(&r, &sql, format, out.as_deref(), max_rows)),
-        Command::Sample {
-            run,
-            reason,
-            stage,
-            domain,
-            kept,
-            n,
-            seed,
-            chars,
-        } => {
-            let spec = query::SampleSpec {
-                kept,
-                reason,
-                stage,
-                domain,
-                n,
-                seed,
-                excerpt_chars: chars,
-            };
-            sample_cmd(&run, &spec)
-        }
+        Command::Report(args) => query_cmd::report(&args),
+        Command::Query(args) => query_cmd::query(&args),
+        Command::Sample(args) => query_cmd::sample(&args),
         Command::Stages => {
             print!("{}", stages_table(&registry()));
             Ok(())
