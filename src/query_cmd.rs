@@ -59,13 +59,9 @@ pub struct ReportArgs {
 
 /// Why this binary cannot look inside a run.
 #[cfg(not(feature = "query"))]
-fn unavailable(what: &str) -> anyhow::Error {
-    anyhow::anyhow!(
-        "{what}: this sluice was built without the `query` feature (polars); rebuild with the \
-         default features (`cargo build --release`, after `source scripts/env.sh`) for \
-         `sluice query`, `sample`, `report` and the sql_filter stage"
-    )
-}
+const MISSING: &str = "this sluice was built without the `query` feature (polars); rebuild with \
+     the default features (`cargo build --release`, after `source scripts/env.sh`) for `sluice \
+     query`, `sample`, `report` and the sql_filter stage";
 
 /// Registers the `sql_filter` stage; without polars, a config that names it is refused
 /// before any work, with how to get it.
@@ -77,7 +73,7 @@ pub fn register(r: &mut StageRegistry) {
         type_name: "sql_filter",
         summary: "(not in this build: needs the `query` feature, polars)",
         outputs: "sql_filter.where",
-        factory: |_, _| Err(unavailable("sql_filter").to_string()),
+        factory: |_, _| Err(MISSING.to_string()),
     });
 }
 
@@ -101,17 +97,17 @@ pub fn demo_report(run: &Path, train: &Path, out: &Path) -> Result<()> {
 
 #[cfg(not(feature = "query"))]
 pub fn report(_args: &ReportArgs) -> Result<()> {
-    Err(unavailable("report"))
+    anyhow::bail!("report: {MISSING}")
 }
 
 #[cfg(not(feature = "query"))]
 pub fn query(_args: &QueryArgs) -> Result<()> {
-    Err(unavailable("query"))
+    anyhow::bail!("query: {MISSING}")
 }
 
 #[cfg(not(feature = "query"))]
 pub fn sample(_args: &SampleArgs) -> Result<()> {
-    Err(unavailable("sample"))
+    anyhow::bail!("sample: {MISSING}")
 }
 
 /// `sluice report`: the run (local, or a local view of an s3:// one) and, with --train, the

@@ -183,23 +183,28 @@ fn s3_in_and_out_equal_a_local_run_for_any_worker_count() {
     };
     assert_eq!(ids_texts(&local), ids_texts(&reference));
 
-    // Reading a run in a bucket: query sees what the local run holds.
-    let q = |run: &str| {
+    // Reading a run in a bucket: query and sample see what the local run holds.
+    let read = |args: &[&str]| {
         let o = sluice()
-            .args([
-                "query",
-                run,
-                "SELECT count(*) AS n FROM curated",
-                "--format",
-                "csv",
-            ])
+            .args(args)
             .env("SLUICE_CACHE", &cache)
             .output()
             .unwrap();
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
         String::from_utf8_lossy(&o.stdout).into_owned()
     };
-    assert_eq!(q("s3://e2e-io/runs/r1"), q(reference.to_str().unwrap()));
+    let (remote, local) = ("s3://e2e-io/runs/r1", reference.to_str().unwrap());
+    let count = "SELECT count(*) AS n FROM curated";
+    assert_eq!(
+        read(&["query", remote, count, "--format", "csv"]),
+        read(&["query", local, count, "--format", "csv"])
+    );
+    let sample = read(&["sample", remote, "--kept", "-n", "3", "--seed", "7"]);
+    assert!(sample.starts_with("3 of "), "{sample}");
+    assert_eq!(
+        sample,
+        read(&["sample", local, "--kept", "-n", "3", "--seed", "7"])
+    );
     let inspect = run_ok(&["inspect", "s3://e2e-io/runs/r1"]);
     assert!(String::from_utf8_lossy(&inspect.stdout).contains("exact_dedup"));
 
