@@ -27,8 +27,9 @@ done
 VENV=$(benches/peers-setup.sh)
 TORCH=$(benches/torch-setup.sh)
 # Curation is measured with the build without the trainer (no libtorch loaded), as a
-# curation-only deployment runs it; training and the demo's shards use the default build.
-cargo build --release --quiet --no-default-features
+# curation-only deployment runs it (with `query`, for the query bench); training and the
+# demo's shards use the default build.
+cargo build --release --quiet --no-default-features --features query
 cp target/release/sluice target/release/sluice-curate
 cargo build --release --quiet
 cargo build --release --quiet --examples -p sluice-tokenize -p sluice-train -p sluice-dedup -p sluice-filters
