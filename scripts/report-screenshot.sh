@@ -1,9 +1,15 @@
 #!/usr/bin/env bash
 # Renders a run report in headless Chromium (Debian package, installed if missing) and
 # saves a PNG to look at: scripts/report-screenshot.sh [REPORT.html] [OUT.png]
-# Default: out/report.html from `sluice demo`.
+# Default: out/report.html from `sluice demo` (a default build's; scripts/demo.sh builds
+# without polars and writes none: `sluice report out/default --train out/demo-train --out
+# out/report.html` with a default build makes it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+if [[ ! -f ${1:-out/report.html} ]]; then
+  echo "report-screenshot: no ${1:-out/report.html} (see the comment at the top of $0)" >&2
+  exit 1
+fi
 REPORT=$(realpath "${1:-out/report.html}")
 PNG=${2:-${REPORT%.html}.png}
 if ! command -v chromium >/dev/null; then
