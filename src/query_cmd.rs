@@ -86,8 +86,7 @@ pub fn demo_report(run: &Path, train: &Path, out: &Path) -> Result<()> {
     }
     #[cfg(not(feature = "query"))]
     println!(
-        "report: not written: this sluice was built without the `query` feature (polars); \
-         `cargo build --release` adds it, then `sluice report {} --train {} --out {}`",
+        "report: not written: {MISSING}; then `sluice report {} --train {} --out {}`",
         run.display(),
         train.display(),
         out.display()
