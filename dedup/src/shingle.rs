@@ -7,9 +7,8 @@
 
 use pipeline::document::is_cjk;
 use serde::Deserialize;
-use std::borrow::Cow;
 
-use unicode_normalization::{is_nfkc_quick, IsNormalized, UnicodeNormalization};
+use crate::normalize::nfkc;
 use xxhash_rust::xxh3::xxh3_64;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -19,15 +18,6 @@ pub enum ShingleKind {
     Word,
     /// Character n-grams over the whitespace-collapsed text.
     Char,
-}
-
-/// `text` in NFKC, borrowed when it already is (always for ASCII).
-fn nfkc(text: &str) -> Cow<'_, str> {
-    if text.is_ascii() || is_nfkc_quick(text.chars()) == IsNormalized::Yes {
-        Cow::Borrowed(text)
-    } else {
-        Cow::Owned(text.nfkc().collect())
-    }
 }
 
 /// Sorted, distinct 32-bit shingle hashes of `text`.
