@@ -338,7 +338,10 @@ impl Executor<'_> {
                 ParquetSink::new(l.curated(shard)),
                 output.jsonl.then(|| JsonlSink::new(l.curated_jsonl(shard))),
             ),
-            false => (ParquetSink::new(l.intermediate(phase.index, shard)), None),
+            false => (
+                ParquetSink::intermediate(l.intermediate(phase.index, shard)),
+                None,
+            ),
         };
         let finish = self.pipeline.finish.as_ref().filter(|_| last);
         let part = finish.and_then(|f| {
