@@ -7,6 +7,7 @@
 pub mod analysis;
 pub mod classifier;
 pub mod clean;
+pub mod digit_runs;
 pub mod domain_keywords;
 pub mod fasttext;
 pub mod html;

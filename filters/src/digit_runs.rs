@@ -1,0 +1,132 @@
+//! Where a number-shaped pattern can match: the maximal runs of digits and a pattern's own
+//! separators that hold enough digits. `pii` runs its card, phone and IPv4 regexes on these
+//! runs instead of the whole text (digits are a few percent of prose), with the same matches:
+//! no match can hold a character outside the run's alphabet, so none crosses a run's edge,
+//! and a run with fewer digits than any match needs has none.
+//!
+//! `\d` in a Unicode regex is any decimal digit (`\p{Nd}`); a run takes every non-ASCII
+//! character that `char::is_numeric` accepts (a superset) as a digit, so a run is never
+//! shorter, nor its count lower, than the regex could need.
+
+/// The runs of ASCII digits, non-ASCII numeric characters and the bytes of `separators`
+/// that hold at least `min_digits` digits.
+pub struct DigitRuns {
+    pub separators: &'static [u8],
+    pub min_digits: usize,
+}
+
+const ONES: u64 = 0x0101_0101_0101_0101;
+const HIGH: u64 = 0x8080_8080_8080_8080;
+
+impl DigitRuns {
+    /// `(start, end)` byte offsets of each qualifying run of `text`, in order.
+    pub fn find(&self, text: &str) -> Vec<(usize, usize)> {
+        let b = text.as_bytes();
+        let mut out = Vec::new();
+        let mut pos = 0;
+        while let Some(d) = next_digit(text, pos) {
+            let mut start = d;
+            while start > pos && self.separators.contains(&b[start - 1]) {
+                start -= 1;
+            }
+            let (mut end, mut digits) = (d, 0);
+            while end < b.len() {
+                if b[end].is_ascii_digit() {
+                    digits += 1;
+                    end += 1;
+                } else if self.separators.contains(&b[end]) {
+                    end += 1;
+                } else if !b[end].is_ascii() && numeric_at(text, end) {
+                    digits += 1;
+                    end += char_len(b[end]);
+                } else {
+                    break;
+                }
+            }
+            if digits >= self.min_digits {
+                out.push((start, end));
+            }
+            pos = end;
+        }
+        out
+    }
+}
+
+/// The first ASCII digit or non-ASCII numeric character at or after `pos`. Eight bytes at a
+/// time while they are all ASCII non-digits.
+fn next_digit(text: &str, mut pos: usize) -> Option<usize> {
+    let b = text.as_bytes();
+    while pos < b.len() {
+        if let Some(chunk) = b.get(pos..pos + 8) {
+            let w = u64::from_le_bytes(chunk.try_into().expect("eight bytes"));
+            if w & HIGH == 0 && ascii_digits(w) == 0 {
+                pos += 8;
+                continue;
+            }
+        }
+        let x = b[pos];
+        if x.is_ascii_digit() {
+            return Some(pos);
+        }
+        if x.is_ascii() || !text.is_char_boundary(pos) {
+            pos += 1;
+            continue;
+        }
+        if numeric_at(text, pos) {
+            return Some(pos);
+        }
+        pos += char_len(x);
+    }
+    None
+}
+
+/// High bits of the bytes of `w` (all below 0x80) that are '0'..='9'.
+fn ascii_digits(w: u64) -> u64 {
+    let at_least_0 = w + ONES * (0x80 - u64::from(b'0'));
+    let past_9 = w + ONES * (0x80 - u64::from(b'9') - 1);
+    (at_least_0 ^ past_9) & HIGH
+}
+
+/// Whether the non-ASCII character starting at `pos` may be a decimal digit.
+fn numeric_at(text: &str, pos: usize) -> bool {
+    let c = text[pos..].chars().next().expect("a character starts here");
+    !('\u{4E00}'..='\u{9FFF}').contains(&c) && c.is_numeric()
+}
+
+/// The length of the UTF-8 character whose first byte is `lead`.
+fn char_len(lead: u8) -> usize {
+    match lead {
+        0xF0.. => 4,
+        0xE0.. => 3,
+        _ => 2,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn runs_hold_enough_digits_and_stop_at_other_characters() {
+        let card = DigitRuns {
+            separators: b" -",
+            min_digits: 4,
+        };
+        let text = "call 12-34 or 5 6 7 8, not 123x; ４５６７ and ٣٣٣٣ 股票 12345";
+        let runs: Vec<&str> = card.find(text).iter().map(|&(s, e)| &text[s..e]).collect();
+        assert_eq!(
+            runs,
+            [" 12-34 ", " 5 6 7 8", " ４５６７ ", " ٣٣٣٣ ", " 12345"]
+        );
+        assert!(card.find("no digits here at all, only words").is_empty());
+    }
+
+    #[test]
+    fn eight_byte_skip_finds_a_digit_in_any_position() {
+        for at in 0..20 {
+            let mut t = "abcdefghijklmnopqrstuvwxyz".to_string();
+            t.replace_range(at..at + 1, "7");
+            assert_eq!(next_digit(&t, 0), Some(at), "{t}");
+        }
+    }
+}
