@@ -15,9 +15,9 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 use pipeline::stage::parse_stage_table;
 use pipeline::{ColumnType, Doc, RowAdapter, RowOut, RowStage, StageEnv, StageKind, Verdict};
 use regex::Regex;
+use serde::Deserialize;
 
 use crate::digit_runs::DigitRuns;
-use serde::Deserialize;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, PartialOrd, Ord)]
 #[serde(rename_all = "snake_case")]
