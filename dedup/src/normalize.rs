@@ -8,6 +8,7 @@
 
 use std::borrow::Cow;
 
+use pipeline::scan::skip_below_or_high;
 use unicode_normalization::char::canonical_combining_class;
 use unicode_normalization::{is_nfkc_quick, IsNormalized, UnicodeNormalization};
 
@@ -66,15 +67,7 @@ pub fn nfkc(text: &str) -> Cow<'_, str> {
 
 /// The length of `b`'s leading run of ASCII bytes, eight at a time.
 fn ascii_prefix(b: &[u8]) -> usize {
-    let mut i = 0;
-    while let Some(chunk) = b.get(i..i + 8) {
-        let word = u64::from_le_bytes(chunk.try_into().expect("eight bytes"));
-        let high = word & 0x8080_8080_8080_8080;
-        if high != 0 {
-            return i + high.trailing_zeros() as usize / 8;
-        }
-        i += 8;
-    }
+    let i = skip_below_or_high::<0>(b, 0);
     i + b[i..].iter().take_while(|x| x.is_ascii()).count()
 }
 
@@ -86,57 +79,61 @@ fn next_char(text: &str, pos: usize) -> char {
 pub fn normalize_for_hash(text: &str) -> String {
     let text = nfkc(text);
     let b = text.as_bytes();
-    let mut out: Vec<u8> = Vec::with_capacity(b.len());
-    let mut pending_space = false;
+    let mut out = Collapsed {
+        out: Vec::with_capacity(b.len()),
+        pending_space: false,
+    };
     let mut pos = 0;
     while pos < b.len() {
         if let Some(lower) = b.get(pos..pos + 8).and_then(plain_ascii_lowered) {
-            if pending_space {
-                out.push(b' ');
-                pending_space = false;
-            }
-            out.extend_from_slice(&lower.to_le_bytes());
+            out.push(&lower.to_le_bytes());
             pos += 8;
             continue;
         }
         let x = b[pos];
         if x.is_ascii() {
             pos += 1;
-            if matches!(x, b'\t'..=b'\r' | b' ') {
-                pending_space = !out.is_empty();
-                continue;
+            match x {
+                b'\t'..=b'\r' | b' ' => out.space(),
+                _ => out.push(&[x.to_ascii_lowercase()]),
             }
-            if pending_space {
-                out.push(b' ');
-                pending_space = false;
-            }
-            out.push(x.to_ascii_lowercase());
             continue;
         }
         let c = next_char(&text, pos);
         let bytes = &b[pos..pos + c.len_utf8()];
         pos += bytes.len();
         if cjk_unified(c) {
-            if pending_space {
-                out.push(b' ');
-                pending_space = false;
-            }
-            out.extend_from_slice(bytes);
+            out.push(bytes);
             continue;
         }
         for l in c.to_lowercase() {
-            if l.is_whitespace() {
-                pending_space = !out.is_empty();
-                continue;
+            match l.is_whitespace() {
+                true => out.space(),
+                false => out.push(l.encode_utf8(&mut [0; 4]).as_bytes()),
             }
-            if pending_space {
-                out.push(b' ');
-                pending_space = false;
-            }
-            out.extend_from_slice(l.encode_utf8(&mut [0; 4]).as_bytes());
         }
     }
-    String::from_utf8(out).expect("built from whole characters")
+    String::from_utf8(out.out).expect("built from whole characters")
+}
+
+/// Text with each whitespace run as one space between words and none at either end.
+struct Collapsed {
+    out: Vec<u8>,
+    pending_space: bool,
+}
+
+impl Collapsed {
+    fn space(&mut self) {
+        self.pending_space = !self.out.is_empty();
+    }
+
+    fn push(&mut self, bytes: &[u8]) {
+        if self.pending_space {
+            self.out.push(b' ');
+            self.pending_space = false;
+        }
+        self.out.extend_from_slice(bytes);
+    }
 }
 
 /// Eight ASCII bytes lower-cased, when they go to the output as they are but for case: no

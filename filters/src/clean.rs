@@ -5,8 +5,8 @@
 //! lines (cookie banners, "read more", 版权所有...). Documents left empty are rejected
 //! (`clean.empty`). Counts what it changed per kind.
 
-use crate::text::skip_below_or_high;
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder};
+use pipeline::scan::skip_below_or_high;
 use pipeline::stage::parse_stage_table;
 use pipeline::{Doc, RowAdapter, RowOut, RowStage, StageEnv, StageKind, Verdict};
 use regex::Regex;

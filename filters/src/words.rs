@@ -8,9 +8,10 @@
 
 use std::sync::OnceLock;
 
+use pipeline::scan::skip_below_or_high;
 use smallvec::SmallVec;
 
-use crate::text::{is_cjk, skip_below_or_high, CharSet};
+use crate::text::{is_cjk, CharSet};
 
 const PREFIX_CHARS: &[char] = &[
     '§', '%', '=', '—', '–', '(', '[', '{', '<', '>', '"', '\'', '`', '«', '»', '¿', '¡', '$', '£',

@@ -15,6 +15,7 @@ mod progress;
 pub mod reader;
 pub mod remote_out;
 pub mod row;
+pub mod scan;
 pub mod stage;
 pub mod stages;
 pub mod stats;
