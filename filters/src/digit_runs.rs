@@ -31,17 +31,22 @@ impl DigitRuns {
             }
             let (mut end, mut digits) = (d, 0);
             while end < b.len() {
-                if b[end].is_ascii_digit() {
-                    digits += 1;
-                    end += 1;
-                } else if self.separators.contains(&b[end]) {
-                    end += 1;
-                } else if !b[end].is_ascii() && numeric_at(text, end) {
-                    digits += 1;
-                    end += char_len(b[end]);
-                } else {
-                    break;
-                }
+                end += match b[end] {
+                    x if x.is_ascii_digit() => {
+                        digits += 1;
+                        1
+                    }
+                    x if self.separators.contains(&x) => 1,
+                    x if !x.is_ascii() => {
+                        let c = char_at(text, end);
+                        if !maybe_digit(c) {
+                            break;
+                        }
+                        digits += 1;
+                        c.len_utf8()
+                    }
+                    _ => break,
+                };
             }
             if digits >= self.min_digits {
                 out.push((start, end));
@@ -64,18 +69,18 @@ fn next_digit(text: &str, mut pos: usize) -> Option<usize> {
                 continue;
             }
         }
-        let x = b[pos];
-        if x.is_ascii_digit() {
+        if b[pos].is_ascii_digit() {
             return Some(pos);
         }
-        if x.is_ascii() || !text.is_char_boundary(pos) {
+        if b[pos].is_ascii() {
             pos += 1;
             continue;
         }
-        if numeric_at(text, pos) {
+        let c = char_at(text, pos);
+        if maybe_digit(c) {
             return Some(pos);
         }
-        pos += char_len(x);
+        pos += c.len_utf8();
     }
     None
 }
@@ -87,19 +92,14 @@ fn ascii_digits(w: u64) -> u64 {
     (at_least_0 ^ past_9) & HIGH
 }
 
-/// Whether the non-ASCII character starting at `pos` may be a decimal digit.
-fn numeric_at(text: &str, pos: usize) -> bool {
-    let c = text[pos..].chars().next().expect("a character starts here");
-    !('\u{4E00}'..='\u{9FFF}').contains(&c) && c.is_numeric()
+/// The character starting at byte `pos` (every position these scans reach starts one).
+fn char_at(text: &str, pos: usize) -> char {
+    text[pos..].chars().next().expect("a character starts here")
 }
 
-/// The length of the UTF-8 character whose first byte is `lead`.
-fn char_len(lead: u8) -> usize {
-    match lead {
-        0xF0.. => 4,
-        0xE0.. => 3,
-        _ => 2,
-    }
+/// Whether the non-ASCII `c` may be a decimal digit.
+fn maybe_digit(c: char) -> bool {
+    !('\u{4E00}'..='\u{9FFF}').contains(&c) && c.is_numeric()
 }
 
 #[cfg(test)]
