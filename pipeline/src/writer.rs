@@ -418,7 +418,7 @@ mod tests {
             meta: None,
         });
         let batch = b.finish();
-        for (sink, codec) in [
+        for (mut sink, codec) in [
             (ParquetSink::new(dir.path().join("out.parquet")), "ZSTD"),
             (
                 ParquetSink::intermediate(dir.path().join("mid.parquet")),
@@ -426,7 +426,6 @@ mod tests {
             ),
         ] {
             let path = sink.path.clone();
-            let mut sink = sink;
             sink.write(&batch).unwrap();
             let mut pending = PendingFiles::default();
             sink.finish(&mut pending).unwrap();
