@@ -124,8 +124,14 @@ pub fn is_cjk_text(text: &str) -> bool {
 
 /// Python's `str.splitlines()`: splits on \n, \r, \r\n, \v, \f, \x1c-\x1e, \x85, U+2028/9.
 pub fn py_splitlines(text: &str) -> Vec<&str> {
-    let b = text.as_bytes();
     let mut out = Vec::new();
+    for_each_py_line(text, |l| out.push(l));
+    out
+}
+
+/// Calls `f` with each line [`py_splitlines`] returns, in order, without collecting them.
+pub fn for_each_py_line<'a>(text: &'a str, mut f: impl FnMut(&'a str)) {
+    let b = text.as_bytes();
     let (mut start, mut i) = (0, 0);
     while i < b.len() {
         // Past the bytes that can start no break (all but controls and non-ASCII bytes).
@@ -145,14 +151,13 @@ pub fn py_splitlines(text: &str) -> Vec<&str> {
                 continue;
             }
         };
-        out.push(&text[start..i]);
+        f(&text[start..i]);
         i += len;
         start = i;
     }
     if start < b.len() {
-        out.push(&text[start..]);
+        f(&text[start..]);
     }
-    out
 }
 
 /// Splits on runs of `\n` of at least `min_run` (`re.split("\n{min_run,}")`).

@@ -1,11 +1,13 @@
 //! Gopher quality rules (Rae et al. 2021, table A1), defaults as in datatrove.
 
+use std::sync::OnceLock;
+
 use pipeline::{Doc, RowOut, RowStage, Verdict};
 use serde::Deserialize;
 
 use super::check_ratio;
 use crate::analysis::analyse;
-use crate::text::{count_matches, is_punct, py_splitlines};
+use crate::text::{count_matches, for_each_py_line, is_punct};
 #[cfg(test)]
 use crate::words::words;
 
@@ -171,25 +173,18 @@ impl GopherQuality {
         {
             return Verdict::drop("gopher_quality.too_many_ellipsis");
         }
-        let lines = py_splitlines(text);
-        let nl = lines.len().max(1) as f64;
-        let bullets = lines
-            .iter()
-            .filter(|l| {
-                let t = l.trim_start();
-                t.starts_with('•') || t.starts_with('-')
-            })
-            .count();
+        // Both line rules from one pass over the lines.
+        let (mut lines, mut bullets, mut ellipsis) = (0usize, 0usize, 0usize);
+        for_each_py_line(text, |l| {
+            let (start, end) = (l.trim_start(), l.trim_end());
+            lines += 1;
+            bullets += usize::from(start.starts_with('•') || start.starts_with('-'));
+            ellipsis += usize::from(end.ends_with("...") || end.ends_with('…'));
+        });
+        let nl = lines.max(1) as f64;
         if bullets as f64 / nl > c.max_bullet_lines_ratio {
             return Verdict::drop("gopher_quality.too_many_bullets");
         }
-        let ellipsis = lines
-            .iter()
-            .filter(|l| {
-                let t = l.trim_end();
-                t.ends_with("...") || t.ends_with('…')
-            })
-            .count();
         if ellipsis as f64 / nl > c.max_ellipsis_lines_ratio {
             return Verdict::drop("gopher_quality.too_many_end_ellipsis");
         }
@@ -223,13 +218,17 @@ impl WordStats {
             alpha: 0,
             stop: 0,
         };
+        let classes = ascii_classes();
         for w in words {
-            let (symbolic, chars, alpha) = match w.is_ascii() {
-                true => {
-                    let b = w.as_bytes();
-                    let symbolic = b.iter().all(|&x| is_punct(x as char));
-                    (symbolic, b.len(), b.iter().any(u8::is_ascii_alphabetic))
-                }
+            // Over the bytes without a branch: all punctuation (AND), any letter or non-ASCII
+            // byte (OR).
+            let (mut all, mut any) = (PUNCT, 0);
+            for &x in w.as_bytes() {
+                let c = classes[usize::from(x)];
+                (all, any) = (all & c, any | c);
+            }
+            let (symbolic, chars, alpha) = match any & HIGH == 0 {
+                true => (all & PUNCT != 0, w.len(), any & LETTER != 0),
                 // A CJK ideograph is a word of one letter (`ideographs_are_letters`).
                 false if w.len() == 3 && is_ideograph(w) => (false, 1, true),
                 false => (
@@ -249,6 +248,26 @@ impl WordStats {
     }
 }
 
+/// [`ascii_classes`]' bits: an ASCII punctuation character ([`is_punct`]), an ASCII letter,
+/// a byte of a non-ASCII character.
+const PUNCT: u8 = 1;
+const LETTER: u8 = 2;
+const HIGH: u8 = 4;
+
+/// The class bits of every byte.
+fn ascii_classes() -> &'static [u8; 256] {
+    static TABLE: OnceLock<[u8; 256]> = OnceLock::new();
+    TABLE.get_or_init(|| {
+        std::array::from_fn(|x| {
+            let x = u8::try_from(x).expect("< 256");
+            let bit = |on: bool, b: u8| if on { b } else { 0 };
+            bit(!x.is_ascii(), HIGH)
+                | bit(x.is_ascii() && is_punct(char::from(x)), PUNCT)
+                | bit(x.is_ascii_alphabetic(), LETTER)
+        })
+    })
+}
+
 /// A one-character word in the CJK Unified Ideographs block (U+4E00..U+9FFF).
 fn is_ideograph(w: &str) -> bool {
     let mut it = w.chars();
@@ -262,7 +281,7 @@ mod tests {
     proptest::proptest! {
         /// The one-pass counts equal the rules' plain definitions.
         #[test]
-        fn word_stats_as_defined(t in "[a-zA-Z0-9 .,#…!?'é股票—\\-]{0,80}") {
+        fn word_stats_as_defined(t in "[a-zA-Z0-9 .,#…!?'é股票—@\\[`{/:_~\x7f\x1c\\-]{0,80}") {
             let ws = words(&t);
             let stop: Vec<String> = ["the", "and", "a"].iter().map(|s| s.to_string()).collect();
             let non_symbol: Vec<&&str> = ws.iter().filter(|w| w.chars().any(|ch| !is_punct(ch))).collect();

@@ -101,14 +101,17 @@ struct Words {
 impl Words {
     fn new(words: &[&str]) -> Self {
         let mut len = Vec::with_capacity(words.len() + 1);
+        let mut hash = Vec::with_capacity(words.len());
+        let mut chars = 0;
         len.push(0);
         for w in words {
-            len.push(len.last().copied().unwrap_or(0) + char_len(w));
+            // Characters are the bytes that are no UTF-8 continuation byte: inline, since
+            // `chars().count()` is a call per word and most words are a few bytes.
+            chars += w.bytes().filter(|&b| b as i8 >= -0x40).count();
+            len.push(chars);
+            hash.push(xxh3_64(w.as_bytes()));
         }
-        Words {
-            hash: words.iter().map(|w| xxh3_64(w.as_bytes())).collect(),
-            len,
-        }
+        Words { hash, len }
     }
 
     fn count(&self) -> usize {
@@ -163,6 +166,10 @@ struct NGrams<'a> {
 struct Tally {
     slots: Vec<Slot>,
     shift: u32,
+    /// The most frequent hash that occurs more than once so far: (count, first position);
+    /// ties go to the first seen. Counts only grow, so the largest (count, earliest first)
+    /// any add has seen is that of the final counts.
+    top: Option<(u32, u32)>,
 }
 
 /// Counts and positions fit 32 bits: a document is one Arrow `Utf8` value (under 2^31
@@ -182,28 +189,33 @@ impl Tally {
         self.slots.clear();
         self.slots.resize(cap, Slot::default());
         self.shift = 64 - cap.trailing_zeros();
+        self.top = None;
     }
 
     /// Counts one occurrence of `hash` at position `at`; returns its slot.
     fn add(&mut self, hash: u64, at: usize) -> u32 {
         let mask = self.slots.len() - 1;
         let mut i = (hash >> self.shift) as usize;
-        loop {
-            let s = &mut self.slots[i];
-            if s.count == 0 {
-                *s = Slot {
-                    hash,
-                    count: 1,
-                    first: at as u32,
-                };
-                return i as u32;
-            }
-            if s.hash == hash {
-                s.count += 1;
-                return i as u32;
-            }
+        // The table is at most half full: the first slot probed is mostly the one.
+        while self.slots[i].count != 0 && self.slots[i].hash != hash {
             i = (i + 1) & mask;
         }
+        // A new hash and a repeat are updated alike, without a branch: which of the two a
+        // position is, is a coin toss the predictor loses.
+        let s = &mut self.slots[i];
+        let new = s.count == 0;
+        s.hash = hash;
+        s.first = if new { at as u32 } else { s.first };
+        s.count += 1;
+        let (count, first) = (s.count, s.first);
+        if count > 1
+            && self
+                .top
+                .is_none_or(|(c, f)| count > c || count == c && first < f)
+        {
+            self.top = Some((count, first));
+        }
+        i as u32
     }
 
     fn count(&self, slot: u32) -> u32 {
@@ -213,10 +225,7 @@ impl Tally {
     /// The most frequent hash that occurs more than once: (count, first position); ties go
     /// to the first seen.
     fn top_repeated(&self) -> Option<(usize, usize)> {
-        (self.slots.iter())
-            .filter(|s| s.count > 1)
-            .map(|s| (s.count as usize, s.first as usize))
-            .max_by(|a, b| a.0.cmp(&b.0).then(b.1.cmp(&a.1)))
+        self.top.map(|(c, f)| (c as usize, f as usize))
     }
 }
 
@@ -256,12 +265,11 @@ impl<'a> NGrams<'a> {
         tally.reset(repeated.len());
         slot.clear();
         slot.extend(repeated.iter().map(|&i| tally.add(hashes[i], i)));
+        // Without a branch: whether an n-gram repeats is a coin toss the predictor loses.
         let mut kept = 0;
         for k in 0..repeated.len() {
-            if tally.count(slot[k]) > 1 {
-                (repeated[kept], slot[kept]) = (repeated[k], slot[k]);
-                kept += 1;
-            }
+            (repeated[kept], slot[kept]) = (repeated[k], slot[k]);
+            kept += usize::from(tally.count(slot[k]) > 1);
         }
         repeated.truncate(kept);
         slot.truncate(kept);

@@ -71,9 +71,13 @@ pub(crate) fn check_ratio(name: &str, v: f64) -> Result<(), String> {
 
 /// Elements seen before (count) and their total length in chars (datatrove's
 /// `find_duplicates`).
-pub(crate) fn find_duplicates<'a>(items: impl IntoIterator<Item = &'a str>) -> (usize, usize) {
-    // xxh3 rather than SipHash: only counts come out, and paragraphs can be long.
-    let mut seen = std::collections::HashSet::with_hasher(xxhash_rust::xxh3::Xxh3Builder::new());
+pub(crate) fn find_duplicates<'a>(items: impl ExactSizeIterator<Item = &'a str>) -> (usize, usize) {
+    // xxh3 rather than SipHash: only counts come out, and paragraphs can be long. Sized
+    // once: growing it rehashed every item.
+    let mut seen = std::collections::HashSet::with_capacity_and_hasher(
+        items.len(),
+        xxhash_rust::xxh3::Xxh3Builder::new(),
+    );
     let (mut n, mut chars) = (0, 0);
     for it in items {
         if !seen.insert(it) {
