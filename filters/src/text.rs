@@ -31,10 +31,29 @@ pub fn is_terminal_punct(c: char) -> bool {
         .contains(c)
 }
 
-/// A set of characters with ASCII answered from a bit mask.
+/// A set of characters with the Basic Multilingual Plane answered from a bitmap (8 KB).
 pub(crate) struct CharSet {
-    ascii: u128,
+    bmp: Bmp,
     rest: HashSet<char>,
+}
+
+/// One bit per code point below U+10000.
+struct Bmp(Box<[u64; 1024]>);
+
+impl Bmp {
+    fn of(f: impl Fn(char) -> bool) -> Self {
+        let mut bits = Box::new([0u64; 1024]);
+        for c in (0..0x1_0000).filter_map(char::from_u32).filter(|&c| f(c)) {
+            bits[c as usize / 64] |= 1 << (c as u32 % 64);
+        }
+        Bmp(bits)
+    }
+
+    /// `None` above the BMP.
+    fn get(&self, c: char) -> Option<bool> {
+        let i = c as usize;
+        (i < 0x1_0000).then(|| self.0[i / 64] >> (i % 64) & 1 == 1)
+    }
 }
 
 impl CharSet {
@@ -45,19 +64,23 @@ impl CharSet {
     /// The set of `chars`.
     pub(crate) fn of(chars: impl IntoIterator<Item = char>) -> Self {
         let rest: HashSet<char> = chars.into_iter().collect();
-        let ascii = rest
-            .iter()
-            .filter(|c| c.is_ascii())
-            .fold(0u128, |m, &c| m | 1u128 << (c as u32));
-        CharSet { ascii, rest }
+        CharSet {
+            bmp: Bmp::of(|c| rest.contains(&c)),
+            rest,
+        }
     }
 
     pub(crate) fn contains(&self, c: char) -> bool {
-        match c.is_ascii() {
-            true => self.ascii >> (c as u32) & 1 == 1,
-            false => self.rest.contains(&c),
-        }
+        self.bmp.get(c).unwrap_or_else(|| self.rest.contains(&c))
     }
+}
+
+/// `char::is_alphabetic`, with the BMP answered from a bitmap (the standard library walks
+/// a table for each non-ASCII character).
+pub fn is_alphabetic(c: char) -> bool {
+    static BMP: OnceLock<Bmp> = OnceLock::new();
+    let bmp = BMP.get_or_init(|| Bmp::of(char::is_alphabetic));
+    bmp.get(c).unwrap_or_else(|| c.is_alphabetic())
 }
 
 pub use pipeline::document::is_cjk;
@@ -192,6 +215,18 @@ pub fn count_matches(text: &str, pat: &str) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The bitmaps answer as their definitions do, for every code point (those above the BMP
+    /// go to the definitions themselves).
+    #[test]
+    fn bitmaps_answer_as_defined() {
+        let list = ['a', '.', '，', '\u{3000}', '\u{FFFF}', '\u{10000}', '\u{1F600}'];
+        let set = CharSet::of(list);
+        for c in (0..=0x10_FFFF).filter_map(char::from_u32) {
+            assert_eq!(is_alphabetic(c), c.is_alphabetic(), "{c:?}");
+            assert_eq!(set.contains(c), list.contains(&c), "{c:?}");
+        }
+    }
 
     proptest::proptest! {
         /// The byte scan splits where Python's `str.splitlines()` does.

@@ -7,7 +7,7 @@ use serde::Deserialize;
 
 use super::check_ratio;
 use crate::analysis::analyse;
-use crate::text::{count_matches, for_each_py_line, is_punct};
+use crate::text::{count_matches, for_each_py_line, is_alphabetic, is_punct};
 #[cfg(test)]
 use crate::words::words;
 
@@ -234,7 +234,7 @@ impl WordStats {
                 false => (
                     w.chars().all(is_punct),
                     w.chars().count(),
-                    w.chars().any(char::is_alphabetic),
+                    w.chars().any(is_alphabetic),
                 ),
             };
             if !symbolic {
