@@ -220,7 +220,15 @@ mod tests {
     /// go to the definitions themselves).
     #[test]
     fn bitmaps_answer_as_defined() {
-        let list = ['a', '.', '，', '\u{3000}', '\u{FFFF}', '\u{10000}', '\u{1F600}'];
+        let list = [
+            'a',
+            '.',
+            '，',
+            '\u{3000}',
+            '\u{FFFF}',
+            '\u{10000}',
+            '\u{1F600}',
+        ];
         let set = CharSet::of(list);
         for c in (0..=0x10_FFFF).filter_map(char::from_u32) {
             assert_eq!(is_alphabetic(c), c.is_alphabetic(), "{c:?}");
