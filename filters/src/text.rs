@@ -34,6 +34,7 @@ pub fn is_terminal_punct(c: char) -> bool {
 /// A set of characters with the Basic Multilingual Plane answered from a bitmap (8 KB).
 pub(crate) struct CharSet {
     bmp: Bmp,
+    /// The members above the BMP.
     rest: HashSet<char>,
 }
 
@@ -41,12 +42,18 @@ pub(crate) struct CharSet {
 struct Bmp(Box<[u64; 1024]>);
 
 impl Bmp {
-    fn of(f: impl Fn(char) -> bool) -> Self {
+    /// The bitmap of the BMP characters among `chars` (others are left out).
+    fn from_chars(chars: impl IntoIterator<Item = char>) -> Self {
         let mut bits = Box::new([0u64; 1024]);
-        for c in (0..0x1_0000).filter_map(char::from_u32).filter(|&c| f(c)) {
+        for c in chars.into_iter().filter(|&c| (c as u32) < 0x1_0000) {
             bits[c as usize / 64] |= 1 << (c as u32 % 64);
         }
         Bmp(bits)
+    }
+
+    /// The bitmap of the BMP characters `f` holds for.
+    fn of(f: impl Fn(char) -> bool) -> Self {
+        Self::from_chars((0..0x1_0000).filter_map(char::from_u32).filter(|&c| f(c)))
     }
 
     /// `None` above the BMP.
@@ -63,10 +70,13 @@ impl CharSet {
 
     /// The set of `chars`.
     pub(crate) fn of(chars: impl IntoIterator<Item = char>) -> Self {
-        let rest: HashSet<char> = chars.into_iter().collect();
+        let chars: Vec<char> = chars.into_iter().collect();
         CharSet {
-            bmp: Bmp::of(|c| rest.contains(&c)),
-            rest,
+            bmp: Bmp::from_chars(chars.iter().copied()),
+            rest: chars
+                .into_iter()
+                .filter(|&c| c as u32 >= 0x1_0000)
+                .collect(),
         }
     }
 
