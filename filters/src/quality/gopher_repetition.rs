@@ -568,6 +568,30 @@ mod tests {
         assert_eq!(r().check(poem), Verdict::Keep);
     }
 
+    /// Repeated words of two-byte letters weigh their characters, not their bytes: 30
+    /// repeated letters in 320 characters are under the 10-gram rule's 10%, 60 bytes are not.
+    #[test]
+    fn repeats_of_non_ascii_words_count_characters() {
+        let letters: String = ('α'..='ω')
+            .chain('а'..='ж')
+            .take(30)
+            .map(|c| format!("{c} "))
+            .collect();
+        let filler: String = (0..50u8)
+            .map(|k| {
+                format!(
+                    "{}{}{} ",
+                    (b'a' + k / 26) as char,
+                    (b'a' + k % 26) as char,
+                    'q'
+                )
+            })
+            .collect();
+        let text = format!("{filler}{letters}{letters}");
+        assert_eq!(char_len(text.trim_end()), 319);
+        assert_eq!(r().check(text.trim_end()), Verdict::Keep);
+    }
+
     #[test]
     fn helpers_match_reference_semantics() {
         let w = Words::new(&["a", "b", "a", "b", "a", "b"]);
