@@ -401,6 +401,38 @@ mod tests {
         .unwrap()
     }
 
+    /// lingua's confidence values are the same bits on every call: it added up a text's
+    /// n-gram probabilities in a hash set's order and normalised in a hash map's, both
+    /// random per call, which moved the last bits (vendor/lingua/SLUICE.md). Long texts take
+    /// the trigram path, short ones the 1..5-gram path with the unigram counts.
+    #[test]
+    fn lingua_values_are_the_same_bits_every_call() {
+        let d = LanguageDetectorBuilder::from_all_languages().build();
+        let long = "The parser reads each line of the configuration file, strips comments and \
+                    blank lines, and hands the remaining key and value pairs to the loader, \
+                    which checks them against the schema before the service starts.";
+        for text in [long, "une petite maison", "Kleine Häuser am See"] {
+            let first = d.compute_language_confidence_values(text);
+            for _ in 0..20 {
+                assert_eq!(d.compute_language_confidence_values(text), first, "{text}");
+            }
+        }
+        // The values published lingua 1.8.0 gives (to its last bits' jitter), so the memo
+        // answers each language from its own model.
+        for (text, lang, value) in [
+            ("une petite maison", Language::French, 0.367_259_882_687_738),
+            (
+                "Kleine Häuser am See",
+                Language::German,
+                0.301_938_585_294_989,
+            ),
+        ] {
+            let top = d.compute_language_confidence_values(text)[0];
+            assert_eq!(top.0, lang);
+            assert!((top.1 - value).abs() < 1e-12, "{text}: {}", top.1);
+        }
+    }
+
     #[test]
     fn english_and_chinese_are_told_apart() {
         let l = LanguageId::new(LanguageConfig {

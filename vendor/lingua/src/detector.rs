@@ -1033,6 +1033,19 @@ impl LanguageDetector {
         model: &[Vec<NgramRef>],
         filtered_languages: &HashSet<Language>,
     ) -> HashMap<Language, f64> {
+        // sluice: with the shared models, every language's sum reads the per-thread memo
+        // (crate::memo), a row per n-gram.
+        if std::ptr::eq(self.ngram_language_models, &*NGRAM_MODELS) {
+            let languages: Vec<Language> = filtered_languages.iter().copied().collect();
+            let sums = crate::memo::sums(&languages, model, |language, ngram| {
+                self.look_up_in_model(language, ngram)
+            });
+            return languages
+                .into_iter()
+                .zip(sums)
+                .filter(|(_, sum)| *sum < 0.0)
+                .collect();
+        }
         let mut probabilities = hashmap!();
         for language in filtered_languages.iter() {
             let sum = self.compute_sum_of_ngram_probabilities(*language, model);
@@ -1060,16 +1073,19 @@ impl LanguageDetector {
         sum
     }
 
+    /// sluice: the model's stored bits for `ngram` in `language` (loading the model).
+    fn look_up_in_model(&self, language: Language, ngram: &str) -> Option<u64> {
+        if !load_probability_model(self.ngram_language_models, language) {
+            return None;
+        }
+        self.ngram_language_models
+            .get(&language)
+            .unwrap()
+            .get(ngram)
+    }
+
     fn look_up_ngram_probability(&self, language: Language, ngram: &NgramRef) -> Option<f64> {
-        let look_up = || {
-            if !load_probability_model(self.ngram_language_models, language) {
-                return None;
-            }
-            self.ngram_language_models
-                .get(&language)
-                .unwrap()
-                .get(ngram.value)
-        };
+        let look_up = || self.look_up_in_model(language, ngram.value);
         // sluice: the shared models never change, so their lookups are memoized per thread
         // (crate::memo); a detector with other models (lingua's own tests) asks them directly.
         if std::ptr::eq(self.ngram_language_models, &*NGRAM_MODELS) {
@@ -1221,7 +1237,11 @@ fn compute_confidence_values(
     probability_maps: Vec<HashMap<Language, f64>>,
     probabilities: HashMap<Language, f64>,
 ) {
-    let denominator: f64 = probabilities.values().sum();
+    // sluice: summed in the languages' order, not the map's (a random order per map, which
+    // moved the last bits of every confidence value from one call to the next).
+    let mut in_order: Vec<(Language, f64)> = probabilities.iter().map(|(l, p)| (*l, *p)).collect();
+    in_order.sort_by_key(|(language, _)| *language);
+    let denominator: f64 = in_order.iter().map(|(_, p)| p).sum();
 
     // If the denominator is still zero, the exponent of the summed
     // log probabilities is too large to be computed for very long input strings.
@@ -1229,9 +1249,11 @@ fn compute_confidence_values(
     // leave the other languages at 0.0.
     if denominator == 0.0 {
         // For very long inputs, only trigrams are used, so we safely access them at index 0.
-        let probability_map = &probability_maps[0];
+        // sluice: in the languages' order, so that a tie goes to the same language each time.
+        let mut probability_map: Vec<(&Language, &f64)> = probability_maps[0].iter().collect();
+        probability_map.sort_by_key(|(language, _)| **language);
         let most_likely_language = *probability_map
-            .iter()
+            .into_iter()
             .max_by(|(_, first_probability), (_, second_probability)| {
                 first_probability.total_cmp(second_probability)
             })

@@ -222,7 +222,10 @@ pub(crate) fn create_lower_order_ngrams(
 ) -> Vec<Vec<NgramRef<'_>>> {
     let ngrams = create_ngrams(words, ngram_length);
     let mut lower_order_ngrams = Vec::with_capacity(ngrams.len());
-    for ngram in ngrams {
+    // sluice: in the n-grams' order, not the set's: the detector adds their probabilities up
+    // in this order, and the set's (random per set) moved the sums' last bits from one call
+    // to the next.
+    for ngram in ngrams.into_iter().sorted_by_key(|ngram| ngram.value) {
         lower_order_ngrams.push(ngram.range_of_lower_order_ngrams().collect_vec());
     }
     lower_order_ngrams
