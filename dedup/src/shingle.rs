@@ -72,8 +72,7 @@ fn word_tokens(text: &str, tokens: &mut Vec<u64>) {
             let c = text[i..].chars().next().expect("i is a char boundary");
             if is_cjk(c) {
                 flush(&mut word, tokens);
-                let mut buf = [0u8; 4];
-                tokens.push(xxh3_64(c.encode_utf8(&mut buf).as_bytes()));
+                tokens.push(xxh3_64(&b[i..i + c.len_utf8()]));
             } else if c.is_alphanumeric() {
                 for l in c.to_lowercase() {
                     let mut buf = [0u8; 4];

@@ -578,14 +578,7 @@ mod tests {
             .map(|c| format!("{c} "))
             .collect();
         let filler: String = (0..50u8)
-            .map(|k| {
-                format!(
-                    "{}{}{} ",
-                    (b'a' + k / 26) as char,
-                    (b'a' + k % 26) as char,
-                    'q'
-                )
-            })
+            .map(|k| format!("{}{}q ", (b'a' + k / 26) as char, (b'a' + k % 26) as char))
             .collect();
         let text = format!("{filler}{letters}{letters}");
         assert_eq!(char_len(text.trim_end()), 319);
