@@ -8,7 +8,7 @@
 
 use std::sync::OnceLock;
 
-use pipeline::scan::skip_below_or_high;
+use pipeline::scan::{run_within, skip_below_or_high};
 use smallvec::SmallVec;
 
 use crate::text::{is_cjk, CharSet};
@@ -68,16 +68,7 @@ const ABBREVIATIONS: &[&str] = &[
     "p.m.",
 ];
 /// The longest abbreviation, in bytes: a longer token is none of them.
-const ABBREVIATION_MAX_LEN: usize = {
-    let (mut max, mut i) = (0, 0);
-    while i < ABBREVIATIONS.len() {
-        if ABBREVIATIONS[i].len() > max {
-            max = ABBREVIATIONS[i].len();
-        }
-        i += 1;
-    }
-    max
-};
+const ABBREVIATION_MAX_LEN: usize = max_len(ABBREVIATIONS);
 
 /// Splits `text` into words and punctuation tokens (slices of `text`), whitespace dropped.
 ///
@@ -85,7 +76,8 @@ const ABBREVIATION_MAX_LEN: usize = {
 /// pushed from one byte scan; any other run between whitespace goes through the rules.
 pub fn words(text: &str) -> Vec<&str> {
     let b = text.as_bytes();
-    let mut out = Vec::with_capacity(b.len() / 6);
+    // English runs ~5 bytes a token with its space: room for that without growing.
+    let mut out = Vec::with_capacity(b.len() / 4);
     let mut i = 0;
     while i < b.len() {
         let class = BYTE_CLASS[usize::from(b[i])];
@@ -95,10 +87,10 @@ pub fn words(text: &str) -> Vec<&str> {
         }
         let mut j = i;
         if class != OTHER {
-            j += b[i..]
-                .iter()
-                .position(|&x| BYTE_CLASS[usize::from(x)] != class)
-                .unwrap_or(b.len() - i);
+            j = match class {
+                LETTER => run_within::<b'a', b'z', 0x20>(b, i),
+                _ => run_within::<b'0', b'9', 0>(b, i),
+            };
             if j == b.len() || BYTE_CLASS[usize::from(b[j])] == SPACE {
                 push_plain(&text[i..j], &mut out);
                 i = j;
@@ -261,7 +253,7 @@ fn split_latin<'a>(chunk: &'a str, out: &mut Vec<&'a str>) {
         return split_rules(chunk, out);
     }
     match last {
-        b'.' if period_stays(chunk, stem) => return out.push(chunk),
+        b'.' if plain_period_stays(chunk, stem) => return out.push(chunk),
         b'.' => {}
         _ if !suffix_char(char::from(last)) => return split_rules(chunk, out),
         _ => {}
@@ -293,6 +285,16 @@ fn period_stays(s: &str, stem: &str) -> bool {
         || acronym
         || (stem.chars().count() == 1 && stem.chars().all(char::is_alphabetic))
         || (upper(p1) && !upper(p2))
+}
+
+/// [`period_stays`] for a [`plain`] stem: ASCII letters or digits, so no acronym, and its
+/// characters are its bytes.
+fn plain_period_stays(s: &str, stem: &str) -> bool {
+    let b = stem.as_bytes();
+    let upper = |x: Option<&u8>| x.is_some_and(u8::is_ascii_uppercase);
+    (s.len() <= ABBREVIATION_MAX_LEN && ABBREVIATIONS.iter().any(|a| lower_is(s, a)))
+        || (b.len() == 1 && b[0].is_ascii_alphabetic())
+        || (upper(b.last()) && !upper(b.len().checked_sub(2).map(|i| &b[i])))
 }
 
 /// The full rules (also what [`plain`] tokens would get).
@@ -376,9 +378,11 @@ fn split_rules<'a>(chunk: &'a str, out: &mut Vec<&'a str>) {
             s = &s[..s.len() - u];
             continue;
         }
-        // Clitics start with an apostrophe: most tokens have none.
-        // A byte prefilter for `'` and `’` (E2 80 99): the clitic search below is exact.
-        if !s.bytes().any(|b| b == b'\'' || b == 0xE2) {
+        // Clitics start with an apostrophe: most tokens have none near their end.
+        // A byte prefilter for `'` and `’` (E2 80 99) among the bytes a clitic can cover:
+        // the clitic search below is exact.
+        let tail = &s.as_bytes()[s.len().saturating_sub(CLITIC_MAX_LEN)..];
+        if !tail.iter().any(|&b| b == b'\'' || b == 0xE2) {
             break;
         }
         if let Some(cl) = CLITICS.iter().find(|cl| lower_ends_with(s, cl)) {
@@ -407,11 +411,28 @@ fn split_rules<'a>(chunk: &'a str, out: &mut Vec<&'a str>) {
 }
 
 /// The byte length of the unit that ends `s` right after a digit (`300m` → 1), if any. A
-/// unit holds no digit, so the only candidate is all that follows the last digit.
+/// unit holds no digit, so the only candidate is all that follows the last digit, and that
+/// digit lies among the last [`UNIT_MAX_LEN`] + 1 bytes: only those are searched.
 fn unit_suffix(s: &str) -> Option<usize> {
-    let d = s.bytes().rposition(|b| b.is_ascii_digit())?;
+    let from = s.len().saturating_sub(UNIT_MAX_LEN + 1);
+    let d = from + s.as_bytes()[from..].iter().rposition(u8::is_ascii_digit)?;
     let tail = &s[d + 1..];
     (!tail.is_empty() && UNITS.contains(&tail)).then_some(tail.len())
+}
+
+/// The longest unit and the longest clitic, in bytes.
+const UNIT_MAX_LEN: usize = max_len(UNITS);
+const CLITIC_MAX_LEN: usize = max_len(CLITICS);
+
+const fn max_len(list: &[&str]) -> usize {
+    let (mut max, mut i) = (0, 0);
+    while i < list.len() {
+        if list[i].len() > max {
+            max = list[i].len();
+        }
+        i += 1;
+    }
+    max
 }
 
 /// The bytes an infix split can start at (0xE2 leads `–` and `—`), as a table: most tokens
@@ -573,6 +594,20 @@ mod tests {
                 split_cjk(c, c.is_ascii(), &mut want);
             }
             proptest::prop_assert_eq!(words(&t), want);
+        }
+
+        /// A clitic after a word is split off, straight or curly apostrophe, with or
+        /// without punctuation after it (the apostrophe prefilter looks at the token's
+        /// last bytes only).
+        #[test]
+        fn clitics_are_split_off(
+            stem in "[a-zA-Z]{1,5}",
+            k in 0..CLITICS.len(),
+            punct in "[.,)!\"]{0,2}",
+        ) {
+            let token = format!("{stem}{}{punct}", CLITICS[k]);
+            let split = tokens(split_rules, &token);
+            proptest::prop_assert!(split.contains(&CLITICS[k]), "{:?}", split);
         }
 
         /// The unit found after the last digit is the first of the list that the token ends

@@ -99,7 +99,8 @@ struct Words {
 }
 
 impl Words {
-    fn new(words: &[&str]) -> Self {
+    /// The words of a text, `ascii` when it is all ASCII (a character per byte).
+    fn new(words: &[&str], ascii: bool) -> Self {
         let mut len = Vec::with_capacity(words.len() + 1);
         let mut hash = Vec::with_capacity(words.len());
         let mut chars = 0;
@@ -107,9 +108,12 @@ impl Words {
         for w in words {
             // Characters are the bytes that are no UTF-8 continuation byte: inline, since
             // `chars().count()` is a call per word and most words are a few bytes.
-            chars += w.bytes().filter(|&b| b as i8 >= -0x40).count();
+            chars += match ascii {
+                true => w.len(),
+                false => w.bytes().filter(|&b| b as i8 >= -0x40).count(),
+            };
             len.push(chars);
-            hash.push(xxh3_64(w.as_bytes()));
+            hash.push(word_hash(w.as_bytes()));
         }
         Words { hash, len }
     }
@@ -131,6 +135,38 @@ impl Words {
     }
 }
 
+/// A word's hash: xxh3's for long words; a word of up to 16 bytes is read as one or two
+/// (overlapping) integers that hold all of its bytes, mixed with its length, inline (most
+/// words are a few bytes, and this runs on every word).
+fn word_hash(w: &[u8]) -> u64 {
+    let n = w.len();
+    let x = match n {
+        0 => 0,
+        1..=3 => u64::from(w[0]) << 16 | u64::from(w[n / 2]) << 8 | u64::from(w[n - 1]),
+        4..=8 => {
+            let lo = u32::from_le_bytes(w[..4].try_into().expect("4"));
+            let hi = u32::from_le_bytes(w[n - 4..].try_into().expect("4"));
+            u64::from(lo) << 32 | u64::from(hi)
+        }
+        9..=16 => {
+            let lo = u64::from_le_bytes(w[..8].try_into().expect("8"));
+            let hi = u64::from_le_bytes(w[n - 8..].try_into().expect("8"));
+            mix(lo ^ 0x243F_6A88_85A3_08D3).wrapping_add(hi)
+        }
+        _ => return xxh3_64(w),
+    };
+    mix(x ^ (n as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15))
+}
+
+/// murmur3's 64-bit finaliser: a bijection that spreads every input bit over the output.
+fn mix(mut x: u64) -> u64 {
+    x ^= x >> 33;
+    x = x.wrapping_mul(0xFF51_AFD7_ED55_8CCD);
+    x ^= x >> 33;
+    x = x.wrapping_mul(0xC4CE_B9FE_1A85_EC53);
+    x ^ x >> 33
+}
+
 const NGRAM_SEED: u64 = 0x9E37_79B9_7F4A_7C15;
 
 /// One word more in an n-gram's hash.
@@ -138,25 +174,31 @@ fn ngram_step(h: u64, w: u64) -> u64 {
     (h.rotate_left(23) ^ w).wrapping_mul(0x2545_F491_4F6C_DD1D)
 }
 
-/// The n-gram hashes of every position, for growing n: going from n to n + 1 adds one
-/// word to each hash (O(words) per n, not O(words · n)).
+/// The n-grams that can repeat, narrowed as n grows: only positions whose n-gram occurs
+/// more than once in the text can hold a repeat, and a repeated (n + 1)-gram's first n
+/// words repeat too, so each longer n starts from the positions the last narrowing kept.
+/// The first narrowing is of single words; it also gives the word counts that bound the
+/// top n-gram rules and rule out every window holding a word that occurs once.
 struct NGrams<'a> {
     words: &'a Words,
-    n: usize,
-    /// `hashes[i]` = hash of the n words starting at i (the first `count - n + 1` are used);
-    /// after a narrowing, only at the positions in `repeated`, for `repeated_n` words.
+    /// `hashes[i]` = hash of the `repeated_n` words starting at i, at the positions in
+    /// `repeated` only.
     hashes: Vec<u64>,
-    /// Whether `hashes` holds every position's n-gram (false after a narrowing).
-    every_position: bool,
-    /// The positions (ascending) whose `repeated_n`-gram occurs more than once in the text
-    /// (0: not computed). A repeated n-gram's first m words repeat too, so for n ≥ m only
-    /// these positions can hold a repeat: the longer n-grams' passes visit only them.
+    /// The positions (ascending) whose `repeated_n`-gram occurs more than once.
     repeated: Vec<usize>,
     /// `slot[k]`: the tally slot of `repeated[k]`'s n-gram.
     slot: Vec<u32>,
     repeated_n: usize,
+    /// `unique_before[i]`: how many of the first i words are known to occur once in the
+    /// text. A window holding one of them cannot repeat.
+    unique_before: Vec<u32>,
+    /// The largest characters × count of any word, and the largest count.
+    word_chars_top: usize,
+    word_count_top: usize,
     /// Each counted n-gram's occurrences and first position.
     tally: Tally,
+    /// [`NGrams::count_words`]' counts per hash bucket.
+    buckets: Vec<u16>,
 }
 
 /// An open-addressing table of n-gram hashes (already well mixed: the slot is the top
@@ -231,34 +273,123 @@ impl Tally {
 
 impl<'a> NGrams<'a> {
     fn new(words: &'a Words) -> Self {
-        NGrams {
+        let mut g = NGrams {
             words,
-            n: 0,
             hashes: vec![NGRAM_SEED; words.count()],
-            every_position: true,
             repeated: Vec::new(),
             slot: Vec::new(),
             repeated_n: 0,
+            unique_before: Vec::with_capacity(words.count() + 1),
+            word_chars_top: 0,
+            word_count_top: 1,
             tally: Tally::default(),
+            buckets: Vec::new(),
+        };
+        g.count_words();
+        g
+    }
+
+    /// The first narrowing, to the positions whose word may occur more than once, with
+    /// the word counts' bounds and `unique_before`. Words are counted per bucket of their
+    /// hash, in two rows of at least twice as many buckets as words, and a word's count is
+    /// the smaller of its two buckets'. That is at least the word's count (more only when
+    /// another word shares both buckets), which is all the bounds need, and a count of 1
+    /// is a word that occurs once. The narrowing keeps the words counted twice or more, a
+    /// superset of the repeated ones; the passes that narrow further count exactly. The
+    /// buckets are a small array of counters, cheaper than a table of every word.
+    fn count_words(&mut self) {
+        let NGrams {
+            words,
+            hashes,
+            repeated,
+            unique_before,
+            buckets,
+            ..
+        } = self;
+        let n = words.count();
+        // A bucket counts to u16::MAX at most, so more words than that bound nothing.
+        if n > usize::from(u16::MAX) {
+            return self.count_nothing();
         }
+        let bits = (2 * n)
+            .next_power_of_two()
+            .clamp(256, 1 << 15)
+            .trailing_zeros();
+        let row = 1usize << bits;
+        // The two rows take different bits of the hash.
+        let bucket = |h: u64| ((h >> (64 - bits)) as usize, row + (h as usize & (row - 1)));
+        buckets.clear();
+        buckets.resize(2 * row, 0);
+        for &h in &words.hash {
+            let (a, b) = bucket(h);
+            buckets[a] += 1;
+            buckets[b] += 1;
+        }
+        let (mut chars_top, mut count_top, mut unique) = (0, 1, 0);
+        unique_before.clear();
+        unique_before.push(0);
+        repeated.clear();
+        for (i, &h) in words.hash.iter().enumerate() {
+            let (a, b) = bucket(h);
+            let count = u32::from(buckets[a].min(buckets[b]));
+            chars_top = chars_top.max(words.chars(i, 1) * count as usize);
+            count_top = count_top.max(count as usize);
+            unique += u32::from(count == 1);
+            unique_before.push(unique);
+            if count > 1 {
+                hashes[i] = ngram_step(NGRAM_SEED, h);
+                repeated.push(i);
+            }
+        }
+        self.word_chars_top = chars_top;
+        self.word_count_top = count_top;
+        self.repeated_n = 1;
+    }
+
+    /// [`NGrams::count_words`] for a text of more words than a bucket counts: every
+    /// position, and bounds that rule nothing out.
+    fn count_nothing(&mut self) {
+        let NGrams {
+            words,
+            hashes,
+            repeated,
+            unique_before,
+            ..
+        } = self;
+        repeated.clear();
+        repeated.extend(0..words.count());
+        for (h, w) in hashes.iter_mut().zip(&words.hash) {
+            *h = ngram_step(NGRAM_SEED, *w);
+        }
+        unique_before.clear();
+        unique_before.resize(words.count() + 1, 0);
+        (self.word_chars_top, self.word_count_top) = (usize::MAX, usize::MAX);
+        self.repeated_n = 1;
+    }
+
+    /// At least the characters of the most frequent n-gram times its count, from the word
+    /// counts alone: each of its n words occurs at least as often as it, so each word's
+    /// characters times the n-gram's count are at most `word_chars_top`, and the `n - 1`
+    /// separators add `sep_chars` per occurrence.
+    fn top_bound(&self, n: usize, sep_chars: usize) -> usize {
+        let seps = (n - 1) * sep_chars;
+        n.saturating_mul(self.word_chars_top)
+            .saturating_add(seps.saturating_mul(self.word_count_top))
     }
 
     /// Narrows `repeated` to the positions whose n-gram occurs more than once, starting
-    /// from the last narrowing when it was for a smaller n, else from every position.
+    /// from the last narrowing when it was for a smaller n, else from single words.
     fn keep_repeated(&mut self, n: usize) {
-        let used = (self.words.count() + 1).saturating_sub(n);
-        if self.repeated_n == 0 || self.repeated_n > n {
-            self.of(n);
-            self.repeated.clear();
-            self.repeated.extend(0..used);
-        } else {
-            self.extend_repeated(n, used);
+        if self.repeated_n > n {
+            self.count_words();
+        }
+        if self.repeated_n < n {
+            self.extend_repeated(n);
         }
         let NGrams {
             hashes,
             repeated,
             slot,
-            repeated_n,
             tally,
             ..
         } = self;
@@ -273,47 +404,29 @@ impl<'a> NGrams<'a> {
         }
         repeated.truncate(kept);
         slot.truncate(kept);
-        *repeated_n = n;
     }
 
-    /// Grows the hashes of the positions in `repeated` (the first `used` of which have a
-    /// whole n-gram) from `repeated_n` to n words: the other positions can hold no repeat,
-    /// so their hashes are left behind.
-    fn extend_repeated(&mut self, n: usize, used: usize) {
+    /// Grows the hashes of the positions in `repeated` from `repeated_n` to n words, keeping
+    /// only those with a whole n-gram free of words that occur once: the other positions
+    /// can hold no repeat, so their hashes are left behind.
+    fn extend_repeated(&mut self, n: usize) {
         let NGrams {
             words,
             hashes,
             repeated,
             repeated_n,
+            unique_before,
             ..
         } = self;
+        let used = (words.count() + 1).saturating_sub(n);
         // Ascending: the positions with a whole n-gram are a prefix.
         repeated.truncate(repeated.partition_point(|&i| i < used));
+        repeated.retain(|&i| unique_before[i + n] == unique_before[i]);
         for &i in repeated.iter() {
             let grown = words.hash[i + *repeated_n..i + n].iter();
             hashes[i] = grown.fold(hashes[i], |h, w| ngram_step(h, *w));
         }
-        self.every_position = false;
-    }
-
-    /// The hashes of the n-grams at every position (empty when the text is shorter).
-    fn of(&mut self, n: usize) -> &[u64] {
-        if n < self.n || !self.every_position {
-            self.hashes.fill(NGRAM_SEED);
-            (self.n, self.every_position) = (0, true);
-        }
-        let count = self.words.count();
-        while self.n < n && self.n < count {
-            let k = self.n;
-            for i in 0..count - k {
-                self.hashes[i] = ngram_step(self.hashes[i], self.words.hash[i + k]);
-            }
-            self.n += 1;
-        }
-        match n <= count {
-            true => &self.hashes[..count - n + 1],
-            false => &[],
-        }
+        *repeated_n = n;
     }
 }
 
@@ -375,7 +488,8 @@ impl GopherRepetition {
         if text.is_empty() {
             return Verdict::drop("gopher_repetition.empty");
         }
-        let total = char_len(text) as f64;
+        let chars = char_len(text);
+        let total = chars as f64;
         let paragraphs = split_newline_runs(text.trim(), 2);
         let (dups, dup_chars) = find_duplicates(paragraphs.iter().copied());
         if dups as f64 / paragraphs.len() as f64 > c.dup_para_frac {
@@ -393,10 +507,15 @@ impl GopherRepetition {
             return Verdict::drop("gopher_repetition.dup_line_char_frac");
         }
         let doc = analyse(text);
-        let words = Words::new(&doc.words);
+        let words = Words::new(&doc.words, chars == text.len());
         let grams = &mut NGrams::new(&words);
         let sep = if doc.cjk { 0 } else { 1 };
         for (k, &(n, frac)) in c.top_n_grams.iter().enumerate() {
+            // The word counts bound the rule's characters: most texts pass it on those.
+            // (Neither side is NaN: the text is not empty, and `new` checked `frac`.)
+            if grams.top_bound(n, sep) as f64 / total <= frac {
+                continue;
+            }
             if let Some(chars) = top_ngram_chars(grams, n, sep) {
                 if chars as f64 / total > frac {
                     return Verdict::Drop {
@@ -432,24 +551,6 @@ impl GopherRepetition {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    proptest::proptest! {
-        /// Growing the n-gram hashes one word at a time gives each n-gram's own hash, for
-        /// any order of n (a smaller n starts over).
-        #[test]
-        fn rolling_ngrams_equal_each_ngram_hashed_alone(
-            text in "[a-c ]{0,60}",
-            ns in proptest::collection::vec(1usize..12, 1..6),
-        ) {
-            let ws = words(&text);
-            let w = Words::new(&ws);
-            let mut g = NGrams::new(&w);
-            for n in ns {
-                let want: Vec<u64> = (0..(w.count() + 1).saturating_sub(n)).map(|i| w.ngram(i, n)).collect();
-                proptest::prop_assert_eq!(g.of(n).to_vec(), want);
-            }
-        }
-    }
 
     /// datatrove's `find_all_duplicate` over every position, as before the narrowing.
     fn duplicated_every_position(w: &Words, n: usize) -> usize {
@@ -491,7 +592,7 @@ mod tests {
             calls in proptest::collection::vec((1usize..9, proptest::bool::ANY), 1..8),
         ) {
             let ws = words(&text);
-            let w = Words::new(&ws);
+            let w = Words::new(&ws, false);
             let g = &mut NGrams::new(&w);
             for (n, top) in calls {
                 match top {
@@ -507,13 +608,86 @@ mod tests {
         #[test]
         fn no_repeated_ngram_means_no_longer_one(text in "([a-d]{1,2} ){0,40}", n0 in 1usize..6) {
             let ws = words(&text);
-            let w = Words::new(&ws);
+            let w = Words::new(&ws, false);
             let g = &mut NGrams::new(&w);
             if duplicated_ngram_chars(g, n0) == 0 {
                 for n in n0..n0 + 6 {
                     proptest::prop_assert_eq!(duplicated_ngram_chars(g, n), 0);
                 }
             }
+        }
+    }
+
+    /// The n-gram rules as datatrove runs them, each counted over every position: what
+    /// check's bounds and narrowing must agree with.
+    fn ngram_rules_every_position(g: &GopherRepetition, text: &str) -> Verdict {
+        let total = char_len(text) as f64;
+        let w = Words::new(&words(text), false);
+        for (k, &(n, frac)) in g.c.top_n_grams.iter().enumerate() {
+            if top_every_position(&w, n, 1).is_some_and(|c| c as f64 / total > frac) {
+                return Verdict::Drop {
+                    reason: g.top_reasons[k].clone().into(),
+                    detail: None,
+                };
+            }
+        }
+        for (k, &(n, frac)) in g.c.dup_n_grams.iter().enumerate() {
+            if duplicated_every_position(&w, n) as f64 / total > frac {
+                return Verdict::Drop {
+                    reason: g.dup_reasons[k].clone().into(),
+                    detail: None,
+                };
+            }
+        }
+        Verdict::Keep
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(2048))]
+        /// check's verdict from the n-gram rules is that of counting every n-gram, for texts
+        /// of a few words of uneven lengths (so the word counts' bound holds some rules and
+        /// not others) and thresholds around what such texts reach.
+        #[test]
+        fn ngram_verdicts_are_those_of_counting_every_position(
+            text in "(a|bb|cccc|dddddddd|e|ffffff|g|hh) ((a|bb|cccc|dddddddd|e|ffffff|g|hh|[i-z]{1,9}) ){0,60}",
+            top in proptest::collection::vec((1usize..6, 0.0..0.6), 0..4),
+            dup in proptest::collection::vec((1usize..12, 0.0..0.5), 0..7),
+        ) {
+            let c = GopherRepetitionConfig {
+                dup_line_frac: 1.0,
+                dup_para_frac: 1.0,
+                dup_line_char_frac: 1.0,
+                dup_para_char_frac: 1.0,
+                top_n_grams: top,
+                dup_n_grams: dup,
+            };
+            let g = GopherRepetition::new(c).unwrap();
+            let text = text.trim_end();
+            proptest::prop_assert_eq!(g.check(text), ngram_rules_every_position(&g, text));
+        }
+    }
+
+    /// A text of more words than a bucket counts is narrowed from every position, and
+    /// its bounds rule nothing out.
+    #[test]
+    fn texts_of_more_words_than_a_bucket_counts() {
+        let mut x = 1u32;
+        let text: Vec<String> = (0..70_000)
+            .map(|_| {
+                x = x.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+                format!("w{}", x >> 16 & 0xF)
+            })
+            .collect();
+        let ws: Vec<&str> = text.iter().map(String::as_str).collect();
+        let w = Words::new(&ws, true);
+        let g = &mut NGrams::new(&w);
+        assert_eq!(g.top_bound(2, 1), usize::MAX);
+        for n in 1..4 {
+            assert_eq!(top_ngram_chars(g, n, 1), top_every_position(&w, n, 1));
+            assert_eq!(
+                duplicated_ngram_chars(g, n),
+                duplicated_every_position(&w, n)
+            );
         }
     }
 
@@ -587,7 +761,7 @@ mod tests {
 
     #[test]
     fn helpers_match_reference_semantics() {
-        let w = Words::new(&["a", "b", "a", "b", "a", "b"]);
+        let w = Words::new(&["a", "b", "a", "b", "a", "b"], true);
         // "a b" appears 3 times: 3 chars x 3
         let g = &mut NGrams::new(&w);
         assert_eq!(top_ngram_chars(g, 2, 1), Some(9));
