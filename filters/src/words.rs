@@ -93,7 +93,7 @@ pub fn words(text: &str) -> Vec<&str> {
             };
             if j == b.len() || BYTE_CLASS[usize::from(b[j])] == SPACE {
                 push_plain(&text[i..j], &mut out);
-                i = j;
+                i = j + 1; // past the whitespace byte just seen
                 continue;
             }
         }
@@ -263,15 +263,38 @@ fn split_latin<'a>(chunk: &'a str, out: &mut Vec<&'a str>) {
 }
 
 /// A [`plain`] token: itself, or the two words spaCy splits it into (`cannot` → `can`, `not`).
+/// Inline: it runs on most tokens, and most are pushed as they are.
+#[inline(always)]
 fn push_plain<'a>(chunk: &'a str, out: &mut Vec<&'a str>) {
-    if !(SPLIT_WORD_MIN..=SPLIT_WORD_MAX).contains(&chunk.len()) {
+    let b = chunk.as_bytes();
+    if !(SPLIT_WORD_MIN..=SPLIT_WORD_MAX).contains(&b.len()) || !SPLIT_WORD_FIRST[usize::from(b[0])]
+    {
         return out.push(chunk);
     }
+    push_split_word(chunk, out);
+}
+
+/// [`push_plain`] for a token that may be one of [`SPLIT_WORDS`].
+#[inline(never)]
+fn push_split_word<'a>(chunk: &'a str, out: &mut Vec<&'a str>) {
     match SPLIT_WORDS.iter().find(|(w, _)| lower_is(chunk, w)) {
         Some((_, at)) => out.extend([&chunk[..*at], &chunk[*at..]]),
         None => out.push(chunk),
     }
 }
+
+/// The first bytes of [`SPLIT_WORDS`], in either case.
+static SPLIT_WORD_FIRST: [bool; 256] = {
+    let mut set = [false; 256];
+    let mut i = 0;
+    while i < SPLIT_WORDS.len() {
+        let c = SPLIT_WORDS[i].0.as_bytes()[0];
+        set[c.to_ascii_lowercase() as usize] = true;
+        set[c.to_ascii_uppercase() as usize] = true;
+        i += 1;
+    }
+    set
+};
 
 /// Whether the final period of `s` (`stem` and `.`) stays on the token: abbreviations,
 /// `e.g.`-style acronyms, single letters and a period after one capital (`PhD.`, `U.S.`)
@@ -647,6 +670,15 @@ mod tests {
     fn split_word_bounds_cover_the_list() {
         for (w, _) in SPLIT_WORDS {
             assert!((SPLIT_WORD_MIN..=SPLIT_WORD_MAX).contains(&w.len()), "{w}");
+            let first = w.as_bytes()[0];
+            assert!(
+                SPLIT_WORD_FIRST[usize::from(first.to_ascii_uppercase())],
+                "{w}"
+            );
+            assert!(
+                SPLIT_WORD_FIRST[usize::from(first.to_ascii_lowercase())],
+                "{w}"
+            );
         }
     }
 
