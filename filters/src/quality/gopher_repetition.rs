@@ -177,8 +177,8 @@ fn ngram_step(h: u64, w: u64) -> u64 {
 /// The n-grams that can repeat, narrowed as n grows: only positions whose n-gram occurs
 /// more than once in the text can hold a repeat, and a repeated (n + 1)-gram's first n
 /// words repeat too, so each longer n starts from the positions the last narrowing kept.
-/// The first narrowing is of single words; it also gives the word counts that bound the
-/// top n-gram rules and rule out every window holding a word that occurs once.
+/// The first narrowing starts from the windows that hold no word known to occur once; the
+/// word counts behind that also bound the top n-gram rules.
 struct NGrams<'a> {
     words: &'a Words,
     /// `hashes[i]` = hash of the `repeated_n` words starting at i, at the positions in
@@ -188,6 +188,7 @@ struct NGrams<'a> {
     repeated: Vec<usize>,
     /// `slot[k]`: the tally slot of `repeated[k]`'s n-gram.
     slot: Vec<u32>,
+    /// 0: no narrowing yet.
     repeated_n: usize,
     /// `unique_before[i]`: how many of the first i words are known to occur once in the
     /// text. A window holding one of them cannot repeat.
@@ -289,19 +290,16 @@ impl<'a> NGrams<'a> {
         g
     }
 
-    /// The first narrowing, to the positions whose word may occur more than once, with
-    /// the word counts' bounds and `unique_before`. Words are counted per bucket of their
+    /// The word counts' bounds and `unique_before`. Words are counted per bucket of their
     /// hash, in two rows of at least twice as many buckets as words, and a word's count is
     /// the smaller of its two buckets'. That is at least the word's count (more only when
     /// another word shares both buckets), which is all the bounds need, and a count of 1
-    /// is a word that occurs once. The narrowing keeps the words counted twice or more, a
-    /// superset of the repeated ones; the passes that narrow further count exactly. The
-    /// buckets are a small array of counters, cheaper than a table of every word.
+    /// is a word that occurs once. The windows without such a word are a superset of the
+    /// repeated n-grams' positions; the narrowings count exactly. The buckets are a small
+    /// array of counters, cheaper than a table of every word.
     fn count_words(&mut self) {
         let NGrams {
             words,
-            hashes,
-            repeated,
             unique_before,
             buckets,
             ..
@@ -328,7 +326,6 @@ impl<'a> NGrams<'a> {
         let (mut chars_top, mut count_top, mut unique) = (0, 1, 0);
         unique_before.clear();
         unique_before.push(0);
-        repeated.clear();
         for (i, &h) in words.hash.iter().enumerate() {
             let (a, b) = bucket(h);
             let count = u32::from(buckets[a].min(buckets[b]));
@@ -336,35 +333,17 @@ impl<'a> NGrams<'a> {
             count_top = count_top.max(count as usize);
             unique += u32::from(count == 1);
             unique_before.push(unique);
-            if count > 1 {
-                hashes[i] = ngram_step(NGRAM_SEED, h);
-                repeated.push(i);
-            }
         }
         self.word_chars_top = chars_top;
         self.word_count_top = count_top;
-        self.repeated_n = 1;
     }
 
-    /// [`NGrams::count_words`] for a text of more words than a bucket counts: every
-    /// position, and bounds that rule nothing out.
+    /// [`NGrams::count_words`] for a text of more words than a bucket counts: no word is
+    /// known to occur once, and the bounds rule nothing out.
     fn count_nothing(&mut self) {
-        let NGrams {
-            words,
-            hashes,
-            repeated,
-            unique_before,
-            ..
-        } = self;
-        repeated.clear();
-        repeated.extend(0..words.count());
-        for (h, w) in hashes.iter_mut().zip(&words.hash) {
-            *h = ngram_step(NGRAM_SEED, *w);
-        }
-        unique_before.clear();
-        unique_before.resize(words.count() + 1, 0);
+        self.unique_before.clear();
+        self.unique_before.resize(self.words.count() + 1, 0);
         (self.word_chars_top, self.word_count_top) = (usize::MAX, usize::MAX);
-        self.repeated_n = 1;
     }
 
     /// At least the characters of the most frequent n-gram times its count, from the word
@@ -378,12 +357,12 @@ impl<'a> NGrams<'a> {
     }
 
     /// Narrows `repeated` to the positions whose n-gram occurs more than once, starting
-    /// from the last narrowing when it was for a smaller n, else from single words.
+    /// from the last narrowing when it was for a smaller n, else from the windows of n
+    /// words that hold no word known to occur once.
     fn keep_repeated(&mut self, n: usize) {
-        if self.repeated_n > n {
-            self.count_words();
-        }
-        if self.repeated_n < n {
+        if self.repeated_n == 0 || self.repeated_n > n {
+            self.clean_windows(n);
+        } else if self.repeated_n < n {
             self.extend_repeated(n);
         }
         let NGrams {
@@ -404,6 +383,26 @@ impl<'a> NGrams<'a> {
         }
         repeated.truncate(kept);
         slot.truncate(kept);
+    }
+
+    /// Every position whose window of n words holds no word known to occur once, with its
+    /// n-gram's hash: the first narrowing's candidates.
+    fn clean_windows(&mut self, n: usize) {
+        let NGrams {
+            words,
+            hashes,
+            repeated,
+            unique_before,
+            ..
+        } = self;
+        let used = (words.count() + 1).saturating_sub(n);
+        repeated.clear();
+        repeated.extend((0..used).filter(|&i| unique_before[i + n] == unique_before[i]));
+        for &i in repeated.iter() {
+            let window = words.hash[i..i + n].iter();
+            hashes[i] = window.fold(NGRAM_SEED, |h, w| ngram_step(h, *w));
+        }
+        self.repeated_n = n;
     }
 
     /// Grows the hashes of the positions in `repeated` from `repeated_n` to n words, keeping
