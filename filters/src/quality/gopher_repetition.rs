@@ -151,20 +151,18 @@ fn word_hash(w: &[u8]) -> u64 {
         9..=16 => {
             let lo = u64::from_le_bytes(w[..8].try_into().expect("8"));
             let hi = u64::from_le_bytes(w[n - 8..].try_into().expect("8"));
-            mix(lo ^ 0x243F_6A88_85A3_08D3).wrapping_add(hi)
+            mix(lo ^ 0x243F_6A88_85A3_08D3) ^ hi
         }
         _ => return xxh3_64(w),
     };
     mix(x ^ (n as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15))
 }
 
-/// murmur3's 64-bit finaliser: a bijection that spreads every input bit over the output.
-fn mix(mut x: u64) -> u64 {
-    x ^= x >> 33;
-    x = x.wrapping_mul(0xFF51_AFD7_ED55_8CCD);
-    x ^= x >> 33;
-    x = x.wrapping_mul(0xC4CE_B9FE_1A85_EC53);
-    x ^ x >> 33
+/// A bijection that spreads every input bit over the output's high bits, and the high
+/// half of the product over the low bits (the word counts' buckets take both ends).
+fn mix(x: u64) -> u64 {
+    let x = x.wrapping_mul(0xFF51_AFD7_ED55_8CCD);
+    x ^ x >> 32
 }
 
 const NGRAM_SEED: u64 = 0x9E37_79B9_7F4A_7C15;
@@ -209,10 +207,6 @@ struct NGrams<'a> {
 struct Tally {
     slots: Vec<Slot>,
     shift: u32,
-    /// The most frequent hash that occurs more than once so far: (count, first position);
-    /// ties go to the first seen. Counts only grow, so the largest (count, earliest first)
-    /// any add has seen is that of the final counts.
-    top: Option<(u32, u32)>,
 }
 
 /// Counts and positions fit 32 bits: a document is one Arrow `Utf8` value (under 2^31
@@ -232,7 +226,6 @@ impl Tally {
         self.slots.clear();
         self.slots.resize(cap, Slot::default());
         self.shift = 64 - cap.trailing_zeros();
-        self.top = None;
     }
 
     /// Counts one occurrence of `hash` at position `at`; returns its slot.
@@ -250,14 +243,6 @@ impl Tally {
         s.hash = hash;
         s.first = if new { at as u32 } else { s.first };
         s.count += 1;
-        let (count, first) = (s.count, s.first);
-        if count > 1
-            && self
-                .top
-                .is_none_or(|(c, f)| count > c || count == c && first < f)
-        {
-            self.top = Some((count, first));
-        }
         i as u32
     }
 
@@ -265,10 +250,12 @@ impl Tally {
         self.slots[slot as usize].count
     }
 
-    /// The most frequent hash that occurs more than once: (count, first position); ties go
-    /// to the first seen.
-    fn top_repeated(&self) -> Option<(usize, usize)> {
-        self.top.map(|(c, f)| (c as usize, f as usize))
+    /// The most frequent of these slots' hashes: (count, first position); ties go to the
+    /// first seen.
+    fn top_of(&self, slots: &[u32]) -> Option<(usize, usize)> {
+        let top = slots.iter().map(|&k| self.slots[k as usize]);
+        let top = top.max_by(|a, b| a.count.cmp(&b.count).then(b.first.cmp(&a.first)))?;
+        Some((top.count as usize, top.first as usize))
     }
 }
 
@@ -437,7 +424,7 @@ fn top_ngram_chars(grams: &mut NGrams, n: usize, sep_chars: usize) -> Option<usi
         return None;
     }
     grams.keep_repeated(n);
-    let (count, first) = grams.tally.top_repeated().unwrap_or((1, 0));
+    let (count, first) = grams.tally.top_of(&grams.slot).unwrap_or((1, 0));
     Some((grams.words.chars(first, n) + (n - 1) * sep_chars) * count)
 }
 

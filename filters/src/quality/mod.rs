@@ -72,18 +72,50 @@ pub(crate) fn check_ratio(name: &str, v: f64) -> Result<(), String> {
 /// Elements seen before (count) and their total length in chars (datatrove's
 /// `find_duplicates`).
 pub(crate) fn find_duplicates<'a>(items: impl ExactSizeIterator<Item = &'a str>) -> (usize, usize) {
-    // xxh3 rather than SipHash: only counts come out, and paragraphs can be long. Sized
-    // once: growing it rehashed every item.
+    // Each item is hashed once with xxh3 (not SipHash: only counts come out, and paragraphs
+    // can be long), and the set hashes that hash no further. Sized once: growing it
+    // rehashed every item.
     let mut seen = std::collections::HashSet::with_capacity_and_hasher(
         items.len(),
-        xxhash_rust::xxh3::Xxh3Builder::new(),
+        std::hash::BuildHasherDefault::<PassHasher>::default(),
     );
     let (mut n, mut chars) = (0, 0);
     for it in items {
-        if !seen.insert(it) {
+        if !seen.insert(Hashed(xxhash_rust::xxh3::xxh3_64(it.as_bytes()), it)) {
             n += 1;
             chars += crate::text::char_len(it);
         }
     }
     (n, chars)
+}
+
+/// A string with its hash: equal when the strings are (the hash only picks the bucket).
+#[derive(PartialEq, Eq)]
+struct Hashed<'a>(u64, &'a str);
+
+impl std::hash::Hash for Hashed<'_> {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        state.write_u64(self.0);
+    }
+}
+
+/// The hasher of [`Hashed`]: its hash, already well mixed, as it is.
+#[derive(Default)]
+struct PassHasher(u64);
+
+impl std::hash::Hasher for PassHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        // Only `write_u64` is called by `Hashed`; anything else is folded in all the same.
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        }
+    }
+
+    fn write_u64(&mut self, x: u64) {
+        self.0 ^= x;
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
 }
