@@ -384,7 +384,7 @@ impl<'a> NGrams<'a> {
         } = self;
         let used = (words.count() + 1).saturating_sub(n);
         repeated.clear();
-        repeated.extend((0..used).filter(|&i| unique_before[i + n] == unique_before[i]));
+        repeated.extend((0..used).filter(|&i| clean_window(unique_before, i, n)));
         for &i in repeated.iter() {
             let window = words.hash[i..i + n].iter();
             hashes[i] = window.fold(NGRAM_SEED, |h, w| ngram_step(h, *w));
@@ -407,13 +407,19 @@ impl<'a> NGrams<'a> {
         let used = (words.count() + 1).saturating_sub(n);
         // Ascending: the positions with a whole n-gram are a prefix.
         repeated.truncate(repeated.partition_point(|&i| i < used));
-        repeated.retain(|&i| unique_before[i + n] == unique_before[i]);
+        repeated.retain(|&i| clean_window(unique_before, i, n));
         for &i in repeated.iter() {
             let grown = words.hash[i + *repeated_n..i + n].iter();
             hashes[i] = grown.fold(hashes[i], |h, w| ngram_step(h, *w));
         }
         *repeated_n = n;
     }
+}
+
+/// Whether the n words from i hold no word known to occur once (`unique_before` as in
+/// [`NGrams`]): only such a window can repeat.
+fn clean_window(unique_before: &[u32], i: usize, n: usize) -> bool {
+    unique_before[i + n] == unique_before[i]
 }
 
 /// Characters of the most frequent n-gram times its count (ties: first seen). The n-gram's
