@@ -471,6 +471,67 @@ fn a_killed_rank_fails_the_others_and_a_rerun_resumes() {
     assert!(no_tmp_files(&out));
 }
 
+/// Exact dedup then MinHash: the phase between the two barriers only applies the first and
+/// observes for the second, so it writes no rows and the last phase reads phase 0's and
+/// replays exact dedup's drops. Killed in that last phase and rerun, the output is the
+/// reference's, and the same as when a stage in the middle phase makes it write its rows.
+#[test]
+fn a_phase_that_only_applies_a_barrier_writes_no_rows_and_is_replayed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = ranks_fixture(tmp.path());
+    let reference = tmp.path().join("reference");
+    reference_run(&cfg, &reference);
+    let s = stats(&reference);
+    for (k, reason) in [
+        (2, "exact_dedup.duplicate"),
+        (3, "minhash_dedup.near_duplicate"),
+    ] {
+        assert!(
+            s["stages"][k]["rejects"][reason].as_u64().unwrap() > 0,
+            "{s}"
+        );
+    }
+
+    let out = tmp.path().join("killed");
+    let mut child = spawn_slow(&cfg, &out);
+    wait_for("last-phase shards", || done_markers(&out, 2) >= 3);
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    assert!(
+        done_markers(&out, 2) < 16,
+        "the run finished before the kill"
+    );
+    let parts = |phase: usize| {
+        tree(&out.join(format!("work/phase-{phase}")))
+            .keys()
+            .filter(|k| k.ends_with(".parquet"))
+            .count()
+    };
+    assert!(
+        parts(0) > 0,
+        "phase 0 writes the rows the later phases read"
+    );
+    assert_eq!(parts(1), 0, "the middle phase wrote rows");
+    run_ok(&["run", cfg.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    assert_eq!(all_outputs(&out), all_outputs(&reference));
+    assert_eq!(
+        stats_without_seconds(&out),
+        stats_without_seconds(&reference)
+    );
+
+    // A stage between the barriers that drops nothing (every kept text already has 40
+    // characters) makes the middle phase write its rows: the same curated rows.
+    let text = std::fs::read_to_string(&cfg).unwrap().replace(
+        "[[stages]]\ntype = \"minhash_dedup\"",
+        "[[stages]]\ntype = \"length\"\nmin_chars = 40\n[[stages]]\ntype = \"minhash_dedup\"",
+    );
+    let written = tmp.path().join("written.toml");
+    std::fs::write(&written, text).unwrap();
+    let out2 = tmp.path().join("written");
+    reference_run(&written, &out2);
+    assert_eq!(data_outputs(&out2), data_outputs(&reference));
+}
+
 /// The single-node Slurm that `scripts/setup-slurm.sh` (run by `scripts/setup.sh`) starts.
 fn slurm_conf() -> String {
     let conf = std::env::var("SLURM_CONF").unwrap_or_else(|_| {

@@ -809,6 +809,25 @@ fn split_phases(stages: &[StageKind]) -> Vec<Phase<'_>> {
     phases
 }
 
+impl Executor<'_> {
+    /// Whether phase `k` writes no rows of its own: it only applies the previous barrier
+    /// and feeds the next one's observer (e.g. exact dedup's drops, then MinHash's
+    /// signatures). The phase after it reads the same rows again and replays that applier,
+    /// which costs far less than writing and reading every kept row once more.
+    fn passes_through(&self, k: usize) -> bool {
+        k > 0 && k + 1 < self.phases.len() && self.phases[k].stages.is_empty()
+    }
+
+    /// The phase whose intermediate files hold phase `k`'s input (`k` ≥ 1).
+    fn source_phase(&self, k: usize) -> usize {
+        let mut j = k - 1;
+        while self.passes_through(j) {
+            j -= 1;
+        }
+        j
+    }
+}
+
 /// Reads back the rows a shard passed across a barrier.
 struct IntermediateSource {
     reader: Option<parquet::arrow::arrow_reader::ParquetRecordBatchReader>,

@@ -136,9 +136,21 @@ fn run_stages(
     Ok(p)
 }
 
-/// The reading end of a shard: its source and the previous barrier's applier.
+/// An applier of an earlier barrier run again on rows read from before it (a phase that
+/// [passes through](Executor::passes_through) writes none): its stats and rejects were
+/// recorded by that phase, so here it only drops the same rows.
+struct Replay {
+    pos: usize,
+    stage: Box<dyn Stage>,
+    /// Rows it has seen: the row offset of the next batch in its own numbering.
+    rows: u64,
+}
+
+/// The reading end of a shard: its source, the appliers it replays and the previous
+/// barrier's applier.
 pub(super) struct ShardInput<'p> {
     source: Box<dyn DocSource>,
+    replay: Vec<Replay>,
     applier: Option<(usize, Box<dyn Stage>)>,
     first_phase: bool,
     strict: bool,
@@ -163,6 +175,7 @@ impl ShardInput<'_> {
         else {
             return Ok(None);
         };
+        let docs = self.replay(docs)?;
         let mut p = Processed {
             row_offset: self.rows,
             ..Default::default()
@@ -193,13 +206,31 @@ impl ShardInput<'_> {
             p.stats.push((0, st));
             p.bad = bad;
         } else {
-            self.progress.advance(records, records);
+            let rows = docs.num_rows() as u64;
+            self.progress.advance(rows, rows);
         }
         p.batch = Some(docs);
         match &self.applier {
             Some((pos, a)) => run_stages(&[(*pos, a.as_ref())], p, self.shard).map(Some),
             None => Ok(Some(p)),
         }
+    }
+
+    /// `docs` through the replayed appliers, in order; what they drop is counted and
+    /// quarantined nowhere, having been once already.
+    fn replay(&mut self, mut docs: RecordBatch) -> Result<RecordBatch, PipelineError> {
+        for r in &mut self.replay {
+            if docs.num_rows() == 0 {
+                break;
+            }
+            let mut seen = Processed {
+                row_offset: r.rows,
+                ..Default::default()
+            };
+            r.rows += docs.num_rows() as u64;
+            docs = apply((r.pos, r.stage.as_ref()), docs, self.shard, &mut seen)?;
+        }
+        Ok(docs)
     }
 
     /// Reports the input bytes the reader did not count as consumed (the shard is done).
@@ -213,7 +244,8 @@ impl ShardInput<'_> {
 
 /// The writing end of a shard; every file appears atomically at [`finish`](Self::finish).
 pub(super) struct ShardSink {
-    out: ParquetSink,
+    /// None in a phase that passes through.
+    out: Option<ParquetSink>,
     jsonl: Option<JsonlSink>,
     /// The finish step's share of this shard (last phase only).
     part: Option<PartSink>,
@@ -242,12 +274,14 @@ impl ShardSink {
             return Ok(());
         };
         if let Some((name, obs)) = self.observer.as_mut() {
-            obs.observe(&batch, self.out.rows())
+            obs.observe(&batch, self.output_docs)
                 .map_err(stage_error(name, self.shard))?;
         }
         self.output_docs += batch.num_rows() as u64;
         self.output_bytes += text_bytes(&batch);
-        self.out.write(&batch)?;
+        if let Some(out) = self.out.as_mut() {
+            out.write(&batch)?;
+        }
         if let Some(j) = self.jsonl.as_mut() {
             j.write(&batch)?;
         }
@@ -263,7 +297,9 @@ impl ShardSink {
             obs.finish().map_err(stage_error(&name, self.shard))?;
         }
         let mut pending = PendingFiles::default();
-        self.out.finish(&mut pending)?;
+        if let Some(out) = self.out {
+            out.finish(&mut pending)?;
+        }
         if let Some(j) = self.jsonl {
             j.finish(&mut pending)?;
         }
@@ -297,24 +333,38 @@ impl Executor<'_> {
             batch_bytes: run.batch_mb << 20,
             max_record_bytes: run.max_record_bytes,
         };
-        let (source, applier): (Box<dyn DocSource>, _) = match phase.index {
+        let applier = |k: usize| -> Result<(usize, Box<dyn Stage>), PipelineError> {
+            let (pos, barrier) = self.phases[k].barrier.expect("phase ends at a barrier");
+            let a = barrier
+                .applier(shard, &self.layout.barrier_dir(k))
+                .map_err(stage_error(barrier.name(), shard))?;
+            Ok((pos, a))
+        };
+        let (source, replay, applier): (Box<dyn DocSource>, _, _) = match phase.index {
             0 => {
                 let input = &self.pipeline.config.inputs[spec.input];
                 let src = open_shard(spec, input, &self.pipeline.base_dir, limits);
-                (src, None)
+                (src, vec![], None)
             }
             k => {
-                let path = self.layout.intermediate(k - 1, shard);
+                let from = self.source_phase(k);
+                let path = self.layout.intermediate(from, shard);
                 let src = Box::new(super::IntermediateSource::open(path, limits)?);
-                let (pos, barrier) = self.phases[k - 1].barrier.expect("phase ends at a barrier");
-                let a = barrier
-                    .applier(shard, &self.layout.barrier_dir(k - 1))
-                    .map_err(stage_error(barrier.name(), shard))?;
-                (src, Some((pos, a)))
+                let replay = (from..k - 1)
+                    .map(|j| {
+                        applier(j).map(|(pos, stage)| Replay {
+                            pos,
+                            stage,
+                            rows: 0,
+                        })
+                    })
+                    .collect::<Result<_, _>>()?;
+                (src, replay, Some(applier(k - 1)?))
             }
         };
         Ok(ShardInput {
             source,
+            replay,
             applier,
             first_phase: phase.index == 0,
             strict: run.strict,
@@ -335,11 +385,14 @@ impl Executor<'_> {
         let last = phase.index + 1 == self.phases.len();
         let (out, jsonl) = match last {
             true => (
-                ParquetSink::new(l.curated(shard)),
+                Some(ParquetSink::new(l.curated(shard))),
                 output.jsonl.then(|| JsonlSink::new(l.curated_jsonl(shard))),
             ),
+            false if self.passes_through(phase.index) => (None, None),
             false => (
-                ParquetSink::intermediate(l.intermediate(phase.index, shard)),
+                Some(ParquetSink::intermediate(
+                    l.intermediate(phase.index, shard),
+                )),
                 None,
             ),
         };
