@@ -252,6 +252,15 @@ mod tests {
             proptest::prop_assert_eq!(got, word_tokens_by_char(&text));
         }
 
+        /// The same with every ASCII byte (the edges of the letter and digit ranges: `/`,
+        /// `:`, `@`, `[`, `` ` ``, `{`, controls) in runs longer than eight.
+        #[test]
+        fn word_tokens_equal_going_by_character_any_ascii(text in "([\\x00-\\x7F]{0,19}[éÉ床]?){0,5}") {
+            let mut got = Vec::new();
+            word_tokens(&text, &mut got);
+            proptest::prop_assert_eq!(got, word_tokens_by_char(&text));
+        }
+
         /// The radix sort gives the comparison sort's order, around the length it starts at.
         #[test]
         fn sort_distinct_equals_sort_and_dedup(

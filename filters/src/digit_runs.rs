@@ -76,6 +76,10 @@ fn next_digit(text: &str, mut pos: usize) -> Option<usize> {
             pos += 1;
             continue;
         }
+        if cjk_ideograph_at(b, pos) {
+            pos += 3;
+            continue;
+        }
         let c = char_at(text, pos);
         if maybe_digit(c) {
             return Some(pos);
@@ -83,6 +87,16 @@ fn next_digit(text: &str, mut pos: usize) -> Option<usize> {
         pos += c.len_utf8();
     }
     None
+}
+
+/// Whether the character at `pos` (a non-ASCII lead byte) is in U+4E00..=U+9FFF, read from
+/// its first two bytes: Chinese text is mostly these, and none is a digit.
+fn cjk_ideograph_at(b: &[u8], pos: usize) -> bool {
+    match b[pos] {
+        0xE5..=0xE9 => true,
+        0xE4 => b[pos + 1] >= 0xB8,
+        _ => false,
+    }
 }
 
 /// High bits of the bytes of `w` (all below 0x80) that are '0'..='9'.
@@ -119,6 +133,22 @@ mod tests {
             [" 12-34 ", " 5 6 7 8", " ４５６７ ", " ٣٣٣٣ ", " 12345"]
         );
         assert!(card.find("no digits here at all, only words").is_empty());
+    }
+
+    proptest::proptest! {
+        /// The first digit is the first character that is an ASCII digit or may be one,
+        /// looked at one by one: around the ideograph range's edges (U+4DFF, U+4E00, U+9FFF,
+        /// U+A000), numeric CJK-area characters (〇, full-width ４) and other scripts.
+        #[test]
+        fn next_digit_is_the_first_character_that_may_be_one(
+            text in "[a 5.\u{4DFF}\u{4E00}\u{4E8C}\u{9FFF}\u{A000}\u{3007}\u{FF14}\u{663}é]{0,30}",
+        ) {
+            let want = text
+                .char_indices()
+                .find(|&(_, c)| c.is_ascii_digit() || (!c.is_ascii() && maybe_digit(c)))
+                .map(|(i, _)| i);
+            proptest::prop_assert_eq!(next_digit(&text, 0), want);
+        }
     }
 
     #[test]
