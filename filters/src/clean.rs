@@ -223,16 +223,45 @@ pub fn is_noise_char(ch: char) -> bool {
 
 /// `text.contains(is_noise_char)` on bytes: the ASCII controls, and the UTF-8 of U+0080 to
 /// U+009F (C2 80..9F), U+00AD (C2 AD), U+200B (E2 80 8B), U+2060 (E2 81 A0) and U+FEFF
-/// (EF BB BF). Lead bytes are never continuation bytes, so no decoding is needed.
+/// (EF BB BF). Lead bytes are never continuation bytes, so no decoding is needed. Eight
+/// bytes at a time: only a block holding a byte that may start one is looked at bytewise.
 fn has_noise_char(text: &str) -> bool {
     let b = text.as_bytes();
-    b.iter().enumerate().any(|(i, &x)| match x {
+    let mut i = 0;
+    while let Some(block) = b.get(i..i + 8) {
+        let x = u64::from_le_bytes(block.try_into().expect("8"));
+        if noise_leads(x) != 0 && (i..i + 8).any(|k| noise_at(b, k)) {
+            return true;
+        }
+        i += 8;
+    }
+    (i..b.len()).any(|k| noise_at(b, k))
+}
+
+/// Whether a noise character starts at byte `i`.
+fn noise_at(b: &[u8], i: usize) -> bool {
+    match b[i] {
         0x00..=0x08 | 0x0B | 0x0C | 0x0E..=0x1F | 0x7F => true,
         0xC2 => matches!(b.get(i + 1), Some(0x80..=0x9F | 0xAD)),
         0xE2 => matches!(b.get(i + 1..i + 3), Some([0x80, 0x8B] | [0x81, 0xA0])),
         0xEF => b.get(i + 1..i + 3) == Some(&[0xBB, 0xBF]),
         _ => false,
-    })
+    }
+}
+
+/// The high bit of each byte of `x` that [`noise_at`] has to look at: ASCII below 0x20 or
+/// 0x7F, and C2, E2 and EF, exactly. No sum carries into the next byte.
+fn noise_leads(x: u64) -> u64 {
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    let (ascii, low7) = (!x & HIGH, x & !HIGH);
+    let control = !(low7 + (0x80 - 0x20) * ONES) & ascii;
+    let delete = (low7 + ONES) & ascii;
+    let equal = |c: u64| {
+        let y = x ^ (c * ONES);
+        !(((y & !HIGH) + !HIGH) | y) & HIGH
+    };
+    control | delete | equal(0xC2) | equal(0xE2) | equal(0xEF)
 }
 
 /// The characters of `text` with each run of ASCII characters given as one space: Unicode
@@ -434,6 +463,32 @@ mod tests {
         #[test]
         fn noise_bytes_as_noise_chars(t in "[a \t\n\r\x00\x07\x0b\x0c\x1f\x7f\u{80}\u{9f}\u{a0}\u{ad}\u{ae}\u{200b}\u{200c}\u{2060}\u{2061}\u{feff}\u{fefe}é’山]{0,12}") {
             proptest::prop_assert_eq!(super::has_noise_char(&t), t.contains(super::is_noise_char));
+        }
+
+        /// The same on longer text with at most one noise character, at any offset from the
+        /// eight-byte blocks (or split across two), among characters whose bytes are near
+        /// the noise ones (C2 A0, E2 80 8C, EF BB BE, ’ = E2 80 99).
+        #[test]
+        fn one_noise_char_in_longer_text(
+            pre in "[a \t\n\r~\u{a0}\u{ae}\u{200c}\u{2061}\u{fefe}é’山]{0,30}",
+            noise in "[\x00\x07\x0b\x1f\x7f\u{80}\u{9f}\u{ad}\u{200b}\u{2060}\u{feff}]?",
+            post in "[a \t\n\r~\u{a0}\u{ae}\u{200c}\u{2061}\u{fefe}é’山]{0,30}",
+        ) {
+            let t = format!("{pre}{noise}{post}");
+            proptest::prop_assert_eq!(super::has_noise_char(&t), !noise.is_empty());
+        }
+
+        /// The eight-byte test flags exactly the bytes a noise character may start with.
+        #[test]
+        fn noise_leads_as_defined(x in proptest::num::u64::ANY, spots in proptest::collection::vec(proptest::sample::select(vec![0u8, 0x09, 0x1F, 0x20, 0x7E, 0x7F, 0xC1, 0xC2, 0xC3, 0xE2, 0xEF, 0xFF]), 8)) {
+            let x = spots.iter().enumerate().fold(x & 0xFF00_FF00_0000_FFFF, |m, (k, &s)| match k % 3 {
+                0 => m,
+                _ => m & !(0xFF << (8 * k)) | u64::from(s) << (8 * k),
+            });
+            let want = x.to_le_bytes().iter().enumerate().fold(0u64, |m, (k, &b)| {
+                m | u64::from(b < 0x20 || b == 0x7F || [0xC2, 0xE2, 0xEF].contains(&b)) << (8 * k + 7)
+            });
+            proptest::prop_assert_eq!(super::noise_leads(x), want);
         }
 
         /// Folding ASCII runs leaves the NFC quick check's answer as it was.
