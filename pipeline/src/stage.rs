@@ -168,7 +168,10 @@ pub trait Barrier: Send + Sync {
     /// Runs once after every shard was observed and every piece resolved. Must be
     /// idempotent: a crash during it is followed by a rerun.
     fn resolve(&self, dir: &Path, shards: usize, workers: usize) -> Result<(), StageError>;
-    /// The stage that applies the decision to one shard's rows in the next phase.
+    /// The stage that applies the decision to one shard's rows in the next phase. Its
+    /// output must depend only on those rows (and their numbering) and `dir`: when the next
+    /// phase holds no other stage and ends at a barrier, it writes no rows and the phase
+    /// after it runs a fresh applier again on the same rows.
     fn applier(&self, shard: usize, dir: &Path) -> Result<Box<dyn Stage>, StageError>;
     /// The columns its applier's output has, given its input's (see
     /// [`Stage::output_columns`]).
