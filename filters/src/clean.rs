@@ -6,7 +6,7 @@
 //! (`clean.empty`). Counts what it changed per kind.
 
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder};
-use pipeline::scan::skip_below_or_high;
+use pipeline::scan::{below_or_high, skip_below_or_high};
 use pipeline::stage::parse_stage_table;
 use pipeline::{Doc, RowAdapter, RowOut, RowStage, StageEnv, StageKind, Verdict};
 use regex::Regex;
@@ -254,9 +254,9 @@ fn noise_at(b: &[u8], i: usize) -> bool {
 fn noise_leads(x: u64) -> u64 {
     const HIGH: u64 = 0x8080_8080_8080_8080;
     const ONES: u64 = 0x0101_0101_0101_0101;
-    let (ascii, low7) = (!x & HIGH, x & !HIGH);
-    let control = !(low7 + (0x80 - 0x20) * ONES) & ascii;
-    let delete = (low7 + ONES) & ascii;
+    let ascii = !x & HIGH;
+    let control = below_or_high::<0x20>(x) & ascii;
+    let delete = ((x & !HIGH) + ONES) & ascii;
     let equal = |c: u64| {
         let y = x ^ (c * ONES);
         !(((y & !HIGH) + !HIGH) | y) & HIGH

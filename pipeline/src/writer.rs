@@ -68,7 +68,6 @@ fn create_tmp(path: &Path) -> Result<File, PipelineError> {
 pub struct ParquetSink {
     path: PathBuf,
     writer: Option<ArrowWriter<File>>,
-    rows: u64,
     compression: Compression,
 }
 
@@ -79,7 +78,6 @@ impl ParquetSink {
         ParquetSink {
             path,
             writer: None,
-            rows: 0,
             compression: zstd3,
         }
     }
@@ -114,12 +112,7 @@ impl ParquetSink {
             path: self.path.clone(),
             source,
         })?;
-        self.rows += batch.num_rows() as u64;
         Ok(())
-    }
-
-    pub fn rows(&self) -> u64 {
-        self.rows
     }
 
     /// Closes the temporary file and queues its rename.

@@ -333,7 +333,7 @@ impl Executor<'_> {
             batch_bytes: run.batch_mb << 20,
             max_record_bytes: run.max_record_bytes,
         };
-        let applier = |k: usize| -> Result<(usize, Box<dyn Stage>), PipelineError> {
+        let applier_of = |k: usize| -> Result<(usize, Box<dyn Stage>), PipelineError> {
             let (pos, barrier) = self.phases[k].barrier.expect("phase ends at a barrier");
             let a = barrier
                 .applier(shard, &self.layout.barrier_dir(k))
@@ -352,14 +352,14 @@ impl Executor<'_> {
                 let src = Box::new(super::IntermediateSource::open(path, limits)?);
                 let replay = (from..k - 1)
                     .map(|j| {
-                        applier(j).map(|(pos, stage)| Replay {
+                        applier_of(j).map(|(pos, stage)| Replay {
                             pos,
                             stage,
                             rows: 0,
                         })
                     })
                     .collect::<Result<_, _>>()?;
-                (src, replay, Some(applier(k - 1)?))
+                (src, replay, Some(applier_of(k - 1)?))
             }
         };
         Ok(ShardInput {
