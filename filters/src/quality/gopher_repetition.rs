@@ -106,14 +106,10 @@ impl Words {
         let mut chars = 0;
         len.push(0);
         for w in words {
-            // Characters are the bytes that are no UTF-8 continuation byte: inline, since
-            // `chars().count()` is a call per word and most words are a few bytes.
-            chars += match ascii {
-                true => w.len(),
-                false => w.bytes().filter(|&b| b as i8 >= -0x40).count(),
-            };
+            let (h, c) = word_hash_chars(w.as_bytes(), ascii);
+            chars += c;
             len.push(chars);
-            hash.push(word_hash(w.as_bytes()));
+            hash.push(h);
         }
         Words { hash, len }
     }
@@ -135,27 +131,68 @@ impl Words {
     }
 }
 
-/// A word's hash: xxh3's for long words; a word of up to 16 bytes is read as one or two
-/// (overlapping) integers that hold all of its bytes, mixed with its length, inline (most
-/// words are a few bytes, and this runs on every word).
-fn word_hash(w: &[u8]) -> u64 {
+/// A word's hash and its length in characters (its bytes when `ascii`). The hash is xxh3's
+/// for long words; a word of up to 16 bytes is read as one or two (overlapping) integers
+/// that hold all of its bytes, mixed with its length, inline (most words are a few bytes,
+/// and this runs on every word). Its characters are its bytes less its UTF-8 continuation
+/// bytes, counted in the same integers, the second's overlap shifted out.
+fn word_hash_chars(w: &[u8], ascii: bool) -> (u64, usize) {
     let n = w.len();
-    let x = match n {
-        0 => 0,
-        1..=3 => u64::from(w[0]) << 16 | u64::from(w[n / 2]) << 8 | u64::from(w[n - 1]),
+    let (x, cont) = match n {
+        0 => return (mix((n as u64).wrapping_mul(LEN_SEED)), 0),
+        1..=3 => {
+            let (a, b, c) = (w[0], w[n / 2], w[n - 1]);
+            let x = u64::from(a) << 16 | u64::from(b) << 8 | u64::from(c);
+            // a = w[0] starts a character; c = w[n - 1] (ASCII when n = 1) and, from n = 3,
+            // b = w[1] may continue one.
+            let cont = usize::from(continuation(c)) + usize::from(n == 3 && continuation(b));
+            (x, cont)
+        }
         4..=8 => {
             let lo = u32::from_le_bytes(w[..4].try_into().expect("4"));
             let hi = u32::from_le_bytes(w[n - 4..].try_into().expect("4"));
-            u64::from(lo) << 32 | u64::from(hi)
+            let x = u64::from(lo) << 32 | u64::from(hi);
+            // hi's low 8 - n bytes are lo's too.
+            let cont = continuations(u64::from(lo)) + continuations(u64::from(hi) >> (8 * (8 - n)));
+            (x, cont)
         }
         9..=16 => {
             let lo = u64::from_le_bytes(w[..8].try_into().expect("8"));
             let hi = u64::from_le_bytes(w[n - 8..].try_into().expect("8"));
-            mix(lo ^ 0x243F_6A88_85A3_08D3) ^ hi
+            // hi's low 16 - n bytes are lo's too.
+            let cont = continuations(lo) + continuations(hi >> (8 * (16 - n)));
+            return (
+                mix(lo ^ 0x243F_6A88_85A3_08D3) ^ hi,
+                chars_of(n, cont, ascii),
+            );
         }
-        _ => return xxh3_64(w),
+        _ => {
+            let cont = w.iter().filter(|&&b| continuation(b)).count();
+            return (xxh3_64(w), chars_of(n, cont, ascii));
+        }
     };
-    mix(x ^ (n as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15))
+    (
+        mix(x ^ (n as u64).wrapping_mul(LEN_SEED)),
+        chars_of(n, cont, ascii),
+    )
+}
+
+const LEN_SEED: u64 = 0x9E37_79B9_7F4A_7C15;
+
+/// A word's characters: its bytes, less its continuation bytes unless it is ASCII.
+fn chars_of(bytes: usize, continuations: usize, ascii: bool) -> usize {
+    bytes - if ascii { 0 } else { continuations }
+}
+
+/// A UTF-8 continuation byte (10xxxxxx).
+fn continuation(b: u8) -> bool {
+    (b as i8) < -0x40
+}
+
+/// The continuation bytes among x's eight: bit 7 set and bit 6 clear (shifting left by one
+/// moves each byte's bit 6 under its bit 7, and a byte's bit 7 only into the next's bit 0).
+fn continuations(x: u64) -> usize {
+    (x & !(x << 1) & 0x8080_8080_8080_8080).count_ones() as usize
 }
 
 /// A bijection that spreads every input bit over the output's high bits, and the high
@@ -632,6 +669,19 @@ mod tests {
             }
         }
         Verdict::Keep
+    }
+
+    proptest::proptest! {
+        /// A word's characters counted in its hash's integers are `chars().count()`, for
+        /// every length class (1..=3, 4..=8, 9..=16 bytes and longer) and any script.
+        #[test]
+        fn word_chars_are_its_characters(w in "[a-zé山😀\u{80}]{1,12}") {
+            let (_, chars) = word_hash_chars(w.as_bytes(), false);
+            proptest::prop_assert_eq!(chars, w.chars().count());
+            if w.is_ascii() {
+                proptest::prop_assert_eq!(word_hash_chars(w.as_bytes(), true).1, w.len());
+            }
+        }
     }
 
     proptest::proptest! {
