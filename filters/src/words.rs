@@ -161,31 +161,77 @@ fn chunk_end(text: &str, from: usize) -> (usize, usize, bool) {
             i += 1;
             continue;
         }
-        let c = text[i..].chars().next().expect("i is a char boundary");
-        if c.is_whitespace() {
-            return (i, i + c.len_utf8(), ascii);
+        // A run of non-ASCII characters (CJK text is one), each skipped undecoded unless
+        // its lead byte is one a whitespace character has.
+        while let Some(&x) = b.get(i).filter(|&&x| x >= 0x80) {
+            if let Some(space) = non_ascii_space_at(text, i, x) {
+                return (i, i + space, ascii);
+            }
+            ascii = false;
+            i += utf8_len(x);
         }
-        ascii = false;
-        i += c.len_utf8();
     }
 }
 
+/// The byte length of the whitespace character at `i` (lead byte `x` ≥ 0x80), if it is one.
+/// Only C2, E1, E2 and E3 lead one (U+0085, U+00A0, U+1680, U+2000..U+205F, U+3000); E3
+/// leads CJK punctuation and kana too, whitespace only as E3 80 80.
+fn non_ascii_space_at(text: &str, i: usize, x: u8) -> Option<usize> {
+    let b = text.as_bytes();
+    match x {
+        0xE3 => (b[i + 1] == 0x80 && b[i + 2] == 0x80).then_some(3),
+        0xC2 | 0xE1 | 0xE2 => {
+            let c = text[i..].chars().next().expect("i is a char boundary");
+            c.is_whitespace().then(|| c.len_utf8())
+        }
+        _ => None,
+    }
+}
+
+/// The byte length of the character a UTF-8 lead byte (≥ 0xC0) starts.
+fn utf8_len(lead: u8) -> usize {
+    match lead {
+        ..0xE0 => 2,
+        ..0xF0 => 3,
+        _ => 4,
+    }
+}
+
+/// Whether `b[i]` starts a Han ideograph from U+4E00 to U+9FFF (E4 B8..E9 BF), which
+/// [`is_cjk`] takes, without decoding it: most characters of Chinese text.
+fn han_at(b: &[u8], i: usize) -> bool {
+    matches!(b[i], 0xE5..=0xE9) || b[i] == 0xE4 && b[i + 1] >= 0xB8
+}
+
+/// Splits a whitespace-free chunk: each CJK character and each non-ASCII punctuation mark
+/// of a chunk with CJK in it is a token of its own, the runs between them split as Latin
+/// text; a chunk without CJK is Latin text.
 fn split_cjk<'a>(chunk: &'a str, ascii: bool, out: &mut Vec<&'a str>) {
     if ascii || !chunk.chars().any(is_cjk) {
         split_latin(chunk, out);
         return;
     }
-    let mut start = 0;
-    for (i, c) in chunk.char_indices() {
-        if is_cjk(c) || crate::text::is_punct(c) && !c.is_ascii() {
+    let b = chunk.as_bytes();
+    let (mut start, mut i) = (0, 0);
+    while i < b.len() {
+        let (len, alone) = match b[i] {
+            ..0x80 => (1, false),
+            _ if han_at(b, i) => (3, true),
+            _ => {
+                let c = chunk[i..].chars().next().expect("i is a char boundary");
+                (c.len_utf8(), is_cjk(c) || crate::text::is_punct(c))
+            }
+        };
+        if alone {
             if start < i {
                 split_latin(&chunk[start..i], out);
             }
-            out.push(&chunk[i..i + c.len_utf8()]);
-            start = i + c.len_utf8();
+            out.push(&chunk[i..i + len]);
+            start = i + len;
         }
+        i += len;
     }
-    if start < chunk.len() {
+    if start < b.len() {
         split_latin(&chunk[start..], out);
     }
 }
@@ -567,6 +613,29 @@ fn infix_scan<'a>(
 mod tests {
     use super::*;
 
+    /// [`split_cjk`] as it was written first: every character decoded.
+    fn split_cjk_by_characters(chunk: &str) -> Vec<&str> {
+        let mut out = vec![];
+        if chunk.is_ascii() || !chunk.chars().any(is_cjk) {
+            split_latin(chunk, &mut out);
+            return out;
+        }
+        let mut start = 0;
+        for (i, c) in chunk.char_indices() {
+            if is_cjk(c) || crate::text::is_punct(c) && !c.is_ascii() {
+                if start < i {
+                    split_latin(&chunk[start..i], &mut out);
+                }
+                out.push(&chunk[i..i + c.len_utf8()]);
+                start = i + c.len_utf8();
+            }
+        }
+        if start < chunk.len() {
+            split_latin(&chunk[start..], &mut out);
+        }
+        out
+    }
+
     /// What one of the splitting functions makes of `w`.
     fn tokens<'a>(split: fn(&'a str, &mut Vec<&'a str>), w: &'a str) -> Vec<&'a str> {
         let mut out = vec![];
@@ -596,7 +665,7 @@ mod tests {
         /// The byte-level whitespace split yields what `split(char::is_whitespace)` does,
         /// Unicode spaces included, and says which chunks are ASCII.
         #[test]
-        fn chunks_are_the_whitespace_split(t in "[a \t\n\x0b\x0c\r\x1c\u{85}\u{a0}\u{2003}\u{3000}é山]{0,30}") {
+        fn chunks_are_the_whitespace_split(t in "[a \t\n\x0b\x0c\r\x1c\u{85}\u{a0}\u{2003}\u{3000}é山\u{1680}\u{1681}\u{2028}\u{202f}\u{205f}\u{2060}—\u{3001}ф𝄞]{0,30}") {
             let mut got = vec![];
             for_each_chunk(&t, |c, ascii| got.push((c, ascii)));
             let want: Vec<_> = t
@@ -605,6 +674,16 @@ mod tests {
                 .map(|c| (c, c.is_ascii()))
                 .collect();
             proptest::prop_assert_eq!(got, want);
+        }
+
+        /// A chunk with CJK splits as by decoding every character (Han ideographs are
+        /// recognised from their bytes; the characters around U+4E00 and U+9FFF are not all
+        /// CJK).
+        #[test]
+        fn cjk_chunks_split_as_by_characters(t in "[a.,é山\u{4dbf}\u{4dc0}\u{4dff}\u{4e00}\u{9fff}\u{a000}\u{3001}\u{ff0c}—ф𝄞\u{20000}가]{0,20}") {
+            let mut got = vec![];
+            split_cjk(&t, t.is_ascii(), &mut got);
+            proptest::prop_assert_eq!(got, split_cjk_by_characters(&t));
         }
 
         /// The one-scan path for plain runs gives what splitting every whitespace-separated
