@@ -118,14 +118,6 @@ impl Words {
         self.hash.len()
     }
 
-    /// Hash of the n words starting at i (order-sensitive).
-    #[cfg(test)]
-    fn ngram(&self, i: usize, n: usize) -> u64 {
-        self.hash[i..i + n]
-            .iter()
-            .fold(NGRAM_SEED, |h, w| ngram_step(h, *w))
-    }
-
     fn chars(&self, i: usize, n: usize) -> usize {
         self.len[i + n] - self.len[i]
     }
@@ -161,10 +153,7 @@ fn word_hash_chars(w: &[u8], ascii: bool) -> (u64, usize) {
             let hi = u64::from_le_bytes(w[n - 8..].try_into().expect("8"));
             // hi's low 16 - n bytes are lo's too.
             let cont = continuations(lo) + continuations(hi >> (8 * (16 - n)));
-            return (
-                mix(lo ^ 0x243F_6A88_85A3_08D3) ^ hi,
-                chars_of(n, cont, ascii),
-            );
+            (mix(lo ^ 0x243F_6A88_85A3_08D3) ^ hi, cont)
         }
         _ => {
             let cont = w.iter().filter(|&&b| continuation(b)).count();
@@ -581,34 +570,36 @@ impl GopherRepetition {
 mod tests {
     use super::*;
 
-    /// datatrove's `find_all_duplicate` over every position, as before the narrowing.
-    fn duplicated_every_position(w: &Words, n: usize) -> usize {
+    /// datatrove's `find_all_duplicate` over every position, as before the narrowing: the
+    /// n-grams compared as words, not hashes.
+    fn duplicated_every_position(ws: &[&str], n: usize) -> usize {
         let (mut seen, mut chars, mut i) = (HashSet::new(), 0, 0);
-        while i + n <= w.count() {
-            if seen.insert(w.ngram(i, n)) {
+        while i + n <= ws.len() {
+            if seen.insert(&ws[i..i + n]) {
                 i += 1;
             } else {
-                chars += w.chars(i, n);
+                chars += ws[i..i + n].iter().map(|w| char_len(w)).sum::<usize>();
                 i += n;
             }
         }
         chars
     }
 
-    /// The most frequent n-gram (ties: first seen) counted over every position.
-    fn top_every_position(w: &Words, n: usize, sep: usize) -> Option<usize> {
-        let mut counts: Vec<(u64, usize, usize)> = vec![];
-        for i in 0..(w.count() + 1).checked_sub(n)? {
-            let h = w.ngram(i, n);
-            match counts.iter_mut().find(|c| c.0 == h) {
+    /// The most frequent n-gram (ties: first seen) counted over every position, as words.
+    fn top_every_position(ws: &[&str], n: usize, sep: usize) -> Option<usize> {
+        let mut counts: Vec<(&[&str], usize, usize)> = vec![];
+        for i in 0..(ws.len() + 1).checked_sub(n)? {
+            let g = &ws[i..i + n];
+            match counts.iter_mut().find(|c| c.0 == g) {
                 Some(c) => c.1 += 1,
-                None => counts.push((h, 1, i)),
+                None => counts.push((g, 1, i)),
             }
         }
         let top = counts
             .iter()
             .max_by(|a, b| a.1.cmp(&b.1).then(b.2.cmp(&a.2)))?;
-        Some((w.chars(top.2, n) + (n - 1) * sep) * top.1)
+        let chars: usize = top.0.iter().map(|w| char_len(w)).sum();
+        Some((chars + (n - 1) * sep) * top.1)
     }
 
     proptest::proptest! {
@@ -625,8 +616,8 @@ mod tests {
             let g = &mut NGrams::new(&w);
             for (n, top) in calls {
                 match top {
-                    true => proptest::prop_assert_eq!(top_ngram_chars(g, n, 1), top_every_position(&w, n, 1)),
-                    false => proptest::prop_assert_eq!(duplicated_ngram_chars(g, n), duplicated_every_position(&w, n)),
+                    true => proptest::prop_assert_eq!(top_ngram_chars(g, n, 1), top_every_position(&ws, n, 1)),
+                    false => proptest::prop_assert_eq!(duplicated_ngram_chars(g, n), duplicated_every_position(&ws, n)),
                 }
             }
         }
@@ -651,9 +642,9 @@ mod tests {
     /// check's bounds and narrowing must agree with.
     fn ngram_rules_every_position(g: &GopherRepetition, text: &str) -> Verdict {
         let total = char_len(text) as f64;
-        let w = Words::new(&words(text), false);
+        let ws = words(text);
         for (k, &(n, frac)) in g.c.top_n_grams.iter().enumerate() {
-            if top_every_position(&w, n, 1).is_some_and(|c| c as f64 / total > frac) {
+            if top_every_position(&ws, n, 1).is_some_and(|c| c as f64 / total > frac) {
                 return Verdict::Drop {
                     reason: g.top_reasons[k].clone().into(),
                     detail: None,
@@ -661,7 +652,7 @@ mod tests {
             }
         }
         for (k, &(n, frac)) in g.c.dup_n_grams.iter().enumerate() {
-            if duplicated_every_position(&w, n) as f64 / total > frac {
+            if duplicated_every_position(&ws, n) as f64 / total > frac {
                 return Verdict::Drop {
                     reason: g.dup_reasons[k].clone().into(),
                     detail: None,
@@ -669,6 +660,18 @@ mod tests {
             }
         }
         Verdict::Keep
+    }
+
+    /// Words that share their first and last bytes but not their length hash apart (a run
+    /// of `=` under a title is as long as the title): one length class after another.
+    #[test]
+    fn runs_of_one_byte_hash_apart() {
+        let runs: Vec<String> = (1..40).map(|n| "=".repeat(n)).collect();
+        let hashes: HashSet<u64> = runs
+            .iter()
+            .map(|w| word_hash_chars(w.as_bytes(), true).0)
+            .collect();
+        assert_eq!(hashes.len(), runs.len());
     }
 
     proptest::proptest! {
@@ -691,7 +694,7 @@ mod tests {
         /// not others) and thresholds around what such texts reach.
         #[test]
         fn ngram_verdicts_are_those_of_counting_every_position(
-            text in "(a|bb|cccc|dddddddd|e|ffffff|g|hh) ((a|bb|cccc|dddddddd|e|ffffff|g|hh|[i-z]{1,9}) ){0,60}",
+            text in "(a|bb|cccc|dddddddd|e|ffffff|g|hh) ((a|bb|cccc|dddddddd|e|ffffff|g|hh|[i-z]{1,9}|x{8,18}) ){0,60}",
             top in proptest::collection::vec((1usize..6, 0.0..0.6), 0..4),
             dup in proptest::collection::vec((1usize..12, 0.0..0.5), 0..7),
         ) {
@@ -725,10 +728,10 @@ mod tests {
         let g = &mut NGrams::new(&w);
         assert_eq!(g.top_bound(2, 1), usize::MAX);
         for n in 1..4 {
-            assert_eq!(top_ngram_chars(g, n, 1), top_every_position(&w, n, 1));
+            assert_eq!(top_ngram_chars(g, n, 1), top_every_position(&ws, n, 1));
             assert_eq!(
                 duplicated_ngram_chars(g, n),
-                duplicated_every_position(&w, n)
+                duplicated_every_position(&ws, n)
             );
         }
     }
