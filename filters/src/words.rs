@@ -191,9 +191,9 @@ fn non_ascii_space_at(text: &str, i: usize, x: u8) -> Option<usize> {
 /// The byte length of the character a UTF-8 lead byte (≥ 0xC0) starts.
 fn utf8_len(lead: u8) -> usize {
     match lead {
-        ..0xE0 => 2,
-        ..0xF0 => 3,
-        _ => 4,
+        0xE0..=0xEF => 3,
+        0xF0.. => 4,
+        _ => 2,
     }
 }
 
