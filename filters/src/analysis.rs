@@ -6,6 +6,10 @@
 //! before it knows whether it needs the words); a cached document holds whichever parts were
 //! asked for.
 //!
+//! Stages reach it through an [`Analyser`]: the stages of one pipeline that analyse count
+//! themselves in its [`StageEnv`], and with only one of them no text is asked for twice, so
+//! nothing is cached (the copy of each text and its spans were 4% of gopher_repetition alone).
+//!
 //! A thread's cache holds the documents it split lately: two generations of at most
 //! [`GENERATION_BYTES`] of text each (a whole default 4 MB batch fits, so every stage of a
 //! batch finds its documents); with the word spans (8 bytes a word) that is about 30 MB per
@@ -16,6 +20,10 @@
 
 use std::cell::RefCell;
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use pipeline::StageEnv;
 
 use xxhash_rust::xxh3::xxh3_64;
 
@@ -90,7 +98,7 @@ pub struct Analysis<'a> {
 }
 
 /// The analysis of `text`, computed once per document per thread.
-pub fn analyse(text: &str) -> Analysis<'_> {
+pub(crate) fn analyse(text: &str) -> Analysis<'_> {
     let cached = with_entry(text, |e| Analysis {
         cjk: *e.cjk.get_or_insert_with(|| is_cjk_text(text)),
         words: match &e.spans {
@@ -112,9 +120,73 @@ pub fn analyse(text: &str) -> Analysis<'_> {
 }
 
 /// Whether `text` is CJK text ([`analyse`]'s `cjk`), without splitting it into words.
-pub fn is_cjk_doc(text: &str) -> bool {
+pub(crate) fn is_cjk_doc(text: &str) -> bool {
     with_entry(text, |e| *e.cjk.get_or_insert_with(|| is_cjk_text(text)))
         .unwrap_or_else(|| is_cjk_text(text))
+}
+
+/// How many stages of one pipeline analyse its documents ([`StageEnv::shared`]).
+#[derive(Default)]
+pub struct Analysers(AtomicUsize);
+
+/// A stage's way to its documents' analysis: through the thread's cache when another stage
+/// of its pipeline analyses them too (or when it was built outside a pipeline), else
+/// computed afresh. Either way the same values: only the time differs.
+#[derive(Clone)]
+pub struct Analyser(Option<Arc<Analysers>>);
+
+impl Analyser {
+    /// For a stage built alone (tests, library use): caches, as another stage may ask.
+    pub fn standalone() -> Self {
+        Analyser(None)
+    }
+
+    /// For one more analysing stage of the pipeline `env` builds.
+    pub fn register(env: &StageEnv) -> Self {
+        let users = env.shared::<Analysers>();
+        users.0.fetch_add(1, Ordering::Relaxed);
+        Analyser(Some(users))
+    }
+
+    /// How many stages of the pipeline analyse (none: built alone).
+    #[cfg(test)]
+    pub(crate) fn stages(&self) -> Option<usize> {
+        self.0.as_ref().map(|u| u.0.load(Ordering::Relaxed))
+    }
+
+    /// Whether the cache is used: every stage is built before the first document.
+    fn cached(&self) -> bool {
+        self.0
+            .as_ref()
+            .is_none_or(|u| u.0.load(Ordering::Relaxed) > 1)
+    }
+
+    /// [`analyse`].
+    pub fn analyse<'a>(&self, text: &'a str) -> Analysis<'a> {
+        match self.cached() {
+            true => analyse(text),
+            false => Analysis {
+                words: words(text),
+                cjk: is_cjk_text(text),
+            },
+        }
+    }
+
+    /// [`analyse`]'s words alone.
+    pub fn words<'a>(&self, text: &'a str) -> Vec<&'a str> {
+        match self.cached() {
+            true => analyse(text).words,
+            false => words(text),
+        }
+    }
+
+    /// [`is_cjk_doc`].
+    pub fn is_cjk(&self, text: &str) -> bool {
+        match self.cached() {
+            true => is_cjk_doc(text),
+            false => is_cjk_text(text),
+        }
+    }
 }
 
 /// The byte spans of `words`, slices of `text`.
@@ -161,6 +233,39 @@ mod tests {
             assert_eq!(analyse(&t), fresh(&t));
         }
         assert_eq!(analyse(&a), fresh(&a));
+    }
+
+    /// Whether the thread's cache holds exactly `text`.
+    fn holds(text: &str) -> bool {
+        let key = xxh3_64(text.as_bytes());
+        CACHE.with(|c| {
+            let c = c.borrow();
+            [&c.cur, &c.prev]
+                .iter()
+                .any(|m| m.get(&key).is_some_and(|e| &*e.text == text))
+        })
+    }
+
+    /// A pipeline's only analysing stage caches nothing; with a second one (or built alone)
+    /// the analyses are cached. The values are the same either way.
+    #[test]
+    fn only_pipelines_of_two_analysing_stages_cache() {
+        let env = pipeline::StageEnv::new(".");
+        let one = Analyser::register(&env);
+        let t = long("Uncached: one analysing stage, 山水 ");
+        assert_eq!(one.analyse(&t), fresh(&t));
+        assert_eq!(one.words(&t), words(&t));
+        assert_eq!(one.is_cjk(&t), is_cjk_text(&t));
+        assert!(!holds(&t));
+        let two = Analyser::register(&env);
+        assert_eq!(two.stages(), Some(2));
+        assert_eq!(one.analyse(&t), fresh(&t));
+        assert!(holds(&t));
+        let alone = long("Cached: built outside a pipeline ");
+        assert_eq!(Analyser::standalone().words(&alone), words(&alone));
+        assert!(holds(&alone));
+        let other = Analyser::register(&pipeline::StageEnv::new("."));
+        assert_eq!(other.stages(), Some(1));
     }
 
     proptest! {

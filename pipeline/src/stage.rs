@@ -1,7 +1,8 @@
 //! The `Stage` trait every component implements, the barrier stages that split a run into
 //! phases, and the registry that builds stages from `[[stages]]` tables of the TOML config.
 
-use std::collections::BTreeMap;
+use std::any::{Any, TypeId};
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
@@ -235,13 +236,26 @@ impl StageKind {
     }
 }
 
-/// What a stage factory may need besides its own table.
+/// What a stage factory may need besides its own table. One pipeline's stages are all built
+/// with the same env (or clones of it).
 #[derive(Debug, Clone)]
 pub struct StageEnv {
     /// Directory of the config file; relative paths in stage tables resolve against it.
     pub base_dir: PathBuf,
     /// Every file a stage resolved (models, word lists): part of the run's fingerprint.
     referenced: Arc<Mutex<Vec<PathBuf>>>,
+    /// [`StageEnv::shared`]'s values, one per type.
+    shared: Arc<Mutex<SharedValues>>,
+}
+
+/// Values the stages of one pipeline share, keyed by their type.
+#[derive(Default)]
+struct SharedValues(HashMap<TypeId, Arc<dyn Any + Send + Sync>>);
+
+impl std::fmt::Debug for SharedValues {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} shared values", self.0.len())
+    }
 }
 
 impl StageEnv {
@@ -249,7 +263,19 @@ impl StageEnv {
         StageEnv {
             base_dir: base_dir.into(),
             referenced: Arc::default(),
+            shared: Arc::default(),
         }
+    }
+
+    /// The pipeline's one value of type `T`, made with `T::default()` on the first request:
+    /// state its stages share, such as how many of them analyse documents the same way.
+    pub fn shared<T: Any + Send + Sync + Default>(&self) -> Arc<T> {
+        let mut values = self.shared.lock().expect("not poisoned");
+        let value = values.0.entry(TypeId::of::<T>());
+        let value = value.or_insert_with(|| Arc::new(T::default()));
+        Arc::clone(value)
+            .downcast::<T>()
+            .expect("keyed by its type")
     }
 
     /// `p` against the config's directory; the file is recorded as one the run depends on.
@@ -400,4 +426,25 @@ pub fn parse_stage_table<T: serde::de::DeserializeOwned>(table: toml::Table) -> 
     toml::Value::Table(table)
         .try_into()
         .map_err(|e: toml::de::Error| e.message().to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use super::*;
+
+    /// One value per type per pipeline: clones of an env share it, another env has its own.
+    #[test]
+    fn shared_values_are_per_env_and_type() {
+        let env = StageEnv::new(".");
+        env.shared::<AtomicUsize>().fetch_add(1, Ordering::Relaxed);
+        env.clone()
+            .shared::<AtomicUsize>()
+            .fetch_add(1, Ordering::Relaxed);
+        assert_eq!(env.shared::<AtomicUsize>().load(Ordering::Relaxed), 2);
+        assert_eq!(*env.shared::<Mutex<String>>().lock().unwrap(), "");
+        let other = StageEnv::new(".");
+        assert_eq!(other.shared::<AtomicUsize>().load(Ordering::Relaxed), 0);
+    }
 }

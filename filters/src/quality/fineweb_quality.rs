@@ -6,7 +6,7 @@ use pipeline::{Doc, RowOut, RowStage, Verdict};
 use serde::Deserialize;
 
 use super::{check_ratio, find_duplicates};
-use crate::analysis::{analyse, is_cjk_doc};
+use crate::analysis::Analyser;
 use crate::text::{char_len, is_terminal_punct};
 
 #[derive(Debug, Clone, Deserialize)]
@@ -38,6 +38,7 @@ impl Default for FineWebConfig {
 
 pub struct FineWebQuality {
     c: FineWebConfig,
+    analyser: Analyser,
 }
 
 impl FineWebQuality {
@@ -45,7 +46,10 @@ impl FineWebQuality {
         check_ratio("line_punct_thr", c.line_punct_thr)?;
         check_ratio("short_line_thr", c.short_line_thr)?;
         check_ratio("char_duplicates_ratio", c.char_duplicates_ratio)?;
-        Ok(FineWebQuality { c })
+        Ok(FineWebQuality {
+            c,
+            analyser: Analyser::standalone(),
+        })
     }
 }
 
@@ -56,6 +60,12 @@ impl RowStage for FineWebQuality {
 
     fn judge(&self, doc: Doc<'_>, _: &mut RowOut) -> Verdict {
         self.check(doc.text)
+    }
+}
+
+impl super::Analysing for FineWebQuality {
+    fn analyser(&mut self) -> &mut Analyser {
+        &mut self.analyser
     }
 }
 
@@ -76,7 +86,7 @@ impl FineWebQuality {
         if punct < c.line_punct_thr && !(punct == 0.0 && c.line_punct_exclude_zero) {
             return Verdict::drop("fineweb_quality.line_punct_ratio");
         }
-        let short_len = if is_cjk_doc(text) {
+        let short_len = if self.analyser.is_cjk(text) {
             c.cjk_short_line_length
         } else {
             c.short_line_length
@@ -91,7 +101,7 @@ impl FineWebQuality {
         if dup_chars as f64 / non_newline as f64 > c.char_duplicates_ratio {
             return Verdict::drop("fineweb_quality.char_dup_ratio");
         }
-        let n_words = analyse(text).words.len().max(1);
+        let n_words = self.analyser.words(text).len().max(1);
         if newlines as f64 / n_words as f64 > c.new_line_ratio {
             return Verdict::drop("fineweb_quality.list_ratio");
         }

@@ -6,7 +6,7 @@ use pipeline::{Doc, RowOut, RowStage, Verdict};
 use serde::Deserialize;
 
 use super::check_ratio;
-use crate::analysis::analyse;
+use crate::analysis::Analyser;
 use crate::text::{count_matches, for_each_py_line, is_alphabetic, is_punct};
 #[cfg(test)]
 use crate::words::words;
@@ -51,6 +51,7 @@ impl Default for GopherQualityConfig {
 pub struct GopherQuality {
     c: GopherQualityConfig,
     stop: StopWords,
+    analyser: Analyser,
 }
 
 /// The stop words, those of up to 8 bytes packed into integers: a word is compared with
@@ -125,6 +126,7 @@ impl GopherQuality {
         Ok(GopherQuality {
             stop: StopWords::new(&c.stop_words),
             c,
+            analyser: Analyser::standalone(),
         })
     }
 }
@@ -139,11 +141,17 @@ impl RowStage for GopherQuality {
     }
 }
 
+impl super::Analysing for GopherQuality {
+    fn analyser(&mut self) -> &mut Analyser {
+        &mut self.analyser
+    }
+}
+
 impl GopherQuality {
     /// This rule set's verdict on one text.
     pub fn check(&self, text: &str) -> Verdict {
         let c = &self.c;
-        let doc = analyse(text);
+        let doc = self.analyser.analyse(text);
         let words = doc.words;
         let n_words = words.len();
         let st = WordStats::of(&words, &self.stop);

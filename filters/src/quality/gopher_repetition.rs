@@ -11,7 +11,7 @@ use pipeline::{Doc, RowOut, RowStage, Verdict};
 use serde::Deserialize;
 
 use super::{check_ratio, find_duplicates};
-use crate::analysis::analyse;
+use crate::analysis::Analyser;
 use crate::text::{char_len, split_newline_runs};
 #[cfg(test)]
 use crate::words::words;
@@ -53,6 +53,7 @@ pub struct GopherRepetition {
     c: GopherRepetitionConfig,
     top_reasons: Vec<String>,
     dup_reasons: Vec<String>,
+    analyser: Analyser,
 }
 
 fn reason(prefix: &str, n: usize) -> String {
@@ -87,6 +88,7 @@ impl GopherRepetition {
                 .map(|(n, _)| reason("duplicated", *n))
                 .collect(),
             c,
+            analyser: Analyser::standalone(),
         })
     }
 }
@@ -499,6 +501,12 @@ impl RowStage for GopherRepetition {
     }
 }
 
+impl super::Analysing for GopherRepetition {
+    fn analyser(&mut self) -> &mut Analyser {
+        &mut self.analyser
+    }
+}
+
 impl GopherRepetition {
     /// This rule set's verdict on one text.
     pub fn check(&self, text: &str) -> Verdict {
@@ -524,7 +532,7 @@ impl GopherRepetition {
         if dup_chars as f64 / total > c.dup_line_char_frac {
             return Verdict::drop("gopher_repetition.dup_line_char_frac");
         }
-        let doc = analyse(text);
+        let doc = self.analyser.analyse(text);
         let words = Words::new(&doc.words, chars == text.len());
         let grams = &mut NGrams::new(&words);
         let sep = if doc.cjk { 0 } else { 1 };

@@ -17,13 +17,40 @@ use pipeline::stage::parse_stage_table;
 use pipeline::{RowAdapter, RowStage, StageEnv, StageInfo, StageKind, StageRegistry};
 use serde::de::DeserializeOwned;
 
-fn build<C, R>(table: toml::Table, make: fn(C) -> Result<R, String>) -> Result<StageKind, String>
+use crate::analysis::Analyser;
+
+fn build<C, R>(
+    table: toml::Table,
+    make: impl FnOnce(C) -> Result<R, String>,
+) -> Result<StageKind, String>
 where
     C: DeserializeOwned,
     R: RowStage + 'static,
 {
     let c: C = parse_stage_table(table)?;
     Ok(StageKind::Stream(Box::new(RowAdapter::new(make(c)?))))
+}
+
+/// A rule set that reads the per-document analysis shared by the stages of a pipeline.
+trait Analysing {
+    fn analyser(&mut self) -> &mut Analyser;
+}
+
+/// [`build`] for an [`Analysing`] stage: counted among its pipeline's analysing stages.
+fn build_analysing<C, R>(
+    table: toml::Table,
+    env: &StageEnv,
+    make: fn(C) -> Result<R, String>,
+) -> Result<StageKind, String>
+where
+    C: DeserializeOwned,
+    R: RowStage + Analysing + 'static,
+{
+    build(table, |c| {
+        let mut stage = make(c)?;
+        *stage.analyser() = Analyser::register(env);
+        Ok(stage)
+    })
 }
 
 pub(crate) fn register(r: &mut StageRegistry) {
@@ -34,14 +61,14 @@ pub(crate) fn register(r: &mut StageRegistry) {
         outputs: "gopher_quality.short_doc, .long_doc, .stop_words, .below_avg_word_length, \
                   .above_avg_word_length, .below_alpha_threshold, .too_many_hashes, \
                   .too_many_ellipsis, .too_many_bullets, .too_many_end_ellipsis",
-        factory: |t, _: &StageEnv| build(t, GopherQuality::new),
+        factory: |t, env: &StageEnv| build_analysing(t, env, GopherQuality::new),
     });
     r.register(StageInfo {
         type_name: "gopher_repetition",
         summary: "Gopher repetition rules; n-grams counted per character on CJK text",
         outputs: "gopher_repetition.dup_line_frac, .dup_para_frac, .dup_line_char_frac, \
                   .dup_para_char_frac, .top_N_gram, .duplicated_N_gram, .empty",
-        factory: |t, _: &StageEnv| build(t, GopherRepetition::new),
+        factory: |t, env: &StageEnv| build_analysing(t, env, GopherRepetition::new),
     });
     r.register(StageInfo {
         type_name: "c4_quality",
@@ -54,7 +81,7 @@ pub(crate) fn register(r: &mut StageRegistry) {
         summary: "FineWeb's line-punctuation, short-line, duplicate-line and list rules",
         outputs: "fineweb_quality.line_punct_ratio, .short_line_ratio, .char_dup_ratio, \
                   .list_ratio, .empty",
-        factory: |t, _: &StageEnv| build(t, FineWebQuality::new),
+        factory: |t, env: &StageEnv| build_analysing(t, env, FineWebQuality::new),
     });
 }
 
@@ -117,5 +144,31 @@ impl std::hash::Hasher for PassHasher {
 
     fn finish(&self) -> u64 {
         self.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The rule sets that read the shared analysis count themselves in their pipeline when
+    /// the registry builds them; the others do not.
+    #[test]
+    fn the_registry_counts_a_pipelines_analysing_stages() {
+        let mut r = StageRegistry::default();
+        register(&mut r);
+        let env = StageEnv::new(".");
+        for name in [
+            "gopher_quality",
+            "c4_quality",
+            "gopher_repetition",
+            "fineweb_quality",
+        ] {
+            let mut t = toml::Table::new();
+            t.insert("type".into(), name.into());
+            assert!(r.build(t, &env).is_ok(), "{name}");
+        }
+        let stages = Analyser::register(&env).stages();
+        assert_eq!(stages, Some(4), "three analysing stages and this one");
     }
 }
