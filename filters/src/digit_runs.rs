@@ -8,6 +8,8 @@
 //! character that `char::is_numeric` accepts (a superset) as a digit, so a run is never
 //! shorter, nor its count lower, than the regex could need.
 
+use crate::text::cjk_ideograph_at;
+
 /// The runs of ASCII digits, non-ASCII numeric characters and the bytes of `separators`
 /// that hold at least `min_digits` digits.
 pub struct DigitRuns {
@@ -76,6 +78,7 @@ fn next_digit(text: &str, mut pos: usize) -> Option<usize> {
             pos += 1;
             continue;
         }
+        // Chinese text is mostly these, and none is a digit.
         if cjk_ideograph_at(b, pos) {
             pos += 3;
             continue;
@@ -87,16 +90,6 @@ fn next_digit(text: &str, mut pos: usize) -> Option<usize> {
         pos += c.len_utf8();
     }
     None
-}
-
-/// Whether the character at `pos` (a non-ASCII lead byte) is in U+4E00..=U+9FFF, read from
-/// its first two bytes: Chinese text is mostly these, and none is a digit.
-fn cjk_ideograph_at(b: &[u8], pos: usize) -> bool {
-    match b[pos] {
-        0xE5..=0xE9 => true,
-        0xE4 => b[pos + 1] >= 0xB8,
-        _ => false,
-    }
 }
 
 /// High bits of the bytes of `w` (all below 0x80) that are '0'..='9'.

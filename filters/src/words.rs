@@ -11,7 +11,7 @@ use std::sync::OnceLock;
 use pipeline::scan::{run_within, skip_below_or_high};
 use smallvec::SmallVec;
 
-use crate::text::{is_cjk, CharSet};
+use crate::text::{cjk_ideograph_at, is_cjk, CharSet};
 
 const PREFIX_CHARS: &[char] = &[
     '§', '%', '=', '—', '–', '(', '[', '{', '<', '>', '"', '\'', '`', '«', '»', '¿', '¡', '$', '£',
@@ -197,12 +197,6 @@ fn utf8_len(lead: u8) -> usize {
     }
 }
 
-/// Whether `b[i]` starts a Han ideograph from U+4E00 to U+9FFF (E4 B8..E9 BF), which
-/// [`is_cjk`] takes, without decoding it: most characters of Chinese text.
-fn han_at(b: &[u8], i: usize) -> bool {
-    matches!(b[i], 0xE5..=0xE9) || b[i] == 0xE4 && b[i + 1] >= 0xB8
-}
-
 /// Splits a whitespace-free chunk: each CJK character and each non-ASCII punctuation mark
 /// of a chunk with CJK in it is a token of its own, the runs between them split as Latin
 /// text; a chunk without CJK is Latin text.
@@ -216,7 +210,7 @@ fn split_cjk<'a>(chunk: &'a str, ascii: bool, out: &mut Vec<&'a str>) {
     while i < b.len() {
         let (len, alone) = match b[i] {
             ..0x80 => (1, false),
-            _ if han_at(b, i) => (3, true),
+            _ if cjk_ideograph_at(b, i) => (3, true),
             _ => {
                 let c = chunk[i..].chars().next().expect("i is a char boundary");
                 (c.len_utf8(), is_cjk(c) || crate::text::is_punct(c))
