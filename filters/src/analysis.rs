@@ -113,10 +113,15 @@ pub(crate) fn analyse(text: &str) -> Analysis<'_> {
             }
         },
     });
-    cached.unwrap_or_else(|| Analysis {
+    cached.unwrap_or_else(|| computed(text))
+}
+
+/// The analysis of `text`, computed afresh.
+fn computed(text: &str) -> Analysis<'_> {
+    Analysis {
         words: words(text),
         cjk: is_cjk_text(text),
-    })
+    }
 }
 
 /// Whether `text` is CJK text ([`analyse`]'s `cjk`), without splitting it into words.
@@ -127,7 +132,7 @@ pub(crate) fn is_cjk_doc(text: &str) -> bool {
 
 /// How many stages of one pipeline analyse its documents ([`StageEnv::shared`]).
 #[derive(Default)]
-pub struct Analysers(AtomicUsize);
+struct Analysers(AtomicUsize);
 
 /// A stage's way to its documents' analysis: through the thread's cache when another stage
 /// of its pipeline analyses them too (or when it was built outside a pipeline), else
@@ -165,10 +170,7 @@ impl Analyser {
     pub fn analyse<'a>(&self, text: &'a str) -> Analysis<'a> {
         match self.cached() {
             true => analyse(text),
-            false => Analysis {
-                words: words(text),
-                cjk: is_cjk_text(text),
-            },
+            false => computed(text),
         }
     }
 

@@ -162,17 +162,8 @@ fn word_hash_chars(w: &[u8], ascii: bool) -> (u64, usize) {
             return (xxh3_64(w), if ascii { n } else { n - cont() });
         }
     };
-    (
-        mix(x ^ (n as u64).wrapping_mul(LEN_SEED)),
-        chars_of(n, cont, ascii),
-    )
-}
-
-const LEN_SEED: u64 = 0x9E37_79B9_7F4A_7C15;
-
-/// A word's characters: its bytes, less its continuation bytes unless it is ASCII.
-fn chars_of(bytes: usize, continuations: usize, ascii: bool) -> usize {
-    bytes - if ascii { 0 } else { continuations }
+    let hash = mix(x ^ (n as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+    (hash, if ascii { n } else { n - cont })
 }
 
 /// A UTF-8 continuation byte (10xxxxxx).
