@@ -5,8 +5,12 @@
 //! around it can change (UAX #15's boundary: a starter that is NFKC_QC=Yes), and only the
 //! pieces holding a character that may change go through the normaliser. The result is the
 //! whole text's NFKC, byte for byte; the tests compare it with `UnicodeNormalization::nfkc`.
+//! CJK ideographs are recognised from their lead bytes, the fullwidth ASCII forms are mapped
+//! without the normaliser, and other characters below U+10000 take their answers from two
+//! bit tables worked out once from the Unicode tables.
 
 use std::borrow::Cow;
+use std::sync::LazyLock;
 
 use pipeline::scan::skip_below_or_high;
 use unicode_normalization::char::canonical_combining_class;
@@ -17,16 +21,91 @@ use unicode_normalization::{is_nfkc_quick, IsNormalized, UnicodeNormalization};
 /// Unified Ideographs block (all such starters) skip the tables.
 #[inline]
 fn boundary_before(c: char) -> bool {
-    c.is_ascii()
-        || cjk_unified(c)
-        || (canonical_combining_class(c) == 0
-            && is_nfkc_quick(std::iter::once(c)) == IsNormalized::Yes)
+    let cp = c as u32;
+    if c.is_ascii() || cjk_unified(c) {
+        return true;
+    }
+    match BMP.boundary.get(cp as usize / 64) {
+        Some(bits) => bits >> (cp % 64) & 1 == 1,
+        None => boundary_from_tables(c),
+    }
 }
+
+fn boundary_from_tables(c: char) -> bool {
+    canonical_combining_class(c) == 0 && is_nfkc_quick(std::iter::once(c)) == IsNormalized::Yes
+}
+
+/// Whether [`normalize_for_hash`] writes `c` as it is: its own lower case, not whitespace.
+#[inline]
+fn kept_as_is(c: char) -> bool {
+    let cp = c as u32;
+    match BMP.kept.get(cp as usize / 64) {
+        Some(bits) => bits >> (cp % 64) & 1 == 1,
+        None => kept_from_tables(c),
+    }
+}
+
+fn kept_from_tables(c: char) -> bool {
+    !c.is_whitespace() && c.to_lowercase().eq(std::iter::once(c))
+}
+
+/// Per-character answers for each code point below U+10000, one bit each, worked out once
+/// (a few milliseconds): most text outside ASCII and CJK (punctuation, Cyrillic, Greek,
+/// kana) would otherwise look up the normalisation and case tables for every character.
+struct BmpBits {
+    boundary: Box<[u64]>,
+    kept: Box<[u64]>,
+}
+
+static BMP: LazyLock<BmpBits> = LazyLock::new(|| {
+    let bits = |f: fn(char) -> bool| -> Box<[u64]> {
+        let mut bits = vec![0u64; 0x1_0000 / 64];
+        for c in (0..0x1_0000).filter_map(char::from_u32).filter(|&c| f(c)) {
+            bits[c as usize / 64] |= 1 << (c as u32 % 64);
+        }
+        bits.into_boxed_slice()
+    };
+    BmpBits {
+        boundary: bits(boundary_from_tables),
+        kept: bits(kept_from_tables),
+    }
+});
 
 /// U+4E00..=U+9FFF: no case, no decomposition, combining class 0.
 #[inline]
 fn cjk_unified(c: char) -> bool {
     ('\u{4E00}'..='\u{9FFF}').contains(&c)
+}
+
+/// Whether the character starting at byte `i` (a char boundary) is in [`cjk_unified`]'s
+/// block, from its lead bytes: E5..E9, or E4 B8..BF (U+4E00..U+4FFF).
+#[inline]
+pub(crate) fn cjk_unified_at(b: &[u8], i: usize) -> bool {
+    match b[i] {
+        0xE5..=0xE9 => true,
+        0xE4 => b[i + 1] >= 0xB8,
+        _ => false,
+    }
+}
+
+/// [`boundary_before`] of the character at byte `i`.
+#[inline]
+fn boundary_at(text: &str, i: usize) -> bool {
+    let b = text.as_bytes();
+    b[i].is_ascii() || cjk_unified_at(b, i) || boundary_before(next_char(text, i))
+}
+
+/// The ASCII character NFKC makes of `c` on its own, for the forms CJK text uses most: the
+/// fullwidth ASCII forms (U+FF01..U+FF5E, `<wide>` of U+0021..U+007E) and the ideographic
+/// space (U+3000, `<wide>` of U+0020). No canonical composition has an ASCII second
+/// character, so the result does not combine with the starter before it.
+#[inline]
+fn wide_ascii(c: char) -> Option<char> {
+    match c {
+        '\u{FF01}'..='\u{FF5E}' => char::from_u32(c as u32 - 0xFF01 + 0x21),
+        '\u{3000}' => Some(' '),
+        _ => None,
+    }
 }
 
 /// `text` in NFKC, borrowed when it already is (always for ASCII).
@@ -41,6 +120,10 @@ pub fn nfkc(text: &str) -> Cow<'_, str> {
             seg = pos - 1;
             continue;
         }
+        if cjk_unified_at(b, pos) {
+            (seg, pos) = (pos, pos + 3);
+            continue;
+        }
         let c = next_char(text, pos);
         if boundary_before(c) {
             seg = pos;
@@ -48,12 +131,21 @@ pub fn nfkc(text: &str) -> Cow<'_, str> {
             continue;
         }
         let mut end = pos + c.len_utf8();
-        while end < b.len() && !boundary_before(next_char(text, end)) {
+        while end < b.len() && !boundary_at(text, end) {
             end += next_char(text, end).len_utf8();
         }
         let o = out.get_or_insert_with(|| String::with_capacity(text.len() + text.len() / 8));
-        o.push_str(&text[copied..seg]);
-        o.extend(text[seg..end].nfkc());
+        match wide_ascii(c) {
+            // Alone before a boundary, it cannot combine with the starter before it either.
+            Some(a) if end == pos + c.len_utf8() => {
+                o.push_str(&text[copied..pos]);
+                o.push(a);
+            }
+            _ => {
+                o.push_str(&text[copied..seg]);
+                o.extend(text[seg..end].nfkc());
+            }
+        }
         (copied, seg, pos) = (end, end, end);
     }
     match out {
@@ -99,10 +191,19 @@ pub fn normalize_for_hash(text: &str) -> String {
             }
             continue;
         }
+        if cjk_unified_at(b, pos) {
+            let start = pos;
+            pos += 3;
+            while pos < b.len() && cjk_unified_at(b, pos) {
+                pos += 3;
+            }
+            out.push(&b[start..pos]);
+            continue;
+        }
         let c = next_char(&text, pos);
         let bytes = &b[pos..pos + c.len_utf8()];
         pos += bytes.len();
-        if cjk_unified(c) {
+        if kept_as_is(c) {
             out.push(bytes);
             continue;
         }
@@ -113,7 +214,10 @@ pub fn normalize_for_hash(text: &str) -> String {
             }
         }
     }
-    String::from_utf8(out.out).expect("built from whole characters")
+    debug_assert!(std::str::from_utf8(&out.out).is_ok());
+    // SAFETY: `out` holds whole characters of `text` (a str), ASCII bytes and the UTF-8
+    // encodings of chars, so it is valid UTF-8.
+    unsafe { String::from_utf8_unchecked(out.out) }
 }
 
 /// Text with each whitespace run as one space between words and none at either end.
@@ -287,6 +391,16 @@ mod tests {
                 '\u{0958}',
                 '\u{FB1D}',
                 '\u{1D15E}',
+                '\u{FF01}',
+                '\u{FF21}',
+                '\u{FF41}',
+                '\u{FF5E}',
+                '\u{FF5F}',
+                '\u{4DC0}',
+                '\u{4DFF}',
+                '\u{4E00}',
+                '\u{9FFF}',
+                '\u{A000}',
             ]),
             any::<char>(),
         ]
@@ -318,12 +432,18 @@ mod tests {
     }
 
     /// Every code point after an ASCII letter and before a combining accent, the contexts
-    /// where a cut in the wrong place shows.
+    /// where a cut in the wrong place shows, and alone between starters (where the
+    /// fullwidth forms take their shortcut).
     #[test]
     fn every_code_point_in_context() {
         for c in (0u32..0x3_0000).filter_map(char::from_u32) {
-            for s in [format!("e{c}\u{301}"), format!("\u{1100}{c}\u{11A8}a{c}")] {
+            for s in [
+                format!("e{c}\u{301}"),
+                format!("\u{1100}{c}\u{11A8}a{c}"),
+                format!("{c}b{c}股{c}"),
+            ] {
                 assert_eq!(nfkc(&s), s.nfkc().collect::<String>(), "U+{:04X}", c as u32);
+                assert_eq!(normalize_for_hash(&s), plain(&s), "U+{:04X}", c as u32);
             }
         }
     }

@@ -8,7 +8,8 @@
 use pipeline::document::is_cjk;
 use serde::Deserialize;
 
-use crate::normalize::nfkc;
+use crate::normalize::{cjk_unified_at, nfkc};
+use pipeline::scan::outside;
 use xxhash_rust::xxh3::xxh3_64;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -69,6 +70,12 @@ fn word_tokens(text: &str, tokens: &mut Vec<u64>) {
     let mut i = 0;
     while i < b.len() {
         if b[i] >= 0x80 {
+            if cjk_unified_at(b, i) {
+                flush(&mut word, tokens);
+                tokens.push(xxh3_64(&b[i..i + 3]));
+                i += 3;
+                continue;
+            }
             let c = text[i..].chars().next().expect("i is a char boundary");
             if is_cjk(c) {
                 flush(&mut word, tokens);
@@ -84,19 +91,15 @@ fn word_tokens(text: &str, tokens: &mut Vec<u64>) {
             i += c.len_utf8();
             continue;
         }
-        let (mut end, mut classes) = (i, 0);
-        while end < b.len() && ASCII_WORD[usize::from(b[end])] != 0 {
-            classes |= ASCII_WORD[usize::from(b[end])];
-            end += 1;
-        }
+        let (end, upper) = ascii_word_end(b, i);
         if end == i {
             flush(&mut word, tokens); // ASCII, neither letter nor digit
-            i += 1;
+            i = separators_end(b, i + 1);
             continue;
         }
         // The word ends here unless a non-ASCII character (maybe a letter) follows.
         let ends = end == b.len() || b[end] < 0x80;
-        if ends && word.is_empty() && classes & UPPER == 0 {
+        if ends && word.is_empty() && !upper {
             tokens.push(xxh3_64(&b[i..end]));
         } else {
             word.extend(b[i..end].iter().map(u8::to_ascii_lowercase));
@@ -107,6 +110,56 @@ fn word_tokens(text: &str, tokens: &mut Vec<u64>) {
         i = end;
     }
     flush(&mut word, tokens);
+}
+
+const HIGH: u64 = 0x8080_8080_8080_8080;
+
+/// The high bit of each byte of `x` (little-endian) that is not an ASCII letter or digit.
+#[inline]
+fn not_alnum(x: u64) -> u64 {
+    outside::<b'a', b'z'>(x | 0x2020_2020_2020_2020) & outside::<b'0', b'9'>(x)
+}
+
+/// From `i`, the end of the run of ASCII letters and digits, eight bytes at a time, and
+/// whether it has an upper-case letter.
+#[inline]
+fn ascii_word_end(b: &[u8], mut i: usize) -> (usize, bool) {
+    let mut upper = 0u64;
+    while let Some(block) = b.get(i..i + 8) {
+        let x = u64::from_le_bytes(block.try_into().expect("8"));
+        let up = !outside::<b'A', b'Z'>(x) & HIGH;
+        let stop = not_alnum(x);
+        if stop != 0 {
+            // The stop byte's high bit is bit 8k + 7; the bytes before it are bits below 8k.
+            let k = stop.trailing_zeros() / 8;
+            return (i + k as usize, upper | (up & ((1u64 << (8 * k)) - 1)) != 0);
+        }
+        upper |= up;
+        i += 8;
+    }
+    let mut classes = u8::from(upper != 0) * UPPER;
+    while i < b.len() && ASCII_WORD[usize::from(b[i])] != 0 {
+        classes |= ASCII_WORD[usize::from(b[i])];
+        i += 1;
+    }
+    (i, classes & UPPER != 0)
+}
+
+/// From `i`, the end of the run of ASCII bytes that are neither letters nor digits.
+#[inline]
+fn separators_end(b: &[u8], mut i: usize) -> usize {
+    while let Some(block) = b.get(i..i + 8) {
+        let x = u64::from_le_bytes(block.try_into().expect("8"));
+        let stop = (!not_alnum(x) | x) & HIGH;
+        if stop != 0 {
+            return i + stop.trailing_zeros() as usize / 8;
+        }
+        i += 8;
+    }
+    while i < b.len() && b[i] < 0x80 && ASCII_WORD[usize::from(b[i])] == 0 {
+        i += 1;
+    }
+    i
 }
 
 /// ASCII letters and digits for [`word_tokens`]: 0 for any other byte, [`UPPER`] for an
@@ -246,7 +299,7 @@ mod tests {
         /// in either case, next to accented and other-script letters (which continue a
         /// word), CJK characters, punctuation and spaces.
         #[test]
-        fn word_tokens_equal_going_by_character(text in "[aZ9_ .,éÉİßΣ€床霜\\u{1F600}\\u{300}-]{0,40}") {
+        fn word_tokens_equal_going_by_character(text in "[aZ9_ .,éÉİßΣ€床霜\\u{1F600}\\u{300}\\u{3400}\\u{4DC0}\\u{4DFF}\\u{4E00}\\u{9FFF}\\u{A000}，-]{0,40}") {
             let mut got = Vec::new();
             word_tokens(&text, &mut got);
             proptest::prop_assert_eq!(got, word_tokens_by_char(&text));
@@ -256,6 +309,16 @@ mod tests {
         /// `:`, `@`, `[`, `` ` ``, `{`, controls) in runs longer than eight.
         #[test]
         fn word_tokens_equal_going_by_character_any_ascii(text in "([\\x00-\\x7F]{0,19}[éÉ床]?){0,5}") {
+            let mut got = Vec::new();
+            word_tokens(&text, &mut got);
+            proptest::prop_assert_eq!(got, word_tokens_by_char(&text));
+        }
+
+        /// Letter and digit runs and separator runs across the eight-byte blocks.
+        #[test]
+        fn word_tokens_equal_going_by_character_in_runs(
+            text in "([a-zA-Z0-9]{0,20}[ .,\\n-]{0,12}(é|Ä|䷀|一|鿿)?){0,5}",
+        ) {
             let mut got = Vec::new();
             word_tokens(&text, &mut got);
             proptest::prop_assert_eq!(got, word_tokens_by_char(&text));
