@@ -12,19 +12,15 @@
 use std::borrow::Cow;
 use std::sync::LazyLock;
 
-use pipeline::scan::skip_below_or_high;
+use pipeline::scan::{cjk_ideograph_at, skip_below_or_high};
 use unicode_normalization::char::canonical_combining_class;
 use unicode_normalization::{is_nfkc_quick, IsNormalized, UnicodeNormalization};
 
 /// Whether NFKC may cut the text before `c`: a starter (combining class 0) that is
-/// NFKC_QC=Yes neither changes nor combines with anything before it. ASCII and the CJK
-/// Unified Ideographs block (all such starters) skip the tables.
+/// NFKC_QC=Yes neither changes nor combines with anything before it.
 #[inline]
 fn boundary_before(c: char) -> bool {
     let cp = c as u32;
-    if c.is_ascii() || cjk_unified(c) {
-        return true;
-    }
     match BMP.boundary.get(cp as usize / 64) {
         Some(bits) => bits >> (cp % 64) & 1 == 1,
         None => boundary_from_tables(c),
@@ -71,28 +67,11 @@ static BMP: LazyLock<BmpBits> = LazyLock::new(|| {
     }
 });
 
-/// U+4E00..=U+9FFF: no case, no decomposition, combining class 0.
-#[inline]
-fn cjk_unified(c: char) -> bool {
-    ('\u{4E00}'..='\u{9FFF}').contains(&c)
-}
-
-/// Whether the character starting at byte `i` (a char boundary) is in [`cjk_unified`]'s
-/// block, from its lead bytes: E5..E9, or E4 B8..BF (U+4E00..U+4FFF).
-#[inline]
-pub(crate) fn cjk_unified_at(b: &[u8], i: usize) -> bool {
-    match b[i] {
-        0xE5..=0xE9 => true,
-        0xE4 => b[i + 1] >= 0xB8,
-        _ => false,
-    }
-}
-
 /// [`boundary_before`] of the character at byte `i`.
 #[inline]
 fn boundary_at(text: &str, i: usize) -> bool {
     let b = text.as_bytes();
-    b[i].is_ascii() || cjk_unified_at(b, i) || boundary_before(next_char(text, i))
+    b[i].is_ascii() || cjk_ideograph_at(b, i) || boundary_before(next_char(text, i))
 }
 
 /// The ASCII character NFKC makes of `c` on its own, for the forms CJK text uses most: the
@@ -120,7 +99,7 @@ pub fn nfkc(text: &str) -> Cow<'_, str> {
             seg = pos - 1;
             continue;
         }
-        if cjk_unified_at(b, pos) {
+        if cjk_ideograph_at(b, pos) {
             (seg, pos) = (pos, pos + 3);
             continue;
         }
@@ -191,10 +170,10 @@ pub fn normalize_for_hash(text: &str) -> String {
             }
             continue;
         }
-        if cjk_unified_at(b, pos) {
+        if cjk_ideograph_at(b, pos) {
             let start = pos;
             pos += 3;
-            while pos < b.len() && cjk_unified_at(b, pos) {
+            while pos < b.len() && cjk_ideograph_at(b, pos) {
                 pos += 3;
             }
             out.push(&b[start..pos]);

@@ -8,8 +8,8 @@
 use pipeline::document::is_cjk;
 use serde::Deserialize;
 
-use crate::normalize::{cjk_unified_at, nfkc};
-use pipeline::scan::outside;
+use crate::normalize::nfkc;
+use pipeline::scan::{cjk_ideograph_at, outside};
 use xxhash_rust::xxh3::xxh3_64;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -70,7 +70,7 @@ fn word_tokens(text: &str, tokens: &mut Vec<u64>) {
     let mut i = 0;
     while i < b.len() {
         if b[i] >= 0x80 {
-            if cjk_unified_at(b, i) {
+            if cjk_ideograph_at(b, i) {
                 flush(&mut word, tokens);
                 tokens.push(xxh3_64(&b[i..i + 3]));
                 i += 3;

@@ -6,7 +6,7 @@
 //! (`clean.empty`). Counts what it changed per kind.
 
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder};
-use pipeline::scan::{below_or_high, skip_below_or_high};
+use pipeline::scan::{below_or_high, cjk_ideograph_at, skip_below_or_high};
 use pipeline::stage::parse_stage_table;
 use pipeline::{Doc, RowAdapter, RowOut, RowStage, StageEnv, StageKind, Verdict};
 use regex::Regex;
@@ -264,22 +264,27 @@ fn noise_leads(x: u64) -> u64 {
     control | delete | equal(0xC2) | equal(0xE2) | equal(0xEF)
 }
 
-/// The characters of `text` with each run of ASCII characters given as one space: Unicode
-/// normalization's quick check treats every ASCII character alike (combining class 0, always
-/// normalized), so it answers the same, and mostly-ASCII text is not decoded byte by byte.
-fn ascii_runs_folded(text: &str) -> impl Iterator<Item = char> + '_ {
+/// The characters of `text` with each run of ASCII characters and CJK ideographs (U+4E00..
+/// U+9FFF) given as one space: Unicode normalization's quick check treats all of them alike
+/// (combining class 0, always normalized), so it answers the same, and mostly-ASCII or
+/// Chinese text is not decoded character by character.
+fn plain_runs_folded(text: &str) -> impl Iterator<Item = char> + '_ {
     let b = text.as_bytes();
     let mut i = 0;
     std::iter::from_fn(move || {
         let first = *b.get(i)?;
-        if first >= 0x80 {
+        if first >= 0x80 && !cjk_ideograph_at(b, i) {
             let c = text[i..].chars().next().expect("i is a char boundary");
             i += c.len_utf8();
             return Some(c);
         }
-        i = skip_below_or_high::<0>(b, i);
-        while b.get(i).is_some_and(u8::is_ascii) {
-            i += 1;
+        loop {
+            i = skip_below_or_high::<0>(b, i);
+            match b.get(i) {
+                Some(x) if x.is_ascii() => i += 1,
+                Some(_) if cjk_ideograph_at(b, i) => i += 3,
+                _ => break,
+            }
         }
         Some(' ')
     })
@@ -337,7 +342,7 @@ impl Cleaner {
             }
         }
         t = match c.normalization {
-            Normalization::Nfc if !is_nfc_quick(ascii_runs_folded(&t)).eq(&IsNormalized::Yes) => {
+            Normalization::Nfc if !is_nfc_quick(plain_runs_folded(&t)).eq(&IsNormalized::Yes) => {
                 t.nfc().collect()
             }
             Normalization::Nfkc => t.nfkc().collect(),
@@ -491,11 +496,11 @@ mod tests {
             proptest::prop_assert_eq!(super::noise_leads(x), want);
         }
 
-        /// Folding ASCII runs leaves the NFC quick check's answer as it was.
+        /// Folding runs of ASCII and CJK ideographs leaves the NFC quick check's answer as it was.
         #[test]
-        fn nfc_quick_check_on_folded_ascii(t in "[ab. \u{300}\u{301}\u{327}\u{340}\u{344}\u{1100}\u{1161}\u{ac00}e\u{e9}\u{212b}\u{2019}山]{0,24}") {
+        fn nfc_quick_check_on_folded_runs(t in "[ab. \u{300}\u{301}\u{327}\u{340}\u{344}\u{1100}\u{1161}\u{ac00}e\u{e9}\u{212b}\u{2019}山一鿿\u{4DC0}\u{F900}\u{2F800}]{0,24}") {
             use unicode_normalization::is_nfc_quick;
-            proptest::prop_assert_eq!(is_nfc_quick(super::ascii_runs_folded(&t)), is_nfc_quick(t.chars()));
+            proptest::prop_assert_eq!(is_nfc_quick(super::plain_runs_folded(&t)), is_nfc_quick(t.chars()));
         }
 
         /// The byte-level repair gives what re-decoding runs over a list of characters gives.

@@ -100,16 +100,7 @@ fn ascii_letter(x: u8) -> bool {
     (x | 0x20).wrapping_sub(b'a') < 26
 }
 
-/// Whether the character at byte `i` of valid UTF-8 is in U+4E00..=U+9FFF (E4 B8 80 to
-/// E9 BF BF; all of them [`is_cjk`]), read from its first two bytes without decoding: most
-/// characters of Chinese text.
-pub(crate) fn cjk_ideograph_at(b: &[u8], i: usize) -> bool {
-    match b[i] {
-        0xE5..=0xE9 => true,
-        0xE4 => b[i + 1] >= 0xB8,
-        _ => false,
-    }
-}
+pub(crate) use pipeline::scan::cjk_ideograph_at;
 
 /// The smallest UTF-8 lead byte of a character `is_cjk` takes (U+3040 is E3 81 80).
 const CJK_MIN_LEAD: u8 = 0xE3;
