@@ -221,7 +221,7 @@ impl JsonLines {
             return None;
         }
         let loc = format!("{}:{}", self.name, self.line_no);
-        let parsed = match std::str::from_utf8(line) {
+        let parsed = match utf8(line) {
             Ok(s) => {
                 parse_json_line(s, repairs).map_err(|e| ("malformed_json", format!("{loc}: {e}")))
             }
@@ -240,6 +240,15 @@ impl JsonLines {
                 Err(self.bad(reason, detail, &line))
             }
         })
+    }
+}
+
+/// `line` as text, checked with SIMD; the error (rare) from the standard library's check,
+/// which says where the bad byte is.
+fn utf8(line: &[u8]) -> Result<&str, std::str::Utf8Error> {
+    match simdutf8::basic::from_utf8(line) {
+        Ok(s) => Ok(s),
+        Err(_) => std::str::from_utf8(line),
     }
 }
 
