@@ -6,12 +6,13 @@
 //! pieces holding a character that may change go through the normaliser. The result is the
 //! whole text's NFKC, byte for byte; the tests compare it with `UnicodeNormalization::nfkc`.
 //! CJK ideographs are recognised from their lead bytes, the fullwidth ASCII forms are mapped
-//! without the normaliser, and other characters below U+10000 take their answers from two
-//! bit tables worked out once from the Unicode tables.
+//! without the normaliser, and other characters below U+10000 take their answers from bit
+//! tables ([`pipeline::chars::Bmp`]).
 
 use std::borrow::Cow;
 use std::sync::LazyLock;
 
+use pipeline::chars::Bmp;
 use pipeline::scan::{cjk_ideograph_at, skip_below_or_high};
 use unicode_normalization::char::canonical_combining_class;
 use unicode_normalization::{is_nfkc_quick, IsNormalized, UnicodeNormalization};
@@ -20,11 +21,8 @@ use unicode_normalization::{is_nfkc_quick, IsNormalized, UnicodeNormalization};
 /// NFKC_QC=Yes neither changes nor combines with anything before it.
 #[inline]
 fn boundary_before(c: char) -> bool {
-    let cp = c as u32;
-    match BMP.boundary.get(cp as usize / 64) {
-        Some(bits) => bits >> (cp % 64) & 1 == 1,
-        None => boundary_from_tables(c),
-    }
+    static BMP: LazyLock<Bmp> = LazyLock::new(|| Bmp::of(boundary_from_tables));
+    BMP.get(c).unwrap_or_else(|| boundary_from_tables(c))
 }
 
 fn boundary_from_tables(c: char) -> bool {
@@ -34,38 +32,13 @@ fn boundary_from_tables(c: char) -> bool {
 /// Whether [`normalize_for_hash`] writes `c` as it is: its own lower case, not whitespace.
 #[inline]
 fn kept_as_is(c: char) -> bool {
-    let cp = c as u32;
-    match BMP.kept.get(cp as usize / 64) {
-        Some(bits) => bits >> (cp % 64) & 1 == 1,
-        None => kept_from_tables(c),
-    }
+    static BMP: LazyLock<Bmp> = LazyLock::new(|| Bmp::of(kept_from_tables));
+    BMP.get(c).unwrap_or_else(|| kept_from_tables(c))
 }
 
 fn kept_from_tables(c: char) -> bool {
     !c.is_whitespace() && c.to_lowercase().eq(std::iter::once(c))
 }
-
-/// Per-character answers for each code point below U+10000, one bit each, worked out once
-/// (a few milliseconds): most text outside ASCII and CJK (punctuation, Cyrillic, Greek,
-/// kana) would otherwise look up the normalisation and case tables for every character.
-struct BmpBits {
-    boundary: Box<[u64]>,
-    kept: Box<[u64]>,
-}
-
-static BMP: LazyLock<BmpBits> = LazyLock::new(|| {
-    let bits = |f: fn(char) -> bool| -> Box<[u64]> {
-        let mut bits = vec![0u64; 0x1_0000 / 64];
-        for c in (0..0x1_0000).filter_map(char::from_u32).filter(|&c| f(c)) {
-            bits[c as usize / 64] |= 1 << (c as u32 % 64);
-        }
-        bits.into_boxed_slice()
-    };
-    BmpBits {
-        boundary: bits(boundary_from_tables),
-        kept: bits(kept_from_tables),
-    }
-});
 
 /// [`boundary_before`] of the character at byte `i`.
 #[inline]

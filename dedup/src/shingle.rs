@@ -5,6 +5,7 @@
 //! text gets character n-grams in `word` mode without a segmenter, and mixed text works.
 //! A text shorter than one n-gram is one shingle of everything it has.
 
+use pipeline::chars::is_alphanumeric;
 use pipeline::document::is_cjk;
 use serde::Deserialize;
 
@@ -80,7 +81,7 @@ fn word_tokens(text: &str, tokens: &mut Vec<u64>) {
             if is_cjk(c) {
                 flush(&mut word, tokens);
                 tokens.push(xxh3_64(&b[i..i + c.len_utf8()]));
-            } else if c.is_alphanumeric() {
+            } else if is_alphanumeric(c) {
                 for l in c.to_lowercase() {
                     let mut buf = [0u8; 4];
                     word.extend_from_slice(l.encode_utf8(&mut buf).as_bytes());

@@ -106,7 +106,7 @@ fn char_at(text: &str, pos: usize) -> char {
 
 /// Whether the non-ASCII `c` may be a decimal digit.
 fn maybe_digit(c: char) -> bool {
-    !('\u{4E00}'..='\u{9FFF}').contains(&c) && c.is_numeric()
+    !('\u{4E00}'..='\u{9FFF}').contains(&c) && pipeline::chars::is_numeric(c)
 }
 
 #[cfg(test)]

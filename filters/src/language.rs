@@ -22,6 +22,7 @@ use std::collections::HashMap;
 use std::sync::OnceLock;
 
 use lingua::{Language, LanguageDetector, LanguageDetectorBuilder};
+use pipeline::chars::{is_alphabetic, is_alphanumeric};
 use pipeline::stage::parse_stage_table;
 use pipeline::{ColumnType, Doc, RowAdapter, RowOut, RowStage, StageEnv, StageKind, Verdict};
 use serde::Deserialize;
@@ -177,7 +178,7 @@ impl ScriptCounts {
             } else {
                 false
             };
-            let breaks = cjk || ch.is_whitespace() || (u >= 0x3000 && !ch.is_alphanumeric());
+            let breaks = cjk || ch.is_whitespace() || (u >= 0x3000 && !is_alphanumeric(ch));
             match (breaks, token_start) {
                 (true, Some(s)) => {
                     n.other_words += is_word(&text[s..i]) as u32;
@@ -201,13 +202,13 @@ impl ScriptCounts {
 /// A natural-language word (possibly with a hyphen, apostrophe or surrounding punctuation),
 /// not a piece of code, a path, a number or an acronym.
 fn is_word(token: &str) -> bool {
-    let t = token.trim_matches(|c: char| !c.is_alphanumeric());
-    if !t.chars().any(char::is_alphabetic) {
+    let t = token.trim_matches(|c: char| !is_alphanumeric(c));
+    if !t.chars().any(is_alphabetic) {
         return false;
     }
     let codeish = t
         .chars()
-        .any(|c| c.is_ascii_digit() || !(c.is_alphabetic() || matches!(c, '-' | '\'' | '’')));
+        .any(|c| c.is_ascii_digit() || !(is_alphabetic(c) || matches!(c, '-' | '\'' | '’')));
     let acronym = t.chars().count() >= 2 && t.chars().all(|c| !c.is_lowercase());
     !codeish && !acronym
 }
@@ -337,7 +338,7 @@ impl LanguageId {
     }
 
     fn whichlang(&self, text: &str) -> (&'static str, f32) {
-        if !text.chars().any(char::is_alphabetic) {
+        if !text.chars().any(is_alphabetic) {
             return ("und", 0.0);
         }
         (whichlang_code(whichlang::detect_language(text)), f32::NAN)

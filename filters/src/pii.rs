@@ -12,6 +12,7 @@
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 
+use pipeline::chars::is_alphanumeric;
 use pipeline::stage::parse_stage_table;
 use pipeline::{ColumnType, Doc, RowAdapter, RowOut, RowStage, StageEnv, StageKind, Verdict};
 use regex::Regex;
@@ -269,7 +270,7 @@ fn after_version_word(text: &str, at: usize) -> bool {
     let word_start = before
         .char_indices()
         .rev()
-        .find(|(_, c)| !c.is_alphanumeric())
+        .find(|(_, c)| !is_alphanumeric(*c))
         .map_or(0, |(i, c)| i + c.len_utf8());
     let word = before[word_start..].to_lowercase();
     VERSION_WORDS.contains(&word.as_str())

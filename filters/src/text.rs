@@ -4,6 +4,7 @@
 use std::collections::HashSet;
 use std::sync::OnceLock;
 
+use pipeline::chars::Bmp;
 use pipeline::scan::skip_below_or_high;
 
 fn parse_codepoints(data: &str) -> HashSet<char> {
@@ -38,31 +39,6 @@ pub(crate) struct CharSet {
     rest: HashSet<char>,
 }
 
-/// One bit per code point below U+10000.
-struct Bmp(Box<[u64; 1024]>);
-
-impl Bmp {
-    /// The bitmap of the BMP characters among `chars` (others are left out).
-    fn from_chars(chars: impl IntoIterator<Item = char>) -> Self {
-        let mut bits = Box::new([0u64; 1024]);
-        for c in chars.into_iter().filter(|&c| (c as u32) < 0x1_0000) {
-            bits[c as usize / 64] |= 1 << (c as u32 % 64);
-        }
-        Bmp(bits)
-    }
-
-    /// The bitmap of the BMP characters `f` holds for.
-    fn of(f: impl Fn(char) -> bool) -> Self {
-        Self::from_chars((0..0x1_0000).filter_map(char::from_u32).filter(|&c| f(c)))
-    }
-
-    /// `None` above the BMP.
-    fn get(&self, c: char) -> Option<bool> {
-        let i = c as usize;
-        (i < 0x1_0000).then(|| self.0[i / 64] >> (i % 64) & 1 == 1)
-    }
-}
-
 impl CharSet {
     fn new(list: &str) -> Self {
         Self::of(parse_codepoints(list))
@@ -85,13 +61,7 @@ impl CharSet {
     }
 }
 
-/// `char::is_alphabetic`, with the BMP answered from a bitmap (the standard library walks
-/// a table for each non-ASCII character).
-pub fn is_alphabetic(c: char) -> bool {
-    static BMP: OnceLock<Bmp> = OnceLock::new();
-    let bmp = BMP.get_or_init(|| Bmp::of(char::is_alphabetic));
-    bmp.get(c).unwrap_or_else(|| c.is_alphabetic())
-}
+pub use pipeline::chars::is_alphabetic;
 
 pub use pipeline::document::is_cjk;
 
@@ -148,7 +118,7 @@ pub fn is_cjk_text(text: &str) -> bool {
         if is_cjk(c) {
             cjk += 1;
             letters += 1;
-        } else if c.is_alphabetic() {
+        } else if is_alphabetic(c) {
             letters += 1;
         }
         i += c.len_utf8();
@@ -242,7 +212,6 @@ mod tests {
         ];
         let set = CharSet::of(list);
         for c in (0..=0x10_FFFF).filter_map(char::from_u32) {
-            assert_eq!(is_alphabetic(c), c.is_alphabetic(), "{c:?}");
             assert_eq!(set.contains(c), list.contains(&c), "{c:?}");
         }
     }

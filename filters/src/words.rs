@@ -8,6 +8,7 @@
 
 use std::sync::OnceLock;
 
+use pipeline::chars::{is_alphabetic, is_alphanumeric};
 use pipeline::scan::{run_within, skip_below_or_high};
 use smallvec::SmallVec;
 
@@ -343,10 +344,10 @@ fn period_stays(s: &str, stem: &str) -> bool {
     let mut rev = stem.chars().rev();
     let (p1, p2) = (rev.next(), rev.next());
     let upper = |x: Option<char>| x.is_some_and(char::is_uppercase);
-    let acronym = stem.contains('.') && stem.chars().all(|ch| ch == '.' || ch.is_alphabetic());
+    let acronym = stem.contains('.') && stem.chars().all(|ch| ch == '.' || is_alphabetic(ch));
     (s.len() <= ABBREVIATION_MAX_LEN && ABBREVIATIONS.iter().any(|a| lower_is(s, a)))
         || acronym
-        || (stem.chars().count() == 1 && stem.chars().all(char::is_alphabetic))
+        || (stem.chars().count() == 1 && stem.chars().all(is_alphabetic))
         || (upper(p1) && !upper(p2))
 }
 
@@ -450,12 +451,7 @@ fn split_rules<'a>(chunk: &'a str, out: &mut Vec<&'a str>) {
         }
         if let Some(cl) = CLITICS.iter().find(|cl| lower_ends_with(s, cl)) {
             let at = s.len() - cl.len();
-            if s.is_char_boundary(at)
-                && s[..at]
-                    .chars()
-                    .next_back()
-                    .is_some_and(char::is_alphanumeric)
-            {
+            if s.is_char_boundary(at) && s[..at].chars().next_back().is_some_and(is_alphanumeric) {
                 suffixes.push(&s[at..]);
                 s = &s[..at];
                 continue;
@@ -553,8 +549,8 @@ fn infix_scan<'a>(
         }
         let prev = i.checked_sub(1).and_then(&at).map(|x| x.1);
         let next = at(i + 1).map(|x| x.1);
-        let letter = |x: Option<char>| x.is_some_and(char::is_alphabetic);
-        let alnum = |x: Option<char>| x.is_some_and(char::is_alphanumeric);
+        let letter = |x: Option<char>| x.is_some_and(is_alphabetic);
+        let alnum = |x: Option<char>| x.is_some_and(is_alphanumeric);
         let digit = |x: Option<char>| x.is_some_and(|c| c.is_ascii_digit());
         let split = match c {
             '-' | '–' | '—' | '~' => {
@@ -579,7 +575,7 @@ fn infix_scan<'a>(
                 && s[pos + dash_run..]
                     .chars()
                     .next()
-                    .is_some_and(char::is_alphanumeric));
+                    .is_some_and(is_alphanumeric));
         if split && pos > start {
             out.push(&s[start..pos]);
             let len = if s[pos..].starts_with("...") {

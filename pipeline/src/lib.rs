@@ -4,6 +4,7 @@
 //! records instead of failing, Parquet/JSONL writers, the TOML pipeline config, and the
 //! sharded executor whose runs are parallel, resumable, atomic and safe to start from cron.
 
+pub mod chars;
 pub mod config;
 pub mod document;
 pub mod durable;

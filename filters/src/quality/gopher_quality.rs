@@ -296,7 +296,7 @@ mod tests {
             let want = WordStats {
                 non_symbol: non_symbol.len(),
                 non_symbol_chars: non_symbol.iter().map(|w| w.chars().count()).sum(),
-                alpha: ws.iter().filter(|w| w.chars().any(char::is_alphabetic)).count(),
+                alpha: ws.iter().filter(|w| w.chars().any(is_alphabetic)).count(),
                 stop: ws.iter().filter(|w| stop.iter().any(|s| s == *w)).count(),
             };
             proptest::prop_assert_eq!(WordStats::of(&ws, &StopWords::new(&stop)), want);
