@@ -138,7 +138,12 @@ pub fn normalize_for_hash(text: &str) -> String {
         if x.is_ascii() {
             pos += 1;
             match x {
-                b'\t'..=b'\r' | b' ' => out.space(),
+                b'\t'..=b'\r' | b' ' => {
+                    while b.get(pos).is_some_and(|x| matches!(x, b'\t'..=b'\r' | b' ')) {
+                        pos += 1;
+                    }
+                    out.space();
+                }
                 _ => out.push(&[x.to_ascii_lowercase()]),
             }
             continue;
