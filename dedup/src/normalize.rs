@@ -139,7 +139,10 @@ pub fn normalize_for_hash(text: &str) -> String {
             pos += 1;
             match x {
                 b'\t'..=b'\r' | b' ' => {
-                    while b.get(pos).is_some_and(|x| matches!(x, b'\t'..=b'\r' | b' ')) {
+                    while b
+                        .get(pos)
+                        .is_some_and(|x| matches!(x, b'\t'..=b'\r' | b' '))
+                    {
                         pos += 1;
                     }
                     out.space();

@@ -127,6 +127,9 @@ fn digit_runs(kind: PiiKind) -> Option<DigitRuns> {
     })
 }
 
+/// Every separator of [`digit_runs`].
+const ANY_SEPARATOR: &[u8] = b"+() .-";
+
 /// Mainland China resident ID: 17 digits + check character (ISO 7064 MOD 11-2).
 pub fn valid_id_cn(s: &str) -> bool {
     const W: [u32; 17] = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
@@ -420,6 +423,11 @@ impl PiiDetector {
     /// searching the whole text (which `false` does, for the tests).
     fn find_in(&self, text: &str, windowed: bool) -> Vec<PiiMatch> {
         let mut found = Vec::new();
+        // Every kind's runs lie inside these: found once, not once per kind.
+        let any_runs = match windowed {
+            true => self.any_kind_runs().map(|r| r.find(text)),
+            false => None,
+        };
         for (kind, re) in &self.patterns {
             let mut take = |s: usize, e: usize| {
                 if self.accept(*kind, text, s, e) {
@@ -430,9 +438,12 @@ impl PiiDetector {
                     });
                 }
             };
-            match digit_runs(*kind).filter(|_| windowed) {
-                Some(runs) => {
-                    for (a, b) in runs.find(text) {
+            match digit_runs(*kind).zip(any_runs.as_ref()) {
+                Some((runs, within)) => {
+                    for (a, b) in within.iter().flat_map(|&(a0, b0)| {
+                        let found = runs.find(&text[a0..b0]);
+                        found.into_iter().map(move |(a, b)| (a0 + a, a0 + b))
+                    }) {
                         for m in re.find_iter(&text[a..b]) {
                             take(a + m.start(), a + m.end());
                         }
@@ -453,6 +464,20 @@ impl PiiDetector {
             }
         }
         out
+    }
+
+    /// The runs of digits and of every number-shaped kind's separators, with the fewest
+    /// digits any of them needs: a kind's run (digits and its own separators, a subset)
+    /// lies inside one of them, since what ends one of these ends the kind's too.
+    fn any_kind_runs(&self) -> Option<DigitRuns> {
+        let min_digits = (self.patterns.iter())
+            .filter_map(|(kind, _)| digit_runs(*kind))
+            .map(|r| r.min_digits)
+            .min()?;
+        Some(DigitRuns {
+            separators: ANY_SEPARATOR,
+            min_digits,
+        })
     }
 
     /// Whether the regex match of `kind` at `s..e` is one (checksums, context).
@@ -695,6 +720,18 @@ mod tests {
             ("1234567812345670", false),
         ] {
             assert_eq!(card_issuer_ok(n) && valid_luhn(n), ok, "{n}");
+        }
+    }
+
+    #[test]
+    fn every_kinds_separators_are_among_any_separator() {
+        for kind in PiiKind::ALL {
+            if let Some(r) = digit_runs(kind) {
+                assert!(
+                    r.separators.iter().all(|b| ANY_SEPARATOR.contains(b)),
+                    "{kind:?}"
+                );
+            }
         }
     }
 
