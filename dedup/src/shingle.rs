@@ -7,11 +7,11 @@
 
 use pipeline::chars::is_alphanumeric;
 use pipeline::document::is_cjk;
+use pipeline::scan::{cjk_ideograph_at, outside};
 use serde::Deserialize;
+use xxhash_rust::xxh3::xxh3_64;
 
 use crate::normalize::nfkc;
-use pipeline::scan::{cjk_ideograph_at, outside};
-use xxhash_rust::xxh3::xxh3_64;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -56,8 +56,9 @@ pub fn shingles(text: &str, kind: ShingleKind, n: usize) -> Vec<u32> {
     out
 }
 
-/// [`ShingleKind::Word`]'s tokens, hashed: runs of ASCII letters and digits are found a
-/// byte at a time and hashed where they lie when already lower case; only other
+/// [`ShingleKind::Word`]'s tokens, hashed: runs of ASCII letters and digits (and of the
+/// ASCII between them) are found eight bytes at a time and hashed where they lie when
+/// already lower case, CJK ideographs are taken from their lead bytes; only other
 /// characters are decoded.
 fn word_tokens(text: &str, tokens: &mut Vec<u64>) {
     let b = text.as_bytes();

@@ -12,6 +12,7 @@ use crate::text::cjk_ideograph_at;
 
 /// The runs of ASCII digits, non-ASCII numeric characters and the bytes of `separators`
 /// that hold at least `min_digits` digits.
+#[derive(Clone, Copy)]
 pub struct DigitRuns {
     pub separators: &'static [u8],
     pub min_digits: usize,

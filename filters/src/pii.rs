@@ -130,6 +130,18 @@ fn digit_runs(kind: PiiKind) -> Option<DigitRuns> {
 /// Every separator of [`digit_runs`].
 const ANY_SEPARATOR: &[u8] = b"+() .-";
 
+/// `runs`' runs of `text`, found inside `within` (runs of a superset that hold them all).
+fn runs_within<'a>(
+    runs: DigitRuns,
+    text: &'a str,
+    within: &'a [(usize, usize)],
+) -> impl Iterator<Item = (usize, usize)> + 'a {
+    within.iter().flat_map(move |&(a0, b0)| {
+        let found = runs.find(&text[a0..b0]);
+        found.into_iter().map(move |(a, b)| (a0 + a, a0 + b))
+    })
+}
+
 /// Mainland China resident ID: 17 digits + check character (ISO 7064 MOD 11-2).
 pub fn valid_id_cn(s: &str) -> bool {
     const W: [u32; 17] = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
@@ -438,12 +450,9 @@ impl PiiDetector {
                     });
                 }
             };
-            match digit_runs(*kind).zip(any_runs.as_ref()) {
+            match digit_runs(*kind).zip(any_runs.as_deref()) {
                 Some((runs, within)) => {
-                    for (a, b) in within.iter().flat_map(|&(a0, b0)| {
-                        let found = runs.find(&text[a0..b0]);
-                        found.into_iter().map(move |(a, b)| (a0 + a, a0 + b))
-                    }) {
+                    for (a, b) in runs_within(runs, text, within) {
                         for m in re.find_iter(&text[a..b]) {
                             take(a + m.start(), a + m.end());
                         }
