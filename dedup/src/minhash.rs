@@ -4,8 +4,9 @@
 //! random 64-bit `a_i` (odd) and `b_i` from a seeded generator: a multiply-shift universal
 //! hash. On x86-64 with AVX2 a hand-written kernel keeps 16 permutations' minima in
 //! registers while the shingles go by; elsewhere the inner loop runs over all permutations
-//! for one shingle, which the compiler vectorises. Both give the same signature. Bands × rows are chosen from a target Jaccard threshold by minimising the
-//! weighted false-positive and false-negative areas under the S-curve, as datasketch does.
+//! for one shingle, which the compiler vectorises. Both give the same signature. Bands ×
+//! rows are chosen from a target Jaccard threshold by minimising the weighted
+//! false-positive and false-negative areas under the S-curve, as datasketch does.
 
 use xxhash_rust::xxh3::xxh3_64_with_seed;
 
@@ -127,6 +128,7 @@ unsafe fn kernel_avx2(sig: &mut [u32], h: &MinHasher, shingles: &[u32]) {
             }
         }
         for (q, m) in [p, p + 8].into_iter().zip(min) {
+            // SAFETY: as for the loads above.
             unsafe { _mm256_storeu_si256(sig[q..].as_mut_ptr().cast(), m) };
         }
         p += 16;

@@ -7,12 +7,11 @@
 //! whole text's NFKC, byte for byte; the tests compare it with `UnicodeNormalization::nfkc`.
 //! CJK ideographs are recognised from their lead bytes, the fullwidth ASCII forms are mapped
 //! without the normaliser, and other characters below U+10000 take their answers from bit
-//! tables ([`pipeline::chars::Bmp`]).
+//! tables ([`pipeline::chars::CharTable`]).
 
 use std::borrow::Cow;
-use std::sync::LazyLock;
 
-use pipeline::chars::Bmp;
+use pipeline::chars::CharTable;
 use pipeline::scan::{cjk_ideograph_at, skip_below_or_high};
 use unicode_normalization::char::canonical_combining_class;
 use unicode_normalization::{is_nfkc_quick, IsNormalized, UnicodeNormalization};
@@ -21,8 +20,8 @@ use unicode_normalization::{is_nfkc_quick, IsNormalized, UnicodeNormalization};
 /// NFKC_QC=Yes neither changes nor combines with anything before it.
 #[inline]
 fn boundary_before(c: char) -> bool {
-    static BMP: LazyLock<Bmp> = LazyLock::new(|| Bmp::of(boundary_from_tables));
-    BMP.get(c).unwrap_or_else(|| boundary_from_tables(c))
+    static TABLE: CharTable = CharTable::new(boundary_from_tables);
+    TABLE.get(c)
 }
 
 fn boundary_from_tables(c: char) -> bool {
@@ -32,8 +31,8 @@ fn boundary_from_tables(c: char) -> bool {
 /// Whether [`normalize_for_hash`] writes `c` as it is: its own lower case, not whitespace.
 #[inline]
 fn kept_as_is(c: char) -> bool {
-    static BMP: LazyLock<Bmp> = LazyLock::new(|| Bmp::of(kept_from_tables));
-    BMP.get(c).unwrap_or_else(|| kept_from_tables(c))
+    static TABLE: CharTable = CharTable::new(kept_from_tables);
+    TABLE.get(c)
 }
 
 fn kept_from_tables(c: char) -> bool {
@@ -138,11 +137,8 @@ pub fn normalize_for_hash(text: &str) -> String {
         if x.is_ascii() {
             pos += 1;
             match x {
-                b'\t'..=b'\r' | b' ' => {
-                    while b
-                        .get(pos)
-                        .is_some_and(|x| matches!(x, b'\t'..=b'\r' | b' '))
-                    {
+                _ if ascii_space(x) => {
+                    while b.get(pos).is_some_and(|&x| ascii_space(x)) {
                         pos += 1;
                     }
                     out.space();
@@ -178,6 +174,11 @@ pub fn normalize_for_hash(text: &str) -> String {
     // SAFETY: `out` holds whole characters of `text` (a str), ASCII bytes and the UTF-8
     // encodings of chars, so it is valid UTF-8.
     unsafe { String::from_utf8_unchecked(out.out) }
+}
+
+/// ASCII whitespace as `char::is_whitespace` has it: tab to carriage return, and space.
+fn ascii_space(x: u8) -> bool {
+    matches!(x, b'\t'..=b'\r' | b' ')
 }
 
 /// Text with each whitespace run as one space between words and none at either end.

@@ -8,7 +8,7 @@
 //! character that `char::is_numeric` accepts (a superset) as a digit, so a run is never
 //! shorter, nor its count lower, than the regex could need.
 
-use crate::text::cjk_ideograph_at;
+use pipeline::scan::cjk_ideograph_at;
 
 /// The runs of ASCII digits, non-ASCII numeric characters and the bytes of `separators`
 /// that hold at least `min_digits` digits.

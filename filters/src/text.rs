@@ -4,8 +4,8 @@
 use std::collections::HashSet;
 use std::sync::OnceLock;
 
-use pipeline::chars::Bmp;
-use pipeline::scan::skip_below_or_high;
+use pipeline::chars::{is_alphabetic, Bmp};
+use pipeline::scan::{cjk_ideograph_at, skip_below_or_high};
 
 fn parse_codepoints(data: &str) -> HashSet<char> {
     data.lines()
@@ -61,16 +61,12 @@ impl CharSet {
     }
 }
 
-pub use pipeline::chars::is_alphabetic;
-
 pub use pipeline::document::is_cjk;
 
 /// `x.is_ascii_alphabetic()` without branches.
 fn ascii_letter(x: u8) -> bool {
     (x | 0x20).wrapping_sub(b'a') < 26
 }
-
-pub(crate) use pipeline::scan::cjk_ideograph_at;
 
 /// The smallest UTF-8 lead byte of a character `is_cjk` takes (U+3040 is E3 81 80).
 const CJK_MIN_LEAD: u8 = 0xE3;

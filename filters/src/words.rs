@@ -9,10 +9,10 @@
 use std::sync::OnceLock;
 
 use pipeline::chars::{is_alphabetic, is_alphanumeric};
-use pipeline::scan::{run_within, skip_below_or_high};
+use pipeline::scan::{cjk_ideograph_at, run_within, skip_below_or_high};
 use smallvec::SmallVec;
 
-use crate::text::{cjk_ideograph_at, is_cjk, CharSet};
+use crate::text::{is_cjk, CharSet};
 
 const PREFIX_CHARS: &[char] = &[
     '§', '%', '=', '—', '–', '(', '[', '{', '<', '>', '"', '\'', '`', '«', '»', '¿', '¡', '$', '£',

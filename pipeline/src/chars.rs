@@ -3,7 +3,7 @@
 //! which text outside ASCII and CJK (punctuation, Cyrillic, Greek, kana) pays per character.
 //! Each table (8 KB) is worked out once, from the function it stands for.
 
-use std::sync::LazyLock;
+use std::sync::OnceLock;
 
 /// One bit per code point below U+10000.
 pub struct Bmp(Box<[u64; 1024]>);
@@ -31,34 +31,57 @@ impl Bmp {
     }
 }
 
+/// A character predicate with the BMP answered from a bit table, worked out from the
+/// predicate on first use; characters above the BMP go to the predicate itself.
+pub struct CharTable {
+    f: fn(char) -> bool,
+    bits: OnceLock<Bmp>,
+}
+
+impl CharTable {
+    pub const fn new(f: fn(char) -> bool) -> Self {
+        CharTable {
+            f,
+            bits: OnceLock::new(),
+        }
+    }
+
+    /// `f(c)`.
+    #[inline]
+    pub fn get(&self, c: char) -> bool {
+        let bits = self.bits.get_or_init(|| Bmp::of(self.f));
+        bits.get(c).unwrap_or_else(|| (self.f)(c))
+    }
+}
+
 /// `char::is_alphabetic`.
 #[inline]
 pub fn is_alphabetic(c: char) -> bool {
-    if c.is_ascii() {
-        return c.is_ascii_alphabetic();
+    static TABLE: CharTable = CharTable::new(char::is_alphabetic);
+    match c.is_ascii() {
+        true => c.is_ascii_alphabetic(),
+        false => TABLE.get(c),
     }
-    static BMP: LazyLock<Bmp> = LazyLock::new(|| Bmp::of(char::is_alphabetic));
-    BMP.get(c).unwrap_or_else(|| c.is_alphabetic())
 }
 
 /// `char::is_numeric`.
 #[inline]
 pub fn is_numeric(c: char) -> bool {
-    if c.is_ascii() {
-        return c.is_ascii_digit();
+    static TABLE: CharTable = CharTable::new(char::is_numeric);
+    match c.is_ascii() {
+        true => c.is_ascii_digit(),
+        false => TABLE.get(c),
     }
-    static BMP: LazyLock<Bmp> = LazyLock::new(|| Bmp::of(char::is_numeric));
-    BMP.get(c).unwrap_or_else(|| c.is_numeric())
 }
 
 /// `char::is_alphanumeric`.
 #[inline]
 pub fn is_alphanumeric(c: char) -> bool {
-    if c.is_ascii() {
-        return c.is_ascii_alphanumeric();
+    static TABLE: CharTable = CharTable::new(char::is_alphanumeric);
+    match c.is_ascii() {
+        true => c.is_ascii_alphanumeric(),
+        false => TABLE.get(c),
     }
-    static BMP: LazyLock<Bmp> = LazyLock::new(|| Bmp::of(char::is_alphanumeric));
-    BMP.get(c).unwrap_or_else(|| c.is_alphanumeric())
 }
 
 #[cfg(test)]

@@ -56,9 +56,8 @@ pub fn run_within<const LO: u8, const HI: u8, const FOLD: u8>(b: &[u8], mut i: u
 }
 
 /// Whether the character at byte `i` of valid UTF-8 is in U+4E00..=U+9FFF (E4 B8 80 to
-/// E9 BF BF; all of them
-/// [`is_cjk`](crate::document::is_cjk)), read from its first two bytes without decoding: most
-/// characters of Chinese text.
+/// E9 BF BF; all of them [`is_cjk`](crate::document::is_cjk)), read from its first two
+/// bytes without decoding: most characters of Chinese text.
 pub fn cjk_ideograph_at(b: &[u8], i: usize) -> bool {
     match b[i] {
         0xE5..=0xE9 => true,

@@ -2,12 +2,13 @@
 
 use std::sync::OnceLock;
 
+use pipeline::chars::is_alphabetic;
 use pipeline::{Doc, RowOut, RowStage, Verdict};
 use serde::Deserialize;
 
 use super::check_ratio;
 use crate::analysis::Analyser;
-use crate::text::{count_matches, for_each_py_line, is_alphabetic, is_punct};
+use crate::text::{count_matches, for_each_py_line, is_punct};
 #[cfg(test)]
 use crate::words::words;
 
