@@ -434,6 +434,94 @@ mod tests {
         }
     }
 
+    /// lingua's character rules (vendor/lingua/SLUICE.md: a word's characters counted once
+    /// per word, ASCII skipped where it counts for no language) decide as the published
+    /// loops did: the top two languages and values published lingua 1.8.0 gives for short
+    /// texts whose accented letters pick languages out (mapped characters such as `ą`, `ã`,
+    /// `ő`, `ș`, and letters unique to one language such as `ß`, `ñ`, `ř`); any other result fails.
+    #[test]
+    fn lingua_character_rules_decide_as_published() {
+        use Language::*;
+        let d = LanguageDetectorBuilder::from_all_languages().build();
+        for (text, want) in [
+            ("Zażółć gęślą jaźń", [(Polish, 1.0), (Afrikaans, 0.0)]),
+            (
+                "Ele não está em São Paulo hoje",
+                [
+                    (Portuguese, 0.5646166161791073),
+                    (Yoruba, 0.08685830211153225),
+                ],
+            ),
+            (
+                "Der Fußball ist rund",
+                [(German, 0.44208525269180377), (Ganda, 0.05423734022675447)],
+            ),
+            (
+                "Mañana será otro día",
+                [(Spanish, 0.8207661677966255), (Yoruba, 0.08638356999709036)],
+            ),
+            (
+                "Đây là một câu tiếng Việt",
+                [
+                    (Vietnamese, 0.972509046512344),
+                    (French, 0.01655156444892318),
+                ],
+            ),
+            (
+                "Şi această ţară e frumoasă",
+                [
+                    (Romanian, 0.9999670951721813),
+                    (Vietnamese, 3.290482781862828e-5),
+                ],
+            ),
+            (
+                "Příliš žluťoučký kůň úpěl ďábelské ódy",
+                [(Czech, 0.9763110988775834), (Slovak, 0.02313795081177489)],
+            ),
+            (
+                "Árvíztűrő tükörfúrógép",
+                [
+                    (Hungarian, 0.9991799102632122),
+                    (Yoruba, 0.0006659258300537861),
+                ],
+            ),
+            ("Γειά σου κόσμε", [(Greek, 1.0), (Afrikaans, 0.0)]),
+            (
+                "Kleine Häuser am See",
+                [(German, 0.30193858529498924), (Dutch, 0.061740780421874836)],
+            ),
+            (
+                "Ça coûte très cher, n'est-ce pas ?",
+                [(French, 0.5140092516175093), (Spanish, 0.07095436524712216)],
+            ),
+            (
+                "Jag älskar kött och smörgåsar",
+                [
+                    (Swedish, 0.99867203661991),
+                    (Finnish, 0.0004956005861352473),
+                ],
+            ),
+            (
+                "Dobrý den, jak se máte",
+                [(Czech, 0.3591673848680497), (Slovak, 0.22101506851703073)],
+            ),
+            // One word holds `ą` twice: counted once, it is not half the words.
+            (
+                "to jest mąką tak",
+                [
+                    (Finnish, 0.11256807008483873),
+                    (Nynorsk, 0.06983378463177752),
+                ],
+            ),
+        ] {
+            let got = d.compute_language_confidence_values(text);
+            for (g, w) in got.iter().zip(want) {
+                assert_eq!(g.0, w.0, "{text}: {got:?}");
+                assert!((g.1 - w.1).abs() < 1e-12, "{text}: {got:?}");
+            }
+        }
+    }
+
     #[test]
     fn english_and_chinese_are_told_apart() {
         let l = LanguageId::new(LanguageConfig {

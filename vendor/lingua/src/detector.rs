@@ -68,6 +68,9 @@ pub struct LanguageDetector {
     is_built_from_one_language: bool,
     languages_with_unique_characters: HashSet<Language>,
     single_language_alphabets: HashMap<Alphabet, Language>,
+    /// sluice: bit `c` is set for each ASCII character `c` that counts for no language in
+    /// `detect_language_with_rules` (0, the safe value, makes it test every character).
+    ascii_without_rule: u128,
     ngram_language_models: &'static LanguageModelMap,
     unique_ngram_language_models: &'static CountModelMap,
     most_common_ngram_language_models: &'static CountModelMap,
@@ -88,10 +91,12 @@ impl LanguageDetector {
             is_built_from_one_language,
             languages_with_unique_characters: collect_languages_with_unique_characters(&languages),
             single_language_alphabets: collect_single_language_alphabets(&languages),
+            ascii_without_rule: 0,
             ngram_language_models: &NGRAM_MODELS,
             unique_ngram_language_models: &UNIQUE_NGRAM_MODELS,
             most_common_ngram_language_models: &MOST_COMMON_NGRAM_MODELS,
         };
+        detector.ascii_without_rule = detector.find_ascii_without_rule();
 
         if is_every_language_model_preloaded {
             detector.preload_language_models(&languages);
@@ -854,6 +859,40 @@ impl LanguageDetector {
         })
     }
 
+    /// sluice: the languages one character of a word counts for in
+    /// `detect_language_with_rules` (the published loop's body, moved here unchanged).
+    fn rule_languages(&self, character: char, mut count: impl FnMut(Language)) {
+        for (alphabet, language) in self.single_language_alphabets.iter() {
+            if alphabet.matches_char(character) {
+                count(*language);
+                return;
+            }
+        }
+        if cfg!(feature = "chinese") && Alphabet::Han.matches_char(character) {
+            count(Language::from_str("Chinese").unwrap());
+        } else if cfg!(feature = "japanese") && JAPANESE_CHARACTER_SET.is_char_match(character) {
+            count(Language::from_str("Japanese").unwrap());
+        } else if Alphabet::Latin.matches_char(character)
+            || Alphabet::Cyrillic.matches_char(character)
+            || Alphabet::Devanagari.matches_char(character)
+        {
+            self.languages_with_unique_characters
+                .iter()
+                .filter(|lang| lang.unique_characters().unwrap().contains(character))
+                .for_each(|lang| count(*lang));
+        }
+    }
+
+    /// sluice: the ASCII characters for which [`Self::rule_languages`] counts nothing, found
+    /// by asking it about each of them.
+    fn find_ascii_without_rule(&self) -> u128 {
+        (0..128u8).fold(0, |mask, b| {
+            let mut counts = false;
+            self.rule_languages(char::from(b), |_| counts = true);
+            if counts { mask } else { mask | 1 << b }
+        })
+    }
+
     fn detect_language_with_rules(
         &self,
         words: &[String],
@@ -866,33 +905,11 @@ impl LanguageDetector {
             let mut word_language_counter = Counter::<Language>::new();
 
             for character in word.chars() {
-                let mut is_match = false;
-
-                for (alphabet, language) in self.single_language_alphabets.iter() {
-                    if alphabet.matches_char(character) {
-                        word_language_counter[language] += 1;
-                        is_match = true;
-                        break;
-                    }
+                // sluice: most ASCII characters count for no language; skip them.
+                if character.is_ascii() && self.ascii_without_rule >> character as u32 & 1 == 1 {
+                    continue;
                 }
-
-                if !is_match {
-                    if cfg!(feature = "chinese") && Alphabet::Han.matches_char(character) {
-                        word_language_counter[&Language::from_str("Chinese").unwrap()] += 1;
-                    } else if cfg!(feature = "japanese")
-                        && JAPANESE_CHARACTER_SET.is_char_match(character)
-                    {
-                        word_language_counter[&Language::from_str("Japanese").unwrap()] += 1;
-                    } else if Alphabet::Latin.matches_char(character)
-                        || Alphabet::Cyrillic.matches_char(character)
-                        || Alphabet::Devanagari.matches_char(character)
-                    {
-                        self.languages_with_unique_characters
-                            .iter()
-                            .filter(|lang| lang.unique_characters().unwrap().contains(character))
-                            .for_each(|lang| word_language_counter[lang] += 1);
-                    }
-                }
+                self.rule_languages(character, |language| word_language_counter[&language] += 1);
             }
 
             if word_language_counter.is_empty() {
@@ -999,19 +1016,20 @@ impl LanguageDetector {
 
         let mut language_counter = Counter::<Language>::new();
 
+        // sluice: the published loop tested every word for every character of every entry
+        // and added 1 to each relevant language per hit; the same count is the sum, over the
+        // entry's characters, of the number of words that hold the character.
+        let holding = words_holding_mapped_chars(words);
         for (characters, langs) in CHARS_TO_LANGUAGES_MAPPING.iter() {
-            let relevant_languages = filtered_languages
-                .intersection(langs)
-                .collect::<HashSet<_>>();
-
-            for word in words.iter() {
-                for character in characters.chars() {
-                    if word.contains(character) {
-                        for language in relevant_languages.iter() {
-                            language_counter[*language] += 1;
-                        }
-                    }
-                }
+            let hits: usize = characters
+                .chars()
+                .map(|c| holding.get(&c).copied().unwrap_or(0))
+                .sum();
+            if hits == 0 {
+                continue;
+            }
+            for language in filtered_languages.intersection(langs) {
+                language_counter[language] += hits;
             }
         }
 
@@ -1209,6 +1227,38 @@ fn sum_up_probabilities(
         }
     }
     summed_up_probabilities
+}
+
+/// sluice: the characters of `CHARS_TO_LANGUAGES_MAPPING`'s entries, the ASCII ones as a
+/// bit mask.
+static MAPPED_CHARS: LazyLock<(u128, HashSet<char>)> = LazyLock::new(|| {
+    let chars = CHARS_TO_LANGUAGES_MAPPING.keys().flat_map(|k| k.chars());
+    let ascii = chars
+        .clone()
+        .filter(char::is_ascii)
+        .fold(0, |m, c| m | 1 << c as u32);
+    (ascii, chars.filter(|c| !c.is_ascii()).collect())
+});
+
+/// sluice: for each character of `CHARS_TO_LANGUAGES_MAPPING`, how many of `words` hold it.
+fn words_holding_mapped_chars(words: &[String]) -> HashMap<char, usize> {
+    let (ascii, others) = &*MAPPED_CHARS;
+    let mut holding = HashMap::new();
+    let mut seen: Vec<char> = Vec::new();
+    for word in words {
+        seen.clear();
+        for c in word.chars() {
+            let mapped = match c.is_ascii() {
+                true => ascii >> c as u32 & 1 == 1,
+                false => others.contains(&c),
+            };
+            if mapped && !seen.contains(&c) {
+                seen.push(c);
+                *holding.entry(c).or_insert(0) += 1;
+            }
+        }
+    }
+    holding
 }
 
 fn collect_languages_with_unique_characters(languages: &HashSet<Language>) -> HashSet<Language> {
@@ -1498,6 +1548,7 @@ mod tests {
             is_built_from_one_language: false,
             languages_with_unique_characters,
             single_language_alphabets,
+            ascii_without_rule: 0,
             ngram_language_models,
             unique_ngram_language_models: ngram_count_models,
             most_common_ngram_language_models: ngram_count_models,
