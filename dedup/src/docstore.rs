@@ -10,6 +10,7 @@ use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
+use pipeline::durable::WritebackFile;
 use pipeline::writer::tmp_path;
 use pipeline::StageError;
 
@@ -23,21 +24,21 @@ pub(crate) fn side(dir: &Path, what: &str, shard: usize) -> PathBuf {
 struct BlobWriter {
     data_path: PathBuf,
     idx_path: PathBuf,
-    data: BufWriter<File>,
-    idx: BufWriter<File>,
+    data: BufWriter<WritebackFile>,
+    idx: BufWriter<WritebackFile>,
     pos: u64,
 }
 
 /// A buffered writer on `path`'s temporary name; [`commit`] puts it in place.
-pub(crate) fn create(path: &Path) -> Result<BufWriter<File>, StageError> {
+pub(crate) fn create(path: &Path) -> Result<BufWriter<WritebackFile>, StageError> {
     let tmp = tmp_path(path);
     Ok(BufWriter::with_capacity(
         1 << 16,
-        File::create(&tmp).map_err(ioe(&tmp))?,
+        WritebackFile::create(&tmp).map_err(ioe(&tmp))?,
     ))
 }
 
-pub(crate) fn commit(mut w: BufWriter<File>, path: &Path) -> Result<(), StageError> {
+pub(crate) fn commit(mut w: BufWriter<WritebackFile>, path: &Path) -> Result<(), StageError> {
     w.flush().map_err(ioe(path))?;
     drop(w);
     pipeline::durable::commit(&tmp_path(path), path).map_err(ioe(path))
@@ -76,7 +77,7 @@ impl BlobWriter {
 pub(crate) struct DocStoreWriter {
     ids: BlobWriter,
     meta_path: PathBuf,
-    meta: BufWriter<File>,
+    meta: BufWriter<WritebackFile>,
     extra: Option<BlobWriter>,
 }
 

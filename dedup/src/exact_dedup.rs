@@ -13,7 +13,6 @@
 //! Memory: the sort budget, plus the drop lists while they are written (duplicates only).
 
 use std::collections::{BTreeMap, HashMap};
-use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -525,7 +524,7 @@ struct DropFiles {
     path: fn(&Path, usize) -> PathBuf,
     /// The next shard whose file is not in place yet, and its open writer if any.
     next: usize,
-    open: Option<BufWriter<File>>,
+    open: Option<BufWriter<pipeline::durable::WritebackFile>>,
 }
 
 impl DropFiles {

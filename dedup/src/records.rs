@@ -10,6 +10,7 @@ use std::fs::File;
 use std::io::{BufReader, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 
+use pipeline::durable::WritebackFile;
 use pipeline::writer::tmp_path;
 use pipeline::StageError;
 
@@ -75,7 +76,7 @@ pub(crate) fn ioe(path: &Path) -> impl FnOnce(std::io::Error) -> StageError + '_
 /// Writes records to `path` through a `.tmp` file; `commit` renames it into place.
 pub struct RecordWriter<R: Record> {
     path: PathBuf,
-    out: BufWriter<File>,
+    out: BufWriter<WritebackFile>,
     buf: Vec<u8>,
     pub written: u64,
     _r: std::marker::PhantomData<R>,
@@ -89,7 +90,7 @@ impl<R: Record> RecordWriter<R> {
         let tmp = tmp_path(path);
         Ok(RecordWriter {
             path: path.to_path_buf(),
-            out: BufWriter::with_capacity(1 << 16, File::create(&tmp).map_err(ioe(&tmp))?),
+            out: BufWriter::with_capacity(1 << 16, WritebackFile::create(&tmp).map_err(ioe(&tmp))?),
             buf: vec![0; R::SIZE],
             written: 0,
             _r: std::marker::PhantomData,

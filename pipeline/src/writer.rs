@@ -2,7 +2,6 @@
 //! shard is done (see [`PendingFiles`]), so a crash never leaves a partial file under its
 //! final name.
 
-use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
@@ -21,6 +20,7 @@ use crate::reader::Quarantined;
 use crate::stage::{FinishPart, StageOutput};
 
 pub use crate::durable::tmp_path;
+use crate::durable::WritebackFile;
 
 /// A row group is flushed at 64K rows or at this many bytes, whichever comes first, so a
 /// writer's memory does not grow with the document size (at 20 KB per document, 64K rows
@@ -56,18 +56,18 @@ impl PendingFiles {
     }
 }
 
-fn create_tmp(path: &Path) -> Result<File, PipelineError> {
+fn create_tmp(path: &Path) -> Result<WritebackFile, PipelineError> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).map_err(|e| PipelineError::io(dir, e))?;
     }
     let tmp = tmp_path(path);
-    File::create(&tmp).map_err(|e| PipelineError::io(&tmp, e))
+    WritebackFile::create(&tmp).map_err(|e| PipelineError::io(&tmp, e))
 }
 
 /// A Parquet file created on the first non-empty batch (a shard with no rows writes nothing).
 pub struct ParquetSink {
     path: PathBuf,
-    writer: Option<ArrowWriter<File>>,
+    writer: Option<ArrowWriter<WritebackFile>>,
     compression: Compression,
 }
 
@@ -133,7 +133,7 @@ impl ParquetSink {
 /// Where a [`FinishPart`] writes: a buffered temporary file whose write errors name it.
 pub struct PartWriter {
     tmp: PathBuf,
-    w: BufWriter<File>,
+    w: BufWriter<WritebackFile>,
 }
 
 impl PartWriter {
@@ -205,7 +205,7 @@ impl PartSink {
 /// Curated documents as JSON lines (optional, beside the Parquet files).
 pub struct JsonlSink {
     path: PathBuf,
-    writer: Option<LineDelimitedWriter<BufWriter<File>>>,
+    writer: Option<LineDelimitedWriter<BufWriter<WritebackFile>>>,
 }
 
 impl JsonlSink {
@@ -357,6 +357,7 @@ impl RejectSink {
 mod tests {
     use super::*;
     use crate::document::{DocBatchBuilder, Document};
+    use std::fs::File;
 
     /// 200 documents of 1 MB (text that neither dictionary encoding nor zstd can shrink
     /// much): row groups close by bytes, not only at 64K rows.

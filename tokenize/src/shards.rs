@@ -4,7 +4,6 @@
 //! row) and `valid_len` (UInt32). Files are written under `.tmp` names and renamed when closed;
 //! each one's size and SHA-256 (hashed as it is written) go into its manifest entry.
 
-use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -15,6 +14,8 @@ use arrow::array::{
 use arrow::buffer::OffsetBuffer;
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use arrow::ipc::writer::FileWriter;
+
+use pipeline::durable::WritebackFile;
 
 use crate::error::TokenizeError;
 use crate::manifest::ShardEntry;
@@ -109,7 +110,7 @@ pub struct DomainShardWriter {
     rows_per_shard: u64,
     schema: SchemaRef,
     part: usize,
-    writer: Option<(FileWriter<Hashed<BufWriter<File>>>, PathBuf)>,
+    writer: Option<(FileWriter<Hashed<BufWriter<WritebackFile>>>, PathBuf)>,
     rows_in_part: u64,
     tokens_in_part: u64,
     pending: Vec<PackedRow>,
@@ -157,7 +158,7 @@ impl DomainShardWriter {
             std::fs::create_dir_all(path.parent().expect("has a parent"))
                 .map_err(|e| TokenizeError::io(&path, e))?;
             let tmp = pipeline::writer::tmp_path(&path);
-            let f = File::create(&tmp).map_err(|e| TokenizeError::io(&tmp, e))?;
+            let f = WritebackFile::create(&tmp).map_err(|e| TokenizeError::io(&tmp, e))?;
             let w = FileWriter::try_new(Hashed::new(BufWriter::new(f)), &self.schema)
                 .map_err(|e| self.arrow_err(&path, e))?;
             self.writer = Some((w, path));

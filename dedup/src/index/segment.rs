@@ -16,6 +16,7 @@ use std::io::{BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 
 use memmap2::Mmap;
+use pipeline::durable::WritebackFile;
 use pipeline::StageError;
 use serde::{Deserialize, Serialize};
 use xxhash_rust::xxh3::Xxh3;
@@ -241,7 +242,8 @@ impl<K: IndexKey> SegmentWriter<K> {
             buckets.extend_from_slice(&acc.to_le_bytes());
         }
         let tmp = pipeline::writer::tmp_path(path);
-        let mut out = BufWriter::with_capacity(1 << 20, File::create(&tmp).map_err(ioe(&tmp))?);
+        let mut out =
+            BufWriter::with_capacity(1 << 20, WritebackFile::create(&tmp).map_err(ioe(&tmp))?);
         let mut hasher = Xxh3::new();
         let mut sections = [(0u64, 0u64); 6];
         let mut at = 0u64;
