@@ -150,72 +150,75 @@ mod tests {
         assert!(d.path().join("ckpt/state.json").exists());
     }
 
-    /// Pages of `f` in the page cache that are dirty or under writeback, by `cachestat(2)`
-    /// (Linux 6.5, syscall 451 on x86-64 and arm64); `None` where the kernel has no such call.
+    /// The writeback check, where `cachestat(2)` is syscall 451 (elsewhere that number is
+    /// another call).
     #[cfg(all(
         target_os = "linux",
         any(target_arch = "x86_64", target_arch = "aarch64")
     ))]
-    fn unwritten_pages(f: &File) -> Option<(u64, u64)> {
-        use std::os::fd::AsRawFd;
-        const SYS_CACHESTAT: libc::c_long = 451;
-        // The range: offset 0, length 0 (the whole file).
-        let range = [0u64, 0u64];
-        // Pages cached, dirty, under writeback, evicted, recently evicted.
-        let mut stat = [0u64; 5];
-        // SAFETY: both pointers are to live arrays of the layout the syscall reads and writes.
-        let r = unsafe {
-            libc::syscall(
-                SYS_CACHESTAT,
-                f.as_raw_fd(),
-                range.as_ptr(),
-                stat.as_mut_ptr(),
-                0,
-            )
-        };
-        (r == 0).then_some((stat[1], stat[2]))
-    }
+    mod writeback {
+        use super::*;
 
-    #[cfg(all(
-        target_os = "linux",
-        any(target_arch = "x86_64", target_arch = "aarch64")
-    ))]
-    #[test]
-    fn a_large_file_goes_to_disk_while_it_is_written() {
-        let d = tempfile::tempdir().unwrap();
-        let chunk = vec![b'x'; 1 << 20];
-        let (a, b) = (d.path().join("a"), d.path().join("b"));
-        let mut w = WritebackFile::create(&a).unwrap();
-        let mut plain = File::create(&b).unwrap();
-        for _ in 0..32 {
-            w.write_all(&chunk).unwrap();
-            plain.write_all(&chunk).unwrap();
+        /// Pages of `f` in the page cache that are dirty or under writeback, by `cachestat(2)`
+        /// (Linux 6.5); `None` where the kernel has no such call.
+        fn unwritten_pages(f: &File) -> Option<(u64, u64)> {
+            use std::os::fd::AsRawFd;
+            const SYS_CACHESTAT: libc::c_long = 451;
+            // The range: offset 0, length 0 (the whole file).
+            let range = [0u64, 0u64];
+            // Pages cached, dirty, under writeback, evicted, recently evicted.
+            let mut stat = [0u64; 5];
+            // SAFETY: both pointers are to live arrays of the layout the syscall reads and writes.
+            let r = unsafe {
+                libc::syscall(
+                    SYS_CACHESTAT,
+                    f.as_raw_fd(),
+                    range.as_ptr(),
+                    stat.as_mut_ptr(),
+                    0,
+                )
+            };
+            (r == 0).then_some((stat[1], stat[2]))
         }
-        let page = 4096;
-        let Some((plain_dirty, _)) = unwritten_pages(&plain) else {
-            eprintln!("no cachestat(2) on this kernel: not checked");
-            return;
-        };
-        if plain_dirty < 24 * (1 << 20) / page {
-            eprintln!("this filesystem keeps no dirty pages ({plain_dirty}): not checked");
-            return;
-        }
-        // All but the last WRITEBACK_BYTES were handed to the disk as they were written;
-        // the plain file's pages stay dirty until the kernel's flusher (30 s).
-        let tail = WRITEBACK_BYTES / page;
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-        loop {
-            let (dirty, writeback) = unwritten_pages(w.file_ref()).unwrap();
-            if dirty + writeback <= tail {
-                break;
+
+        #[test]
+        fn a_large_file_goes_to_disk_while_it_is_written() {
+            let d = tempfile::tempdir().unwrap();
+            let chunk = vec![b'x'; 1 << 20];
+            let (a, b) = (d.path().join("a"), d.path().join("b"));
+            let mut w = WritebackFile::create(&a).unwrap();
+            let mut plain = File::create(&b).unwrap();
+            for _ in 0..32 {
+                w.write_all(&chunk).unwrap();
+                plain.write_all(&chunk).unwrap();
             }
-            assert!(
-                std::time::Instant::now() < deadline,
-                "{dirty} dirty and {writeback} writeback pages of a 32 MiB file after 10 s"
-            );
-            std::thread::sleep(std::time::Duration::from_millis(20));
+            // SAFETY: sysconf reads no memory of ours.
+            let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) } as u64;
+            let Some((plain_dirty, _)) = unwritten_pages(&plain) else {
+                eprintln!("no cachestat(2) on this kernel: not checked");
+                return;
+            };
+            if plain_dirty < 24 * (1 << 20) / page {
+                eprintln!("this filesystem keeps no dirty pages ({plain_dirty}): not checked");
+                return;
+            }
+            // All but the last WRITEBACK_BYTES were handed to the disk as they were written;
+            // the plain file's pages stay dirty until the kernel's flusher (30 s).
+            let tail = WRITEBACK_BYTES / page;
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+            loop {
+                let (dirty, writeback) = unwritten_pages(w.file_ref()).unwrap();
+                if dirty + writeback <= tail {
+                    break;
+                }
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "{dirty} dirty and {writeback} writeback pages of a 32 MiB file after 10 s"
+                );
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            w.sync_all().unwrap();
+            assert_eq!(std::fs::read(&a).unwrap().len(), 32 << 20);
         }
-        w.sync_all().unwrap();
-        assert_eq!(std::fs::read(&a).unwrap().len(), 32 << 20);
     }
 }
