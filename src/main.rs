@@ -332,7 +332,7 @@ fn run(
     out: Option<String>,
     ranks: pipeline::Ranks,
 ) -> Result<()> {
-    let loaded = LoadedPipeline::load(&config, &registry())?;
+    let mut loaded = LoadedPipeline::load(&config, &registry())?;
     let named = out
         .clone()
         .unwrap_or_else(|| loaded.config.output.dir.to_string_lossy().into_owned());
@@ -345,6 +345,10 @@ fn run(
              multi-process runs need a shared disk for now"
         );
     }
+    // The intermediates are uploaded (a rerun elsewhere resumes from them): compressed,
+    // unless the config says otherwise.
+    let codec = &mut loaded.config.run.intermediates;
+    codec.get_or_insert(pipeline::IntermediateCodec::Lz4);
     let scratch = match &loaded.config.run.scratch {
         Some(d) => loaded.resolve(d),
         None => pipeline::remote_out::default_scratch(&url),

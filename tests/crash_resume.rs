@@ -91,6 +91,37 @@ fn sigkill_then_rerun_gives_identical_output() {
         "{s}"
     );
 
+    // A complete run keeps its markers, not the rows it handed from phase to phase nor
+    // the barrier's side files.
+    let work = tree(&reference.join("work"));
+    let left: Vec<_> = work
+        .keys()
+        .filter(|k| k.contains("part-") || k.starts_with("barrier-") || k.starts_with("finish"))
+        .collect();
+    let some = &left[..left.len().min(4)];
+    assert!(
+        left.is_empty(),
+        "{} files left in work/: {some:?}…",
+        left.len()
+    );
+    assert!(
+        work.keys().any(|k| k.contains("done-")),
+        "{:?}",
+        work.keys()
+    );
+
+    // The reruns store the rows handed across the barrier as LZ4, the killed runs left
+    // them uncompressed (a local run's default): the codec is not part of the run's
+    // identity, a phase reads either, and the output is the same.
+    let lz4 = tmp.path().join("pipeline-lz4.toml");
+    let text = std::fs::read_to_string(&cfg).unwrap();
+    let text = text.replace("[run]\n", "[run]\nintermediates = \"lz4\"\n");
+    assert!(
+        text.contains("intermediates"),
+        "the fixture has no [run] table"
+    );
+    std::fs::write(&lz4, text).unwrap();
+
     // Kill in the first phase, then in the second (after the barrier resolved).
     for (phase, markers) in [(0, 5), (1, 3)] {
         let out = tmp.path().join(format!("killed-{phase}"));
@@ -104,10 +135,14 @@ fn sigkill_then_rerun_gives_identical_output() {
         );
         let done_before = done_markers(&out, phase);
         assert!(done_before < 16, "phase {phase} was already complete");
+        let part = out.join("work/phase-0/part-00000.parquet");
+        if phase == 1 {
+            assert_eq!(parquet_codecs(&part), ["UNCOMPRESSED".to_string()].into());
+        }
 
         let rerun = run_ok(&[
             "run",
-            cfg.to_str().unwrap(),
+            lz4.to_str().unwrap(),
             "--workers",
             "1",
             "--out",

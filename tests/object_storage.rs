@@ -282,6 +282,17 @@ fn a_second_run_is_refused_and_a_killed_run_resumes_identically() {
             prefix.join("work/complete.json").head().unwrap().is_none(),
             "finished before the kill"
         );
+        if phase == 1 {
+            // The rows phase 0 handed on are in the bucket, LZ4 (uploaded: compressed
+            // unless the config says otherwise).
+            let (_, part) = objects(&prefix)
+                .into_iter()
+                .find(|(k, _)| k.starts_with("work/phase-0/part-"))
+                .expect("phase 0's rows uploaded");
+            let local = tmp.path().join("part.parquet");
+            std::fs::write(&local, part).unwrap();
+            assert_eq!(parquet_codecs(&local), ["LZ4_RAW".to_string()].into());
+        }
         if !keep_scratch {
             // A rerun on another machine: only the bucket's copy is left.
             std::fs::remove_dir_all(&cache).unwrap();

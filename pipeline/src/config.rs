@@ -18,6 +18,7 @@
 //! batch_size = 1024
 //! shard_mb = 64                  # split big files into shards of about this size
 //! strict = false
+//! intermediates = "none"         # none | lz4: the rows one phase hands to the next
 //!
 //! [[stages]]
 //! type = "length"
@@ -121,6 +122,23 @@ pub struct RunConfig {
     /// Not part of the run's identity: any scratch dir gives the same output.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scratch: Option<PathBuf>,
+    /// How the rows one phase hands to the next (`work/phase-K/`) are stored. Default:
+    /// `none` on a disk, `lz4` for an `s3://` output (they are uploaded, for resumes).
+    /// Not part of the run's identity: either gives the same output.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub intermediates: Option<IntermediateCodec>,
+}
+
+/// The codec of the Parquet files one phase of a run writes for the next.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum IntermediateCodec {
+    /// Uncompressed: the fastest where bytes are cheap (a local disk). About 1.5x LZ4's size.
+    #[default]
+    None,
+    /// LZ4: for bytes that cross a network (object storage, a filesystem shared by many
+    /// ranks), two thirds of the uncompressed size for ~5% of a run's CPU time.
+    Lz4,
 }
 
 fn default_shard_mb() -> u64 {
@@ -145,6 +163,7 @@ impl Default for RunConfig {
             shard_mb: default_shard_mb(),
             batch_mb: default_batch_mb(),
             scratch: None,
+            intermediates: None,
         }
     }
 }

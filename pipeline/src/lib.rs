@@ -23,7 +23,7 @@ pub mod stats;
 pub mod testing;
 pub mod writer;
 
-pub use config::{LoadedPipeline, PipelineConfig};
+pub use config::{IntermediateCodec, LoadedPipeline, PipelineConfig};
 pub use error::{PipelineError, StageError};
 pub use executor::{Executor, Ranks, RunOptions, RunSummary, Step, Task};
 pub use layout::OutputLayout;

@@ -14,6 +14,7 @@ use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::WriterProperties;
 
+use crate::config::IntermediateCodec;
 use crate::document::{str_column, DOMAIN, ID, META, SOURCE, TEXT};
 use crate::error::{PipelineError, StageError};
 use crate::reader::Quarantined;
@@ -82,12 +83,16 @@ impl ParquetSink {
         }
     }
 
-    /// A file the next phase of the run reads back: LZ4. On the scale bench's documents
-    /// zstd-3 spent a sixth of a run with both dedups compressing these files; LZ4 writes
-    /// them several times faster at 1.6x zstd's size (two thirds of uncompressed).
-    pub fn intermediate(path: PathBuf) -> Self {
+    /// A file the next phase of the run reads back, written with `codec` (never zstd: on
+    /// the scale bench's documents zstd-3 spent a sixth of a run with both dedups
+    /// compressing these files).
+    pub fn intermediate(path: PathBuf, codec: IntermediateCodec) -> Self {
+        let compression = match codec {
+            IntermediateCodec::None => Compression::UNCOMPRESSED,
+            IntermediateCodec::Lz4 => Compression::LZ4_RAW,
+        };
         ParquetSink {
-            compression: Compression::LZ4_RAW,
+            compression,
             ..ParquetSink::new(path)
         }
     }
@@ -399,9 +404,10 @@ mod tests {
         assert!(groups >= 2, "{groups} row groups for 200 MB");
     }
 
-    /// Outputs are zstd; the files the next phase reads back are LZ4 (the faster codec).
+    /// Outputs are zstd; the files the next phase reads back are as the run asks
+    /// (uncompressed or LZ4).
     #[test]
-    fn outputs_are_zstd_and_intermediates_lz4() {
+    fn outputs_are_zstd_and_intermediates_as_asked() {
         let dir = tempfile::tempdir().unwrap();
         let mut b = DocBatchBuilder::new();
         b.push(&Document {
@@ -415,8 +421,12 @@ mod tests {
         for (mut sink, codec) in [
             (ParquetSink::new(dir.path().join("out.parquet")), "ZSTD"),
             (
-                ParquetSink::intermediate(dir.path().join("mid.parquet")),
+                ParquetSink::intermediate(dir.path().join("mid.parquet"), IntermediateCodec::Lz4),
                 "LZ4_RAW",
+            ),
+            (
+                ParquetSink::intermediate(dir.path().join("raw.parquet"), IntermediateCodec::None),
+                "UNCOMPRESSED",
             ),
         ] {
             let path = sink.path.clone();

@@ -208,3 +208,15 @@ pub fn col<'a>(b: &'a RecordBatch, name: &str) -> &'a StringArray {
         .downcast_ref()
         .unwrap()
 }
+
+/// The distinct codecs of a Parquet file's column chunks (`"UNCOMPRESSED"`, `"LZ4_RAW"`, …).
+pub fn parquet_codecs(path: &Path) -> std::collections::BTreeSet<String> {
+    let reader = ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(path).unwrap())
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let meta = reader.metadata();
+    meta.row_groups()
+        .iter()
+        .flat_map(|g| g.columns())
+        .map(|c| format!("{:?}", c.compression()))
+        .collect()
+}

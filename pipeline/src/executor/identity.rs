@@ -74,6 +74,7 @@ pub(crate) fn run_identity(
     cfg.output.dir = Default::default();
     cfg.run.workers = None;
     cfg.run.scratch = None;
+    cfg.run.intermediates = None;
     let mut h = xxhash_rust::xxh3::Xxh3::new();
     h.update(env!("CARGO_PKG_VERSION").as_bytes());
     h.update(

@@ -8,6 +8,7 @@
 //! [`OutputLayout`](crate::layout::OutputLayout) names every file under `OUT/`.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
 use arrow::array::RecordBatch;
@@ -771,14 +772,34 @@ impl<'a> Executor<'a> {
         Ok(stats)
     }
 
-    /// Rows handed across barriers are not needed once the run is complete.
+    /// Rows handed across barriers are not needed once the run is complete. Their files are
+    /// unlinked by as many threads as the run has workers: freeing a file's pages takes
+    /// most of a second per GB, as large as the input, on one thread.
     fn remove_intermediates(&self) {
-        let _ = std::fs::remove_dir_all(self.layout.finish_parts_dir());
+        let mut dirs = vec![self.layout.finish_parts_dir()];
+        let mut files = Vec::new();
         for phase in &self.phases {
-            let _ = std::fs::remove_dir_all(self.layout.barrier_dir(phase.index));
-            for s in &self.shards {
-                let _ = std::fs::remove_file(self.layout.intermediate(phase.index, s.index));
+            dirs.push(self.layout.barrier_dir(phase.index));
+            let shards = self.shards.iter();
+            files.extend(shards.map(|s| self.layout.intermediate(phase.index, s.index)));
+        }
+        for d in &dirs {
+            let entries = std::fs::read_dir(d).into_iter().flatten().flatten();
+            files.extend(entries.map(|e| e.path()));
+        }
+        let next = AtomicUsize::new(0);
+        std::thread::scope(|scope| {
+            for _ in 0..self.workers.clamp(1, files.len().max(1)) {
+                scope.spawn(|| {
+                    while let Some(f) = files.get(next.fetch_add(1, Ordering::Relaxed)) {
+                        let _ = std::fs::remove_file(f);
+                    }
+                });
             }
+        });
+        // What is left: the directories, and anything in them that is not a file.
+        for d in dirs {
+            let _ = std::fs::remove_dir_all(d);
         }
     }
 }

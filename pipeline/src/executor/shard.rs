@@ -392,6 +392,7 @@ impl Executor<'_> {
             false => (
                 Some(ParquetSink::intermediate(
                     l.intermediate(phase.index, shard),
+                    self.pipeline.config.run.intermediates.unwrap_or_default(),
                 )),
                 None,
             ),
