@@ -294,6 +294,15 @@ impl Sections {
 impl PipelineConfig {
     /// Parses every section on its own, so that all of their mistakes are reported at once.
     pub fn from_toml_str(s: &str, path: &Path) -> Result<Self, PipelineError> {
+        let (config, errors) = Self::sections(s, path)?;
+        config_errors(path, errors)?;
+        Ok(config)
+    }
+
+    /// Every section parsed on its own: the config, with a missing or malformed section at
+    /// its default (an empty `output.dir` for `[output]`), and every section's mistakes.
+    /// A TOML syntax error is the one problem.
+    fn sections(s: &str, path: &Path) -> Result<(Self, Vec<String>), PipelineError> {
         let err = |message| PipelineError::Config {
             path: path.to_path_buf(),
             message,
@@ -310,14 +319,19 @@ impl PipelineConfig {
         let run = t.take_or_default("run");
         let stages = t.take_or_default("stages");
         let tokenize = t.take("tokenize");
-        config_errors(path, t.finish())?;
-        Ok(PipelineConfig {
+        let output = output.unwrap_or(OutputConfig {
+            dir: PathBuf::new(),
+            jsonl: false,
+            rejected: true,
+        });
+        let config = PipelineConfig {
             inputs,
-            output: output.expect("a missing or bad output is an error above"),
+            output,
             run,
             stages,
             tokenize,
-        })
+        };
+        Ok((config, t.finish()))
     }
 
     /// The values serde cannot check (empty lists, zero sizes), each naming its key.
@@ -402,7 +416,7 @@ impl LoadedPipeline {
     /// Reads, validates and builds everything; no file outside the config is touched.
     pub fn load(path: &Path, registry: &StageRegistry) -> Result<Self, PipelineError> {
         let text = std::fs::read_to_string(path).map_err(|e| PipelineError::io(path, e))?;
-        let config = PipelineConfig::from_toml_str(&text, path)?;
+        let (config, errors) = PipelineConfig::sections(&text, path)?;
         let parent = path
             .parent()
             .filter(|p| !p.as_os_str().is_empty())
@@ -411,7 +425,14 @@ impl LoadedPipeline {
         let base_dir = parent
             .canonicalize()
             .map_err(|e| PipelineError::io(parent, e))?;
-        Self::from_config(config, path, base_dir, registry)
+        // A malformed section leaves its default in `config`, so the values serde cannot
+        // check wait for a config whose sections all parse; the stages are built either
+        // way, so that one report names their mistakes too.
+        let errors = match errors.is_empty() {
+            true => config.problems(),
+            false => errors,
+        };
+        Self::build(config, path, base_dir, registry, errors)
     }
 
     pub fn from_config(
@@ -420,7 +441,19 @@ impl LoadedPipeline {
         base_dir: PathBuf,
         registry: &StageRegistry,
     ) -> Result<Self, PipelineError> {
-        let mut errors = config.problems();
+        let problems = config.problems();
+        Self::build(config, config_path, base_dir, registry, problems)
+    }
+
+    /// Builds the stages and the finish step, adding their mistakes to `errors`; any
+    /// mistake refuses the config.
+    fn build(
+        config: PipelineConfig,
+        config_path: &Path,
+        base_dir: PathBuf,
+        registry: &StageRegistry,
+        mut errors: Vec<String>,
+    ) -> Result<Self, PipelineError> {
         let env = StageEnv::new(base_dir.clone());
         let mut stages = Vec::with_capacity(config.stages.len());
         let mut built = Vec::with_capacity(config.stages.len());
@@ -578,7 +611,8 @@ mod tests {
         assert!(e.contains("stages[0]") && e.contains("min_char"), "{e}");
     }
 
-    /// Mistakes in several sections and stages come back together, each naming its key.
+    /// Mistakes in several sections and stages come back together, each naming its key;
+    /// the values serde cannot check (`batch_size = 0`) once every section parses.
     #[test]
     fn every_mistake_is_reported_at_once() {
         let bad = OK
@@ -589,14 +623,21 @@ mod tests {
                 "paths = [\"a.jsonl\"]\ntext_feild = \"t\"",
             )
             + "\n[[stages]]\ntype = \"lenght\"\n[run]\nbatch_size = 0\n[extra]\n";
-        let e = PipelineConfig::from_toml_str(&bad, Path::new("p.toml"))
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("p.toml");
+        std::fs::write(&path, &bad).unwrap();
+        let registry = StageRegistry::with_builtins();
+        let e = LoadedPipeline::load(&path, &registry)
             .err()
             .unwrap()
             .to_string();
         for want in [
+            "5 problems",
             "output: unknown field `dirr`",
             "input[0]: unknown field `text_feild`",
             "unknown section 'extra'",
+            "lower min_chars",
+            "stages[1]: unknown stage type 'lenght'",
         ] {
             assert!(e.contains(want), "{want} missing from: {e}");
         }
