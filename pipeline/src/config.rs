@@ -292,16 +292,10 @@ impl Sections {
 }
 
 impl PipelineConfig {
-    /// Parses every section on its own, so that all of their mistakes are reported at once.
-    pub fn from_toml_str(s: &str, path: &Path) -> Result<Self, PipelineError> {
-        let (config, errors) = Self::sections(s, path)?;
-        config_errors(path, errors)?;
-        Ok(config)
-    }
-
-    /// Every section parsed on its own: the config, with a missing or malformed section at
-    /// its default (an empty `output.dir` for `[output]`), and every section's mistakes.
-    /// A TOML syntax error is the one problem.
+    /// Every section parsed on its own (serde stops at a section's first mistake, not at
+    /// the config's): the config, with a missing or malformed section at its default (an
+    /// empty `output.dir` for `[output]`), and every section's mistakes. A TOML syntax
+    /// error is the one problem.
     fn sections(s: &str, path: &Path) -> Result<(Self, Vec<String>), PipelineError> {
         let err = |message| PipelineError::Config {
             path: path.to_path_buf(),
@@ -416,7 +410,6 @@ impl LoadedPipeline {
     /// Reads, validates and builds everything; no file outside the config is touched.
     pub fn load(path: &Path, registry: &StageRegistry) -> Result<Self, PipelineError> {
         let text = std::fs::read_to_string(path).map_err(|e| PipelineError::io(path, e))?;
-        let (config, errors) = PipelineConfig::sections(&text, path)?;
         let parent = path
             .parent()
             .filter(|p| !p.as_os_str().is_empty())
@@ -425,6 +418,18 @@ impl LoadedPipeline {
         let base_dir = parent
             .canonicalize()
             .map_err(|e| PipelineError::io(parent, e))?;
+        Self::from_toml_str(&text, path, base_dir, registry)
+    }
+
+    /// `text`, the config at `config_path` whose relative paths are under `base_dir`,
+    /// validated and built, with every mistake in one report.
+    fn from_toml_str(
+        text: &str,
+        config_path: &Path,
+        base_dir: PathBuf,
+        registry: &StageRegistry,
+    ) -> Result<Self, PipelineError> {
+        let (config, errors) = PipelineConfig::sections(text, config_path)?;
         // A malformed section leaves its default in `config`, so the values serde cannot
         // check wait for a config whose sections all parse; the stages are built either
         // way, so that one report names their mistakes too.
@@ -432,17 +437,7 @@ impl LoadedPipeline {
             true => config.problems(),
             false => errors,
         };
-        Self::build(config, path, base_dir, registry, errors)
-    }
-
-    pub fn from_config(
-        config: PipelineConfig,
-        config_path: &Path,
-        base_dir: PathBuf,
-        registry: &StageRegistry,
-    ) -> Result<Self, PipelineError> {
-        let problems = config.problems();
-        Self::build(config, config_path, base_dir, registry, problems)
+        Self::build(config, config_path, base_dir, registry, errors)
     }
 
     /// Builds the stages and the finish step, adding their mistakes to `errors`; any
@@ -549,13 +544,8 @@ mod tests {
     use super::*;
 
     fn load_str(s: &str) -> Result<LoadedPipeline, PipelineError> {
-        let config = PipelineConfig::from_toml_str(s, Path::new("p.toml"))?;
-        LoadedPipeline::from_config(
-            config,
-            Path::new("p.toml"),
-            PathBuf::from("."),
-            &StageRegistry::with_builtins(),
-        )
+        let registry = StageRegistry::with_builtins();
+        LoadedPipeline::from_toml_str(s, Path::new("p.toml"), PathBuf::from("."), &registry)
     }
 
     const OK: &str = r#"
@@ -623,14 +613,7 @@ mod tests {
                 "paths = [\"a.jsonl\"]\ntext_feild = \"t\"",
             )
             + "\n[[stages]]\ntype = \"lenght\"\n[run]\nbatch_size = 0\n[extra]\n";
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("p.toml");
-        std::fs::write(&path, &bad).unwrap();
-        let registry = StageRegistry::with_builtins();
-        let e = LoadedPipeline::load(&path, &registry)
-            .err()
-            .unwrap()
-            .to_string();
+        let e = load_str(&bad).err().unwrap().to_string();
         for want in [
             "5 problems",
             "output: unknown field `dirr`",
